@@ -1,19 +1,119 @@
-import { awscdk, javascript } from "projen";
+import { awscdk, javascript } from 'projen';
+
 const project = new awscdk.AwsCdkConstructLibrary({
-  author: "medlaunch-elt maintainers",
-  authorAddress: "maintainers@medlaunch-elt.dev",
-  cdkVersion: "2.245.0",
+  author: 'medlaunch-elt maintainers',
+  authorAddress: 'maintainers@medlaunch-elt.dev',
+  cdkVersion: '2.245.0',
+  constructsVersion: '10.5.1',
   experimentalIntegRunner: true,
-  jsiiVersion: "~6.0.0",
-  name: "medlaunch-elt",
+  jsiiVersion: '~5.9.0',
+  typescriptVersion: '~5.9.0',
+  name: 'medlaunch-elt',
+  description:
+    'Production-ready ELT pipeline for healthcare-accreditation facility records: an AWS CDK construct (S3, Glue, Athena, Lambda, Step Functions, SNS) that also runs end to end on a laptop with no AWS account.',
+  keywords: ['cdk', 'aws-cdk', 'athena', 'glue', 'step-functions', 'elt', 'healthcare', 'accreditation'],
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
-  repositoryUrl: "https://github.com/medlaunch/medlaunch-elt.git",
-
-  // defaultReleaseBranch: "main",  /* The name of the main release branch. */
-  // deps: [],                      /* Runtime dependencies of this module. */
-  // description: undefined,        /* The description is just a string that helps people understand the purpose of the package. */
-  // devDeps: [],                   /* Build dependencies for this module. */
-  // packageName: undefined,        /* The "name" in package.json. */
+  defaultReleaseBranch: 'main',
+  repositoryUrl: 'https://github.com/medlaunch/medlaunch-elt.git',
+  license: 'Apache-2.0',
+  minNodeVersion: '22.0.0',
+  workflowNodeVersion: '24.x',
+  github: false,
+  release: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+  docgen: true,
+  bin: { 'medlaunch-elt': 'bin/medlaunch-elt.js' },
+  devDeps: [
+    // A supported Node LTS for every npm script (the machine's Node 20 is end-of-life).
+    'node@24.21.0',
+    '@aws-cdk/integ-runner@2.197.10',
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    'cdk-nag@2.38.2',
+    // Lambda runtime (pre-bundled with esbuild into assets/lambda/*)
+    '@aws-sdk/client-s3@^3',
+    '@aws-sdk/lib-storage@^3',
+    '@aws-sdk/client-athena@^3',
+    '@aws-sdk/client-sns@^3',
+    '@aws-lambda-powertools/logger@^2',
+    'ajv@^8',
+    'json-schema-to-ts@^3',
+    '@types/aws-lambda',
+    // Local AWS
+    '@duckdb/node-api@1.5.6-r.1',
+    'aws-local-stepfunctions@3.0.0',
+    'fast-xml-parser@^5',
+    // Tooling
+    'esbuild@^0.28',
+    'tsx@^4',
+    'aws-sdk-client-mock@^4',
+    'aws-sdk-client-mock-jest@^4',
+    'dt-sql-parser@4.5.1',
+  ],
+  jestOptions: {
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testTimeout: 120_000,
+      maxWorkers: 2,
+      coveragePathIgnorePatterns: ['/node_modules/', '/assets/', '/cdk.out/'],
+    },
+  },
+  tsconfigDev: {
+    include: ['../src/**/*.ts', '../lambda-src/**/*.ts', '../local/**/*.ts', '../cli/**/*.ts', '../bench/**/*.ts', '../integ/**/*.ts'],
+    compilerOptions: {},
+  },
+  gitignore: ['/assets/', '/lib-cli/', '/.local-aws/', '/bench/out/', 'cdk.out/', '/tmp/'],
+  npmignoreEnabled: true,
+  eslintOptions: { dirs: ['src'], devdirs: ['test', 'lambda-src', 'local', 'cli', 'bench', 'integ', 'projenrc'] },
 });
+
+// ts-jest: transpile only (types are checked by the `typecheck` task), which keeps the suite fast.
+project.jest?.config && (project.jest.config.transform = {
+  '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }],
+});
+
+// Pre-bundle every Lambda handler and the CLI with esbuild. A published construct library must ship
+// ready-made assets instead of resolving NodejsFunction entries inside its consumers' apps.
+const bundle = project.addTask('bundle', {
+  description: 'Bundle the Lambda handlers (assets/lambda/*) and the CLI (lib-cli/) with esbuild',
+  exec: 'node scripts/bundle.mjs',
+});
+project.preCompileTask.spawn(bundle);
+// `npm ci` on a fresh clone runs `prepare`: the CLI and the Lambda assets are ready right away.
+project.package.setScript('prepare', 'node scripts/bundle.mjs');
+
+const typecheck = project.addTask('typecheck', {
+  description: 'Type-check everything outside src/ (lambda-src, local, cli, bench, integ, test)',
+  exec: 'tsc --noEmit -p test/tsconfig.json',
+});
+project.testTask.prependSpawn(typecheck);
+
+// integ-runner: tests live in integ/ (integ.*.ts) with committed snapshots; `integ` verifies them
+// without deploying, `integ:update` rewrites them after an intended change.
+for (const [name, extra] of [['integ', []], ['integ:update', ['--dry-run', '--update-on-failed']]] as const) {
+  const t = project.tasks.tryFind(name)!;
+  t.reset();
+  t.exec(['integ-runner', '--directory', 'integ', '--language', 'typescript', ...extra].join(' '), { receiveArgs: true });
+}
+
+project.addTask('bench', {
+  description: 'Run the benchmarks in bench/ (reported, not pass/fail)',
+  exec: 'tsx bench/run.ts',
+  receiveArgs: true,
+});
+
+project.addTask('local', {
+  description: 'Run the whole pipeline locally on the shipped data (npx medlaunch-elt local)',
+  exec: 'node bin/medlaunch-elt.js local',
+  receiveArgs: true,
+});
+
+// npm 11 runs dependencies' install scripts only when allowed: node (the pinned LTS binary) and esbuild.
+project.package.addField('allowScripts', { node: true, esbuild: true });
+
+project.npmignore?.addPatterns('/lambda-src/', '/local/**/*.ts', '/cli/', '/bench/', '/integ/', '/scripts/', '/data/', '/docs/', '/.local-aws/', 'cdk.out/');
+project.npmignore?.include('/assets/', '/lib-cli/', '/bin/');
+
 project.synth();

@@ -1,0 +1,63 @@
+// Bundles every Lambda handler in lambda-src/handlers/*.ts into assets/lambda/<name>/index.js and
+// the CLI (cli/index.ts) into lib-cli/index.js. Runs on `npm ci` (prepare) and before compile.
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const handlersDir = join(root, 'lambda-src', 'handlers');
+const assetsDir = join(root, 'assets', 'lambda');
+const MAX_BUNDLE_BYTES = 500 * 1024;
+
+rmSync(assetsDir, { recursive: true, force: true });
+const handlers = existsSync(handlersDir)
+  ? readdirSync(handlersDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+  : [];
+const sizes = [];
+for (const file of handlers) {
+  const name = basename(file, '.ts');
+  const outfile = join(assetsDir, name, 'index.js');
+  mkdirSync(dirname(outfile), { recursive: true });
+  await build({
+    entryPoints: [join(handlersDir, file)],
+    outfile,
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    legalComments: 'none',
+    sourcemap: false,
+    // The .sql files are part of the runtime: embed them as strings.
+    loader: { '.sql': 'text' },
+    logLevel: 'warning',
+  });
+  sizes.push([name, statSync(outfile).size]);
+}
+for (const [name, size] of sizes) {
+  const kb = (size / 1024).toFixed(0);
+  console.log(`bundle: assets/lambda/${name}/index.js ${kb} KB`);
+  if (size > MAX_BUNDLE_BYTES) {
+    console.error(`bundle: ${name} is ${kb} KB, over the ${MAX_BUNDLE_BYTES / 1024} KB budget`);
+    process.exitCode = 1;
+  }
+}
+
+const cliEntry = join(root, 'cli', 'index.ts');
+if (existsSync(cliEntry)) {
+  await build({
+    entryPoints: [cliEntry],
+    outfile: join(root, 'lib-cli', 'index.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    sourcemap: 'inline',
+    loader: { '.sql': 'text' },
+    // Native or heavy packages stay external and are resolved from node_modules at run time.
+    external: ['@duckdb/node-api', 'aws-cdk-lib', 'constructs', 'esbuild', 'aws-local-stepfunctions'],
+    logLevel: 'warning',
+  });
+  console.log('bundle: lib-cli/index.js');
+}
