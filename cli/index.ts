@@ -1,0 +1,51 @@
+import { UsageError } from './errors';
+
+/** A CLI command: resolves to the process exit code. */
+export type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  generate: {
+    summary: 'generate synthetic facility records (NDJSON) under data/batch/<snapshot>/',
+    load: async () => (await import('./commands/generate')).run,
+  },
+  expiring: {
+    summary: 'Stage 2: validate records, quarantine bad ones, write facilities expiring within N months',
+    load: async () => (await import('./commands/expiring')).run,
+  },
+  local: {
+    summary: 'run all four stages on an embedded local AWS (no account needed)',
+    load: async () => (await import('./commands/local')).run,
+  },
+};
+
+export const USAGE = `usage: medlaunch-elt <command> [options]
+
+commands:
+${Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+    .join('\n')}
+
+Run \`medlaunch-elt <command> --help\` for the options of a command.`;
+
+/** Runs the CLI; returns the exit code. Usage errors print one line on stderr and return 2. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command) throw new UsageError(`unknown command '${name}' (expected one of: ${Object.keys(COMMANDS).join(', ')})`);
+    return await (await command.load())(rest);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e instanceof UsageError || e.name === 'UsageError' || e.code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`medlaunch-elt: ${e.message.split('\n')[0]}\n`);
+      return 2;
+    }
+    process.stderr.write(`medlaunch-elt: ${(e.message ?? String(e)).split('\n')[0]}\n`);
+    if (process.env.MEDLAUNCH_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}
