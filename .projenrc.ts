@@ -17,7 +17,6 @@ const project = new awscdk.AwsCdkConstructLibrary({
   defaultReleaseBranch: 'main',
   repositoryUrl: 'https://github.com/medlaunch/medlaunch-elt.git',
   license: 'Apache-2.0',
-  minNodeVersion: '22.0.0',
   workflowNodeVersion: '24.x',
   github: false,
   release: false,

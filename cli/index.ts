@@ -6,15 +6,18 @@ export type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   generate: {
     summary: 'generate synthetic facility records (NDJSON) under data/batch/<snapshot>/',
-    load: async () => (await import('./commands/generate')).run,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    load: async () => (require('./commands/generate') as { run: Command }).run,
   },
   expiring: {
     summary: 'Stage 2: validate records, quarantine bad ones, write facilities expiring within N months',
-    load: async () => (await import('./commands/expiring')).run,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    load: async () => (require('./commands/expiring') as { run: Command }).run,
   },
   local: {
     summary: 'run all four stages on an embedded local AWS (no account needed)',
-    load: async () => (await import('./commands/local')).run,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    load: async () => (require('./commands/local') as { run: Command }).run,
   },
 };
 
