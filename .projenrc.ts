@@ -27,6 +27,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   devDeps: [
     // A supported Node LTS for every npm script (the machine's Node 20 is end-of-life).
     'node@24.21.0',
+    '@types/node@^24',
     '@aws-cdk/integ-runner@2.197.10',
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     'cdk-nag@2.38.2',
