@@ -1,7 +1,7 @@
 // Bundles every Lambda handler in lambda-src/handlers/*.ts into assets/lambda/<name>/index.js and
 // the CLI (cli/index.ts) into lib-cli/index.js. Runs on `npm ci` (prepare) and before compile.
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,6 +9,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const handlersDir = join(root, 'lambda-src', 'handlers');
 const assetsDir = join(root, 'assets', 'lambda');
 const MAX_BUNDLE_BYTES = 500 * 1024;
+const sqlDir = join(root, 'lambda-src', 'sql');
+const sqlFiles = existsSync(sqlDir) ? readdirSync(sqlDir).filter((f) => f.endsWith('.sql')) : [];
+
+/** The SQL files ship next to the bundle (lambda-src/sql/index.ts reads `<dir>/sql/<name>.sql`). */
+function copySql(outDir) {
+  mkdirSync(join(outDir, 'sql'), { recursive: true });
+  for (const f of sqlFiles) copyFileSync(join(sqlDir, f), join(outDir, 'sql', f));
+}
 
 rmSync(assetsDir, { recursive: true, force: true });
 const handlers = existsSync(handlersDir)
@@ -29,10 +37,9 @@ for (const file of handlers) {
     format: 'cjs',
     legalComments: 'none',
     sourcemap: false,
-    // The .sql files are part of the runtime: embed them as strings.
-    loader: { '.sql': 'text' },
     logLevel: 'warning',
   });
+  copySql(dirname(outfile));
   sizes.push([name, statSync(outfile).size]);
 }
 for (const [name, size] of sizes) {
@@ -54,10 +61,10 @@ if (existsSync(cliEntry)) {
     target: 'node22',
     format: 'cjs',
     sourcemap: 'inline',
-    loader: { '.sql': 'text' },
     // Native or heavy packages stay external and are resolved from node_modules at run time.
     external: ['@duckdb/node-api', 'aws-cdk-lib', 'constructs', 'esbuild', 'aws-local-stepfunctions'],
     logLevel: 'warning',
   });
+  copySql(join(root, 'lib-cli'));
   console.log('bundle: lib-cli/index.js');
 }
