@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  GetQueryResultsCommand,
+  QueryExecution,
+  StartQueryExecutionCommand,
+} from '@aws-sdk/client-athena';
+import type { PipelineConfig } from '../lib/config';
+import { InvalidEventError, QueryCancelledError, QueryFailedError, TransientError, isTransientAwsError } from '../lib/errors';
+import { assertSnapshotDate } from '../lib/keys';
+
+/** Structured logger (Powertools Logger satisfies it); every call is optional in tests. */
+export interface LoggerLike {
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+export const NO_LOGGER: LoggerLike = { info: () => undefined, warn: () => undefined, debug: () => undefined };
+
+/** A date as an Athena ExecutionParameters value: a quoted SQL literal after strict validation. */
+export function sqlDateLiteral(value: unknown, what = 'snapshot date'): string {
+  return `'${assertSnapshotDate(value, what)}'`;
+}
+
+/**
+ * The idempotency token of a computation: sha256 hex (64 chars, within StartQueryExecution's
+ * 32–128) of the query name, bucket, key, ETag, snapshot and as-of date, so a duplicated event
+ * gets the query that is already running instead of starting a second one.
+ */
+export function requestToken(parts: {
+  query: string; bucket: string; key?: string; etag?: string; snapshotDate: string; asOf?: string;
+}): string {
+  const canonical = JSON.stringify([parts.query, parts.bucket, parts.key ?? null, parts.etag ?? null, parts.snapshotDate, parts.asOf ?? null]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** The token of the query that replaces a failed one: deterministic, so duplicates converge. */
+export function replacementToken(baseToken: string, failedQueryExecutionId: string): string {
+  return createHash('sha256').update(`${baseToken}:retry-of:${failedQueryExecutionId}`).digest('hex');
+}
+
+export interface StartQueryInput {
+  readonly queryString: string;
+  readonly parameters: readonly string[];
+  readonly token: string;
+}
+
+function describe(err: unknown): string {
+  const e = err as Error;
+  return `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`;
+}
+
+/** StartQueryExecution; throttling/5xx → TransientError, anything else is permanent. */
+export async function startQuery(athena: AthenaClient, config: PipelineConfig, input: StartQueryInput): Promise<string> {
+  try {
+    const out = await athena.send(new StartQueryExecutionCommand({
+      QueryString: input.queryString,
+      ExecutionParameters: input.parameters.length > 0 ? [...input.parameters] : undefined,
+      QueryExecutionContext: { Database: config.glueDatabase },
+      WorkGroup: config.athenaWorkgroup,
+      ResultConfiguration: config.athenaOutputLocation ? { OutputLocation: config.athenaOutputLocation } : undefined,
+      ClientRequestToken: input.token,
+    }));
+    if (!out.QueryExecutionId) throw new TransientError('StartQueryExecution returned no QueryExecutionId');
+    return out.QueryExecutionId;
+  } catch (err) {
+    if (err instanceof TransientError) throw err;
+    if (isTransientAwsError(err)) throw new TransientError(`StartQueryExecution: ${describe(err)}`, { cause: err });
+    throw new QueryFailedError(`StartQueryExecution rejected the query: ${describe(err)}`);
+  }
+}
+
+/** GetQueryExecution; throttling/5xx → TransientError, an unknown id → InvalidEventError. */
+export async function getExecution(athena: AthenaClient, queryExecutionId: string): Promise<QueryExecution> {
+  try {
+    const out = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: queryExecutionId }));
+    if (!out.QueryExecution?.Status?.State) throw new TransientError(`GetQueryExecution ${queryExecutionId} returned no state`);
+    return out.QueryExecution;
+  } catch (err) {
+    if (err instanceof TransientError) throw err;
+    if (isTransientAwsError(err)) throw new TransientError(`GetQueryExecution ${queryExecutionId}: ${describe(err)}`, { cause: err });
+    throw new InvalidEventError(`GetQueryExecution ${queryExecutionId}: ${describe(err)}`);
+  }
+}
+
+/** The ISO submission time of an execution: the computation's watermark. */
+export function submittedAt(execution: QueryExecution): string {
+  const t = execution.Status?.SubmissionDateTime;
+  const d = t instanceof Date ? t : t !== undefined ? new Date(t as unknown as string) : undefined;
+  if (!d || Number.isNaN(d.getTime())) {
+    throw new TransientError(`query ${execution.QueryExecutionId} has no SubmissionDateTime yet`);
+  }
+  return d.toISOString();
+}
+
+/** True when a FAILED execution's error is worth a new attempt (Retryable, or a system error). */
+export function isRetryableFailure(execution: QueryExecution): boolean {
+  const e = execution.Status?.AthenaError;
+  return e?.Retryable === true || e?.ErrorCategory === 1;
+}
+
+/** The error a FAILED or CANCELLED execution is reported with. */
+export function terminalError(execution: QueryExecution): Error {
+  const id = execution.QueryExecutionId;
+  const status = execution.Status;
+  const reason = status?.StateChangeReason ?? status?.AthenaError?.ErrorMessage ?? 'no reason given';
+  if (status?.State === 'CANCELLED') return new QueryCancelledError(`query ${id} was cancelled: ${reason}`);
+  const ae = status?.AthenaError;
+  const detail = ae ? ` (category ${ae.ErrorCategory ?? '?'}, type ${ae.ErrorType ?? '?'}, retryable ${ae.Retryable ?? false})` : '';
+  if (isRetryableFailure(execution)) return new TransientError(`query ${id} failed with a retryable error: ${reason}${detail}`);
+  return new QueryFailedError(`query ${id} failed: ${reason}${detail}`);
+}
+
+export interface WaitOptions {
+  /** Milliseconds this invocation may still spend waiting (Lambda remaining time minus the safety margin). */
+  readonly remainingMs: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  readonly logger?: LoggerLike;
+  /** First delay between polls (ms); doubles up to maxDelayMs. */
+  readonly initialDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** Consecutive throttled/5xx polls tolerated before a TransientError. */
+  readonly maxPollErrors?: number;
+}
+
+export interface WaitResult {
+  /** The last execution seen (undefined only when every poll of this call was throttled). */
+  readonly execution?: QueryExecution;
+  /** True when the query reached SUCCEEDED, FAILED or CANCELLED. */
+  readonly done: boolean;
+}
+
+export const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+/**
+ * Polls GetQueryExecution with exponential backoff and jitter while the time budget allows.
+ * Returns done:false (with the last execution) when the next wait would overrun the budget,
+ * so the caller hands the id back to the state machine, which waits and calls again.
+ */
+export async function waitForQuery(athena: AthenaClient, queryExecutionId: string, opts: WaitOptions): Promise<WaitResult> {
+  const sleep = opts.sleep ?? sleepMs;
+  const random = opts.random ?? Math.random;
+  const maxDelay = opts.maxDelayMs ?? 5000;
+  const maxPollErrors = opts.maxPollErrors ?? 3;
+  let delay = opts.initialDelayMs ?? 250;
+  let execution: QueryExecution | undefined;
+  let pollErrors = 0;
+  for (;;) {
+    try {
+      execution = await getExecution(athena, queryExecutionId);
+      pollErrors = 0;
+      if (TERMINAL.has(execution.Status!.State!)) return { execution, done: true };
+    } catch (err) {
+      if (!(err instanceof TransientError)) throw err;
+      pollErrors++;
+      opts.logger?.warn('poll throttled or failed transiently', { queryExecutionId, pollErrors, error: err.message });
+      if (pollErrors > maxPollErrors) throw err;
+    }
+    // Equal jitter: wait between half and all of the current delay.
+    const wait = Math.round(delay / 2 + random() * (delay / 2));
+    if (opts.remainingMs() - wait <= 0) return { execution, done: false };
+    await sleep(wait);
+    delay = Math.min(maxDelay, delay * 2);
+  }
+}
+
+/**
+ * Streams the rows of a SELECT's result (GetQueryResults pages of up to 1000 rows; the header row
+ * of the first page is skipped). Each row is the list of column values (null for SQL NULL),
+ * together with the column names from the result metadata.
+ */
+export async function* queryRows(athena: AthenaClient, queryExecutionId: string): AsyncGenerator<{ columns: string[]; values: (string | null)[] }> {
+  let nextToken: string | undefined;
+  let first = true;
+  let columns: string[] = [];
+  do {
+    let page;
+    try {
+      page = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: queryExecutionId, NextToken: nextToken, MaxResults: 1000 }));
+    } catch (err) {
+      if (isTransientAwsError(err)) throw new TransientError(`GetQueryResults ${queryExecutionId}: ${describe(err)}`, { cause: err });
+      throw err;
+    }
+    if (first) columns = (page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => c.Name ?? '');
+    const rows = page.ResultSet?.Rows ?? [];
+    for (let i = first ? 1 : 0; i < rows.length; i++) {
+      yield { columns, values: (rows[i].Data ?? []).map((d) => d.VarCharValue ?? null) };
+    }
+    first = false;
+    nextToken = page.NextToken;
+  } while (nextToken);
+}

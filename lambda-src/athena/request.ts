@@ -1,0 +1,99 @@
+import type { PipelineConfig } from '../lib/config';
+import { isCalendarDate } from '../lib/dates';
+import { InvalidEventError } from '../lib/errors';
+import { objectsFromEvent } from '../lib/events';
+import type { QueryName, QueryRequest } from './types';
+
+const QUERY_NAMES: readonly QueryName[] = ['state_counts', 'facility_extract'];
+const QUERY_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * The snapshot date of a raw key `<rawPrefix><YYYY-MM-DD>/<path>`; InvalidEventError for any key
+ * outside that layout (another prefix, no date folder, an impossible date, no file below it).
+ */
+export function snapshotOfRawKey(key: string, rawPrefix: string): string {
+  if (!key.startsWith(rawPrefix)) throw new InvalidEventError(`key '${key}' is not under the raw prefix '${rawPrefix}'`);
+  const rest = key.slice(rawPrefix.length);
+  const slash = rest.indexOf('/');
+  const folder = slash > 0 ? rest.slice(0, slash) : '';
+  if (!isCalendarDate(folder) || rest.length === slash + 1) {
+    throw new InvalidEventError(`key '${key}' is not under '${rawPrefix}<YYYY-MM-DD>/'`);
+  }
+  return folder;
+}
+
+function optionalString(e: Record<string, unknown>, name: string): string | undefined {
+  const v = e[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v === '') throw new InvalidEventError(`${name} must be a non-empty string`);
+  return v;
+}
+
+function optionalCount(e: Record<string, unknown>, name: string): number | undefined {
+  const v = e[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InvalidEventError(`${name} must be a non-negative integer`);
+  return v;
+}
+
+function checkBucket(bucket: string, config: PipelineConfig): void {
+  if (config.bucket && bucket !== config.bucket) {
+    throw new InvalidEventError(`bucket '${bucket}' is not the pipeline's data bucket '${config.bucket}'`);
+  }
+}
+
+/** Validates a QueryRequest payload (as the state machine sends it, or a manual re-run). */
+export function parseQueryRequest(payload: Record<string, unknown>, config: PipelineConfig): QueryRequest {
+  const query = payload.query;
+  if (typeof query !== 'string' || !QUERY_NAMES.includes(query as QueryName)) {
+    throw new InvalidEventError(`query must be one of ${QUERY_NAMES.join(', ')} (got ${JSON.stringify(query)})`);
+  }
+  const bucket = payload.bucket;
+  if (typeof bucket !== 'string' || bucket === '') throw new InvalidEventError('bucket must be a non-empty string');
+  checkBucket(bucket, config);
+  const snapshotDate = payload.snapshotDate;
+  if (!isCalendarDate(snapshotDate)) throw new InvalidEventError(`snapshotDate must be a YYYY-MM-DD calendar date (got ${JSON.stringify(snapshotDate)})`);
+  const asOf = optionalString(payload, 'asOf');
+  if (asOf !== undefined && !isCalendarDate(asOf)) throw new InvalidEventError(`asOf must be a YYYY-MM-DD calendar date (got ${JSON.stringify(asOf)})`);
+  const key = optionalString(payload, 'key');
+  if (key !== undefined && snapshotOfRawKey(key, config.rawPrefix) !== snapshotDate) {
+    throw new InvalidEventError(`key '${key}' does not belong to snapshot ${snapshotDate}`);
+  }
+  const queryExecutionId = optionalString(payload, 'queryExecutionId');
+  if (queryExecutionId !== undefined && !QUERY_ID_RE.test(queryExecutionId)) {
+    throw new InvalidEventError('queryExecutionId is not an Athena query execution id');
+  }
+  const req: QueryRequest = { query: query as QueryName, bucket, snapshotDate };
+  const etag = optionalString(payload, 'etag');
+  const polls = optionalCount(payload, 'polls');
+  const restarts = optionalCount(payload, 'restarts');
+  if (key !== undefined) req.key = key;
+  if (etag !== undefined) req.etag = etag;
+  if (asOf !== undefined) req.asOf = asOf;
+  if (queryExecutionId !== undefined) req.queryExecutionId = queryExecutionId;
+  if (polls !== undefined) req.polls = polls;
+  if (restarts !== undefined) req.restarts = restarts;
+  return req;
+}
+
+/**
+ * The query-runner's input: a QueryRequest (has `query`), or an EventBridge "Object Created" / S3
+ * notification event, which means "state counts for the key's snapshot". InvalidEventError for
+ * anything else, keys outside `<RAW_PREFIX><YYYY-MM-DD>/` and events naming several snapshots.
+ */
+export function parseQueryEvent(event: unknown, config: PipelineConfig): QueryRequest {
+  if (event && typeof event === 'object' && !Array.isArray(event) && 'query' in event) {
+    return parseQueryRequest(event as Record<string, unknown>, config);
+  }
+  const refs = objectsFromEvent(event);
+  const first = refs[0];
+  const snapshots = new Set(refs.map((r) => {
+    checkBucket(r.bucket, config);
+    return snapshotOfRawKey(r.key, config.rawPrefix);
+  }));
+  if (snapshots.size !== 1) throw new InvalidEventError(`event names objects of ${snapshots.size} snapshots; expected one`);
+  const snapshotDate = [...snapshots][0];
+  const req: QueryRequest = { query: 'state_counts', bucket: first.bucket, key: first.key, snapshotDate };
+  if (first.etag) req.etag = first.etag;
+  return req;
+}

@@ -1,0 +1,101 @@
+import type { AthenaClient, QueryExecution } from '@aws-sdk/client-athena';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { PipelineConfig } from '../lib/config';
+import { TransientError } from '../lib/errors';
+import type { SqlName } from '../sql';
+import {
+  LoggerLike,
+  NO_LOGGER,
+  isRetryableFailure,
+  replacementToken,
+  requestToken,
+  sleepMs,
+  startQuery,
+  submittedAt,
+  terminalError,
+  waitForQuery,
+} from './client';
+import type { QueryRequest, QueryStatus } from './types';
+
+/** What the query stages need; handlers build it once per container, tests pass mocks. */
+export interface RunnerDeps {
+  readonly athena: AthenaClient;
+  readonly s3: S3Client;
+  readonly config: PipelineConfig;
+  /** Milliseconds this invocation may still spend waiting for Athena. */
+  readonly remainingMs: () => number;
+  readonly logger?: LoggerLike;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  /** Reads a SQL file (defaults to lambda-src/sql loadSql). */
+  readonly loadSql?: (name: SqlName) => string;
+}
+
+/** How many times a query that failed with a retryable Athena error is replaced by a new one. */
+export const MAX_RESTARTS = 2;
+
+export interface QuerySpec {
+  readonly request: QueryRequest;
+  /** The query string for a given idempotency token (Stage 1 names its staging folder after it). */
+  readonly queryString: (token: string) => string;
+  readonly parameters: readonly string[];
+  /** Called once the query SUCCEEDED: stores its results, returns the extra status fields. */
+  readonly onSucceeded: (execution: QueryExecution, status: QueryStatus) => Promise<Partial<QueryStatus>>;
+  /** Called when the query ended FAILED or CANCELLED, before the error is thrown or the query replaced. */
+  readonly onFailed?: (execution: QueryExecution) => Promise<void>;
+}
+
+/**
+ * Starts the query (or resumes the one named by `queryExecutionId`), waits while the time budget
+ * allows and returns its QueryStatus: done:false with the id when the state machine should wait
+ * and call again; done:true once SUCCEEDED and `onSucceeded` has stored the results. A query that
+ * failed with a retryable error is replaced (deterministic token, so duplicates converge) up to
+ * MAX_RESTARTS times, then reported as TransientError; other failures throw QueryFailedError /
+ * QueryCancelledError.
+ */
+export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<QueryStatus> {
+  const logger = deps.logger ?? NO_LOGGER;
+  const req = spec.request;
+  const baseToken = requestToken(req);
+  const polls = (req.polls ?? 0) + 1;
+  let restarts = req.restarts ?? 0;
+  let token = baseToken;
+  let queryExecutionId = req.queryExecutionId;
+  if (!queryExecutionId) {
+    queryExecutionId = await startQuery(deps.athena, deps.config, { queryString: spec.queryString(token), parameters: spec.parameters, token });
+    logger.info('query started', { query: req.query, queryExecutionId, snapshotDate: req.snapshotDate, token });
+  }
+  for (;;) {
+    const waited = await waitForQuery(deps.athena, queryExecutionId, {
+      remainingMs: deps.remainingMs, sleep: deps.sleep ?? sleepMs, random: deps.random, logger,
+    });
+    const execution = waited.execution;
+    if (!waited.done || !execution) {
+      if (!execution) throw new TransientError(`query ${queryExecutionId}: no status could be read before the time budget ran out`);
+      const state = execution.Status!.State === 'QUEUED' ? 'QUEUED' : 'RUNNING';
+      logger.info('query still running; the state machine will poll again', { queryExecutionId, state, polls });
+      return { ...req, queryExecutionId, state, submittedAt: submittedAt(execution), done: false, polls, restarts };
+    }
+    const state = execution.Status!.State!;
+    if (state === 'SUCCEEDED') {
+      const status: QueryStatus = {
+        ...req, queryExecutionId, state: 'SUCCEEDED', submittedAt: submittedAt(execution), done: true, polls, restarts,
+      };
+      const extra = await spec.onSucceeded(execution, status);
+      logger.info('query succeeded', { queryExecutionId, ...extra });
+      return { ...status, ...extra };
+    }
+    // FAILED or CANCELLED
+    const error = terminalError(execution);
+    logger.warn('query ended without success', { queryExecutionId, state, error: error.message });
+    if (spec.onFailed) await spec.onFailed(execution);
+    if (state === 'FAILED' && isRetryableFailure(execution) && restarts < MAX_RESTARTS && deps.remainingMs() > 0) {
+      restarts++;
+      token = replacementToken(baseToken, queryExecutionId);
+      queryExecutionId = await startQuery(deps.athena, deps.config, { queryString: spec.queryString(token), parameters: spec.parameters, token });
+      logger.info('replaced a query that failed with a retryable error', { queryExecutionId, restarts });
+      continue;
+    }
+    throw error;
+  }
+}

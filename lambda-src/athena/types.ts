@@ -1,0 +1,42 @@
+/** The queries the pipeline runs (lambda-src/sql/<name>.sql). */
+export type QueryName = 'state_counts' | 'facility_extract';
+
+/** Input of the query-runner Lambda (docs/design.md). */
+export interface QueryRequest {
+  query: QueryName;
+  bucket: string;
+  key?: string;
+  etag?: string;
+  snapshotDate: string;
+  asOf?: string;
+  /** Present when polling a query started earlier. */
+  queryExecutionId?: string;
+  /** Incremented by every call; the state machine caps it. */
+  polls?: number;
+  /** How many times a query that failed with a retryable Athena error was replaced (capped). */
+  restarts?: number;
+}
+
+/** Output of the query-runner Lambda. FAILED/CANCELLED queries are thrown as errors. */
+export interface QueryStatus extends QueryRequest {
+  queryExecutionId: string;
+  state: 'QUEUED' | 'RUNNING' | 'SUCCEEDED';
+  /** ISO time Athena accepted the query: the computation's watermark. */
+  submittedAt: string;
+  done: boolean;
+  /** state_counts: the CSV and JSON written under RESULTS_PREFIX. */
+  resultKeys?: string[];
+  rows?: number;
+  /** facility_extract: whether this computation now owns the curated partition. */
+  promoted?: boolean;
+  /** facility_extract: the Parquet keys of this computation in the curated partition. */
+  extractKeys?: string[];
+}
+
+/** Output of the publish-results Lambda. */
+export interface PublishResult {
+  published: boolean;
+  reason: 'published' | 'stale';
+  /** The production keys this call found holding (or wrote) the published results. */
+  keys: string[];
+}

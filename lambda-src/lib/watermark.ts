@@ -1,0 +1,150 @@
+import type { Readable } from 'node:stream';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { TransientError, isTransientAwsError } from './errors';
+
+/**
+ * The watermark of one computation: when Athena accepted its query, then the query id as a
+ * tie-breaker. Every result object carries it in its body and as `x-amz-meta-watermark`.
+ */
+export interface Watermark {
+  /** ISO-8601 time Athena accepted the query (`Status.SubmissionDateTime`). */
+  readonly submittedAt: string;
+  readonly queryExecutionId: string;
+}
+
+/** Metadata key (without the `x-amz-meta-` prefix) that carries the watermark. */
+export const WATERMARK_METADATA_KEY = 'watermark';
+
+/** `<submittedAt>|<queryExecutionId>`: the x-amz-meta-watermark value (ASCII only). */
+export function formatWatermark(w: Watermark): string {
+  return `${normaliseTime(w.submittedAt)}|${w.queryExecutionId}`;
+}
+
+/** Parses an `x-amz-meta-watermark` value; undefined when absent or malformed. */
+export function parseWatermark(value: string | undefined | null): Watermark | undefined {
+  if (!value) return undefined;
+  const sep = value.indexOf('|');
+  if (sep <= 0 || sep === value.length - 1) return undefined;
+  const submittedAt = value.slice(0, sep);
+  if (!Number.isFinite(Date.parse(submittedAt))) return undefined;
+  return { submittedAt, queryExecutionId: value.slice(sep + 1) };
+}
+
+function normaliseTime(iso: string): string {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) throw new RangeError(`watermark time is not an ISO date-time: ${JSON.stringify(iso)}`);
+  return new Date(t).toISOString();
+}
+
+/** Orders watermarks: by submission time, then by query execution id. Negative when a < b. */
+export function compareWatermarks(a: Watermark, b: Watermark): number {
+  const ta = Date.parse(a.submittedAt);
+  const tb = Date.parse(b.submittedAt);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  if (a.queryExecutionId === b.queryExecutionId) return 0;
+  return a.queryExecutionId < b.queryExecutionId ? -1 : 1;
+}
+
+/** The body to write: bytes, or a factory that opens a stream (called at most once per attempt). */
+export type PutBody = string | Uint8Array | (() => Promise<{ body: Readable | Uint8Array | string; contentLength?: number }>);
+
+export interface PutIfNewerInput {
+  readonly bucket: string;
+  readonly key: string;
+  readonly body: PutBody;
+  readonly contentType: string;
+  readonly watermark: Watermark;
+  /** Attempts after a lost race (412/409); default 5. */
+  readonly maxAttempts?: number;
+  /** Sleep between attempts (tests inject a no-op). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface PutIfNewerResult {
+  /** `written`: our object is stored; `unchanged`: the same computation's object is already there; `stale`: a newer one is. */
+  readonly outcome: 'written' | 'unchanged' | 'stale';
+  /** The watermark stored before our write (undefined when the object did not exist). */
+  readonly stored?: Watermark;
+  readonly etag?: string;
+}
+
+interface Current {
+  readonly etag?: string;
+  readonly watermark?: Watermark;
+  readonly exists: boolean;
+}
+
+export function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** True for a lost conditional-write race: 412 PreconditionFailed or 409 ConditionalRequestConflict. */
+export function isConditionalConflict(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  return e?.name === 'PreconditionFailed' || e?.name === 'ConditionalRequestConflict'
+    || e?.Code === 'PreconditionFailed' || e?.Code === 'ConditionalRequestConflict' || status === 412 || status === 409;
+}
+
+/** Reads the current object's ETag and watermark (HeadObject). */
+export async function readCurrent(s3: S3Client, bucket: string, key: string): Promise<Current> {
+  try {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return { exists: true, etag: head.ETag, watermark: parseWatermark(head.Metadata?.[WATERMARK_METADATA_KEY]) };
+  } catch (err) {
+    if (isNotFound(err)) return { exists: false };
+    if (isTransientAwsError(err)) throw new TransientError(`HeadObject s3://${bucket}/${key}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+    throw err;
+  }
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Compare-and-swap write: stores the object only when its watermark is newer than the stored one.
+ * Reads the current ETag and `x-amz-meta-watermark` (HeadObject); skips when the stored watermark is
+ * newer or equal; otherwise PutObject with `IfMatch: <etag>` (or `IfNoneMatch: '*'` when the object
+ * is absent), re-reading and retrying when another writer won the race (412 / 409).
+ * An object without a (readable) watermark counts as older than any computation.
+ */
+export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<PutIfNewerResult> {
+  const maxAttempts = input.maxAttempts ?? 5;
+  const sleep = input.sleep ?? defaultSleep;
+  const where = `s3://${input.bucket}/${input.key}`;
+  for (let attempt = 1; ; attempt++) {
+    const current = await readCurrent(s3, input.bucket, input.key);
+    if (current.watermark) {
+      const cmp = compareWatermarks(current.watermark, input.watermark);
+      if (cmp > 0) return { outcome: 'stale', stored: current.watermark, etag: current.etag };
+      if (cmp === 0) return { outcome: 'unchanged', stored: current.watermark, etag: current.etag };
+    }
+    const { body, contentLength } = typeof input.body === 'function' ? await input.body() : { body: input.body, contentLength: undefined };
+    try {
+      const out = await s3.send(new PutObjectCommand({
+        Bucket: input.bucket,
+        Key: input.key,
+        Body: body,
+        ContentLength: contentLength,
+        ContentType: input.contentType,
+        Metadata: { [WATERMARK_METADATA_KEY]: formatWatermark(input.watermark) },
+        ...(current.exists && current.etag ? { IfMatch: current.etag } : { IfNoneMatch: '*' }),
+      }));
+      return { outcome: 'written', stored: current.watermark, etag: out.ETag };
+    } catch (err) {
+      // A stream the failed request did not consume must not keep its socket open.
+      const stream = body as { destroy?: () => void };
+      if (typeof body === 'object' && typeof stream.destroy === 'function') stream.destroy();
+      if (isConditionalConflict(err)) {
+        if (attempt >= maxAttempts) {
+          throw new TransientError(`PutObject ${where}: lost the conditional-write race ${attempt} times`, { cause: err });
+        }
+        // Someone else wrote in between: back off with full jitter, then re-read and compare again.
+        await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
+        continue;
+      }
+      if (isTransientAwsError(err)) throw new TransientError(`PutObject ${where}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+      throw err;
+    }
+  }
+}

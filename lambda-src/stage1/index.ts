@@ -1,0 +1,239 @@
+import type { QueryExecution } from '@aws-sdk/client-athena';
+import {
+  CopyObjectCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { sqlDateLiteral } from '../athena/client';
+import { RunnerDeps, runQuery } from '../athena/runner';
+import type { QueryRequest, QueryStatus } from '../athena/types';
+import type { PipelineConfig } from '../lib/config';
+import { ConfigError, QueryFailedError, TransientError, isTransientAwsError } from '../lib/errors';
+import { assertSnapshotDate } from '../lib/keys';
+import { Watermark, compareWatermarks, putIfNewer, readCurrent } from '../lib/watermark';
+import { loadSql } from '../sql';
+
+/** The only text ever substituted into a query string (docs/design.md). */
+export const OUTPUT_LOCATION_PLACEHOLDER = '{{output_location}}';
+
+const SAFE_PREFIX_RE = /^[A-Za-z0-9!\-_.*()=/]+$/;
+const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const TOKEN_RE = /^[0-9a-f]{64}$/;
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function checkLocationParts(config: PipelineConfig): void {
+  if (!BUCKET_RE.test(config.bucket)) throw new ConfigError(`DATA_BUCKET '${config.bucket}' is not a valid S3 bucket name`);
+  if (!SAFE_PREFIX_RE.test(config.curatedPrefix)) {
+    throw new ConfigError(`CURATED_PREFIX '${config.curatedPrefix}' has characters that cannot go into an UNLOAD location`);
+  }
+}
+
+/** `<CURATED_PREFIX>_staging/snapshot_date=<d>/<token>/`: where one computation's UNLOAD writes. */
+export function stagingPrefix(config: PipelineConfig, snapshotDate: string, token: string): string {
+  if (!TOKEN_RE.test(token)) throw new RangeError('staging token must be 64 hex characters');
+  return `${config.curatedPrefix}_staging/snapshot_date=${assertSnapshotDate(snapshotDate)}/${token}/`;
+}
+
+/** `<CURATED_PREFIX>snapshot_date=<d>/`: the partition the Glue table reads. */
+export function curatedPartition(config: PipelineConfig, snapshotDate: string): string {
+  return `${config.curatedPrefix}snapshot_date=${snapshotDate}/`;
+}
+
+/** `<CURATED_PREFIX>_watermarks/snapshot_date=<d>.json`: who owns the partition. */
+export function partitionWatermarkKey(config: PipelineConfig, snapshotDate: string): string {
+  return `${config.curatedPrefix}_watermarks/snapshot_date=${snapshotDate}.json`;
+}
+
+/** The UNLOAD statement with its `{{output_location}}` replaced by the staging URI (config + date + hex token only). */
+export function extractQueryString(sql: string, config: PipelineConfig, snapshotDate: string, token: string): string {
+  checkLocationParts(config);
+  if (!sql.includes(OUTPUT_LOCATION_PLACEHOLDER)) throw new ConfigError(`facility_extract.sql has no ${OUTPUT_LOCATION_PLACEHOLDER} placeholder`);
+  const location = `s3://${config.bucket}/${stagingPrefix(config, snapshotDate, token)}`;
+  return sql.split(OUTPUT_LOCATION_PLACEHOLDER).join(location);
+}
+
+/** The staging prefix a started UNLOAD writes to, read back from its query string. */
+export function stagingOfExecution(execution: QueryExecution, config: PipelineConfig, snapshotDate: string): string | undefined {
+  const base = `${config.curatedPrefix}_staging/snapshot_date=${snapshotDate}/`;
+  const m = new RegExp(`s3://${escapeRe(config.bucket)}/(${escapeRe(base)}[0-9a-f]{64}/)`).exec(execution.Query ?? '');
+  return m?.[1];
+}
+
+function transient(what: string, err: unknown): never {
+  if (isTransientAwsError(err)) throw new TransientError(`${what}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+  throw err;
+}
+
+/** Lists every key below a prefix (ListObjectsV2 pages). */
+export async function* listKeys(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    } catch (err) {
+      transient(`ListObjectsV2 s3://${bucket}/${prefix}`, err);
+    }
+    for (const o of page.Contents ?? []) if (o.Key) yield o.Key;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+/** Deletes keys in batches of 1000 (DeleteObjects); per-key errors other than "already gone" are thrown. */
+export async function deleteKeys(s3: S3Client, bucket: string, keys: AsyncIterable<string> | Iterable<string>, keep: (key: string) => boolean = () => false): Promise<number> {
+  let batch: string[] = [];
+  let deleted = 0;
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    let out;
+    try {
+      out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+    } catch (err) {
+      transient(`DeleteObjects s3://${bucket}`, err);
+    }
+    const errors = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+    if (errors.length > 0) {
+      const first = errors[0];
+      const msg = `DeleteObjects s3://${bucket}/${first.Key}: ${first.Code}: ${first.Message}`;
+      if (['SlowDown', 'InternalError', 'ServiceUnavailable'].includes(first.Code ?? '')) throw new TransientError(msg);
+      throw new Error(msg);
+    }
+    deleted += batch.length;
+    batch = [];
+  };
+  // Collect before deleting: deleting while paging a listing of the same prefix can skip keys.
+  const all: string[] = [];
+  for await (const k of keys as AsyncIterable<string>) if (!keep(k)) all.push(k);
+  for (const k of all) {
+    batch.push(k);
+    if (batch.length === 1000) await flush();
+  }
+  await flush();
+  return deleted;
+}
+
+function isDataFile(relative: string): boolean {
+  const base = relative.split('/').pop() ?? '';
+  return base !== '' && !base.startsWith('_') && !base.startsWith('.') && !base.endsWith('$folder$');
+}
+
+/** The prefix of this computation's files in the curated partition: `<partition><queryExecutionId>_`. */
+export function computationFilePrefix(partition: string, queryExecutionId: string): string {
+  return `${partition}${queryExecutionId}_`;
+}
+
+export interface PromoteResult {
+  readonly promoted: boolean;
+  readonly extractKeys: string[];
+}
+
+/**
+ * Moves one computation's staged Parquet files into the curated partition when it is the newest
+ * computation of the snapshot (compare-and-swap on `_watermarks/snapshot_date=<d>.json`):
+ * 1. claim the partition (stale → remove any copies of ours and the staging folder, done);
+ * 2. copy each staged file to `<partition><queryExecutionId>_<name>` (server-side CopyObject);
+ * 3. if the claim still holds, delete every partition file of other computations; if a newer
+ *    computation claimed it meanwhile, delete our copies instead (the newer one cleans up its own);
+ * 4. delete the staging folder.
+ * Every step is idempotent, so a retried or duplicated call converges on the newest computation.
+ */
+export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'logger' | 'sleep'>, snapshotDate: string, staging: string, watermark: Watermark): Promise<PromoteResult> {
+  const { s3, config } = deps;
+  const bucket = config.bucket;
+  const partition = curatedPartition(config, snapshotDate);
+  const ours = computationFilePrefix(partition, watermark.queryExecutionId);
+  const staged: string[] = [];
+  for await (const key of listKeys(s3, bucket, staging)) {
+    if (isDataFile(key.slice(staging.length))) staged.push(key);
+  }
+  const claimKey = partitionWatermarkKey(config, snapshotDate);
+  const claim = await putIfNewer(s3, {
+    bucket,
+    key: claimKey,
+    contentType: 'application/json',
+    watermark,
+    sleep: deps.sleep,
+    body: JSON.stringify({
+      snapshot_date: snapshotDate,
+      watermark: { submitted_at: watermark.submittedAt, query_execution_id: watermark.queryExecutionId },
+      file_prefix: ours,
+    }) + '\n',
+  });
+  if (claim.outcome === 'stale') {
+    const removed = await deleteKeys(s3, bucket, listKeys(s3, bucket, ours));
+    await deleteKeys(s3, bucket, listKeys(s3, bucket, staging));
+    deps.logger?.info('extract not promoted: a newer computation owns the partition', {
+      snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: claim.stored, removedCopies: removed,
+    });
+    return { promoted: false, extractKeys: [] };
+  }
+  for (const key of staged) {
+    const target = ours + key.slice(staging.length).replace(/\//g, '__');
+    try {
+      await s3.send(new CopyObjectCommand({
+        Bucket: bucket,
+        Key: target,
+        CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+      }));
+    } catch (err) {
+      transient(`CopyObject s3://${bucket}/${key} → ${target}`, err);
+    }
+  }
+  const now = await readCurrent(s3, bucket, claimKey);
+  const stillOurs = now.watermark !== undefined && compareWatermarks(now.watermark, watermark) === 0;
+  let removed: number;
+  if (stillOurs) {
+    removed = await deleteKeys(s3, bucket, listKeys(s3, bucket, partition), (k) => k.startsWith(ours));
+  } else {
+    removed = await deleteKeys(s3, bucket, listKeys(s3, bucket, ours));
+  }
+  await deleteKeys(s3, bucket, listKeys(s3, bucket, staging));
+  const extractKeys: string[] = [];
+  if (stillOurs) for await (const k of listKeys(s3, bucket, ours)) extractKeys.push(k);
+  deps.logger?.info(stillOurs ? 'extract promoted' : 'extract superseded while promoting', {
+    snapshotDate, queryExecutionId: watermark.queryExecutionId, staged: staged.length, removed, files: extractKeys.length,
+  });
+  return { promoted: stillOurs, extractKeys };
+}
+
+/**
+ * Stage 1: the facility extract of one snapshot. facility_extract.sql is an UNLOAD to Parquet with
+ * one parameter (the snapshot date) that writes to a fresh staging folder named after the query's
+ * idempotency token; on SUCCEEDED the staged files are promoted into the curated partition.
+ */
+export async function runFacilityExtract(request: QueryRequest, deps: RunnerDeps): Promise<QueryStatus> {
+  const { config } = deps;
+  const snapshotDate = request.snapshotDate;
+  const parameters = [sqlDateLiteral(snapshotDate)];
+  const sql = (deps.loadSql ?? loadSql)('facility_extract');
+  checkLocationParts(config);
+  const stagingOf = (execution: QueryExecution): string => {
+    const staging = stagingOfExecution(execution, config, snapshotDate);
+    if (!staging) throw new QueryFailedError(`query ${execution.QueryExecutionId} is not an extract of snapshot ${snapshotDate} into this pipeline's staging area`);
+    return staging;
+  };
+  return runQuery({
+    request,
+    queryString: (token) => extractQueryString(sql, config, snapshotDate, token),
+    parameters,
+    onSucceeded: async (execution, status) => {
+      const watermark: Watermark = { submittedAt: status.submittedAt, queryExecutionId: status.queryExecutionId };
+      const result = await promoteExtract(deps, snapshotDate, stagingOf(execution), watermark);
+      return { promoted: result.promoted, extractKeys: result.extractKeys };
+    },
+    onFailed: async (execution) => {
+      // Athena leaves the partial output of a failed UNLOAD behind; clear it (best effort).
+      const staging = stagingOfExecution(execution, config, snapshotDate);
+      if (!staging) return;
+      try {
+        await deleteKeys(deps.s3, config.bucket, listKeys(deps.s3, config.bucket, staging));
+      } catch (err) {
+        deps.logger?.warn('could not clear the staging folder of a failed extract', { staging, error: (err as Error).message });
+      }
+    },
+  }, deps);
+}

@@ -1,0 +1,100 @@
+import type { QueryExecution } from '@aws-sdk/client-athena';
+import { queryRows, sqlDateLiteral } from '../athena/client';
+import { RunnerDeps, runQuery } from '../athena/runner';
+import type { QueryRequest, QueryStatus } from '../athena/types';
+import { QueryFailedError } from '../lib/errors';
+import { partitionKey } from '../lib/keys';
+import { Watermark, putIfNewer } from '../lib/watermark';
+import { loadSql } from '../sql';
+
+export const STATE_COUNTS_CSV = 'state_counts.csv';
+export const STATE_COUNTS_JSON = 'state_counts.json';
+
+export interface StateCount {
+  readonly state: string;
+  readonly accredited_facilities: number;
+}
+
+/** The JSON results document (state_counts.json). */
+export interface StateCountsDocument {
+  readonly snapshot_date: string;
+  readonly as_of: string;
+  readonly watermark: { readonly submitted_at: string; readonly query_execution_id: string };
+  readonly state_counts: StateCount[];
+}
+
+const STATE_RE = /^[A-Z]{2}$/;
+const COUNT_RE = /^(0|[1-9][0-9]*)$/;
+
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** `state,accredited_facilities` with one line per state (rows already sorted). */
+export function stateCountsCsv(rows: readonly StateCount[]): string {
+  return ['state,accredited_facilities', ...rows.map((r) => `${csvField(r.state)},${r.accredited_facilities}`)].join('\n') + '\n';
+}
+
+/** Reads the query result into validated rows sorted by state (at most one row per state/territory). */
+export async function readStateCounts(deps: RunnerDeps, queryExecutionId: string): Promise<StateCount[]> {
+  const byState = new Map<string, number>();
+  for await (const row of queryRows(deps.athena, queryExecutionId)) {
+    const si = row.columns.indexOf('state');
+    const ci = row.columns.indexOf('accredited_facilities');
+    const state = row.values[si >= 0 ? si : 0];
+    const count = row.values[ci >= 0 ? ci : 1];
+    if (state === null || state === undefined || !STATE_RE.test(state) || count === null || count === undefined || !COUNT_RE.test(count)) {
+      throw new QueryFailedError(`query ${queryExecutionId} returned an unexpected row: ${JSON.stringify(row.values)}`);
+    }
+    if (byState.has(state)) throw new QueryFailedError(`query ${queryExecutionId} returned state ${state} twice`);
+    byState.set(state, Number(count));
+  }
+  return [...byState.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([state, accredited_facilities]) => ({ state, accredited_facilities }));
+}
+
+/** The as-of date of a request: explicit asOf, else AS_OF_DATE, else the snapshot date (SPEC §2). */
+export function asOfDate(req: QueryRequest, deps: Pick<RunnerDeps, 'config'>): string {
+  return req.asOf ?? deps.config.asOfDate ?? req.snapshotDate;
+}
+
+/**
+ * Stage 3: accredited facilities per state for one snapshot (state_counts.sql with the snapshot
+ * and as-of dates). On SUCCEEDED writes `<RESULTS_PREFIX>snapshot_date=<d>/state_counts.csv` and
+ * `state_counts.json` with compare-and-swap on the watermark (an older computation never replaces
+ * a newer one) and returns the keys and the row count.
+ */
+export async function runStateCounts(request: QueryRequest, deps: RunnerDeps): Promise<QueryStatus> {
+  const { config } = deps;
+  const snapshotDate = request.snapshotDate;
+  const asOf = asOfDate(request, deps);
+  const parameters = [sqlDateLiteral(snapshotDate), sqlDateLiteral(asOf, 'as-of date')];
+  const sql = (deps.loadSql ?? loadSql)('state_counts');
+  const req: QueryRequest = { ...request, asOf };
+  return runQuery({
+    request: req,
+    queryString: () => sql,
+    parameters,
+    onSucceeded: async (_execution: QueryExecution, status: QueryStatus) => {
+      const rows = await readStateCounts(deps, status.queryExecutionId);
+      const watermark: Watermark = { submittedAt: status.submittedAt, queryExecutionId: status.queryExecutionId };
+      const doc: StateCountsDocument = {
+        snapshot_date: snapshotDate,
+        as_of: asOf,
+        watermark: { submitted_at: watermark.submittedAt, query_execution_id: watermark.queryExecutionId },
+        state_counts: rows,
+      };
+      const csvKey = partitionKey(config.resultsPrefix, snapshotDate, STATE_COUNTS_CSV);
+      const jsonKey = partitionKey(config.resultsPrefix, snapshotDate, STATE_COUNTS_JSON);
+      const csv = await putIfNewer(deps.s3, {
+        bucket: config.bucket, key: csvKey, body: stateCountsCsv(rows), contentType: 'text/csv; charset=utf-8', watermark, sleep: deps.sleep,
+      });
+      const json = await putIfNewer(deps.s3, {
+        bucket: config.bucket, key: jsonKey, body: JSON.stringify(doc, null, 2) + '\n', contentType: 'application/json', watermark, sleep: deps.sleep,
+      });
+      deps.logger?.info('state counts stored', { snapshotDate, asOf, rows: rows.length, csv: csv.outcome, json: json.outcome });
+      return { resultKeys: [csvKey, jsonKey], rows: rows.length };
+    },
+  }, deps);
+}

@@ -1,0 +1,117 @@
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { LoggerLike } from '../athena/client';
+import type { PublishResult, QueryStatus } from '../athena/types';
+import type { PipelineConfig } from '../lib/config';
+import { isCalendarDate } from '../lib/dates';
+import { InvalidEventError, TransientError, isTransientAwsError } from '../lib/errors';
+import { partitionKey } from '../lib/keys';
+import { WATERMARK_METADATA_KEY, Watermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer } from '../lib/watermark';
+import { STATE_COUNTS_CSV, STATE_COUNTS_JSON } from '../stage3';
+
+export interface PublishInput {
+  readonly bucket: string;
+  readonly snapshotDate: string;
+  readonly results: QueryStatus;
+}
+
+export interface PublishDeps {
+  readonly s3: S3Client;
+  readonly config: PipelineConfig;
+  readonly logger?: LoggerLike;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Validates the publish-results payload `{bucket, snapshotDate, results: QueryStatus}`. */
+export function parsePublishInput(event: unknown, config: PipelineConfig): PublishInput {
+  if (!event || typeof event !== 'object' || Array.isArray(event)) throw new InvalidEventError('publish input is not an object');
+  const e = event as Record<string, unknown>;
+  if (typeof e.bucket !== 'string' || e.bucket === '') throw new InvalidEventError('bucket must be a non-empty string');
+  if (config.bucket && e.bucket !== config.bucket) throw new InvalidEventError(`bucket '${e.bucket}' is not the pipeline's data bucket '${config.bucket}'`);
+  if (!isCalendarDate(e.snapshotDate)) throw new InvalidEventError(`snapshotDate must be a YYYY-MM-DD calendar date (got ${JSON.stringify(e.snapshotDate)})`);
+  const r = e.results as Record<string, unknown> | undefined;
+  if (!r || typeof r !== 'object') throw new InvalidEventError('results (the state counts QueryStatus) is missing');
+  if (r.query !== 'state_counts') throw new InvalidEventError(`results must be a state_counts QueryStatus (got query ${JSON.stringify(r.query)})`);
+  if (r.done !== true || r.state !== 'SUCCEEDED') throw new InvalidEventError('results is not a finished, SUCCEEDED query');
+  if (r.snapshotDate !== e.snapshotDate) throw new InvalidEventError(`results are for snapshot ${JSON.stringify(r.snapshotDate)}, not ${e.snapshotDate}`);
+  if (r.resultKeys !== undefined && (!Array.isArray(r.resultKeys) || r.resultKeys.some((k) => typeof k !== 'string'))) {
+    throw new InvalidEventError('results.resultKeys must be a list of keys');
+  }
+  return { bucket: e.bucket, snapshotDate: e.snapshotDate, results: r as unknown as QueryStatus };
+}
+
+interface Source {
+  readonly key: string;
+  readonly etag?: string;
+  readonly contentType: string;
+  readonly watermark: Watermark;
+}
+
+function wrap(what: string, err: unknown): never {
+  if (isNotFound(err)) throw new InvalidEventError(`${what}: results object not found`);
+  if (isTransientAwsError(err)) throw new TransientError(`${what}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+  throw err;
+}
+
+async function headSource(s3: S3Client, bucket: string, key: string): Promise<Source> {
+  let head;
+  try {
+    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (err) {
+    wrap(`HeadObject s3://${bucket}/${key}`, err);
+  }
+  const watermark = parseWatermark(head.Metadata?.[WATERMARK_METADATA_KEY]);
+  if (!watermark) throw new InvalidEventError(`s3://${bucket}/${key} has no x-amz-meta-watermark: not written by Stage 3`);
+  return { key, etag: head.ETag, contentType: head.ContentType ?? 'application/octet-stream', watermark };
+}
+
+/**
+ * Stage 4: copies the state-count results (the keys named by the QueryStatus, or the snapshot's
+ * results folder) to `<PRODUCTION_PREFIX>snapshot_date=<d>/`, each with compare-and-swap on its
+ * watermark, streaming the bytes. The watermark is the one the results object carries (a newer
+ * computation may have replaced it since the QueryStatus was made; the newest is published).
+ * An older computation never overwrites a newer one: that case returns `{published:false, reason:'stale'}`.
+ */
+export async function publishResults(input: PublishInput, deps: PublishDeps): Promise<PublishResult> {
+  const { s3, config } = deps;
+  const bucket = config.bucket || input.bucket;
+  const folder = partitionKey(config.resultsPrefix, input.snapshotDate, '');
+  const keys = input.results.resultKeys && input.results.resultKeys.length > 0
+    ? input.results.resultKeys
+    : [folder + STATE_COUNTS_CSV, folder + STATE_COUNTS_JSON];
+  for (const key of keys) {
+    const name = key.slice(folder.length);
+    if (!key.startsWith(folder) || name === '' || name.includes('/')) {
+      throw new InvalidEventError(`results key '${key}' is not a file of '${folder}'`);
+    }
+  }
+  const published: string[] = [];
+  let stale = false;
+  for (const key of keys) {
+    const source = await headSource(s3, bucket, key);
+    const target = partitionKey(config.productionPrefix, input.snapshotDate, key.slice(folder.length));
+    const result = await putIfNewer(s3, {
+      bucket,
+      key: target,
+      contentType: source.contentType,
+      watermark: source.watermark,
+      sleep: deps.sleep,
+      body: async () => {
+        try {
+          // IfMatch: the bytes must be the ones whose watermark we compared.
+          const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: source.etag }));
+          return { body: obj.Body as Readable, contentLength: obj.ContentLength };
+        } catch (err) {
+          if (isConditionalConflict(err)) throw new TransientError(`s3://${bucket}/${key} changed while publishing; retry`, { cause: err });
+          return wrap(`GetObject s3://${bucket}/${key}`, err);
+        }
+      },
+    });
+    deps.logger?.info('publish', { source: key, target, outcome: result.outcome, watermark: source.watermark, stored: result.stored });
+    if (result.outcome === 'stale') stale = true;
+    else published.push(target);
+  }
+  return stale
+    ? { published: false, reason: 'stale', keys: published }
+    : { published: true, reason: 'published', keys: published };
+}
