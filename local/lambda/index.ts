@@ -1,0 +1,456 @@
+/**
+ * A local Lambda runtime: executes the REAL bundled assets of the synthesized functions in worker
+ * threads (one warm worker = one Lambda execution environment), with the function's environment,
+ * a Lambda-like context, the configured timeout and memory, a concurrency limit, and fault injection.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { WORKER_SOURCE } from './worker-source';
+
+/** A function the runtime can invoke. */
+export interface LocalFunctionConfig {
+  readonly name: string;
+  readonly arn?: string;
+  /** Logical id in the template (also accepted by `invoke` and fault injection). */
+  readonly logicalId?: string;
+  /** Folder holding the code (`LAMBDA_TASK_ROOT`). */
+  readonly assetDir: string;
+  /** `file.export` (default `index.handler`). */
+  readonly handler?: string;
+  /** Environment.Variables of the function. */
+  readonly env?: Record<string, string>;
+  /** Timeout in seconds (default 3, like Lambda). */
+  readonly timeoutSeconds?: number;
+  /** Memory in MB (default 128); bounds the worker's V8 heap. */
+  readonly memoryMb?: number;
+  /** Reserved concurrency (max concurrent invocations of this function). */
+  readonly reservedConcurrency?: number;
+}
+
+/** Result of one synchronous (RequestResponse) invocation, like Lambda's Invoke API. */
+export interface InvokeResult {
+  readonly requestId: string;
+  /** The JSON response (parsed); absent on a function error. */
+  readonly payload?: unknown;
+  /** 'Unhandled' when the function failed (Lambda's X-Amz-Function-Error). */
+  readonly functionError?: 'Unhandled';
+  readonly errorType?: string;
+  readonly errorMessage?: string;
+  readonly trace?: string[];
+  readonly durationMs: number;
+  /** True when this invocation started a new execution environment. */
+  readonly coldStart: boolean;
+}
+
+/** A Lambda API error (the invocation was not run): name as the Lambda API names it. */
+export class LambdaApiError extends Error {
+  constructor(name: string, message: string, readonly statusCode: number) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** Injected faults; each counter is decremented when it fires. */
+export interface LambdaFaults {
+  /** The next `n` invocations of `fn` (name, ARN or logical id) report `Sandbox.Timedout` without running. */
+  readonly timeoutNext?: { fn: string; n: number };
+  /** The next `n` invocations (of `fn`, or of any function) are throttled (`TooManyRequestsException`). */
+  readonly throttleNext?: number | { fn?: string; n: number };
+  /** The next `n` invocations of `fn` fail with this error type without running. */
+  readonly errorNext?: { fn: string; n: number; errorType: string; errorMessage?: string };
+}
+
+/** Options of {@link LocalLambdaRuntime}. */
+export interface LocalLambdaRuntimeOptions {
+  /** Extra environment for every function (AWS_ENDPOINT_URL_S3, …); function variables win over it. */
+  readonly baseEnv?: Record<string, string>;
+  /** Region (default `us-east-1`). */
+  readonly region?: string;
+  readonly accountId?: string;
+  /** Max concurrent invocations over all functions (account concurrency, default 10). */
+  readonly maxConcurrency?: number;
+  /** When the limit is reached: 'queue' (default, wait for a slot) or 'throttle' (TooManyRequestsException). */
+  readonly onConcurrencyLimit?: 'queue' | 'throttle';
+  /** NODE_PATH for externalized modules (default: the nearest node_modules above this file). */
+  readonly nodePath?: string;
+  /** Bound the worker heap by the function's MemorySize (default true). */
+  readonly enforceMemory?: boolean;
+  /** Receives every log line written by a function (default: written to stderr with the function name). */
+  readonly log?: (functionName: string, line: string, stream: 'stdout' | 'stderr') => void;
+  /** Max payload size in bytes, request and response (default 6 MB like synchronous Lambda). */
+  readonly maxPayloadBytes?: number;
+}
+
+const MAX_PAYLOAD = 6 * 1024 * 1024;
+
+interface ResultMessage {
+  type: 'result';
+  id: string;
+  payload?: string;
+  error?: { errorType: string; errorMessage: string; trace?: string[] };
+}
+
+interface Container {
+  readonly worker: Worker;
+  readonly streamName: string;
+  busy: boolean;
+  dead: boolean;
+  invocations: number;
+  settle?: (r: ResultMessage | { crashed: Error | number }) => void;
+}
+
+interface Registered extends LocalFunctionConfig {
+  readonly arn: string;
+  readonly handler: string;
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+  readonly idle: Container[];
+  readonly all: Set<Container>;
+  running: number;
+}
+
+function findNodePath(): string | undefined {
+  let dir = __dirname;
+  for (;;) {
+    const candidate = join(dir, 'node_modules');
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/**
+ * Runs functions from their assets in warm worker threads. Create one per local run; call
+ * {@link LocalLambdaRuntime.close} at the end.
+ */
+export class LocalLambdaRuntime {
+  private readonly functions = new Map<string, Registered>();
+  private readonly aliases = new Map<string, Registered>();
+  private readonly region: string;
+  private readonly accountId: string;
+  private readonly maxConcurrency: number;
+  private readonly home = mkdtempSync(join(tmpdir(), 'medlaunch-elt-lambda-home-'));
+  private running = 0;
+  private readonly waiters: Array<() => void> = [];
+  private faults: { timeout?: { fn: Registered; n: number }; throttle?: { fn?: Registered; n: number };
+    error?: { fn: Registered; n: number; errorType: string; errorMessage?: string }; } = {};
+  private closed = false;
+  /** Counters for summaries and tests. */
+  readonly stats = { invocations: 0, coldStarts: 0, errors: 0, timeouts: 0, throttles: 0 };
+
+  constructor(private readonly options: LocalLambdaRuntimeOptions = {}) {
+    this.region = options.region ?? 'us-east-1';
+    this.accountId = options.accountId ?? '000000000000';
+    this.maxConcurrency = Math.max(1, options.maxConcurrency ?? 10);
+  }
+
+  /** Registers a function; returns its ARN. */
+  register(config: LocalFunctionConfig): string {
+    const arn = config.arn ?? `arn:aws:lambda:${this.region}:${this.accountId}:function:${config.name}`;
+    const fn: Registered = {
+      ...config,
+      arn,
+      handler: config.handler ?? 'index.handler',
+      timeoutSeconds: config.timeoutSeconds ?? 3,
+      memoryMb: config.memoryMb ?? 128,
+      idle: [],
+      all: new Set(),
+      running: 0,
+    };
+    this.functions.set(config.name, fn);
+    for (const alias of [config.name, arn, config.logicalId]) if (alias) this.aliases.set(alias, fn);
+    return arn;
+  }
+
+  /**
+   * Registers the Node.js functions of a resolved template (those with an asset folder); returns
+   * the names of the functions skipped (inline code, other runtimes).
+   */
+  registerAll(functions: ReadonlyArray<LocalFunctionConfig & { runtime?: string; assetDir?: string }>): string[] {
+    const skipped: string[] = [];
+    for (const f of functions) {
+      if (!f.assetDir || (f.runtime && !f.runtime.startsWith('nodejs'))) {
+        skipped.push(f.name);
+        continue;
+      }
+      this.register(f);
+    }
+    return skipped;
+  }
+
+  /** Names of the registered functions. */
+  functionNames(): string[] { return [...this.functions.keys()]; }
+
+  /** Sets the injected faults (replacing earlier ones). */
+  setFaults(faults: LambdaFaults): void {
+    const throttle = typeof faults.throttleNext === 'number' ? { n: faults.throttleNext } : faults.throttleNext;
+    this.faults = {
+      timeout: faults.timeoutNext ? { fn: this.lookup(faults.timeoutNext.fn), n: faults.timeoutNext.n } : undefined,
+      throttle: throttle ? { fn: throttle.fn ? this.lookup(throttle.fn) : undefined, n: throttle.n } : undefined,
+      error: faults.errorNext ? { ...faults.errorNext, fn: this.lookup(faults.errorNext.fn) } : undefined,
+    };
+  }
+
+  private lookup(nameOrArn: string): Registered {
+    const direct = this.aliases.get(nameOrArn);
+    if (direct) return direct;
+    // Qualified ARNs (…:function:name:$LATEST) and name:qualifier.
+    const m = /^(?:arn:[^:]+:lambda:[^:]*:[^:]*:function:)?([^:]+)(?::[^:]+)?$/.exec(nameOrArn);
+    const fn = m ? this.functions.get(m[1]) : undefined;
+    if (!fn) {
+      throw new LambdaApiError('ResourceNotFoundException', `Function not found: ${nameOrArn}`, 404);
+    }
+    return fn;
+  }
+
+  /**
+   * Invokes a function synchronously. Function errors come back in the result
+   * (`functionError: 'Unhandled'`, `errorType`, `errorMessage`); API errors
+   * (unknown function, throttling, oversized request) are thrown as {@link LambdaApiError}.
+   */
+  async invoke(nameOrArn: string, payload: unknown): Promise<InvokeResult> {
+    if (this.closed) throw new LambdaApiError('ServiceException', 'the local Lambda runtime is closed', 500);
+    const fn = this.lookup(nameOrArn);
+    const text = payload === undefined ? '{}' : JSON.stringify(payload);
+    const limit = this.options.maxPayloadBytes ?? MAX_PAYLOAD;
+    if (Buffer.byteLength(text) > limit) {
+      throw new LambdaApiError('RequestTooLargeException', `Request must be smaller than ${limit} bytes for the InvokeFunction operation`, 413);
+    }
+    const requestId = randomUUID();
+    const t = this.faults.throttle;
+    if (t && t.n > 0 && (!t.fn || t.fn === fn)) {
+      t.n--;
+      this.stats.throttles++;
+      throw new LambdaApiError('TooManyRequestsException', 'Rate Exceeded.', 429);
+    }
+    await this.acquire(fn);
+    const started = Date.now();
+    this.stats.invocations++;
+    try {
+      const to = this.faults.timeout;
+      if (to && to.n > 0 && to.fn === fn) {
+        to.n--;
+        this.stats.timeouts++;
+        this.stats.errors++;
+        return { requestId, ...timeoutError(requestId, fn.timeoutSeconds), durationMs: fn.timeoutSeconds * 1000, coldStart: false };
+      }
+      const er = this.faults.error;
+      if (er && er.n > 0 && er.fn === fn) {
+        er.n--;
+        this.stats.errors++;
+        return {
+          requestId, functionError: 'Unhandled', errorType: er.errorType, errorMessage: er.errorMessage ?? `injected ${er.errorType}`,
+          trace: [], durationMs: Date.now() - started, coldStart: false,
+        };
+      }
+      return await this.run(fn, requestId, text, started, limit);
+    } finally {
+      this.release(fn);
+    }
+  }
+
+  private async acquire(fn: Registered): Promise<void> {
+    const fnLimit = fn.reservedConcurrency ?? Infinity;
+    while (this.running >= this.maxConcurrency || fn.running >= fnLimit) {
+      if (this.options.onConcurrencyLimit === 'throttle') {
+        this.stats.throttles++;
+        throw new LambdaApiError('TooManyRequestsException', 'Rate Exceeded.', 429);
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    this.running++;
+    fn.running++;
+  }
+
+  private release(fn: Registered): void {
+    this.running--;
+    fn.running--;
+    // Wake every waiter: each re-checks its own limits (global and per function).
+    const waiting = this.waiters.splice(0);
+    for (const w of waiting) w();
+  }
+
+  private containerFor(fn: Registered): { container: Container; cold: boolean } {
+    while (fn.idle.length > 0) {
+      const c = fn.idle.pop()!;
+      if (!c.dead) return { container: c, cold: false };
+    }
+    const streamName = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomUUID().replace(/-/g, '')}`;
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      LANG: 'en_US.UTF-8',
+      HOME: this.home,
+      AWS_REGION: this.region,
+      AWS_DEFAULT_REGION: this.region,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+      AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+      ...(this.options.baseEnv ?? {}),
+      ...(fn.env ?? {}),
+      AWS_LAMBDA_FUNCTION_NAME: fn.name,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+      AWS_LAMBDA_LOG_STREAM_NAME: streamName,
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      LAMBDA_TASK_ROOT: fn.assetDir,
+      LAMBDA_RUNTIME_DIR: fn.assetDir,
+      _HANDLER: fn.handler,
+    };
+    const nodePath = this.options.nodePath ?? findNodePath();
+    if (nodePath && !env.NODE_PATH) env.NODE_PATH = nodePath;
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      env,
+      stdout: true,
+      stderr: true,
+      workerData: { taskRoot: fn.assetDir, handler: fn.handler },
+      resourceLimits: this.options.enforceMemory === false ? undefined
+        : { maxOldGenerationSizeMb: Math.max(64, fn.memoryMb) },
+    });
+    const container: Container = { worker, streamName, busy: false, dead: false, invocations: 0 };
+    this.pipeLogs(fn.name, worker.stdout, 'stdout');
+    this.pipeLogs(fn.name, worker.stderr, 'stderr');
+    worker.on('message', (msg: ResultMessage) => {
+      if (msg?.type === 'result') container.settle?.(msg);
+    });
+    worker.on('error', (err) => {
+      container.dead = true;
+      container.settle?.({ crashed: err });
+    });
+    worker.on('exit', (code) => {
+      container.dead = true;
+      fn.all.delete(container);
+      container.settle?.({ crashed: code });
+    });
+    fn.all.add(container);
+    this.stats.coldStarts++;
+    return { container, cold: true };
+  }
+
+  private pipeLogs(name: string, stream: NodeJS.ReadableStream, kind: 'stdout' | 'stderr'): void {
+    const sink = this.options.log ?? ((fnName: string, line: string) => { process.stderr.write(`[${fnName}] ${line}\n`); });
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        sink(name, buf.slice(0, nl), kind);
+        buf = buf.slice(nl + 1);
+      }
+    });
+    stream.on('end', () => { if (buf) sink(name, buf, kind); buf = ''; });
+  }
+
+  private async run(fn: Registered, requestId: string, text: string, started: number, limit: number): Promise<InvokeResult> {
+    const { container, cold } = this.containerFor(fn);
+    container.busy = true;
+    container.invocations++;
+    container.worker.ref();
+    const timeoutMs = fn.timeoutSeconds * 1000;
+    const deadlineMs = started + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await new Promise<ResultMessage | { crashed: Error | number } | 'timeout'>((resolve) => {
+      container.settle = resolve;
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      container.worker.postMessage({
+        type: 'invoke',
+        id: requestId,
+        payload: text,
+        context: {
+          awsRequestId: requestId,
+          functionName: fn.name,
+          invokedFunctionArn: fn.arn,
+          memoryLimitInMB: fn.memoryMb,
+          logGroupName: `/aws/lambda/${fn.name}`,
+          logStreamName: container.streamName,
+          deadlineMs,
+        },
+      });
+    });
+    clearTimeout(timer);
+    container.settle = undefined;
+    container.busy = false;
+    const durationMs = Date.now() - started;
+    const base = { requestId, durationMs, coldStart: cold };
+    if (outcome === 'timeout') {
+      this.stats.timeouts++;
+      this.stats.errors++;
+      this.discard(fn, container);
+      return { ...base, ...timeoutError(requestId, fn.timeoutSeconds) };
+    }
+    if ('crashed' in outcome) {
+      this.stats.errors++;
+      this.discard(fn, container);
+      const err = outcome.crashed;
+      if (typeof err === 'number') {
+        return { ...base, functionError: 'Unhandled', errorType: 'Runtime.ExitError',
+          errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: exit status ${err}`, trace: [] };
+      }
+      const oom = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+      return {
+        ...base,
+        functionError: 'Unhandled',
+        errorType: oom ? 'Runtime.OutOfMemory' : (err.name || 'Error'),
+        errorMessage: oom ? `RequestId: ${requestId} Error: Runtime exited with error: signal: killed` : err.message,
+        trace: oom ? [] : (err.stack ?? '').split('\n'),
+      };
+    }
+    this.park(fn, container);
+    if (outcome.error) {
+      this.stats.errors++;
+      return { ...base, functionError: 'Unhandled', ...outcome.error };
+    }
+    const body = outcome.payload ?? 'null';
+    if (Buffer.byteLength(body) > limit) {
+      this.stats.errors++;
+      return { ...base, functionError: 'Unhandled', errorType: 'Function.ResponseSizeTooLarge',
+        errorMessage: `Response payload size exceeded maximum allowed payload size (${limit} bytes).`, trace: [] };
+    }
+    return { ...base, payload: JSON.parse(body) };
+  }
+
+  private park(fn: Registered, container: Container): void {
+    if (container.dead) return;
+    if (this.closed) {
+      void container.worker.terminate();
+      return;
+    }
+    container.worker.unref();
+    fn.idle.push(container);
+  }
+
+  private discard(fn: Registered, container: Container): void {
+    container.dead = true;
+    fn.all.delete(container);
+    void container.worker.terminate();
+  }
+
+  /** Terminates every worker. Invocations still running fail with Runtime.ExitError. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all: Promise<number>[] = [];
+    for (const fn of this.functions.values()) {
+      fn.idle.splice(0);
+      for (const c of fn.all) all.push(c.worker.terminate());
+      fn.all.clear();
+    }
+    await Promise.allSettled(all);
+  }
+}
+
+function timeoutError(requestId: string, seconds: number) {
+  return {
+    functionError: 'Unhandled' as const,
+    errorType: 'Sandbox.Timedout',
+    errorMessage: `RequestId: ${requestId} Error: Task timed out after ${seconds.toFixed(2)} seconds`,
+    trace: [] as string[],
+  };
+}
