@@ -1,0 +1,349 @@
+/**
+ * Local Step Functions: runs the synthesized state machine definition with aws-local-stepfunctions
+ * 3.0.0, dispatching every Task by its Resource to the local Lambda runtime, the local SNS or the
+ * SDK against the embedded services, with AWS's result shapes and error names.
+ */
+import { randomUUID } from 'node:crypto';
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import { awsSdkCall, lambdaArnInvoke, lambdaInvoke, LambdaInvoker, ServiceClients, ServiceEndpoints, snsPublish, TaskFailure } from './integrations';
+
+export { TaskFailure } from './integrations';
+export type { LambdaInvoker, ServiceEndpoints } from './integrations';
+
+/** AWS caps a Task without TimeoutSeconds at 99999999 s; timers cap at 2^31-1 ms, so use that. */
+const NO_TASK_TIMEOUT_SECONDS = Math.floor(2147483647 / 1000);
+
+/** A state machine to run. */
+export interface StateMachineConfig {
+  readonly name: string;
+  readonly arn?: string;
+  readonly definition: Record<string, any>;
+  readonly roleArn?: string;
+  readonly type?: 'STANDARD' | 'EXPRESS';
+}
+
+/** Options of {@link LocalStepFunctions}. */
+export interface LocalStepFunctionsOptions {
+  /** The Lambda runtime Tasks invoke (usually a LocalLambdaRuntime). */
+  readonly lambda: LambdaInvoker;
+  /** Endpoints of the embedded S3/SNS/Athena for sns:publish and aws-sdk integrations. */
+  readonly endpoints?: ServiceEndpoints;
+  readonly region?: string;
+  readonly accountId?: string;
+  /** Milliseconds to wait in named Wait states instead of their Seconds/Timestamp. */
+  readonly waitTimeOverrides?: Record<string, number>;
+  /** Multiplies every Wait state's static `Seconds` (e.g. 0.01 in tests); dynamic waits are not scaled. */
+  readonly waitScale?: number;
+  /** Milliseconds before each retry, per state (one number, or one per retrier), instead of the backoff. */
+  readonly retryIntervalOverrides?: Record<string, number | number[]>;
+  /**
+   * Multiplies each retrier's IntervalSeconds (applied as a fixed interval per retrier: no growth
+   * and no jitter when scaled). Use in tests to keep retries fast.
+   */
+  readonly retryScale?: number;
+  /** Keep state inputs/outputs in the history (default false: names, types, errors only). */
+  readonly historyData?: boolean;
+}
+
+/** One entry of an execution's history. */
+export interface HistoryEvent {
+  readonly timestamp: number;
+  /** ExecutionStarted, StateEntered, StateExited, StateFailed, StateRetried, StateCaught, ParallelBranch…, Execution… */
+  readonly type: string;
+  readonly state?: string;
+  readonly stateType?: string;
+  readonly error?: string;
+  readonly cause?: string;
+  /** Retry attempt number (StateRetried). */
+  readonly attempt?: number;
+  readonly input?: unknown;
+  readonly output?: unknown;
+}
+
+/** Final outcome of an execution. */
+export interface ExecutionOutcome {
+  readonly executionArn: string;
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly startDate: Date;
+  readonly stopDate: Date;
+  readonly history: HistoryEvent[];
+}
+
+/** A started execution. */
+export interface StartedExecution {
+  readonly executionArn: string;
+  readonly startDate: Date;
+  /** Settles (never rejects) when the execution ends. */
+  readonly result: Promise<ExecutionOutcome>;
+}
+
+/** Status of an execution as DescribeExecution reports it. */
+export interface ExecutionDescription {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  readonly status: 'RUNNING' | ExecutionOutcome['status'];
+  readonly input: unknown;
+  readonly startDate: Date;
+  readonly outcome?: ExecutionOutcome;
+}
+
+/** A Step Functions API error (the execution was not started). */
+export class StepFunctionsApiError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+interface Machine {
+  readonly config: StateMachineConfig;
+  readonly arn: string;
+  readonly machine: StateMachine;
+  readonly handlers: Record<string, (input: any) => Promise<any>>;
+  readonly waitOverrides: Record<string, number>;
+  readonly retryOverrides: Record<string, number | number[]>;
+}
+
+interface Execution {
+  readonly description: { -readonly [K in keyof ExecutionDescription]: ExecutionDescription[K] };
+  readonly inputText: string;
+  readonly abort: () => void;
+  readonly result: Promise<ExecutionOutcome>;
+}
+
+type StateVisitor = (name: string, state: Record<string, any>) => void;
+
+function visitStates(def: Record<string, any>, visit: StateVisitor): void {
+  for (const [name, state] of Object.entries(def.States ?? {})) {
+    visit(name, state as Record<string, any>);
+    const s = state as Record<string, any>;
+    for (const branch of s.Branches ?? []) visitStates(branch, visit);
+    if (s.Iterator) visitStates(s.Iterator, visit);
+    if (s.ItemProcessor) visitStates(s.ItemProcessor, visit);
+  }
+}
+
+/**
+ * Runs state machines in-process. One instance per local run; executions run concurrently.
+ */
+export class LocalStepFunctions {
+  private readonly machines = new Map<string, Machine>();
+  private readonly executions = new Map<string, Execution>();
+  private readonly region: string;
+  private readonly accountId: string;
+  private readonly clients: ServiceClients;
+
+  constructor(private readonly options: LocalStepFunctionsOptions) {
+    this.region = options.region ?? 'us-east-1';
+    this.accountId = options.accountId ?? '000000000000';
+    this.clients = new ServiceClients(options.endpoints ?? {}, this.region);
+  }
+
+  /** Registers a state machine (validating its definition); returns its ARN. */
+  register(config: StateMachineConfig): string {
+    const arn = config.arn ?? `arn:aws:states:${this.region}:${this.accountId}:stateMachine:${config.name}`;
+    const definition = JSON.parse(JSON.stringify(config.definition)) as Record<string, any>;
+    if (definition.QueryLanguage === 'JSONata') {
+      throw new StepFunctionsApiError('InvalidDefinition', 'JSONata state machines are not supported by the local engine');
+    }
+    const handlers: Record<string, (input: any) => Promise<any>> = {};
+    const resources = new Map<string, string>();
+    const waitOverrides: Record<string, number> = { ...(this.options.waitTimeOverrides ?? {}) };
+    const retryOverrides: Record<string, number | number[]> = {};
+    visitStates(definition, (name, state) => {
+      if (state.QueryLanguage === 'JSONata') {
+        throw new StepFunctionsApiError('InvalidDefinition', `state ${name} uses JSONata, which the local engine does not support`);
+      }
+      if (state.Type === 'Task') {
+        const resource = String(state.Resource);
+        const seen = resources.get(name);
+        if (seen !== undefined && seen !== resource) {
+          throw new StepFunctionsApiError('InvalidDefinition', `two Task states named '${name}' with different resources`);
+        }
+        resources.set(name, resource);
+        // aws-local-stepfunctions gives Tasks a 60 s default timeout; AWS has none.
+        if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+          state.TimeoutSeconds = NO_TASK_TIMEOUT_SECONDS;
+        }
+        handlers[name] = (input: any) => this.dispatch(resource, input);
+      }
+      if (state.Type === 'Wait' && this.options.waitScale !== undefined && typeof state.Seconds === 'number' && !(name in waitOverrides)) {
+        waitOverrides[name] = Math.round(state.Seconds * 1000 * this.options.waitScale);
+      }
+      if (Array.isArray(state.Retry) && state.Retry.length > 0) {
+        const explicit = this.options.retryIntervalOverrides?.[name];
+        if (explicit !== undefined) {
+          retryOverrides[name] = explicit;
+        } else if (this.options.retryScale !== undefined) {
+          retryOverrides[name] = state.Retry.map((r: { IntervalSeconds?: number }) =>
+            Math.round((r.IntervalSeconds ?? 1) * 1000 * this.options.retryScale!));
+        }
+      }
+    });
+    let machine: StateMachine;
+    try {
+      machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: true } });
+    } catch (err) {
+      throw new StepFunctionsApiError('InvalidDefinition', (err as Error).message);
+    }
+    this.machines.set(arn, { config, arn, machine, handlers, waitOverrides, retryOverrides });
+    return arn;
+  }
+
+  /** ARNs of the registered state machines. */
+  stateMachineArns(): string[] { return [...this.machines.keys()]; }
+
+  private async dispatch(resource: string, input: any): Promise<any> {
+    if (resource === 'arn:aws:states:::lambda:invoke' || /^arn:[^:]+:states:::lambda:invoke$/.test(resource)) {
+      return lambdaInvoke(this.options.lambda, input);
+    }
+    if (/^arn:[^:]+:lambda:[^:]+:[^:]+:function:/.test(resource)) {
+      return lambdaArnInvoke(this.options.lambda, resource, input);
+    }
+    if (/^arn:[^:]+:states:::sns:publish$/.test(resource)) {
+      return snsPublish(this.clients, input);
+    }
+    const sdk = /^arn:[^:]+:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/.exec(resource);
+    if (sdk) return awsSdkCall(this.clients, sdk[1], sdk[2], input);
+    throw new TaskFailure('States.Runtime', `Task resource '${resource}' is not emulated locally (no .sync/.waitForTaskToken)`, false);
+  }
+
+  /**
+   * Starts an execution (StartExecution). Like Standard workflows, a name already used with the
+   * same input returns the existing execution; with another input it fails (ExecutionAlreadyExists).
+   */
+  startExecution(stateMachineArn: string, input: unknown = {}, name?: string): StartedExecution {
+    const m = this.machines.get(stateMachineArn);
+    if (!m) throw new StepFunctionsApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    const execName = name ?? randomUUID();
+    if (!/^[^\s<>{}[\]?*"#%\\^|~`$&,;:/]{1,80}$/.test(execName)) {
+      throw new StepFunctionsApiError('InvalidName', `Invalid Name: '${execName}'`);
+    }
+    const smName = m.arn.slice(m.arn.lastIndexOf(':') + 1);
+    const executionArn = `arn:aws:states:${this.region}:${this.accountId}:execution:${smName}:${execName}`;
+    const inputText = JSON.stringify(input ?? {});
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      if (existing.inputText === inputText) {
+        return { executionArn, startDate: existing.description.startDate, result: existing.result };
+      }
+      throw new StepFunctionsApiError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    const startDate = new Date();
+    const run = m.machine.run(JSON.parse(inputText), {
+      overrides: {
+        taskResourceLocalHandlers: m.handlers,
+        waitTimeOverrides: m.waitOverrides,
+        retryIntervalOverrides: m.retryOverrides,
+      },
+      context: {
+        Execution: { Id: executionArn, Name: execName, RoleArn: m.config.roleArn ?? '', StartTime: startDate.toISOString() },
+        StateMachine: { Id: m.arn, Name: smName },
+      },
+    });
+    const history: HistoryEvent[] = [];
+    const pump = this.collectHistory(run.eventLogs, history);
+    const description: Execution['description'] = {
+      executionArn, stateMachineArn: m.arn, name: execName, status: 'RUNNING', input: JSON.parse(inputText), startDate,
+    };
+    const result = this.settle(run.result, pump, executionArn, startDate, history).then((outcome) => {
+      description.status = outcome.status;
+      description.outcome = outcome;
+      return outcome;
+    });
+    this.executions.set(executionArn, { description, inputText, abort: run.abort, result });
+    return { executionArn, startDate, result };
+  }
+
+  private async collectHistory(events: AsyncGenerator<any>, history: HistoryEvent[]): Promise<void> {
+    const withData = this.options.historyData === true;
+    for await (const e of events) {
+      const state = e.state ?? e.parentState;
+      history.push({
+        timestamp: e.timestamp,
+        type: e.type,
+        ...(state ? { state: state.name, stateType: state.type } : {}),
+        ...(e.Error !== undefined ? { error: String(e.Error) } : {}),
+        ...(e.Cause !== undefined ? { cause: typeof e.Cause === 'string' ? e.Cause : causeText(e.Cause) } : {}),
+        ...(e.retry ? { attempt: e.retry.attempt } : {}),
+        ...(withData && state?.input !== undefined ? { input: state.input } : {}),
+        ...(withData && state?.output !== undefined ? { output: state.output } : {}),
+      });
+    }
+  }
+
+  private async settle(result: Promise<unknown>, pump: Promise<void>, executionArn: string, startDate: Date,
+    history: HistoryEvent[]): Promise<ExecutionOutcome> {
+    let outcome: Omit<ExecutionOutcome, 'stopDate' | 'history'>;
+    try {
+      const output = await result;
+      outcome = { executionArn, status: 'SUCCEEDED', output, startDate };
+    } catch (err) {
+      if (err instanceof ExecutionTimeoutError) {
+        outcome = { executionArn, status: 'TIMED_OUT', error: 'States.Timeout', cause: 'The execution timed out', startDate };
+      } else if (err instanceof ExecutionAbortedError) {
+        outcome = { executionArn, status: 'ABORTED', startDate };
+      } else if (err instanceof ExecutionError) {
+        const c = (err as { cause?: unknown }).cause as { name?: string; message?: string } | undefined;
+        outcome = { executionArn, status: 'FAILED', error: c?.name ?? 'States.Runtime', cause: c?.message ?? err.message, startDate };
+      } else {
+        outcome = { executionArn, status: 'FAILED', error: (err as Error)?.name ?? 'States.Runtime', cause: (err as Error)?.message ?? String(err), startDate };
+      }
+    }
+    // The event log closes on every terminal event; don't hang if it does not.
+    await Promise.race([pump.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    return { ...outcome, stopDate: new Date(), history };
+  }
+
+  /** Stops a running execution (StopExecution): it ends ABORTED. */
+  stopExecution(executionArn: string): void {
+    const e = this.executions.get(executionArn);
+    if (!e) throw new StepFunctionsApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    if (e.description.status === 'RUNNING') e.abort();
+  }
+
+  /** DescribeExecution. */
+  describeExecution(executionArn: string): ExecutionDescription {
+    const e = this.executions.get(executionArn);
+    if (!e) throw new StepFunctionsApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    return { ...e.description };
+  }
+
+  /** Every execution started so far, in start order. */
+  listExecutions(stateMachineArn?: string): ExecutionDescription[] {
+    return [...this.executions.values()]
+      .map((e) => ({ ...e.description }))
+      .filter((d) => !stateMachineArn || d.stateMachineArn === stateMachineArn);
+  }
+
+  /** Resolves when every execution started so far has ended. */
+  async waitForAll(): Promise<ExecutionOutcome[]> {
+    let count = -1;
+    let outcomes: ExecutionOutcome[] = [];
+    while (count !== this.executions.size) {
+      count = this.executions.size;
+      outcomes = await Promise.all([...this.executions.values()].map((e) => e.result));
+    }
+    return outcomes;
+  }
+
+  /** Aborts running executions and releases SDK clients. */
+  async close(): Promise<void> {
+    for (const e of this.executions.values()) if (e.description.status === 'RUNNING') e.abort();
+    await Promise.allSettled([...this.executions.values()].map((e) => e.result));
+    this.clients.destroy();
+  }
+}
+
+function causeText(cause: unknown): string {
+  if (cause instanceof Error) return cause.message;
+  try {
+    return JSON.stringify(cause);
+  } catch {
+    return String(cause);
+  }
+}
