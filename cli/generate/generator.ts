@@ -44,6 +44,8 @@ export interface GenerateOptions {
   readonly seed?: number;
   /** Invalid records added, interleaved among the valid ones, cycling through {@link BAD_KINDS}. */
   readonly bad?: number;
+  /** The kinds `bad` cycles through, in order (default: all of {@link BAD_KINDS}). */
+  readonly badKinds?: readonly BadKind[];
   /** Re-sent copies (same facility_id, changed employee_count) placed right after a valid record. */
   readonly duplicates?: number;
   /** Blank lines interleaved (skipped and counted by the pipeline, never quarantined). */
@@ -150,6 +152,20 @@ function fromDay(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10);
 }
 
+/** Date strings by day number: a generator run only ever formats a few thousand distinct days. */
+const DAY_CACHE = new Map<number, string>();
+const DAY_CACHE_MAX = 100_000;
+
+function cachedDay(day: number): string {
+  let s = DAY_CACHE.get(day);
+  if (s === undefined) {
+    s = fromDay(day);
+    if (DAY_CACHE.size >= DAY_CACHE_MAX) DAY_CACHE.clear();
+    DAY_CACHE.set(day, s);
+  }
+  return s;
+}
+
 /** Snapshot-dependent constants, computed once per generator run. */
 interface DateFrame {
   readonly snapshot: string;
@@ -178,7 +194,7 @@ function validUntil(rng: Rng, frame: DateFrame): string {
   else if (r < 0.25) offset = -int(rng, 2, 540); // expired
   else if (r < 0.45) offset = int(rng, 1, frame.windowDays - 1); // inside the window
   else offset = int(rng, frame.windowDays + 2, frame.windowDays + 3 * 365); // later
-  return fromDay(frame.snapshotDay + offset);
+  return cachedDay(frame.snapshotDay + offset);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,6 +327,9 @@ export function* generateItems(opts: GenerateOptions): Generator<GeneratedLine> 
   const blank = nonNegativeInt(opts.blank, 'blank', 0);
   const seed = (opts.seed ?? DEFAULT_SEED) >>> 0;
   if (dups > 0 && n === 0) throw new RangeError('duplicates need at least one valid record');
+  const kinds = opts.badKinds ?? BAD_KINDS;
+  if (kinds.length === 0) throw new RangeError('badKinds must not be empty');
+  for (const k of kinds) if (!BAD_KINDS.includes(k)) throw new RangeError(`unknown bad kind: ${k}`);
   const frame = dateFrame(opts.snapshot);
   // The j-th extra line of a class goes after floor((j + 1) * n / (count + 1)) valid records.
   const due = (j: number, count: number) => Math.floor(((j + 1) * n) / (count + 1));
@@ -329,7 +348,7 @@ export function* generateItems(opts: GenerateOptions): Generator<GeneratedLine> 
       yield { kind: 'duplicate', line: JSON.stringify(copy), facilityId: copy.facility_id };
     }
     while (bi < bad && due(bi, bad) <= good) {
-      const kind = BAD_KINDS[bi % BAD_KINDS.length];
+      const kind = kinds[bi % kinds.length];
       const index = start + n + bi;
       const line = makeBadLine(kind, mulberry32(mix(seed, STREAM_BAD, index)), index, frame);
       bi++;
@@ -354,6 +373,7 @@ export function* generateItems(opts: GenerateOptions): Generator<GeneratedLine> 
 /** One NDJSON line per item (no newline; '' for a blank line). */
 export function* generateLines(opts: {
   n: number; snapshot: string; startIndex?: number; seed?: number; bad?: number; duplicates?: number; blank?: number;
+  badKinds?: readonly BadKind[];
 }): Iterable<string> {
   for (const item of generateItems(opts)) yield item.line;
 }
