@@ -81,7 +81,11 @@ export async function getExecution(athena: AthenaClient, queryExecutionId: strin
   } catch (err) {
     if (err instanceof TransientError) throw err;
     if (isTransientAwsError(err)) throw new TransientError(`GetQueryExecution ${queryExecutionId}: ${describe(err)}`, { cause: err });
-    throw new InvalidEventError(`GetQueryExecution ${queryExecutionId}: ${describe(err)}`);
+    // Athena answers an unknown or malformed id with InvalidRequestException (400).
+    if ((err as Error)?.name === 'InvalidRequestException') {
+      throw new InvalidEventError(`GetQueryExecution ${queryExecutionId}: ${describe(err)}`);
+    }
+    throw err;
   }
 }
 

@@ -1,8 +1,8 @@
+import type { QueryName, QueryRequest } from './types';
 import type { PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent } from '../lib/events';
-import type { QueryName, QueryRequest } from './types';
 
 const QUERY_NAMES: readonly QueryName[] = ['state_counts', 'facility_extract'];
 const QUERY_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;

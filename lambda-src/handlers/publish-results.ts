@@ -1,5 +1,5 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import type { PublishResult } from '../athena/types';
 import { PipelineConfig, loadConfig } from '../lib/config';

@@ -84,7 +84,12 @@ export async function* listKeys(s3: S3Client, bucket: string, prefix: string): A
 }
 
 /** Deletes keys in batches of 1000 (DeleteObjects); per-key errors other than "already gone" are thrown. */
-export async function deleteKeys(s3: S3Client, bucket: string, keys: AsyncIterable<string> | Iterable<string>, keep: (key: string) => boolean = () => false): Promise<number> {
+export async function deleteKeys(
+  s3: S3Client,
+  bucket: string,
+  keys: AsyncIterable<string> | Iterable<string>,
+  keep: (key: string) => boolean = () => false,
+): Promise<number> {
   let batch: string[] = [];
   let deleted = 0;
   const flush = async (): Promise<void> => {

@@ -1,0 +1,705 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  GetQueryResultsCommand,
+  StartQueryExecutionCommand,
+} from '@aws-sdk/client-athena';
+import {
+  CopyObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { requestToken } from '../../lambda-src/athena/client';
+import { parseQueryEvent } from '../../lambda-src/athena/request';
+import { MAX_RESTARTS, RunnerDeps } from '../../lambda-src/athena/runner';
+import type { QueryRequest } from '../../lambda-src/athena/types';
+import { loadConfig } from '../../lambda-src/lib/config';
+import { formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
+import {
+  curatedPartition,
+  extractQueryString,
+  partitionWatermarkKey,
+  runFacilityExtract,
+  stagingPrefix,
+} from '../../lambda-src/stage1';
+import { runStateCounts } from '../../lambda-src/stage3';
+
+const BUCKET = 'medlaunch-data';
+const ENV = {
+  DATA_BUCKET: BUCKET,
+  GLUE_DATABASE: 'medlaunch_db',
+  ATHENA_WORKGROUP: 'medlaunch-wg',
+  ATHENA_OUTPUT_LOCATION: `s3://${BUCKET}/athena-results/`,
+  QUERY_WAIT_SAFETY_MS: '10000',
+};
+const config = loadConfig(ENV);
+const STATE_SQL = 'SELECT state, accredited_facilities FROM x WHERE snapshot_date = CAST(? AS DATE) AND d >= CAST(? AS DATE)';
+const EXTRACT_SQL = "UNLOAD (SELECT * FROM validated_facilities WHERE snapshot_date = ?) TO '{{output_location}}' WITH (format = 'PARQUET')";
+
+// The handler reads SQL with loadSql(); these unit tests mock Athena, so they give it the same text.
+jest.mock('../../lambda-src/sql', () => ({
+  loadSql: (name: string) => (name === 'state_counts'
+    ? 'SELECT state, accredited_facilities FROM x WHERE snapshot_date = CAST(? AS DATE) AND d >= CAST(? AS DATE)'
+    : "UNLOAD (SELECT * FROM validated_facilities WHERE snapshot_date = ?) TO '{{output_location}}' WITH (format = 'PARQUET')"),
+}));
+
+const athenaMock = mockClient(AthenaClient);
+const s3Mock = mockClient(S3Client);
+const athena = new AthenaClient({ region: 'us-east-1' });
+const s3 = new S3Client({ region: 'us-east-1' });
+
+function awsError(name: string, status: number): Error {
+  return Object.assign(new Error(`${name} (${status})`), { name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+}
+
+// ---------------------------------------------------------------- an in-memory S3 (one bucket)
+interface Stored { body: Buffer; etag: string; metadata: Record<string, string>; contentType?: string }
+let store: Map<string, Stored>;
+let beforePut: Array<() => void>;
+
+async function bytes(body: unknown): Promise<Buffer> {
+  if (typeof body === 'string') return Buffer.from(body);
+  if (body instanceof Uint8Array) return Buffer.from(body);
+  const chunks: Buffer[] = [];
+  for await (const c of body as Readable) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+function etagOf(b: Buffer): string {
+  return `"${createHash('md5').update(b).digest('hex')}"`;
+}
+function putRaw(key: string, body: string, metadata: Record<string, string> = {}): void {
+  const b = Buffer.from(body);
+  store.set(key, { body: b, etag: etagOf(b), metadata });
+}
+function text(key: string): string {
+  const o = store.get(key);
+  if (!o) throw new Error(`no object ${key}`);
+  return o.body.toString();
+}
+function keysUnder(prefix: string): string[] {
+  return [...store.keys()].filter((k) => k.startsWith(prefix)).sort();
+}
+
+function installS3(): void {
+  store = new Map();
+  beforePut = [];
+  s3Mock.on(HeadObjectCommand).callsFake(async (i) => {
+    const o = store.get(i.Key);
+    if (!o) throw awsError('NotFound', 404);
+    return { ETag: o.etag, Metadata: o.metadata, ContentLength: o.body.length, ContentType: o.contentType };
+  });
+  s3Mock.on(GetObjectCommand).callsFake(async (i) => {
+    const o = store.get(i.Key);
+    if (!o) throw awsError('NoSuchKey', 404);
+    if (i.IfMatch && i.IfMatch !== o.etag) throw awsError('PreconditionFailed', 412);
+    return { Body: Readable.from([o.body]), ETag: o.etag, Metadata: o.metadata, ContentLength: o.body.length, ContentType: o.contentType };
+  });
+  s3Mock.on(PutObjectCommand).callsFake(async (i) => {
+    beforePut.shift()?.();
+    const cur = store.get(i.Key);
+    if (i.IfNoneMatch === '*' && cur) throw awsError('PreconditionFailed', 412);
+    if (i.IfMatch !== undefined && (!cur || cur.etag !== i.IfMatch)) throw awsError('PreconditionFailed', 412);
+    const b = await bytes(i.Body);
+    store.set(i.Key, { body: b, etag: etagOf(b), metadata: { ...(i.Metadata ?? {}) }, contentType: i.ContentType });
+    return { ETag: etagOf(b) };
+  });
+  s3Mock.on(ListObjectsV2Command).callsFake(async (i) => {
+    const all = keysUnder(i.Prefix ?? '');
+    const start = i.ContinuationToken ? Number(i.ContinuationToken) : 0;
+    const page = all.slice(start, start + 2); // tiny pages, to exercise pagination
+    const more = start + 2 < all.length;
+    return { Contents: page.map((Key) => ({ Key })), IsTruncated: more, NextContinuationToken: more ? String(start + 2) : undefined };
+  });
+  s3Mock.on(CopyObjectCommand).callsFake(async (i) => {
+    const src = decodeURIComponent(String(i.CopySource).slice(BUCKET.length + 1));
+    const o = store.get(src);
+    if (!o) throw awsError('NoSuchKey', 404);
+    store.set(i.Key!, { ...o, metadata: { ...o.metadata } });
+    return {};
+  });
+  s3Mock.on(DeleteObjectsCommand).callsFake(async (i) => {
+    for (const o of i.Delete?.Objects ?? []) store.delete(o.Key!);
+    return { Deleted: i.Delete?.Objects };
+  });
+}
+
+// ---------------------------------------------------------------- a scripted Athena
+interface FakeQuery {
+  id: string;
+  token: string;
+  sql: string;
+  params?: string[];
+  submitted: Date;
+  /** States returned by successive GetQueryExecution calls (the last one repeats). */
+  states: string[];
+  polls: number;
+  error?: { ErrorCategory?: number; ErrorType?: number; Retryable?: boolean; ErrorMessage?: string };
+  reason?: string;
+  /** Result rows (header excluded) for a SELECT. */
+  rows?: string[][];
+  /** Staged files an UNLOAD writes when it succeeds. */
+  unloadFiles?: string[];
+}
+let queries: Map<string, FakeQuery>;
+let byToken: Map<string, string>;
+let nextId: number;
+let clock: number;
+/** Decides the script of each new query (called at StartQueryExecution). */
+let plan: (q: FakeQuery) => void;
+let stateRows: string[][];
+/** Hooks run (once each) before the next GetQueryExecution is answered: they may throw. */
+let beforeGet: Array<() => void>;
+
+function installAthena(): void {
+  queries = new Map();
+  byToken = new Map();
+  beforeGet = [];
+  nextId = 1;
+  clock = Date.parse('2025-08-10T12:00:00.000Z');
+  stateRows = [['MI', '2'], ['CA', '10'], ['TX', '0']];
+  plan = (q) => {
+    q.states = ['RUNNING', 'SUCCEEDED'];
+    q.rows = stateRows;
+  };
+  athenaMock.on(StartQueryExecutionCommand).callsFake(async (i) => {
+    const token = i.ClientRequestToken!;
+    const existing = byToken.get(token);
+    if (existing) {
+      if (queries.get(existing)!.sql !== i.QueryString) throw awsError('InvalidRequestException', 400);
+      return { QueryExecutionId: existing };
+    }
+    const q: FakeQuery = {
+      id: `q-${String(nextId++).padStart(4, '0')}`,
+      token,
+      sql: i.QueryString!,
+      params: i.ExecutionParameters,
+      submitted: new Date((clock += 1000)),
+      states: ['SUCCEEDED'],
+      polls: 0,
+    };
+    plan(q);
+    queries.set(q.id, q);
+    byToken.set(token, q.id);
+    return { QueryExecutionId: q.id };
+  });
+  athenaMock.on(GetQueryExecutionCommand).callsFake(async (i) => {
+    beforeGet.shift()?.();
+    const q = queries.get(i.QueryExecutionId!);
+    if (!q) throw awsError('InvalidRequestException', 400);
+    const state = q.states[Math.min(q.polls, q.states.length - 1)];
+    q.polls++;
+    const m = /TO '(s3:\/\/[^']+)'/.exec(q.sql);
+    if (state === 'SUCCEEDED' && q.unloadFiles && m) {
+      const prefix = m[1].slice(`s3://${BUCKET}/`.length);
+      for (const f of q.unloadFiles) if (!store.has(prefix + f)) putRaw(prefix + f, `parquet of ${q.id}/${f}`);
+    }
+    return {
+      QueryExecution: {
+        QueryExecutionId: q.id,
+        Query: q.sql,
+        Status: {
+          State: state as any,
+          SubmissionDateTime: q.submitted,
+          StateChangeReason: state === 'FAILED' || state === 'CANCELLED' ? q.reason : undefined,
+          AthenaError: state === 'FAILED' ? q.error : undefined,
+        },
+      },
+    };
+  });
+  athenaMock.on(GetQueryResultsCommand).callsFake(async (i) => {
+    const q = queries.get(i.QueryExecutionId!)!;
+    const all = [['state', 'accredited_facilities'], ...(q.rows ?? [])];
+    const size = 2; // pages of 2 rows to exercise NextToken
+    const start = i.NextToken ? Number(i.NextToken) : 0;
+    const page = all.slice(start, start + size);
+    const more = start + size < all.length;
+    return {
+      ResultSet: {
+        ResultSetMetadata: start === 0 ? { ColumnInfo: [{ Name: 'state', Type: 'varchar' }, { Name: 'accredited_facilities', Type: 'bigint' }] } : undefined,
+        Rows: page.map((r) => ({ Data: r.map((v) => ({ VarCharValue: v })) })),
+      },
+      NextToken: more ? String(start + size) : undefined,
+    };
+  });
+}
+
+let budget: number;
+const sleeps: number[] = [];
+function deps(over: Partial<RunnerDeps> = {}): RunnerDeps {
+  return {
+    athena,
+    s3,
+    config,
+    remainingMs: () => budget,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    random: () => 0.5,
+    loadSql: (name) => (name === 'state_counts' ? STATE_SQL : EXTRACT_SQL),
+    ...over,
+  };
+}
+
+const RAW_KEY = 'data/batch/2025-08-10/part-0001.jsonl';
+const REQ: QueryRequest = { query: 'state_counts', bucket: BUCKET, key: RAW_KEY, etag: '"abc"', snapshotDate: '2025-08-10' };
+
+beforeEach(() => {
+  athenaMock.reset();
+  s3Mock.reset();
+  installS3();
+  installAthena();
+  budget = 600_000;
+  sleeps.length = 0;
+});
+
+// ====================================================================================== events
+describe('query-runner input', () => {
+  const eb = (key: string, bucket = BUCKET): unknown => ({
+    'version': '0',
+    'source': 'aws.s3',
+    'detail-type': 'Object Created',
+    'detail': { bucket: { name: bucket }, object: { key, etag: 'e1', size: 10 } },
+  });
+
+  test('an EventBridge Object Created event means state counts for the key\'s snapshot', () => {
+    expect(parseQueryEvent(eb(RAW_KEY), config)).toEqual({
+      query: 'state_counts', bucket: BUCKET, key: RAW_KEY, etag: 'e1', snapshotDate: '2025-08-10',
+    });
+  });
+
+  test('an S3 notification works the same; several snapshots in one event are rejected', () => {
+    const rec = (key: string): unknown => ({ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key, eTag: 'e2' } } });
+    expect(parseQueryEvent({ Records: [rec('data/batch/2025-08-11/a+b.jsonl')] }, config)).toMatchObject({ key: 'data/batch/2025-08-11/a b.jsonl', snapshotDate: '2025-08-11' });
+    expect(() => parseQueryEvent({ Records: [rec('data/batch/2025-08-11/a.jsonl'), rec('data/batch/2025-08-12/a.jsonl')] }, config))
+      .toThrow(expect.objectContaining({ name: 'InvalidEventError' }));
+  });
+
+  test.each([
+    ['outside the raw prefix', 'other/2025-08-10/a.jsonl'],
+    ['no date folder', 'data/batch/a.jsonl'],
+    ['not a calendar date', 'data/batch/2025-02-30/a.jsonl'],
+    ['the folder itself', 'data/batch/2025-08-10/'],
+    ['a nested non-date folder', 'data/batch/latest/2025-08-10/a.jsonl'],
+  ])('keys %s are InvalidEventError', (_what, key) => {
+    expect(() => parseQueryEvent(eb(key), config)).toThrow(expect.objectContaining({ name: 'InvalidEventError' }));
+  });
+
+  test.each([
+    ['null', null],
+    ['a string', 'hello'],
+    ['an unrelated EventBridge event', { 'source': 'aws.ec2', 'detail-type': 'EC2 Instance State-change Notification', 'detail': {} }],
+    ['an S3 delete', { 'source': 'aws.s3', 'detail-type': 'Object Deleted', 'detail': { bucket: { name: BUCKET }, object: { key: RAW_KEY } } }],
+    ['another bucket', eb(RAW_KEY, 'someone-elses-bucket')],
+    ['an unknown query', { ...REQ, query: 'drop_tables' }],
+    ['a bad snapshot date', { ...REQ, snapshotDate: "2025-08-10'; DROP TABLE x; --", key: undefined }],
+    ['a bad as-of date', { ...REQ, asOf: '2025-13-01' }],
+    ['a key of another snapshot', { ...REQ, key: 'data/batch/2025-08-11/a.jsonl' }],
+    ['a malformed query id', { ...REQ, queryExecutionId: "x' OR 1=1" }],
+    ['negative polls', { ...REQ, polls: -1 }],
+  ])('%s is InvalidEventError', (_what, event) => {
+    expect(() => parseQueryEvent(event, config)).toThrow(expect.objectContaining({ name: 'InvalidEventError' }));
+  });
+
+  test('a QueryRequest passes through with its optional fields', () => {
+    expect(parseQueryEvent({ ...REQ, asOf: '2025-09-01', queryExecutionId: 'q-1', polls: 3, restarts: 1 }, config))
+      .toEqual({ ...REQ, asOf: '2025-09-01', queryExecutionId: 'q-1', polls: 3, restarts: 1 });
+  });
+});
+
+// ================================================================================ state counts
+describe('Stage 3 state counts', () => {
+  test('starts a parameterised query with the idempotency token, database, workgroup and output location', async () => {
+    const status = await runStateCounts(REQ, deps());
+    expect(athenaMock).toHaveReceivedCommandTimes(StartQueryExecutionCommand, 1);
+    expect(athenaMock).toHaveReceivedCommandWith(StartQueryExecutionCommand, {
+      QueryString: STATE_SQL,
+      ExecutionParameters: ["'2025-08-10'", "'2025-08-10'"],
+      QueryExecutionContext: { Database: 'medlaunch_db' },
+      WorkGroup: 'medlaunch-wg',
+      ResultConfiguration: { OutputLocation: `s3://${BUCKET}/athena-results/` },
+      ClientRequestToken: requestToken({ ...REQ, asOf: '2025-08-10' }),
+    });
+    const token = athenaMock.commandCalls(StartQueryExecutionCommand)[0].args[0].input.ClientRequestToken!;
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(status).toMatchObject({
+      query: 'state_counts',
+      queryExecutionId: 'q-0001',
+      state: 'SUCCEEDED',
+      done: true,
+      polls: 1,
+      rows: 3,
+      asOf: '2025-08-10',
+      submittedAt: '2025-08-10T12:00:01.000Z',
+      resultKeys: ['results/state_counts/snapshot_date=2025-08-10/state_counts.csv', 'results/state_counts/snapshot_date=2025-08-10/state_counts.json'],
+    });
+  });
+
+  test('no OutputLocation when ATHENA_OUTPUT_LOCATION is unset', async () => {
+    const cfg = loadConfig({ ...ENV, ATHENA_OUTPUT_LOCATION: '' });
+    await runStateCounts(REQ, deps({ config: cfg }));
+    const input = athenaMock.commandCalls(StartQueryExecutionCommand)[0].args[0].input;
+    expect(input.ResultConfiguration).toBeUndefined();
+  });
+
+  test('reads every page of results (header skipped once), sorts by state and writes CSV + JSON with the watermark', async () => {
+    stateRows = [['TX', '7'], ['AK', '1'], ['MI', '12'], ['CA', '3'], ['PR', '0']];
+    const status = await runStateCounts(REQ, deps());
+    expect(athenaMock).toHaveReceivedCommandTimes(GetQueryResultsCommand, 3);
+    expect(athenaMock).toHaveReceivedCommandWith(GetQueryResultsCommand, { MaxResults: 1000 });
+    expect(status.rows).toBe(5);
+    const csvKey = 'results/state_counts/snapshot_date=2025-08-10/state_counts.csv';
+    const jsonKey = 'results/state_counts/snapshot_date=2025-08-10/state_counts.json';
+    expect(text(csvKey)).toBe('state,accredited_facilities\nAK,1\nCA,3\nMI,12\nPR,0\nTX,7\n');
+    expect(JSON.parse(text(jsonKey))).toEqual({
+      snapshot_date: '2025-08-10',
+      as_of: '2025-08-10',
+      watermark: { submitted_at: '2025-08-10T12:00:01.000Z', query_execution_id: 'q-0001' },
+      state_counts: [
+        { state: 'AK', accredited_facilities: 1 }, { state: 'CA', accredited_facilities: 3 },
+        { state: 'MI', accredited_facilities: 12 }, { state: 'PR', accredited_facilities: 0 },
+        { state: 'TX', accredited_facilities: 7 },
+      ],
+    });
+    for (const k of [csvKey, jsonKey]) {
+      expect(parseWatermark(store.get(k)!.metadata.watermark)).toEqual({ submittedAt: '2025-08-10T12:00:01.000Z', queryExecutionId: 'q-0001' });
+    }
+    expect(store.get(csvKey)!.contentType).toMatch(/^text\/csv/);
+  });
+
+  test('an empty result writes a header-only CSV and an empty list', async () => {
+    stateRows = [];
+    const status = await runStateCounts(REQ, deps());
+    expect(status.rows).toBe(0);
+    expect(text('results/state_counts/snapshot_date=2025-08-10/state_counts.csv')).toBe('state,accredited_facilities\n');
+  });
+
+  test('an unexpected result row is a QueryFailedError', async () => {
+    stateRows = [['MI', 'many']];
+    await expect(runStateCounts(REQ, deps())).rejects.toMatchObject({ name: 'QueryFailedError' });
+    stateRows = [['MI', '1'], ['MI', '2']];
+    await expect(runStateCounts({ ...REQ, etag: 'other' }, deps())).rejects.toMatchObject({ name: 'QueryFailedError', message: expect.stringContaining('twice') });
+  });
+
+  test('asOf (request, else AS_OF_DATE) becomes the second parameter and part of the token', async () => {
+    await runStateCounts({ ...REQ, asOf: '2025-12-31' }, deps());
+    await runStateCounts(REQ, deps({ config: loadConfig({ ...ENV, AS_OF_DATE: '2026-01-15' }) }));
+    const calls = athenaMock.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input);
+    expect(calls[0].ExecutionParameters).toEqual(["'2025-08-10'", "'2025-12-31'"]);
+    expect(calls[1].ExecutionParameters).toEqual(["'2025-08-10'", "'2026-01-15'"]);
+    expect(calls[0].ClientRequestToken).not.toBe(calls[1].ClientRequestToken);
+  });
+
+  test('a duplicate event reuses the same token, so Athena returns the query already running', async () => {
+    plan = (q) => {
+      q.states = ['RUNNING'];
+    };
+    budget = 0;
+    const a = await runStateCounts(REQ, deps());
+    const b = await runStateCounts({ ...REQ }, deps());
+    const tokens = athenaMock.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input.ClientRequestToken);
+    expect(tokens[0]).toBe(tokens[1]);
+    expect(a.queryExecutionId).toBe(b.queryExecutionId);
+    expect(queries.size).toBe(1);
+    // Another object (or a new version of it) is another computation.
+    await runStateCounts({ ...REQ, etag: '"def"' }, deps());
+    expect(queries.size).toBe(2);
+  });
+
+  test('time running out returns done:false with the id; the next call resumes without starting a query', async () => {
+    plan = (q) => {
+      q.states = ['QUEUED', 'RUNNING', 'RUNNING', 'SUCCEEDED'];
+      q.rows = stateRows;
+    };
+    budget = 0;
+    const first = await runStateCounts(REQ, deps());
+    expect(first).toMatchObject({ done: false, state: 'QUEUED', queryExecutionId: 'q-0001', polls: 1, submittedAt: '2025-08-10T12:00:01.000Z' });
+    expect(first.resultKeys).toBeUndefined();
+    const second = await runStateCounts(first, deps());
+    expect(second).toMatchObject({ done: false, state: 'RUNNING', queryExecutionId: 'q-0001', polls: 2 });
+    budget = 600_000;
+    const third = await runStateCounts(second, deps());
+    expect(third).toMatchObject({ done: true, state: 'SUCCEEDED', queryExecutionId: 'q-0001', polls: 3, rows: 3 });
+    expect(athenaMock).toHaveReceivedCommandTimes(StartQueryExecutionCommand, 1);
+    expect(store.has('results/state_counts/snapshot_date=2025-08-10/state_counts.json')).toBe(true);
+  });
+
+  test('polls with exponential backoff and jitter while time allows, then hands back', async () => {
+    plan = (q) => {
+      q.states = ['RUNNING'];
+    };
+    let left = 3000;
+    const status = await runStateCounts(REQ, deps({
+      remainingMs: () => left,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        left -= ms;
+      },
+    }));
+    expect(status.done).toBe(false);
+    // random() = 0.5: equal jitter gives 3/4 of 250, 500, 1000, 2000 ms ...
+    expect(sleeps).toEqual([188, 375, 750, 1500]);
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(3000);
+  });
+
+  test('throttling on start is a TransientError', async () => {
+    athenaMock.on(StartQueryExecutionCommand).rejects(awsError('TooManyRequestsException', 400));
+    await expect(runStateCounts(REQ, deps())).rejects.toMatchObject({ name: 'TransientError' });
+    athenaMock.on(StartQueryExecutionCommand).rejects(awsError('InternalServerException', 500));
+    await expect(runStateCounts(REQ, deps())).rejects.toMatchObject({ name: 'TransientError' });
+  });
+
+  test('a rejected query string is permanent (QueryFailedError)', async () => {
+    athenaMock.on(StartQueryExecutionCommand).rejects(awsError('InvalidRequestException', 400));
+    await expect(runStateCounts(REQ, deps())).rejects.toMatchObject({ name: 'QueryFailedError' });
+  });
+
+  test('throttling on poll is retried with backoff; persistent throttling is a TransientError', async () => {
+    beforeGet.push(() => {
+      throw awsError('ThrottlingException', 400);
+    });
+    const ok = await runStateCounts(REQ, deps());
+    expect(ok.done).toBe(true);
+    expect(athenaMock).toHaveReceivedCommandTimes(GetQueryExecutionCommand, 3);
+    expect(sleeps.length).toBeGreaterThanOrEqual(2);
+
+    for (let i = 0; i < 10; i++) {
+      beforeGet.push(() => {
+        throw awsError('TooManyRequestsException', 400);
+      });
+    }
+    await expect(runStateCounts({ ...REQ, queryExecutionId: 'q-0001' }, deps())).rejects.toMatchObject({ name: 'TransientError' });
+  });
+
+  test('polling an unknown query id is InvalidEventError', async () => {
+    await expect(runStateCounts({ ...REQ, queryExecutionId: 'q-9999' }, deps())).rejects.toMatchObject({ name: 'InvalidEventError' });
+  });
+
+  test('FAILED with a user error is a QueryFailedError carrying StateChangeReason', async () => {
+    plan = (q) => {
+      q.states = ['RUNNING', 'FAILED'];
+      q.reason = 'COLUMN_NOT_FOUND: line 1:8: Column \'stat\' cannot be resolved';
+      q.error = { ErrorCategory: 2, ErrorType: 1006, Retryable: false, ErrorMessage: 'column not found' };
+    };
+    await expect(runStateCounts(REQ, deps())).rejects.toMatchObject({
+      name: 'QueryFailedError', message: expect.stringContaining("Column 'stat' cannot be resolved"),
+    });
+    expect(athenaMock).toHaveReceivedCommandTimes(StartQueryExecutionCommand, 1);
+    expect(keysUnder('results/')).toEqual([]);
+  });
+
+  test('FAILED with a retryable/system error starts a replacement query (deterministic token), capped', async () => {
+    plan = (q) => {
+      q.states = ['FAILED'];
+      q.reason = 'Query exhausted resources at this scale factor';
+      q.error = { ErrorCategory: 1, ErrorType: 401, Retryable: false };
+    };
+    await expect(runStateCounts(REQ, deps())).rejects.toMatchObject({ name: 'TransientError', message: expect.stringContaining('exhausted resources') });
+    const starts = athenaMock.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input.ClientRequestToken);
+    expect(starts).toHaveLength(1 + MAX_RESTARTS);
+    expect(new Set(starts).size).toBe(1 + MAX_RESTARTS);
+
+    // A duplicate execution that sees the same failure converges on the same replacement.
+    athenaMock.resetHistory();
+    await expect(runStateCounts(REQ, deps())).rejects.toMatchObject({ name: 'TransientError' });
+    expect(athenaMock.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input.ClientRequestToken)).toEqual(starts);
+    expect(queries.size).toBe(1 + MAX_RESTARTS);
+  });
+
+  test('a retryable failure followed by success stores the replacement\'s results', async () => {
+    let n = 0;
+    plan = (q) => {
+      if (n++ === 0) {
+        q.states = ['FAILED'];
+        q.error = { ErrorCategory: 3, Retryable: true, ErrorMessage: 'S3 slow down' };
+      } else {
+        q.states = ['SUCCEEDED'];
+        q.rows = stateRows;
+      }
+    };
+    const status = await runStateCounts(REQ, deps());
+    expect(status).toMatchObject({ done: true, queryExecutionId: 'q-0002', restarts: 1 });
+    expect(JSON.parse(text('results/state_counts/snapshot_date=2025-08-10/state_counts.json')).watermark.query_execution_id).toBe('q-0002');
+  });
+
+  test('CANCELLED is a QueryCancelledError', async () => {
+    plan = (q) => {
+      q.states = ['RUNNING', 'CANCELLED'];
+      q.reason = 'Query cancelled by user';
+    };
+    await expect(runStateCounts(REQ, deps())).rejects.toMatchObject({ name: 'QueryCancelledError', message: expect.stringContaining('cancelled by user') });
+  });
+
+  test('an older computation never replaces newer results (stale)', async () => {
+    const csvKey = 'results/state_counts/snapshot_date=2025-08-10/state_counts.csv';
+    const newer = { submittedAt: '2025-08-10T13:00:00.000Z', queryExecutionId: 'q-newer' };
+    putRaw(csvKey, 'state,accredited_facilities\nMI,99\n', { watermark: formatWatermark(newer) });
+    const status = await runStateCounts(REQ, deps());
+    expect(status.done).toBe(true);
+    expect(status.resultKeys).toContain(csvKey);
+    expect(text(csvKey)).toBe('state,accredited_facilities\nMI,99\n');
+    // The JSON did not exist yet, so it was written.
+    expect(JSON.parse(text('results/state_counts/snapshot_date=2025-08-10/state_counts.json')).watermark.query_execution_id).toBe('q-0001');
+  });
+
+  test('a lost 412 race on the results is retried', async () => {
+    beforePut.push(() => {
+      throw awsError('PreconditionFailed', 412);
+    });
+    const status = await runStateCounts(REQ, deps());
+    expect(status.done).toBe(true);
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 3);
+    expect(text('results/state_counts/snapshot_date=2025-08-10/state_counts.csv')).toContain('MI,2');
+  });
+});
+
+// ============================================================================= facility extract
+describe('Stage 1 facility extract', () => {
+  const EREQ: QueryRequest = { query: 'facility_extract', bucket: BUCKET, key: RAW_KEY, etag: '"abc"', snapshotDate: '2025-08-10' };
+  const partition = 'curated/facility_metrics/snapshot_date=2025-08-10/';
+
+  beforeEach(() => {
+    plan = (q) => {
+      q.states = ['RUNNING', 'SUCCEEDED'];
+      q.unloadFiles = ['20250810_000001_00001_abcde_1', '20250810_000001_00001_abcde_2', 'sub/part-3'];
+    };
+  });
+
+  test('UNLOADs into a fresh staging folder named after the token, with the snapshot as parameter', async () => {
+    await runFacilityExtract(EREQ, deps());
+    const input = athenaMock.commandCalls(StartQueryExecutionCommand)[0].args[0].input;
+    const token = input.ClientRequestToken!;
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(input.ExecutionParameters).toEqual(["'2025-08-10'"]);
+    expect(input.QueryString).toBe(EXTRACT_SQL.replace('{{output_location}}', `s3://${BUCKET}/curated/facility_metrics/_staging/snapshot_date=2025-08-10/${token}/`));
+    expect(stagingPrefix(config, '2025-08-10', token)).toBe(`curated/facility_metrics/_staging/snapshot_date=2025-08-10/${token}/`);
+  });
+
+  test('promotes the staged files into the partition, removes older computations\' files and the staging folder', async () => {
+    putRaw(`${partition}q-old_part-1`, 'old parquet');
+    putRaw(`${partition}manual-file`, 'stray');
+    const status = await runFacilityExtract(EREQ, deps());
+    expect(status).toMatchObject({ done: true, state: 'SUCCEEDED', promoted: true, queryExecutionId: 'q-0001' });
+    expect(keysUnder(partition)).toEqual([
+      `${partition}q-0001_20250810_000001_00001_abcde_1`,
+      `${partition}q-0001_20250810_000001_00001_abcde_2`,
+      `${partition}q-0001_sub__part-3`,
+    ]);
+    expect(status.extractKeys).toEqual(keysUnder(partition));
+    expect(text(`${partition}q-0001_sub__part-3`)).toBe('parquet of q-0001/sub/part-3');
+    expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
+    const wm = store.get(partitionWatermarkKey(config, '2025-08-10'))!;
+    expect(parseWatermark(wm.metadata.watermark)).toEqual({ submittedAt: '2025-08-10T12:00:01.000Z', queryExecutionId: 'q-0001' });
+    expect(JSON.parse(wm.body.toString())).toMatchObject({ snapshot_date: '2025-08-10', file_prefix: `${partition}q-0001_` });
+  });
+
+  test('re-running the same computation is idempotent; a newer one replaces it', async () => {
+    const first = await runFacilityExtract(EREQ, deps());
+    const again = await runFacilityExtract({ ...EREQ, queryExecutionId: first.queryExecutionId }, deps());
+    expect(again).toMatchObject({ promoted: true, extractKeys: first.extractKeys });
+    expect(keysUnder(partition)).toEqual(first.extractKeys);
+    const newer = await runFacilityExtract({ ...EREQ, etag: '"v2"' }, deps());
+    expect(newer).toMatchObject({ promoted: true, queryExecutionId: 'q-0002' });
+    expect(keysUnder(partition).every((k) => k.startsWith(`${partition}q-0002_`))).toBe(true);
+    expect(keysUnder(partition)).toHaveLength(3);
+  });
+
+  test('an older computation finishing late is not promoted and leaves the newer partition alone', async () => {
+    // q-0001 starts first but finishes after q-0002.
+    plan = (q) => {
+      q.states = q.id === 'q-0001' ? ['RUNNING', 'RUNNING', 'SUCCEEDED'] : ['SUCCEEDED'];
+      q.unloadFiles = ['part-a'];
+    };
+    budget = 0;
+    const older = await runFacilityExtract(EREQ, deps());
+    expect(older.done).toBe(false);
+    budget = 600_000;
+    const newer = await runFacilityExtract({ ...EREQ, etag: '"v2"' }, deps());
+    expect(newer.promoted).toBe(true);
+    const late = await runFacilityExtract(older, deps());
+    expect(late).toMatchObject({ done: true, promoted: false, extractKeys: [] });
+    expect(keysUnder(partition)).toEqual([`${partition}q-0002_part-a`]);
+    expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
+  });
+
+  test('a failed UNLOAD has its partial staging output removed', async () => {
+    plan = (q) => {
+      q.states = ['FAILED'];
+      q.error = { ErrorCategory: 2, Retryable: false };
+      q.reason = 'HIVE_PATH_ALREADY_EXISTS';
+    };
+    await expect(runFacilityExtract(EREQ, deps())).rejects.toMatchObject({ name: 'QueryFailedError' });
+    const q = [...queries.values()][0];
+    const staging = stagingPrefix(config, '2025-08-10', q.token);
+    expect(keysUnder(staging)).toEqual([]);
+    // Athena leaves orphaned files behind after a failure: polling the failed query clears them.
+    putRaw(`${staging}orphan`, 'partial');
+    await expect(runFacilityExtract({ ...EREQ, queryExecutionId: q.id }, deps())).rejects.toMatchObject({ name: 'QueryFailedError' });
+    expect(keysUnder(staging)).toEqual([]);
+  });
+
+  test('a query id that is not an extract into this pipeline\'s staging area is rejected', async () => {
+    await runStateCounts(REQ, deps());
+    await expect(runFacilityExtract({ ...EREQ, queryExecutionId: 'q-0001' }, deps())).rejects.toMatchObject({ name: 'QueryFailedError' });
+  });
+
+  test('the SQL must carry the placeholder; unsafe configuration never reaches the query string', () => {
+    expect(() => extractQueryString('UNLOAD (SELECT 1) TO \'s3://x/\'', config, '2025-08-10', 'a'.repeat(64))).toThrow(/placeholder/);
+    const bad = { ...config, curatedPrefix: "curated/x'/" };
+    expect(() => extractQueryString(EXTRACT_SQL, bad, '2025-08-10', 'a'.repeat(64))).toThrow(/CURATED_PREFIX/);
+    expect(() => extractQueryString(EXTRACT_SQL, config, '2025-08-10', 'not-hex')).toThrow(RangeError);
+    expect(() => extractQueryString(EXTRACT_SQL, config, "2025-08-10' --", 'a'.repeat(64))).toThrow(RangeError);
+    expect(curatedPartition(config, '2025-08-10')).toBe(partition);
+  });
+});
+
+// ===================================================================================== handler
+describe('query-runner handler', () => {
+  const context = { getRemainingTimeInMillis: () => 900_000, functionName: 'query-runner', awsRequestId: 'r1' } as any;
+  let handler: (event: unknown, ctx: unknown) => Promise<any>;
+
+  beforeAll(() => {
+    Object.assign(process.env, ENV, { POWERTOOLS_LOG_LEVEL: 'SILENT' });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    handler = require('../../lambda-src/handlers/query-runner').handler;
+  });
+
+  test('an EventBridge event runs the state counts of its snapshot', async () => {
+    const out = await handler({
+      'source': 'aws.s3',
+      'detail-type': 'Object Created',
+      'detail': { bucket: { name: BUCKET }, object: { key: RAW_KEY, etag: 'e1' } },
+    }, context);
+    expect(out).toMatchObject({ query: 'state_counts', snapshotDate: '2025-08-10', done: true, rows: 3 });
+  });
+
+  test('a facility_extract request runs Stage 1', async () => {
+    plan = (q) => {
+      q.states = ['SUCCEEDED'];
+      q.unloadFiles = ['f1'];
+    };
+    const out = await handler({ query: 'facility_extract', bucket: BUCKET, snapshotDate: '2025-08-10' }, context);
+    expect(out).toMatchObject({ query: 'facility_extract', done: true, promoted: true });
+  });
+
+  test('malformed or unrelated events fail with InvalidEventError', async () => {
+    await expect(handler({ hello: 'world' }, context)).rejects.toMatchObject({ name: 'InvalidEventError' });
+    await expect(handler({ 'source': 'aws.s3', 'detail-type': 'Object Created', 'detail': { bucket: { name: BUCKET }, object: { key: 'validated/x.jsonl' } } }, context))
+      .rejects.toMatchObject({ name: 'InvalidEventError' });
+  });
+
+  test('the Lambda deadline minus QUERY_WAIT_SAFETY_MS bounds the wait', async () => {
+    plan = (q) => {
+      q.states = ['RUNNING'];
+    };
+    const out = await handler({ ...REQ }, { ...context, getRemainingTimeInMillis: () => 10_100 });
+    expect(out).toMatchObject({ done: false, state: 'RUNNING', queryExecutionId: 'q-0001', polls: 1 });
+  });
+});
