@@ -39,6 +39,8 @@ export interface SynthesizeOptions {
 export function synthesizeTemplate(build: (stack: Stack) => void, options: SynthesizeOptions = {}): SynthesizedTemplate {
   const outdir = options.outdir ?? mkdtempSync(join(tmpdir(), 'medlaunch-elt-cdk-'));
   const stackName = options.stackName ?? LOCAL_STACK_NAME;
+  // jsii prints a stack trace per deprecated property read (e.g. CfnWorkGroup); keep the run's output clean.
+  process.env.JSII_DEPRECATED ??= 'quiet';
   // Asset metadata (aws:asset:path) is only written when this context flag is set (the CDK CLI sets it).
   const app = new App({ outdir, analyticsReporting: false, context: { 'aws:cdk:enable-asset-metadata': true, ...options.context } });
   const stack = new Stack(app, stackName);
