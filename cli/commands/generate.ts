@@ -74,26 +74,34 @@ export interface GenerateArgs {
 
 /** Parses and validates the command's arguments; throws a one-line UsageError. */
 export function parseGenerateArgs(argv: string[]): GenerateArgs {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      'n': { type: 'string' },
-      'chunk': { type: 'string' },
-      'snapshot': { type: 'string' },
-      'start-index': { type: 'string' },
-      'seed': { type: 'string' },
-      'outdir': { type: 'string' },
-      'bad': { type: 'string' },
-      'bad-kinds': { type: 'string' },
-      'duplicates': { type: 'string' },
-      'blank': { type: 'string' },
-      'gzip': { type: 'boolean' },
-      'quiet': { type: 'boolean' },
-      'help': { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'n': { type: 'string' },
+        'chunk': { type: 'string' },
+        'snapshot': { type: 'string' },
+        'start-index': { type: 'string' },
+        'seed': { type: 'string' },
+        'outdir': { type: 'string' },
+        'bad': { type: 'string' },
+        'bad-kinds': { type: 'string' },
+        'duplicates': { type: 'string' },
+        'blank': { type: 'string' },
+        'gzip': { type: 'boolean' },
+        'quiet': { type: 'boolean' },
+        'help': { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(`generate: ${e.message.split('\n')[0]}`);
+    throw err;
+  }
+  const values = parsed.values;
   if (values.help) {
     return { help: true } as GenerateArgs;
   }
