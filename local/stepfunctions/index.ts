@@ -101,6 +101,7 @@ export class StepFunctionsApiError extends Error {
 
 interface Machine {
   readonly config: StateMachineConfig;
+  readonly definition: Record<string, any>;
   readonly arn: string;
   readonly machine: StateMachine;
   readonly handlers: Record<string, (input: any) => Promise<any>>;
@@ -190,8 +191,18 @@ export class LocalStepFunctions {
     } catch (err) {
       throw new StepFunctionsApiError('InvalidDefinition', (err as Error).message);
     }
-    this.machines.set(arn, { config, arn, machine, handlers, waitOverrides, retryOverrides });
+    this.machines.set(arn, { config, definition, arn, machine, handlers, waitOverrides, retryOverrides });
     return arn;
+  }
+
+  /**
+   * The definition as the engine runs it (Tasks without TimeoutSeconds get the largest timer
+   * instead of aws-local-stepfunctions' 60 s default).
+   */
+  effectiveDefinition(stateMachineArn: string): Record<string, any> {
+    const m = this.machines.get(stateMachineArn);
+    if (!m) throw new StepFunctionsApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    return JSON.parse(JSON.stringify(m.definition));
   }
 
   /** ARNs of the registered state machines. */

@@ -1,0 +1,265 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalLambdaRuntime } from '../../local/lambda';
+import { LocalStepFunctions, StepFunctionsApiError } from '../../local/stepfunctions';
+import { resolveTemplate, ResolvedTemplate } from '../../local/template';
+import { startFakeSns, synthesizeFixture } from './helpers';
+
+jest.setTimeout(60_000);
+
+const sleepCode = mkdtempSync(join(tmpdir(), 'medlaunch-elt-sfn-test-'));
+writeFileSync(join(sleepCode, 'index.js'),
+  'exports.sleep = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return Date.now(); };\n');
+
+let template: ResolvedTemplate;
+let sns: Awaited<ReturnType<typeof startFakeSns>>;
+let lambda: LocalLambdaRuntime;
+let sfn: LocalStepFunctions;
+let machineArn: string;
+let bucket: string;
+
+beforeAll(async () => {
+  const s = synthesizeFixture();
+  template = resolveTemplate(s.template, { assemblyDir: s.assemblyDir });
+  sns = await startFakeSns();
+  lambda = new LocalLambdaRuntime({ log: () => undefined });
+  lambda.registerAll(template.lambdaFunctions());
+  lambda.register({ name: 'fn-sleep', assetDir: sleepCode, handler: 'index.sleep', timeoutSeconds: 10 });
+  sfn = new LocalStepFunctions({ lambda, endpoints: { sns: sns.url }, waitScale: 0.01, retryScale: 0.01 });
+  machineArn = sfn.register(template.stateMachine());
+  bucket = template.buckets()[0].name;
+});
+
+afterAll(async () => {
+  await sfn.close();
+  await lambda.close();
+  await sns.close();
+});
+
+const event = (key: string) => ({ 'source': 'aws.s3', 'detail-type': 'Object Created', 'detail': { bucket: { name: bucket }, object: { key } } });
+const trail = (h: { type: string; state?: string }[], type: string) => h.filter((e) => e.type === type).map((e) => e.state);
+
+describe('synthesized definition on LocalStepFunctions', () => {
+  test('success: LambdaInvoke result selectors, Parallel branches, Wait + Choice polling loop', async () => {
+    const started = Date.now();
+    const r = await sfn.startExecution(machineArn, event('data/batch/2025-08-10/a.jsonl'), 'ok-1').result;
+    expect(r.status).toBe('SUCCEEDED');
+    expect(r.executionArn).toBe(`${machineArn.replace(':stateMachine:', ':execution:')}:ok-1`);
+    // PublishResults selected `$.Payload` of the optimized integration's result; the state counts branch polled 3 times.
+    expect(r.output).toEqual({ published: { published: true, bucket, polls: 3 } });
+    // Wait states of 5 s were scaled by 0.01: 2 waits per branch.
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(trail(r.history, 'StateEntered').filter((s) => s === 'state_countsWait')).toHaveLength(2);
+    expect(trail(r.history, 'StateEntered').filter((s) => s === 'facility_extractPoll')).toHaveLength(2);
+    expect(r.history.filter((e) => e.type === 'ParallelBranchSucceeded')).toHaveLength(2);
+    expect(sfn.describeExecution(r.executionArn).status).toBe('SUCCEEDED');
+  });
+
+  test('Tasks without TimeoutSeconds run without the library\'s 60 s default; explicit ones are kept', () => {
+    const def = sfn.effectiveDefinition(machineArn);
+    expect(def.States.ProcessObject.TimeoutSeconds).toBe(2147483);
+    expect(def.States.RefreshSnapshot.Branches[0].States.facility_extractPoll.TimeoutSeconds).toBe(2147483);
+    expect(template.stateMachine().definition.States.ProcessObject.TimeoutSeconds).toBeUndefined();
+  });
+
+  test('retries: a function failing twice with TransientError, then succeeding', async () => {
+    const r = await sfn.startExecution(machineArn, event('data/batch/2025-08-10/flaky.jsonl')).result;
+    expect(r.status).toBe('SUCCEEDED');
+    const failed = r.history.filter((e) => e.type === 'StateFailed' && e.state === 'ProcessObject');
+    expect(failed.map((e) => e.error)).toEqual(['TransientError', 'TransientError']);
+    expect(JSON.parse(failed[0].cause!)).toMatchObject({ errorType: 'TransientError', errorMessage: 'throttled 1' });
+    expect(r.history.filter((e) => e.type === 'StateRetried').map((e) => e.attempt)).toEqual([1, 2]);
+  });
+
+  test('Catch → SNS publish → Fail on a permanent error', async () => {
+    const before = sns.messages.length;
+    const r = await sfn.startExecution(machineArn, event('data/batch/2025-08-10/permanent.jsonl'), 'perm-1').result;
+    expect(r.status).toBe('FAILED');
+    expect(r.error).toBe('PipelineFailed');
+    expect(r.cause).toBe('see the alert');
+    expect(trail(r.history, 'StateRetried')).toEqual([]);
+    expect(trail(r.history, 'StateCaught')).toEqual(['ProcessObject']);
+    const msgs = sns.messages.slice(before);
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0].topicArn).toBe(template.snsTopics()[0].arn);
+    const body = JSON.parse(msgs[0].message);
+    expect(body.execution).toBe(r.executionArn);
+    expect(body.error).toBe('InvalidEventError');
+    expect(JSON.parse(body.cause)).toMatchObject({ errorType: 'InvalidEventError', errorMessage: 'bad object data/batch/2025-08-10/permanent.jsonl' });
+  });
+
+  test('Lambda throttling surfaces as Lambda.TooManyRequestsException and is retried', async () => {
+    lambda.setFaults({ throttleNext: { fn: template.lambdaFunctions().find((f) => f.handler === 'index.publish')!.name, n: 2 } });
+    const r = await sfn.startExecution(machineArn, event('data/batch/2025-08-10/b.jsonl')).result;
+    lambda.setFaults({});
+    expect(r.status).toBe('SUCCEEDED');
+    const failures = r.history.filter((e) => e.type === 'StateFailed' && e.state === 'PublishResults');
+    expect(failures.map((e) => e.error)).toEqual(['Lambda.TooManyRequestsException', 'Lambda.TooManyRequestsException']);
+  });
+
+  test('a Lambda timeout is a Sandbox.Timedout task failure (caught, alerted)', async () => {
+    lambda.setFaults({ timeoutNext: { fn: template.lambdaFunctions().find((f) => f.handler === 'index.process')!.logicalId, n: 1 } });
+    const before = sns.messages.length;
+    const r = await sfn.startExecution(machineArn, event('data/batch/2025-08-10/c.jsonl')).result;
+    lambda.setFaults({});
+    expect(r.status).toBe('FAILED');
+    expect(JSON.parse(sns.messages[before].message).error).toBe('Sandbox.Timedout');
+  });
+
+  test('execution names: same name and input is idempotent, another input is rejected', async () => {
+    const a = sfn.startExecution(machineArn, event('data/batch/2025-08-10/d.jsonl'), 'same');
+    const b = sfn.startExecution(machineArn, event('data/batch/2025-08-10/d.jsonl'), 'same');
+    expect(b.executionArn).toBe(a.executionArn);
+    expect(() => sfn.startExecution(machineArn, event('data/batch/2025-08-10/e.jsonl'), 'same')).toThrow(StepFunctionsApiError);
+    expect(() => sfn.startExecution(`${machineArn}x`, {})).toThrow(/State Machine Does Not Exist/);
+    await a.result;
+    expect(sfn.listExecutions(machineArn).length).toBeGreaterThanOrEqual(6);
+  });
+});
+
+describe('hand-written definitions', () => {
+  let s3: Server;
+  let s3Url: string;
+  beforeAll(async () => {
+    s3 = createServer((req, res) => {
+      if (req.url?.startsWith('/data/present.txt')) {
+        res.writeHead(200, { 'content-type': 'text/plain', 'etag': '"abc"', 'content-length': '5' });
+        res.end('hello');
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'application/xml', 'x-amz-request-id': 'REQ1' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>missing.txt</Key><RequestId>REQ1</RequestId></Error>');
+    });
+    await new Promise<void>((r) => s3.listen(0, '127.0.0.1', r));
+    s3Url = `http://127.0.0.1:${(s3.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => { s3.closeAllConnections(); s3.close(() => r()); }));
+
+  test('aws-sdk:s3 integration: result as JSON, errors named S3.NoSuchKeyException', async () => {
+    const local = new LocalStepFunctions({ lambda, endpoints: { s3: s3Url } });
+    const arn = local.register({
+      name: 'sdk',
+      definition: {
+        StartAt: 'Get',
+        States: {
+          Get: {
+            Type: 'Task', Resource: 'arn:aws:states:::aws-sdk:s3:getObject',
+            Parameters: { 'Bucket': 'data', 'Key.$': '$.key' },
+            ResultSelector: { 'body.$': '$.Body', 'etag.$': '$.ETag' },
+            Catch: [{ ErrorEquals: ['S3.NoSuchKeyException'], ResultPath: '$.error', Next: 'Missing' }],
+            End: true,
+          },
+          Missing: { Type: 'Pass', End: true },
+        },
+      },
+    });
+    const ok = await local.startExecution(arn, { key: 'present.txt' }).result;
+    expect(ok).toMatchObject({ status: 'SUCCEEDED', output: { body: 'hello', etag: '"abc"' } });
+    const missing = await local.startExecution(arn, { key: 'missing.txt' }).result;
+    expect(missing.status).toBe('SUCCEEDED');
+    expect((missing.output as any).error.Error).toBe('S3.NoSuchKeyException');
+    expect((missing.output as any).error.Cause).toContain('Status Code: 404');
+    await local.close();
+  });
+
+  test('Wait overrides and the lambda:invoke optimized-integration result shape', async () => {
+    const local = new LocalStepFunctions({ lambda, waitTimeOverrides: { Pause: 300 } });
+    const arn = local.register({
+      name: 'shape',
+      definition: {
+        StartAt: 'Pause',
+        States: {
+          Pause: { Type: 'Wait', Seconds: 3600, Next: 'Call' },
+          Call: {
+            Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke',
+            Parameters: { FunctionName: 'fn-sleep', Payload: { ms: 1 } }, End: true,
+          },
+        },
+      },
+    });
+    const started = Date.now();
+    const r = await local.startExecution(arn, {}).result;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(r.status).toBe('SUCCEEDED');
+    const out = r.output as any;
+    expect(out.StatusCode).toBe(200);
+    expect(out.ExecutedVersion).toBe('$LATEST');
+    expect(typeof out.Payload).toBe('number');
+    expect(out.SdkHttpMetadata.HttpStatusCode).toBe(200);
+    expect(out.SdkHttpMetadata.HttpHeaders['X-Amz-Executed-Version']).toBe('$LATEST');
+    expect(out.SdkResponseMetadata.RequestId).toMatch(/^[0-9a-f-]{36}$/);
+    await local.close();
+  });
+
+  test('a Task over its TimeoutSeconds fails with States.Timeout; a plain Lambda ARN returns the raw payload', async () => {
+    const local = new LocalStepFunctions({ lambda, historyData: true });
+    const queryArn = template.lambdaFunctions().find((f) => f.handler === 'index.query')!.arn;
+    const arn = local.register({
+      name: 'raw',
+      definition: {
+        StartAt: 'Raw',
+        States: {
+          Raw: { Type: 'Task', Resource: queryArn, Next: 'Slow' },
+          Slow: {
+            Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', TimeoutSeconds: 1,
+            Parameters: { FunctionName: 'fn-sleep', Payload: { ms: 2500 } },
+            Catch: [{ ErrorEquals: ['States.TaskFailed'], Next: 'NotForTimeouts' }],
+            End: true,
+          },
+          NotForTimeouts: { Type: 'Succeed' },
+        },
+      },
+    });
+    const started = Date.now();
+    const r = await local.startExecution(arn, { query: 'q' }).result;
+    expect(Date.now() - started).toBeLessThan(2400);
+    expect(r.status).toBe('FAILED');
+    expect(r.error).toBe('States.Timeout');
+    const raw = r.history.find((e) => e.type === 'StateExited' && e.state === 'Raw');
+    expect(raw?.output).toEqual({ query: 'q', polls: 1, queryExecutionId: 'q-q', done: false });
+    await local.close();
+  });
+
+  test('a Lambda init error fails the task with the runtime error type', async () => {
+    const local = new LocalStepFunctions({ lambda });
+    lambda.register({ name: 'fn-never', assetDir: sleepCode, handler: 'index.never' });
+    const arn = local.register({
+      name: 'init',
+      definition: { StartAt: 'A', States: { A: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'fn-never' }, End: true } } },
+    });
+    const r = await local.startExecution(arn, {}).result;
+    expect(r.status).toBe('FAILED');
+    expect(r.error).toBe('Runtime.HandlerNotFound');
+    expect(JSON.parse(r.cause!)).toMatchObject({ errorType: 'Runtime.HandlerNotFound' });
+    await local.close();
+  });
+
+  test('JSONata definitions and unsupported resources are refused', async () => {
+    const local = new LocalStepFunctions({ lambda });
+    expect(() => local.register({ name: 'j', definition: { QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Succeed' } } } }))
+      .toThrow(/JSONata/);
+    const arn = local.register({
+      name: 'sync',
+      definition: {
+        StartAt: 'A',
+        States: { A: { Type: 'Task', Resource: 'arn:aws:states:::glue:startJobRun.sync', Parameters: { JobName: 'x' }, Catch: [{ ErrorEquals: ['States.ALL'], Next: 'B' }], End: true }, B: { Type: 'Succeed' } },
+      },
+    });
+    const r = await local.startExecution(arn, {}).result;
+    expect(r.status).toBe('FAILED');
+    expect(r.error).toBe('States.Runtime');
+    await local.close();
+  });
+
+  test('stopExecution aborts a running execution', async () => {
+    const local = new LocalStepFunctions({ lambda });
+    const arn = local.register({ name: 'long', definition: { StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 600, End: true } } } });
+    const e = local.startExecution(arn, {});
+    local.stopExecution(e.executionArn);
+    expect((await e.result).status).toBe('ABORTED');
+    await local.close();
+  });
+});
