@@ -21,8 +21,8 @@ const PROD = `production/state_counts/snapshot_date=${D}/`;
 const W1: Watermark = { submittedAt: '2025-08-10T12:00:01.000Z', queryExecutionId: 'q-0001' };
 const W2: Watermark = { submittedAt: '2025-08-10T12:05:00.000Z', queryExecutionId: 'q-0002' };
 
-function awsError(name: string, status: number): Error {
-  return Object.assign(new Error(`${name} (${status})`), { name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+function awsError(name: string, httpStatus: number): Error {
+  return Object.assign(new Error(`${name} (${httpStatus})`), { name, $fault: httpStatus >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: httpStatus } });
 }
 
 interface Stored { body: Buffer; etag: string; metadata: Record<string, string>; contentType?: string }
