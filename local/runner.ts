@@ -1,0 +1,396 @@
+/**
+ * `npx medlaunch-elt local`: synthesizes the AccreditationPipeline stack, "deploys" it into the embedded
+ * local AWS (S3, SNS, Athena on DuckDB, Lambda workers, Step Functions, EventBridge), uploads the snapshot
+ * folders under the raw prefix and lets the S3 events drive the state machine — then reads every result back.
+ *
+ * What runs is what was synthesized: the state machine definition, the Lambda assets with the environment
+ * the template gives them, the event rule's pattern and targets, the Glue tables and the workgroup.
+ */
+import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { parseRawKey } from '../lambda-src/lib/keys';
+import { LocalAthena } from './athena';
+import { LocalEventBridge, S3ObjectNotice } from './events';
+import { InvokeResult, LocalLambdaRuntime } from './lambda';
+import { LocalS3 } from './s3';
+import { LocalSns } from './sns';
+import { LocalStepFunctions } from './stepfunctions';
+import { resolveTemplate, synthesizePipelineTemplate, ResolvedTemplate } from './template';
+
+export type FaultName = 's3-slowdown' | 'athena-throttle' | 'athena-fail' | 'lambda-timeout';
+
+export interface LocalRunOptions {
+  /** Folder of `<YYYY-MM-DD>/` snapshot folders. */
+  readonly dataDir: string;
+  /** Where the local AWS keeps its state and outputs (wiped first). */
+  readonly workDir: string;
+  /** As-of date override (default: each record's snapshot date). */
+  readonly asOf?: string;
+  /** Expiry window in months (synthesized into the stack as `expiryMonths`). */
+  readonly months?: number;
+  /** Extra copies of every S3 event. */
+  readonly duplicateEvents?: number;
+  /** Deliver the upload events in a shuffled order. */
+  readonly shuffle?: boolean;
+  readonly faults?: ReadonlyArray<FaultName>;
+  readonly seed?: number;
+  readonly onProgress?: (e: ProgressEvent) => void;
+  /** Scale of Wait state durations (default 0.01: a 10 s poll wait takes 100 ms locally). */
+  readonly waitScale?: number;
+  /** Scale of Retry intervals (default 0.05). */
+  readonly retryScale?: number;
+}
+
+export type ProgressEvent =
+  | { kind: 'step'; message: string }
+  | { kind: 'executions'; finished: number; total: number };
+
+export interface SnapshotSummary {
+  records: number;
+  valid: number;
+  quarantined: number;
+  extract_rows: number;
+  expiring: string[];
+  state_counts: Record<string, number>;
+}
+
+export interface ExecutionSummary {
+  readonly snapshot: string;
+  readonly status: string;
+  readonly key?: string;
+  readonly name?: string;
+  readonly error?: string;
+}
+
+export interface LocalRunResult {
+  readonly snapshots: Record<string, SnapshotSummary>;
+  readonly alerts: unknown[];
+  readonly executions: ExecutionSummary[];
+  readonly bucket: string;
+  readonly bucketDir: string;
+  readonly workDir: string;
+  /** Wall time of the run, ms. */
+  readonly durationMs: number;
+}
+
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** Lists `<dataDir>/<YYYY-MM-DD>/**` data files (sorted by key). */
+export function listSnapshotFiles(dataDir: string): Array<{ snapshot: string; path: string; rel: string }> {
+  const out: Array<{ snapshot: string; path: string; rel: string }> = [];
+  for (const snapshot of readdirSync(dataDir).sort()) {
+    const dir = join(dataDir, snapshot);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(snapshot) || !statSync(dir).isDirectory()) continue;
+    const walk = (d: string) => {
+      for (const name of readdirSync(d).sort()) {
+        const p = join(d, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (/\.(jsonl|ndjson|json)(\.gz)?$/i.test(name)) out.push({ snapshot, path: p, rel: relative(dataDir, p).split('\\').join('/') });
+      }
+    };
+    walk(dir);
+  }
+  return out;
+}
+
+interface Deployment {
+  readonly tpl: ResolvedTemplate;
+  readonly bucket: string;
+  readonly rawPrefix: string;
+  readonly productionPrefix: string;
+  readonly expiringPrefix: string;
+  readonly database: string;
+  readonly workGroup: string;
+  readonly curatedTable: string;
+  readonly processorArn: string;
+}
+
+/** Runs the whole pipeline locally; see the module doc. */
+export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunResult> {
+  const started = Date.now();
+  const step = (message: string) => opts.onProgress?.({ kind: 'step', message });
+  const files = listSnapshotFiles(opts.dataDir);
+  const snapshots = [...new Set(files.map((f) => f.snapshot))];
+
+  rmSync(opts.workDir, { recursive: true, force: true });
+  mkdirSync(opts.workDir, { recursive: true });
+
+  // 1. Synthesize the stack exactly as a user would deploy it.
+  const props: Record<string, unknown> = {};
+  if (opts.months !== undefined) props.expiryMonths = opts.months;
+  const synth = synthesizePipelineTemplate(props, { outdir: join(opts.workDir, 'cdk.out') });
+  const tpl = resolveTemplate(synth.template, { assemblyDir: synth.assemblyDir, region: REGION });
+  const dep = inspect(tpl);
+  step(`synthesized ${synth.stackName}: ${tpl.lambdaFunctions().length} functions, state machine ${tpl.stateMachine().name}, ${tpl.glueTables().length} Glue tables`);
+
+  // 2. Start the local services.
+  const s3 = await LocalS3.start({ rootDir: join(opts.workDir, 's3') });
+  const sns = await LocalSns.start({ logFile: join(opts.workDir, 'alerts.jsonl') });
+  const athena = await LocalAthena.start({ s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, 's3') }, workDir: join(opts.workDir, 'athena'), region: REGION });
+  const endpoints = { s3: s3.endpoint, sns: sns.endpoint, athena: athena.endpoint };
+  const summaries = new Map<string, ProcessSummaryLike>();
+  const lambda = new LocalLambdaRuntime({
+    region: REGION,
+    accountId: tpl.accountId,
+    baseEnv: {
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_ATHENA: athena.endpoint,
+      AWS_ENDPOINT_URL_SNS: sns.endpoint,
+      AWS_REGION: REGION,
+      AWS_DEFAULT_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      ...(opts.asOf ? { AS_OF_DATE: opts.asOf } : {}),
+    },
+    log: () => undefined,
+  });
+  const sfn = new LocalStepFunctions({
+    lambda: captureSummaries(lambda, dep.processorArn, summaries),
+    endpoints,
+    region: REGION,
+    accountId: tpl.accountId,
+    waitScale: opts.waitScale ?? 0.01,
+    retryScale: opts.retryScale ?? 0.05,
+  });
+  try {
+    // 3. Deploy: buckets (+ EventBridge notifications), catalog, workgroup, functions, state machine, rules.
+    for (const b of tpl.buckets()) await s3.createBucket(b.name);
+    for (const id of tpl.logicalIdsOfType('Custom::S3BucketNotifications')) {
+      const p = tpl.properties(id);
+      if (p.NotificationConfiguration?.EventBridgeConfiguration !== undefined) s3.setEventBridgeEnabled(String(p.BucketName), true);
+    }
+    for (const t of tpl.glueTables()) athena.registerTable(t.databaseName, t.tableInput as any);
+    for (const wg of tpl.athenaWorkGroups()) {
+      const c = wg.configuration;
+      athena.registerWorkGroup(wg.name, {
+        outputLocation: c.ResultConfiguration?.OutputLocation,
+        enforce: c.EnforceWorkGroupConfiguration,
+        bytesScannedCutoffPerQuery: c.BytesScannedCutoffPerQuery,
+      });
+    }
+    const pipelineFunctions = tpl.lambdaFunctions().filter((f) => f.assetDir && f.env.DATA_BUCKET !== undefined);
+    for (const f of pipelineFunctions) {
+      lambda.register({ name: f.name, arn: f.arn, logicalId: f.logicalId, assetDir: f.assetDir!, handler: f.handler, env: f.env,
+        timeoutSeconds: f.timeoutSeconds, memoryMb: f.memoryMb, reservedConcurrency: f.reservedConcurrency });
+    }
+    const machine = tpl.stateMachine();
+    sfn.register({ name: machine.name, arn: machine.arn, definition: machine.definition, type: machine.type });
+    const events = new LocalEventBridge({
+      rules: tpl.eventRules(),
+      targets: { startExecution: (arn, input) => sfn.startExecution(arn, input) },
+      accountId: tpl.accountId,
+      region: REGION,
+      delivery: {
+        duplicateRate: (opts.duplicateEvents ?? 0) > 0 ? 1 : 0,
+        duplicateCount: Math.max(1, opts.duplicateEvents ?? 0),
+        reorder: opts.shuffle ?? false,
+        seed: opts.seed ?? 1,
+      },
+    });
+    step(`deployed locally: buckets ${tpl.buckets().map((b) => b.name).join(', ')}; ${pipelineFunctions.length} Lambda functions; rule ${tpl.eventRules().map((r) => r.name).join(', ')}`);
+    applyFaults(opts, { s3, athena, lambda, processorArn: dep.processorArn });
+
+    // 4. Upload: S3 sends "Object Created" to EventBridge, whose rule starts the state machine.
+    const buffered: S3ObjectNotice[] = [];
+    s3.on('objectCreated', (n) => {
+      if (opts.shuffle) buffered.push(n);
+      else events.objectsCreated([n]);
+    });
+    const client = new S3Client({ region: REGION, endpoint: s3.endpoint, credentials: CREDENTIALS });
+    for (const f of files) {
+      await client.send(new PutObjectCommand({
+        Bucket: dep.bucket,
+        Key: `${dep.rawPrefix}${f.rel}`,
+        Body: createReadStream(f.path),
+        ContentLength: statSync(f.path).size,
+        ContentType: f.path.endsWith('.gz') ? 'application/gzip' : 'application/x-ndjson',
+      }));
+    }
+    if (opts.shuffle) events.objectsCreated(buffered.splice(0));
+    step(`uploaded ${files.length} objects from ${opts.dataDir} to s3://${dep.bucket}/${dep.rawPrefix}`);
+
+    // 5. Wait for every delivered execution, reporting progress.
+    const timer = setInterval(() => {
+      const ex = events.executions();
+      opts.onProgress?.({ kind: 'executions', total: ex.length, finished: ex.filter((e) => e.status !== 'RUNNING' && e.status !== 'PENDING').length });
+    }, 200);
+    try {
+      await events.waitForIdle();
+      await sfn.waitForAll();
+    } finally {
+      clearInterval(timer);
+    }
+    const ex = events.executions();
+    opts.onProgress?.({ kind: 'executions', total: ex.length, finished: ex.length });
+
+    // 6. Read everything back.
+    const executions: ExecutionSummary[] = ex.map((e) => {
+      const d = sfn.describeExecution(e.executionArn);
+      return {
+        snapshot: (e.key && parseRawKey(e.key, dep.rawPrefix).snapshotDate) ?? 'unknown',
+        status: d.status,
+        key: e.key,
+        name: d.name,
+        error: d.outcome?.error ? `${d.outcome.error}${d.outcome.cause ? `: ${oneLine(d.outcome.cause)}` : ''}` : undefined,
+      };
+    });
+    const athenaClient = new AthenaClient({ region: REGION, endpoint: athena.endpoint, credentials: CREDENTIALS });
+    const out: Record<string, SnapshotSummary> = {};
+    for (const d of snapshots) {
+      const own = [...summaries.values()].filter((s) => s.snapshotDate === d);
+      out[d] = {
+        records: own.reduce((n, s) => n + s.read, 0),
+        valid: own.reduce((n, s) => n + s.valid, 0),
+        quarantined: own.reduce((n, s) => n + s.quarantined, 0),
+        extract_rows: await countExtractRows(athenaClient, dep, d),
+        expiring: await expiringIds(client, dep, d),
+        state_counts: await productionStateCounts(client, dep, d),
+      };
+    }
+    const alerts = sns.messages.map((m) => {
+      try {
+        return JSON.parse(m.message);
+      } catch {
+        return { subject: m.subject, message: m.message };
+      }
+    });
+    return { snapshots: out, alerts, executions, bucket: dep.bucket, bucketDir: s3.bucketPath(dep.bucket), workDir: opts.workDir, durationMs: Date.now() - started };
+  } finally {
+    await sfn.close().catch(() => undefined);
+    await lambda.close().catch(() => undefined);
+    await athena.close().catch(() => undefined);
+    await sns.close().catch(() => undefined);
+    await s3.close().catch(() => undefined);
+  }
+}
+
+function oneLine(s: string): string {
+  try {
+    const j = JSON.parse(s);
+    if (j && typeof j === 'object' && typeof j.errorMessage === 'string') return j.errorMessage;
+  } catch {
+    // not JSON
+  }
+  return s.replace(/\s+/g, ' ').slice(0, 300);
+}
+
+/** What the runner needs to know about the deployed stack, read from the synthesized template. */
+function inspect(tpl: ResolvedTemplate): Deployment {
+  const fns = tpl.lambdaFunctions().filter((f) => f.env.DATA_BUCKET !== undefined);
+  if (fns.length === 0) throw new Error('the synthesized stack has no pipeline Lambda (no DATA_BUCKET variable)');
+  const env = fns[0].env;
+  const processor = fns.find((f) => /stage2|processor/i.test(f.logicalId)) ?? fns[0];
+  return {
+    tpl,
+    bucket: env.DATA_BUCKET,
+    rawPrefix: env.RAW_PREFIX ?? 'data/batch/',
+    productionPrefix: env.PRODUCTION_PREFIX ?? 'production/state_counts/',
+    expiringPrefix: env.EXPIRING_PREFIX ?? 'expiring/',
+    database: env.GLUE_DATABASE,
+    workGroup: env.ATHENA_WORKGROUP,
+    curatedTable: env.CURATED_TABLE ?? 'facility_metrics',
+    processorArn: processor.arn,
+  };
+}
+
+interface ProcessSummaryLike { key: string; snapshotDate: string; read: number; valid: number; quarantined: number }
+
+/** Records the latest Stage 2 summary per object key, as the processor itself returned it (duplicates overwrite). */
+function captureSummaries(lambda: LocalLambdaRuntime, processorArn: string, processorSummaries: Map<string, ProcessSummaryLike>) {
+  return {
+    async invoke(nameOrArn: string, payload: unknown): Promise<InvokeResult> {
+      const r = await lambda.invoke(nameOrArn, payload);
+      if (!r.functionError && (nameOrArn === processorArn || processorArn.endsWith(`:${nameOrArn}`))) {
+        for (const s of [r.payload].flat() as ProcessSummaryLike[]) {
+          if (s && typeof s.key === 'string' && typeof s.snapshotDate === 'string') processorSummaries.set(s.key, s);
+        }
+      }
+      return r;
+    },
+  };
+}
+
+function applyFaults(opts: LocalRunOptions, t: { s3: LocalS3; athena: LocalAthena; lambda: LocalLambdaRuntime; processorArn: string }): void {
+  const seed = opts.seed ?? 1;
+  for (const f of opts.faults ?? []) {
+    switch (f) {
+      case 's3-slowdown':
+        t.s3.setFaults({ slowDownRate: 0.05, seed });
+        break;
+      case 'athena-throttle':
+        t.athena.setFaults({ throttleFirstN: 3, seed });
+        break;
+      case 'athena-fail':
+        t.athena.setFaults({ failNextN: 1, failRetryable: false, seed });
+        break;
+      case 'lambda-timeout':
+        t.lambda.setFaults({ timeoutNext: { fn: t.processorArn, n: 1 } });
+        break;
+    }
+  }
+}
+
+async function countExtractRows(athena: AthenaClient, dep: Deployment, snapshot: string): Promise<number> {
+  const start = await athena.send(new StartQueryExecutionCommand({
+    QueryString: `SELECT count(*) AS n FROM ${dep.curatedTable} WHERE snapshot_date = ?`,
+    ExecutionParameters: [`'${snapshot}'`],
+    QueryExecutionContext: { Database: dep.database },
+    WorkGroup: dep.workGroup,
+  }));
+  const id = start.QueryExecutionId!;
+  for (;;) {
+    const q = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const state = q.QueryExecution?.Status?.State;
+    if (state === 'SUCCEEDED') break;
+    if (state === 'FAILED' || state === 'CANCELLED') {
+      throw new Error(`reading back the Stage 1 extract failed: ${q.QueryExecution?.Status?.StateChangeReason}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const res = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: id }));
+  return Number(res.ResultSet?.Rows?.[1]?.Data?.[0]?.VarCharValue ?? 0);
+}
+
+async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}
+
+async function readText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await r.Body!.transformToString('utf8');
+  } catch (e) {
+    if ((e as Error).name === 'NoSuchKey') return undefined;
+    throw e;
+  }
+}
+
+async function expiringIds(s3: S3Client, dep: Deployment, snapshot: string): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const key of await listKeys(s3, dep.bucket, `${dep.expiringPrefix}snapshot_date=${snapshot}/`)) {
+    const text = (await readText(s3, dep.bucket, key)) ?? '';
+    for (const line of text.split('\n')) {
+      if (line.trim()) ids.add(String(JSON.parse(line).facility_id));
+    }
+  }
+  return [...ids].sort();
+}
+
+async function productionStateCounts(s3: S3Client, dep: Deployment, snapshot: string): Promise<Record<string, number>> {
+  const text = await readText(s3, dep.bucket, `${dep.productionPrefix}snapshot_date=${snapshot}/state_counts.json`);
+  if (text === undefined) return {};
+  const doc = JSON.parse(text);
+  const rows: Array<{ state: string; accredited_facilities: number }> = Array.isArray(doc.state_counts) ? doc.state_counts : [];
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.accredited_facilities)]));
+}
+
