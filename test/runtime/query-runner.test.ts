@@ -64,6 +64,7 @@ function awsError(name: string, status: number): Error {
 interface Stored { body: Buffer; etag: string; metadata: Record<string, string>; contentType?: string }
 let store: Map<string, Stored>;
 let beforePut: Array<() => void>;
+let beforeCopy: Array<() => void>;
 
 async function bytes(body: unknown): Promise<Buffer> {
   if (typeof body === 'string') return Buffer.from(body);
@@ -91,6 +92,7 @@ function keysUnder(prefix: string): string[] {
 function installS3(): void {
   store = new Map();
   beforePut = [];
+  beforeCopy = [];
   s3Mock.on(HeadObjectCommand).callsFake(async (i) => {
     const o = store.get(i.Key);
     if (!o) throw awsError('NotFound', 404);
@@ -119,6 +121,7 @@ function installS3(): void {
     return { Contents: page.map((Key) => ({ Key })), IsTruncated: more, NextContinuationToken: more ? String(start + 2) : undefined };
   });
   s3Mock.on(CopyObjectCommand).callsFake(async (i) => {
+    beforeCopy.shift()?.();
     const src = decodeURIComponent(String(i.CopySource).slice(BUCKET.length + 1));
     const o = store.get(src);
     if (!o) throw awsError('NoSuchKey', 404);
@@ -626,6 +629,19 @@ describe('Stage 1 facility extract', () => {
     const late = await runFacilityExtract(older, deps());
     expect(late).toMatchObject({ done: true, promoted: false, extractKeys: [] });
     expect(keysUnder(partition)).toEqual([`${partition}q-0002_part-a`]);
+    expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
+  });
+
+  test('superseded while copying: a newer claim made mid-promotion keeps the newer files, ours are removed', async () => {
+    const newer = { submittedAt: '2025-08-10T13:00:00.000Z', queryExecutionId: 'q-newer' };
+    beforeCopy.push(() => {
+      // Another execution claims the partition and copies its file while we are copying.
+      putRaw(partitionWatermarkKey(config, '2025-08-10'), '{}', { watermark: formatWatermark(newer) });
+      putRaw(`${partition}q-newer_part-0`, 'newer parquet');
+    });
+    const status = await runFacilityExtract(EREQ, deps());
+    expect(status).toMatchObject({ done: true, promoted: false, extractKeys: [] });
+    expect(keysUnder(partition)).toEqual([`${partition}q-newer_part-0`]);
     expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
   });
 
