@@ -81,6 +81,8 @@ export interface SyntheticRecord {
 
 export type Rng = () => number;
 
+/* eslint-disable no-bitwise -- a PRNG and a hash are 32-bit integer arithmetic */
+
 export function mulberry32(seed: number): Rng {
   let a = seed >>> 0;
   return () => {
@@ -104,6 +106,8 @@ function mix(...values: number[]): number {
   }
   return h >>> 0;
 }
+
+/* eslint-enable no-bitwise */
 
 const STREAM_RECORD = 1;
 const STREAM_BAD = 2;
@@ -325,7 +329,7 @@ export function* generateItems(opts: GenerateOptions): Generator<GeneratedLine> 
   const bad = nonNegativeInt(opts.bad, 'bad', 0);
   const dups = nonNegativeInt(opts.duplicates, 'duplicates', 0);
   const blank = nonNegativeInt(opts.blank, 'blank', 0);
-  const seed = (opts.seed ?? DEFAULT_SEED) >>> 0;
+  const seed = (opts.seed ?? DEFAULT_SEED) >>> 0; // eslint-disable-line no-bitwise
   if (dups > 0 && n === 0) throw new RangeError('duplicates need at least one valid record');
   const kinds = opts.badKinds ?? BAD_KINDS;
   if (kinds.length === 0) throw new RangeError('badKinds must not be empty');
@@ -371,9 +375,6 @@ export function* generateItems(opts: GenerateOptions): Generator<GeneratedLine> 
 }
 
 /** One NDJSON line per item (no newline; '' for a blank line). */
-export function* generateLines(opts: {
-  n: number; snapshot: string; startIndex?: number; seed?: number; bad?: number; duplicates?: number; blank?: number;
-  badKinds?: readonly BadKind[];
-}): Iterable<string> {
+export function* generateLines(opts: GenerateOptions): Iterable<string> {
   for (const item of generateItems(opts)) yield item.line;
 }

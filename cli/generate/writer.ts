@@ -2,12 +2,12 @@
  * Writes a generated data set to `<outdir>/<snapshot>/facilities_0001.jsonl[.gz]`, … with `chunk`
  * records per file, streaming with backpressure (constant memory whatever `n` is).
  */
-import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, ZlibOptions } from 'node:zlib';
 import { GenerateOptions, generateItems } from './generator';
 
 export interface WriteDatasetOptions extends GenerateOptions {
@@ -57,7 +57,8 @@ function openSink(path: string, gzip: boolean): Sink {
   let done: Promise<void>;
   let stream: Writable;
   if (gzip) {
-    const z = createGzip({ level: GZIP_LEVEL, highWaterMark: HIGH_WATER_MARK, chunkSize: 256 * 1024 });
+    // zlib streams pass their options on to Transform, which takes highWaterMark (not in ZlibOptions' type).
+    const z = createGzip({ level: GZIP_LEVEL, chunkSize: 256 * 1024, highWaterMark: HIGH_WATER_MARK } as ZlibOptions);
     done = pipeline(z, file);
     stream = z;
   } else {

@@ -5,10 +5,10 @@ import { gunzipSync } from 'node:zlib';
 import { refAddMonths, refIsDate, refViolation } from './reference';
 import { parseGenerateArgs, run } from '../../cli/commands/generate';
 import { UsageError } from '../../cli/errors';
-import { main } from '../../cli/index';
 import { BAD_KINDS, BadKind, DEFAULT_SEED, generateItems, generateLines, makeRecord } from '../../cli/generate/generator';
 import { ACCREDITATION_BODIES, CITIES, FACILITY_TYPES, LAB_CERTIFICATIONS } from '../../cli/generate/reference-data';
 import { chunkFileName, writeDataset } from '../../cli/generate/writer';
+import { main } from '../../cli/index';
 
 const SNAP = '2025-08-10';
 
@@ -69,7 +69,7 @@ describe('generateLines / generateItems', () => {
     const bodies = new Set(Object.values(ACCREDITATION_BODIES));
     const allServices = new Set(FACILITY_TYPES.flatMap((t) => t.services));
     const states = new Set<string>();
-    for (const line of generateLines({ n: 3000, snapshot: SNAP, seed: 5 })) {
+    for (const line of generateLines({ n: 2000, snapshot: SNAP, seed: 5 })) {
       const r = JSON.parse(line);
       expect(table.has(`${r.location.city}|${r.location.state}|${r.location.zip}`)).toBe(true);
       states.add(r.location.state);
