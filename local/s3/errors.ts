@@ -1,0 +1,30 @@
+/** An S3 error response: `<Error><Code>…</Code><Message>…</Message>…</Error>` with its HTTP status. */
+export class S3Error extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, string> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'S3Error';
+  }
+}
+
+export const noSuchBucket = (bucket: string) =>
+  new S3Error('NoSuchBucket', 404, 'The specified bucket does not exist', { BucketName: bucket });
+export const noSuchKey = (key: string) =>
+  new S3Error('NoSuchKey', 404, 'The specified key does not exist.', { Key: key });
+export const noSuchUpload = (uploadId: string) =>
+  new S3Error('NoSuchUpload', 404,
+    'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+    { UploadId: uploadId });
+export const preconditionFailed = (condition: string) =>
+  new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: condition });
+export const invalidArgument = (message: string, name?: string, value?: string) =>
+  new S3Error('InvalidArgument', 400, message,
+    name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' });
+export const invalidRequest = (message: string) => new S3Error('InvalidRequest', 400, message);
+export const notImplemented = (what: string) =>
+  new S3Error('NotImplemented', 501, `A header or query you provided implies functionality that is not implemented: ${what}`);

@@ -1,0 +1,492 @@
+/**
+ * Conformance of the embedded local S3 endpoint, driven by the real AWS SDK v3 clients with their
+ * default settings (checksums WHEN_SUPPORTED, path-style chosen by the SDK for an IP endpoint).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand,
+  CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketNotificationConfigurationCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, ListPartsCommand,
+  NoSuchKey, paginateListObjectsV2, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client,
+  S3ServiceException, UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { LocalS3, type ObjectCreatedNotice } from '../../local/s3';
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+let root: string;
+let s3: LocalS3;
+let client: S3Client;
+const sent: Record<string, string>[] = [];
+
+function newClient(extra: Partial<ConstructorParameters<typeof S3Client>[0]> = {}): S3Client {
+  const c = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' },
+    ...extra,
+  });
+  c.middlewareStack.add((next) => async (args) => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers) sent.push({ ...request.headers });
+    return next(args);
+  }, { step: 'finalizeRequest', name: 'captureHeaders' });
+  return c;
+}
+
+async function expectS3Error(p: Promise<unknown>, name: string, status: number): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(S3ServiceException);
+    const err = e as S3ServiceException;
+    expect(err.name).toBe(name);
+    expect(err.$metadata.httpStatusCode).toBe(status);
+    return err;
+  }
+  throw new Error(`expected ${name} (${status}) but the call succeeded`);
+}
+
+async function body(bucket: string, key: string, range?: string): Promise<Buffer> {
+  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
+  return Buffer.from(await r.Body!.transformToByteArray());
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'local-s3-'));
+  s3 = await LocalS3.start({ rootDir: root });
+  client = newClient();
+  await client.send(new CreateBucketCommand({ Bucket: 'data-bucket' }));
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await s3?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('buckets', () => {
+  test('CreateBucket, HeadBucket, ListBuckets; NoSuchBucket', async () => {
+    await s3.createBucket('second-bucket');
+    await client.send(new HeadBucketCommand({ Bucket: 'second-bucket' }));
+    const list = await client.send(new ListBucketsCommand({}));
+    expect(list.Buckets!.map((b) => b.Name)).toEqual(expect.arrayContaining(['data-bucket', 'second-bucket']));
+    await expectS3Error(client.send(new HeadBucketCommand({ Bucket: 'no-such-bucket' })), 'NotFound', 404);
+    await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'no-such-bucket', Key: 'k', Body: 'x' })), 'NoSuchBucket', 404);
+    expect(s3.bucketPath('data-bucket')).toBe(join(root, 'data-bucket'));
+  });
+});
+
+describe('PutObject / GetObject / HeadObject', () => {
+  test('a streaming PutObject of a Readable is stored byte-exact (aws-chunked decoded, CRC32 trailer checked)', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 12345);
+    sent.length = 0;
+    const chunks = [] as Buffer[];
+    for (let i = 0; i < data.length; i += 64 * 1024 + 7) chunks.push(data.subarray(i, i + 64 * 1024 + 7));
+    const res = await client.send(new PutObjectCommand({
+      Bucket: 'data-bucket', Key: 'raw/2025-08-10/stream.jsonl', Body: Readable.from(chunks), ContentLength: data.length,
+    }));
+    const put = sent.find((h) => h['x-amz-decoded-content-length'] !== undefined)!;
+    expect(put['content-encoding']).toContain('aws-chunked');
+    expect(put['x-amz-trailer']).toBe('x-amz-checksum-crc32');
+    const file = s3.objectPath('data-bucket', 'raw/2025-08-10/stream.jsonl');
+    expect(file).toBe(join(root, 'data-bucket', 'raw', '2025-08-10', 'stream.jsonl'));
+    expect(sha256(readFileSync(file))).toBe(sha256(data));
+    expect(res.ETag).toBe(`"${md5(data)}"`);
+    const expectedCrc = Buffer.alloc(4);
+    expectedCrc.writeUInt32BE(crc32(data));
+    expect(res.ChecksumCRC32).toBe(expectedCrc.toString('base64'));
+    // GetObject with the SDK's response checksum validation (x-amz-checksum-mode: ENABLED)
+    const got = await client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'raw/2025-08-10/stream.jsonl' }));
+    expect(got.ChecksumCRC32).toBe(expectedCrc.toString('base64'));
+    expect(sha256(Buffer.from(await got.Body!.transformToByteArray()))).toBe(sha256(data));
+  });
+
+  test('HeadObject returns content-type, representation headers and x-amz-meta-*', async () => {
+    await client.send(new PutObjectCommand({
+      Bucket: 'data-bucket',
+      Key: 'results/state_counts.json',
+      Body: '{"MI":3}',
+      ContentType: 'application/json',
+      CacheControl: 'no-cache',
+      ContentDisposition: 'attachment; filename="x.json"',
+      Metadata: { 'watermark': '2025-08-10T00:00:00.000Z|q-1', 'Other-Key': 'v' },
+    }));
+    const h = await client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: 'results/state_counts.json' }));
+    expect(h.ContentType).toBe('application/json');
+    expect(h.ContentLength).toBe(8);
+    expect(h.ETag).toBe(`"${md5('{"MI":3}')}"`);
+    expect(h.CacheControl).toBe('no-cache');
+    expect(h.ContentDisposition).toBe('attachment; filename="x.json"');
+    expect(h.Metadata).toEqual({ 'watermark': '2025-08-10T00:00:00.000Z|q-1', 'other-key': 'v' });
+    expect(h.LastModified).toBeInstanceOf(Date);
+    const g = await client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'results/state_counts.json' }));
+    expect(g.Metadata).toEqual(h.Metadata);
+    expect(await g.Body!.transformToString()).toBe('{"MI":3}');
+  });
+
+  test('GetObject ranges: 206 with Content-Range, 416 InvalidRange when unsatisfiable', async () => {
+    const data = Buffer.from('0123456789abcdefghij');
+    await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'ranges.bin', Body: data }));
+    const r = await client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'ranges.bin', Range: 'bytes=2-5' }));
+    expect(r.$metadata.httpStatusCode).toBe(206);
+    expect(r.ContentRange).toBe('bytes 2-5/20');
+    expect(r.ContentLength).toBe(4);
+    expect(await r.Body!.transformToString()).toBe('2345');
+    expect((await body('data-bucket', 'ranges.bin', 'bytes=15-')).toString()).toBe('fghij');
+    expect((await body('data-bucket', 'ranges.bin', 'bytes=-3')).toString()).toBe('hij');
+    expect((await body('data-bucket', 'ranges.bin', 'bytes=18-100')).toString()).toBe('ij');
+    expect((await body('data-bucket', 'ranges.bin', 'bytes=-100')).toString()).toBe(data.toString());
+    await expectS3Error(client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'ranges.bin', Range: 'bytes=20-' })), 'InvalidRange', 416);
+    await expectS3Error(client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'ranges.bin', Range: 'bytes=-0' })), 'InvalidRange', 416);
+  });
+
+  test('conditional GetObject: If-Match mismatch is 412, If-None-Match match is 304', async () => {
+    const put = await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'cond-get.txt', Body: 'abc' }));
+    const ok = await client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'cond-get.txt', IfMatch: put.ETag }));
+    expect(await ok.Body!.transformToString()).toBe('abc');
+    await expectS3Error(client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'cond-get.txt', IfMatch: '"0000"' })), 'PreconditionFailed', 412);
+    // 304 Not Modified has no body; the SDK surfaces it as an error with that status
+    await expect(client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'cond-get.txt', IfNoneMatch: put.ETag })))
+      .rejects.toMatchObject({ $metadata: { httpStatusCode: 304 } });
+  });
+
+  test('NoSuchKey is the SDK error class; HeadObject of a missing key is NotFound', async () => {
+    const e = await expectS3Error(client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'missing/key.json' })), 'NoSuchKey', 404);
+    expect(e).toBeInstanceOf(NoSuchKey);
+    await expectS3Error(client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: 'missing/key.json' })), 'NotFound', 404);
+  });
+
+  test('keys that would escape the bucket folder are rejected and nothing is written outside it', async () => {
+    for (const key of ['../escape.txt', 'a/../../escape.txt', 'a//b', 'trailing/']) {
+      await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: key, Body: 'x' })), 'InvalidArgument', 400);
+    }
+    expect(existsSync(join(root, 'escape.txt'))).toBe(false);
+    // a key that is also a folder of other keys cannot be a file (documented limitation)
+    await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'clash/inner.txt', Body: 'x' }));
+    await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'clash', Body: 'x' })), 'InvalidArgument', 400);
+    await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'clash/inner.txt/deeper', Body: 'x' })), 'InvalidArgument', 400);
+    expect(() => s3.objectPath('data-bucket', '../x')).toThrow();
+  });
+
+  test('an object file placed into the bucket folder from outside is served with an MD5 ETag', async () => {
+    mkdirSync(join(root, 'data-bucket', 'seeded'), { recursive: true });
+    writeFileSync(join(root, 'data-bucket', 'seeded', 'file.jsonl'), '{"a":1}\n');
+    const h = await client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: 'seeded/file.jsonl' }));
+    expect(h.ETag).toBe(`"${md5('{"a":1}\n')}"`);
+    expect((await body('data-bucket', 'seeded/file.jsonl')).toString()).toBe('{"a":1}\n');
+    // replaced from outside: the metadata follows the new bytes
+    writeFileSync(join(root, 'data-bucket', 'seeded', 'file.jsonl'), '{"a":2}\n{"b":3}\n');
+    const h2 = await client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: 'seeded/file.jsonl' }));
+    expect(h2.ETag).toBe(`"${md5('{"a":2}\n{"b":3}\n')}"`);
+    expect(h2.ContentLength).toBe(16);
+  });
+
+  test('concurrent writers of one key leave a matching body and ETag', async () => {
+    const bodies = Array.from({ length: 16 }, (_, i) => randomBytes(10_000 + i));
+    await Promise.all(bodies.map((b) => client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'race/key.bin', Body: b }))));
+    const onDisk = readFileSync(s3.objectPath('data-bucket', 'race/key.bin'));
+    expect(bodies.some((b) => b.equals(onDisk))).toBe(true);
+    const h = await client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: 'race/key.bin' }));
+    expect(h.ETag).toBe(`"${md5(onDisk)}"`);
+    expect(h.ContentLength).toBe(onDisk.length);
+  });
+});
+
+describe('ListObjectsV2', () => {
+  const bucket = 'list-bucket';
+  const keys: string[] = [];
+
+  beforeAll(async () => {
+    await s3.createBucket(bucket);
+    const names = ['a', 'a b', 'a+b', 'a~b', 'a-b', 'a.b', 'A', 'Z', 'é', 'ß', '日本', 'x😀', 'z_', '0'];
+    for (let i = 0; i < 2500; i++) {
+      const dir = ['p', 'p-q', 'p.q', 'p0', 'pé'][i % 5];
+      keys.push(`${dir}/${names[i % names.length]}/${String(i).padStart(5, '0')}${i % 7 === 0 ? ' +~' : ''}.json`);
+    }
+    // plus keys at the top level and ones that share a folder name's prefix
+    keys.push('pa', 'p+', 'p~top');
+    const unique = [...new Set(keys)];
+    keys.length = 0;
+    keys.push(...unique);
+    for (let i = 0; i < keys.length; i += 100) {
+      await Promise.all(keys.slice(i, i + 100).map((k) => client.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: k }))));
+    }
+  }, 120_000);
+
+  test('pages through > 2,500 keys in UTF-8 byte order with continuation tokens', async () => {
+    expect(keys.length).toBeGreaterThan(2500);
+    const pages: number[] = [];
+    const listed: string[] = [];
+    for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket })) {
+      pages.push(page.KeyCount!);
+      expect(page.KeyCount).toBe(page.Contents?.length ?? 0);
+      listed.push(...(page.Contents ?? []).map((c) => c.Key!));
+    }
+    const expected = [...keys].sort(byteOrder);
+    expect(listed).toEqual(expected);
+    const expectedPages = [];
+    for (let left = keys.length; left > 0; left -= 1000) expectedPages.push(Math.min(1000, left));
+    expect(pages).toEqual(expectedPages);
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+    // byte order is not UTF-16 order: '😀' (F0 9F..) sorts after 'ｚ'-range BMP characters
+    expect(byteOrder('x\uff5a', 'x😀')).toBeLessThan(0);
+  });
+
+  test('max-keys, start-after, IsTruncated and the opaque continuation token', async () => {
+    const expected = [...keys].sort(byteOrder);
+    const first = await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 7 }));
+    expect(first.IsTruncated).toBe(true);
+    expect(first.Contents!.map((c) => c.Key)).toEqual(expected.slice(0, 7));
+    expect(Buffer.from(first.NextContinuationToken!, 'base64').toString('utf8')).toBe(expected[6]);
+    const second = await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 7, ContinuationToken: first.NextContinuationToken }));
+    expect(second.Contents!.map((c) => c.Key)).toEqual(expected.slice(7, 14));
+    const after = await client.send(new ListObjectsV2Command({ Bucket: bucket, StartAfter: expected[100], MaxKeys: 3 }));
+    expect(after.Contents!.map((c) => c.Key)).toEqual(expected.slice(101, 104));
+    const tail = await client.send(new ListObjectsV2Command({ Bucket: bucket, StartAfter: expected[expected.length - 2] }));
+    expect(tail.IsTruncated).toBe(false);
+    expect(tail.Contents!.map((c) => c.Key)).toEqual([expected[expected.length - 1]]);
+    const c = first.Contents![0];
+    expect(c.Size).toBe(Buffer.byteLength(c.Key!));
+    expect(c.ETag).toBe(`"${md5(c.Key!)}"`);
+  });
+
+  test('prefix + delimiter give CommonPrefixes, paginated in byte order', async () => {
+    const all = await client.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: '/' }));
+    expect(all.CommonPrefixes!.map((p) => p.Prefix)).toEqual(['p-q/', 'p.q/', 'p/', 'p0/', 'pé/']);
+    expect(all.Contents!.map((o) => o.Key)).toEqual(['p+', 'pa', 'p~top']);
+    // page size 2 across prefixes and keys
+    const items: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: '/', MaxKeys: 2, ContinuationToken: token }));
+      expect(page.KeyCount).toBeLessThanOrEqual(2);
+      items.push(...(page.Contents ?? []).map((o) => o.Key!), ...(page.CommonPrefixes ?? []).map((p) => p.Prefix!));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    expect(items.sort(byteOrder)).toEqual(['p+', 'p-q/', 'p.q/', 'p/', 'p0/', 'pa', 'p~top', 'pé/']);
+    const sub = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'pé/', Delimiter: '/' }));
+    const expectedSub = [...new Set(keys.filter((k) => k.startsWith('pé/')).map((k) => k.slice(0, k.indexOf('/', 4) + 1)))].sort(byteOrder);
+    expect(sub.CommonPrefixes!.map((p) => p.Prefix)).toEqual(expectedSub);
+    const deep = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'p/a+b/' }));
+    expect(deep.Contents!.map((o) => o.Key)).toEqual(keys.filter((k) => k.startsWith('p/a+b/')).sort(byteOrder));
+    const partial = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'p/a' }));
+    expect(partial.Contents!.map((o) => o.Key)).toEqual(keys.filter((k) => k.startsWith('p/a')).sort(byteOrder));
+  });
+});
+
+describe('multipart uploads', () => {
+  test('lib-storage Upload (> 5 MiB parts): S3-style ETag md5(part md5s)-N, byte-exact file', async () => {
+    const partSize = 5 * 1024 * 1024;
+    const data = randomBytes(partSize * 2 + 1234);
+    const upload = new Upload({ client, params: { Bucket: 'data-bucket', Key: 'curated/big.parquet', Body: Readable.from([data]) }, partSize, queueSize: 2 });
+    const res = await upload.done();
+    const partMd5s = [data.subarray(0, partSize), data.subarray(partSize, 2 * partSize), data.subarray(2 * partSize)]
+      .map((p) => createHash('md5').update(p).digest());
+    const expected = `"${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-3"`;
+    expect(res.ETag).toBe(expected);
+    expect(sha256(readFileSync(s3.objectPath('data-bucket', 'curated/big.parquet')))).toBe(sha256(data));
+    const h = await client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: 'curated/big.parquet' }));
+    expect(h.ETag).toBe(expected);
+    expect(h.ContentLength).toBe(data.length);
+    // composite checksum ("…-3"): the SDK skips whole-object validation, the body still streams
+    expect(sha256(await body('data-bucket', 'curated/big.parquet'))).toBe(sha256(data));
+    expect(existsSync(join(root, '.s3-uploads')) && readFileSync).toBeTruthy();
+  });
+
+  test('InvalidPart, InvalidPartOrder, EntityTooSmall; AbortMultipartUpload removes the upload', async () => {
+    const key = 'mpu/manual.bin';
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'data-bucket', Key: key }));
+    const p1 = await client.send(new UploadPartCommand({ Bucket: 'data-bucket', Key: key, UploadId, PartNumber: 1, Body: Buffer.alloc(100, 1) }));
+    const p2 = await client.send(new UploadPartCommand({ Bucket: 'data-bucket', Key: key, UploadId, PartNumber: 2, Body: Buffer.alloc(100, 2) }));
+    const parts = await client.send(new ListPartsCommand({ Bucket: 'data-bucket', Key: key, UploadId }));
+    expect(parts.Parts!.map((p) => [p.PartNumber, p.ETag, p.Size])).toEqual([[1, p1.ETag, 100], [2, p2.ETag, 100]]);
+    await expectS3Error(client.send(new CompleteMultipartUploadCommand({
+      Bucket: 'data-bucket', Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"deadbeef"' }] },
+    })), 'InvalidPart', 400);
+    await expectS3Error(client.send(new CompleteMultipartUploadCommand({
+      Bucket: 'data-bucket', Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 2, ETag: p2.ETag }, { PartNumber: 1, ETag: p1.ETag }] },
+    })), 'InvalidPartOrder', 400);
+    await expectS3Error(client.send(new CompleteMultipartUploadCommand({
+      Bucket: 'data-bucket', Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }] },
+    })), 'EntityTooSmall', 400);
+    await client.send(new AbortMultipartUploadCommand({ Bucket: 'data-bucket', Key: key, UploadId }));
+    await expectS3Error(client.send(new ListPartsCommand({ Bucket: 'data-bucket', Key: key, UploadId })), 'NoSuchUpload', 404);
+    await expectS3Error(client.send(new AbortMultipartUploadCommand({ Bucket: 'data-bucket', Key: key, UploadId })), 'NoSuchUpload', 404);
+    await expectS3Error(client.send(new UploadPartCommand({ Bucket: 'data-bucket', Key: key, UploadId, PartNumber: 3, Body: 'x' })), 'NoSuchUpload', 404);
+    await expectS3Error(client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: key })), 'NotFound', 404);
+  });
+
+  test('a single-part upload completes with ETag md5(md5)-1', async () => {
+    const key = 'mpu/single.bin';
+    const data = Buffer.from('only part');
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'data-bucket', Key: key, ContentType: 'text/plain' }));
+    const p1 = await client.send(new UploadPartCommand({ Bucket: 'data-bucket', Key: key, UploadId, PartNumber: 1, Body: data }));
+    const done = await client.send(new CompleteMultipartUploadCommand({
+      Bucket: 'data-bucket', Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: p1.ChecksumCRC32 }] },
+    }));
+    expect(done.ETag).toBe(`"${createHash('md5').update(createHash('md5').update(data).digest()).digest('hex')}-1"`);
+    expect((await client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: key }))).ContentType).toBe('text/plain');
+  });
+});
+
+describe('CopyObject and deletes', () => {
+  test('CopyObject with COPY and REPLACE metadata directives, URL-encoded source', async () => {
+    const src = 'copy src/ä+b~c.json';
+    await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: src, Body: '{"x":1}', ContentType: 'application/json', Metadata: { a: '1' } }));
+    const copied = await client.send(new CopyObjectCommand({
+      Bucket: 'data-bucket', Key: 'copy dst/one.json', CopySource: `data-bucket/${encodeURIComponent(src)}`,
+    }));
+    expect(copied.CopyObjectResult!.ETag).toBe(`"${md5('{"x":1}')}"`);
+    const h1 = await client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: 'copy dst/one.json' }));
+    expect(h1.ContentType).toBe('application/json');
+    expect(h1.Metadata).toEqual({ a: '1' });
+    await client.send(new CopyObjectCommand({
+      Bucket: 'data-bucket',
+      Key: 'copy dst/two.json',
+      CopySource: `/data-bucket/${encodeURIComponent(src)}`,
+      MetadataDirective: 'REPLACE',
+      ContentType: 'text/plain',
+      Metadata: { b: '2' },
+    }));
+    const h2 = await client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: 'copy dst/two.json' }));
+    expect(h2.ContentType).toBe('text/plain');
+    expect(h2.Metadata).toEqual({ b: '2' });
+    expect((await body('data-bucket', 'copy dst/two.json')).toString()).toBe('{"x":1}');
+    await expectS3Error(client.send(new CopyObjectCommand({ Bucket: 'data-bucket', Key: src, CopySource: `data-bucket/${encodeURIComponent(src)}` })), 'InvalidRequest', 400);
+    await expectS3Error(client.send(new CopyObjectCommand({ Bucket: 'data-bucket', Key: 'x', CopySource: 'data-bucket/nope' })), 'NoSuchKey', 404);
+    await expectS3Error(client.send(new CopyObjectCommand({
+      Bucket: 'data-bucket', Key: 'copy dst/three.json', CopySource: `data-bucket/${encodeURIComponent(src)}`, CopySourceIfMatch: '"nope"',
+    })), 'PreconditionFailed', 412);
+  });
+
+  test('DeleteObject and DeleteObjects (verbose and Quiet) remove files and prune empty folders', async () => {
+    const keys = ['del/a/1.txt', 'del/a/2.txt', 'del/b/3.txt', 'del/c 4.txt'];
+    for (const k of keys) await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: k, Body: k }));
+    const verbose = await client.send(new DeleteObjectsCommand({
+      Bucket: 'data-bucket', Delete: { Objects: [{ Key: 'del/a/1.txt' }, { Key: 'del/a/2.txt' }, { Key: 'del/never-existed' }] },
+    }));
+    expect(verbose.Deleted!.map((d) => d.Key).sort()).toEqual(['del/a/1.txt', 'del/a/2.txt', 'del/never-existed']);
+    expect(verbose.Errors ?? []).toEqual([]);
+    expect(existsSync(join(root, 'data-bucket', 'del', 'a'))).toBe(false);
+    const quiet = await client.send(new DeleteObjectsCommand({ Bucket: 'data-bucket', Delete: { Quiet: true, Objects: [{ Key: 'del/b/3.txt' }] } }));
+    expect(quiet.Deleted ?? []).toEqual([]);
+    await client.send(new DeleteObjectCommand({ Bucket: 'data-bucket', Key: 'del/c 4.txt' }));
+    await client.send(new DeleteObjectCommand({ Bucket: 'data-bucket', Key: 'del/c 4.txt' }));
+    expect(existsSync(join(root, 'data-bucket', 'del'))).toBe(false);
+    const left = await client.send(new ListObjectsV2Command({ Bucket: 'data-bucket', Prefix: 'del/' }));
+    expect(left.KeyCount).toBe(0);
+  });
+});
+
+describe('conditional writes', () => {
+  test('PutObject If-None-Match: * and If-Match: <etag>', async () => {
+    const key = 'production/state_counts/snapshot_date=2025-08-10/state_counts.json';
+    const created = await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: key, Body: 'v1', IfNoneMatch: '*' }));
+    await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: key, Body: 'v2', IfNoneMatch: '*' })), 'PreconditionFailed', 412);
+    await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: key, Body: 'v2', IfMatch: '"0123456789abcdef0123456789abcdef"' })), 'PreconditionFailed', 412);
+    expect((await body('data-bucket', key)).toString()).toBe('v1');
+    const updated = await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: key, Body: 'v2', IfMatch: created.ETag }));
+    expect(updated.ETag).toBe(`"${md5('v2')}"`);
+    expect((await body('data-bucket', key)).toString()).toBe('v2');
+    // If-Match on a key that does not exist fails too
+    await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: `${key}.missing`, Body: 'x', IfMatch: updated.ETag })), 'PreconditionFailed', 412);
+  });
+
+  test('CompleteMultipartUpload honours If-None-Match and If-Match', async () => {
+    const key = 'cond/mpu.bin';
+    const complete = async (cond: { IfNoneMatch?: string; IfMatch?: string }) => {
+      const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'data-bucket', Key: key }));
+      const p = await client.send(new UploadPartCommand({ Bucket: 'data-bucket', Key: key, UploadId, PartNumber: 1, Body: 'part' }));
+      return client.send(new CompleteMultipartUploadCommand({
+        Bucket: 'data-bucket', Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag }] }, ...cond,
+      }));
+    };
+    const first = await complete({ IfNoneMatch: '*' });
+    await expectS3Error(complete({ IfNoneMatch: '*' }), 'PreconditionFailed', 412);
+    await expectS3Error(complete({ IfMatch: '"ffffffffffffffffffffffffffffffff"' }), 'PreconditionFailed', 412);
+    const second = await complete({ IfMatch: first.ETag });
+    expect(second.ETag).toMatch(/^"[0-9a-f]{32}-1"$/);
+  });
+});
+
+describe('faults and events', () => {
+  test('SlowDown (503) injected for the first N requests is recovered by the SDK retries', async () => {
+    s3.setFaults({ slowDownFirstN: 2, operations: ['PutObject'] });
+    const before = s3.slowDownsInjected;
+    const res = await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'faults/first-n.txt', Body: 'ok' }));
+    expect(s3.slowDownsInjected - before).toBe(2);
+    expect(res.$metadata.attempts).toBe(3);
+    // other operations are not affected
+    expect((await body('data-bucket', 'faults/first-n.txt')).toString()).toBe('ok');
+    s3.setFaults({});
+  });
+
+  test('a seeded SlowDown rate is deterministic and the SDK recovers', async () => {
+    const run = async () => {
+      s3.setFaults({ slowDownRate: 0.3, seed: 42, operations: ['GetObject', 'ListObjectsV2'] });
+      const retrying = newClient({ maxAttempts: 10 });
+      const before = s3.slowDownsInjected;
+      for (let i = 0; i < 4; i++) {
+        const r = await retrying.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'faults/first-n.txt' }));
+        expect(await r.Body!.transformToString()).toBe('ok');
+        await retrying.send(new ListObjectsV2Command({ Bucket: 'data-bucket', Prefix: 'faults/' }));
+      }
+      retrying.destroy();
+      return s3.slowDownsInjected - before;
+    };
+    const a = await run();
+    const b = await run();
+    s3.setFaults({});
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBe(a);
+    await expectS3Error(newClient({ maxAttempts: 1 }).send((() => {
+      s3.setFaults({ slowDownFirstN: 1 });
+      return new GetObjectCommand({ Bucket: 'data-bucket', Key: 'faults/first-n.txt' });
+    })()), 'SlowDown', 503);
+    s3.setFaults({});
+  });
+
+  test('objectCreated for PutObject, CopyObject and CompleteMultipartUpload in EventBridge-enabled buckets only', async () => {
+    await s3.createBucket('events-bucket');
+    const notices: ObjectCreatedNotice[] = [];
+    s3.on('objectCreated', (n) => notices.push(n));
+    await client.send(new PutObjectCommand({ Bucket: 'events-bucket', Key: 'before.txt', Body: 'x' }));
+    expect(notices).toEqual([]);
+    await client.send(new PutBucketNotificationConfigurationCommand({
+      Bucket: 'events-bucket', NotificationConfiguration: { EventBridgeConfiguration: {} },
+    }));
+    const cfg = await client.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'events-bucket' }));
+    expect(cfg.EventBridgeConfiguration).toBeDefined();
+    const put = await client.send(new PutObjectCommand({ Bucket: 'events-bucket', Key: 'data/batch/2025-08-10/a b.jsonl', Body: 'hello' }));
+    await client.send(new CopyObjectCommand({ Bucket: 'events-bucket', Key: 'copied.txt', CopySource: 'events-bucket/before.txt' }));
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'events-bucket', Key: 'mpu.bin' }));
+    const p = await client.send(new UploadPartCommand({ Bucket: 'events-bucket', Key: 'mpu.bin', UploadId, PartNumber: 1, Body: 'part' }));
+    await client.send(new CompleteMultipartUploadCommand({ Bucket: 'events-bucket', Key: 'mpu.bin', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag }] } }));
+    await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'not-enabled.txt', Body: 'x' }));
+    expect(notices.map((n) => [n.bucket, n.key, n.reason])).toEqual([
+      ['events-bucket', 'data/batch/2025-08-10/a b.jsonl', 'PutObject'],
+      ['events-bucket', 'copied.txt', 'CopyObject'],
+      ['events-bucket', 'mpu.bin', 'CompleteMultipartUpload'],
+    ]);
+    expect(notices[0].etag).toBe(put.ETag!.replace(/"/g, ''));
+    expect(notices[0].size).toBe(5);
+    expect(Number.isNaN(Date.parse(notices[0].time))).toBe(false);
+    const seqs = notices.map((n) => n.sequencer);
+    for (const s of seqs) expect(s).toMatch(/^[0-9A-F]{16,}$/);
+    expect([...seqs].sort()).toEqual(seqs);
+    expect(new Set(seqs).size).toBe(3);
+    // turning it off through the API stops the events
+    s3.setEventBridgeEnabled('events-bucket', false);
+    await client.send(new PutObjectCommand({ Bucket: 'events-bucket', Key: 'after.txt', Body: 'x' }));
+    expect(notices).toHaveLength(3);
+  });
+});
