@@ -1,0 +1,328 @@
+/**
+ * The local Glue catalog of the local Athena: tables registered from the resolved CloudFormation
+ * `AWS::Glue::Table` TableInput, read straight from the local S3 files on disk (NDJSON through
+ * DuckDB's read_json with pinned column types, Parquet through read_parquet), partition projection
+ * through the table's location template.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SqlTextError, quoteIdent, quoteString } from './sql-text';
+
+/** The CloudFormation `AWS::Glue::Table` TableInput (resolved). */
+export interface GlueTableInput {
+  Name: string;
+  TableType?: string;
+  Parameters?: Record<string, string>;
+  PartitionKeys?: Array<{ Name: string; Type: string; Comment?: string }>;
+  StorageDescriptor?: {
+    Columns?: Array<{ Name: string; Type: string; Comment?: string }>;
+    Location?: string;
+    InputFormat?: string;
+    OutputFormat?: string;
+    Compressed?: boolean;
+    SerdeInfo?: { SerializationLibrary?: string; Parameters?: Record<string, string> };
+  };
+}
+
+export interface RegisteredTable {
+  readonly database: string;
+  readonly input: GlueTableInput;
+}
+
+/** Splits a comma-separated type list at depth 0 (inside struct<…>, array<…>, map<…>, decimal(…)). */
+function splitTopLevel(s: string, sep = ','): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const c of s) {
+    if (c === '<' || c === '(') depth++;
+    if (c === '>' || c === ')') depth--;
+    if (c === sep && depth === 0) { out.push(cur); cur = ''; continue; }
+    cur += c;
+  }
+  if (cur.trim() !== '') out.push(cur);
+  return out.map((x) => x.trim());
+}
+
+/** The DuckDB type of a Hive/Glue column type string. */
+export function hiveToDuckDbType(hive: string): string {
+  const t = hive.trim();
+  const lower = t.toLowerCase();
+  const inner = (prefix: string): string => t.slice(prefix.length, -1);
+  if (lower.startsWith('array<') && lower.endsWith('>')) return `${hiveToDuckDbType(inner('array<'))}[]`;
+  if (lower.startsWith('map<') && lower.endsWith('>')) {
+    const [k, v] = splitTopLevel(inner('map<'));
+    return `MAP(${hiveToDuckDbType(k)}, ${hiveToDuckDbType(v)})`;
+  }
+  if (lower.startsWith('struct<') && lower.endsWith('>')) {
+    const fields = splitTopLevel(inner('struct<')).map((f) => {
+      const colon = f.indexOf(':');
+      if (colon <= 0) throw new SqlTextError(`malformed struct field '${f}' in type ${hive}`);
+      return `${quoteIdent(f.slice(0, colon).trim())} ${hiveToDuckDbType(f.slice(colon + 1))}`;
+    });
+    return `STRUCT(${fields.join(', ')})`;
+  }
+  const dec = /^decimal\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$/.exec(lower);
+  if (dec) return `DECIMAL(${dec[1]}, ${dec[2]})`;
+  if (/^(varchar|char)\s*\(\s*\d+\s*\)$/.test(lower)) return 'VARCHAR';
+  const simple: Record<string, string> = {
+    string: 'VARCHAR', varchar: 'VARCHAR', char: 'VARCHAR', int: 'INTEGER', integer: 'INTEGER', bigint: 'BIGINT',
+    smallint: 'SMALLINT', tinyint: 'TINYINT', double: 'DOUBLE', float: 'FLOAT', boolean: 'BOOLEAN', date: 'DATE',
+    timestamp: 'TIMESTAMP', binary: 'BLOB', decimal: 'DECIMAL(10, 0)',
+  };
+  const hit = simple[lower];
+  if (!hit) throw new SqlTextError(`unsupported Hive type '${hive}'`);
+  return hit;
+}
+
+/** An `s3://bucket/key` URI as its parts. */
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const m = /^s3a?:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!m) throw new SqlTextError(`'${uri}' is not an s3:// URI`);
+  return { bucket: m[1], key: m[2] };
+}
+
+/** Hidden objects (Athena/Hive ignore names starting with `_` or `.`, and `$folder$` markers). */
+function hidden(name: string): boolean {
+  return name.startsWith('_') || name.startsWith('.') || name.endsWith('$folder$');
+}
+
+export interface DataFile {
+  readonly path: string;
+  readonly size: number;
+}
+
+/** Every visible data file below a folder, recursively, in key order. */
+export function listDataFiles(dir: string): DataFile[] {
+  const out: DataFile[] = [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (hidden(e.name)) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...listDataFiles(p));
+    else if (e.isFile()) {
+      const size = statSync(p).size;
+      if (size > 0) out.push({ path: p, size });
+    }
+  }
+  return out;
+}
+
+/** A partition: its key values (in PartitionKeys order) and its folder on disk. */
+export interface Partition {
+  readonly values: string[];
+  readonly dir: string;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Converts a Java date pattern (projection.<col>.format) to a regex and a checker. */
+function javaDatePattern(format: string): RegExp {
+  const parts: Record<string, string> = { yyyy: '(\\d{4})', MM: '(\\d{2})', dd: '(\\d{2})', HH: '(\\d{2})', mm: '(\\d{2})', ss: '(\\d{2})' };
+  let re = '';
+  for (let i = 0; i < format.length;) {
+    const tok = Object.keys(parts).find((k) => format.startsWith(k, i));
+    if (tok) { re += parts[tok]; i += tok.length; } else { re += escapeRe(format[i]); i++; }
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function toIsoDay(value: string, format: string): string | undefined {
+  const m = javaDatePattern(format).exec(value);
+  if (!m) return undefined;
+  const order = ['yyyy', 'MM', 'dd'].map((k) => format.indexOf(k));
+  const fields = ['yyyy', 'MM', 'dd', 'HH', 'mm', 'ss'].filter((k) => format.includes(k)).sort((a, b) => format.indexOf(a) - format.indexOf(b));
+  const get = (k: string): string | undefined => m[fields.indexOf(k) + 1];
+  if (order.some((o) => o < 0)) return undefined;
+  const iso = `${get('yyyy')}-${get('MM')}-${get('dd')}`;
+  const d = new Date(`${iso}T00:00:00Z`);
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== iso) return undefined;
+  return iso;
+}
+
+function rangeBound(text: string, format: string, now: Date): string | undefined {
+  const t = text.trim();
+  const rel = /^NOW(?:\s*([+-])\s*(\d+)\s*(YEARS?|MONTHS?|WEEKS?|DAYS?|HOURS?|MINUTES?|SECONDS?))?$/i.exec(t);
+  if (rel) {
+    const d = new Date(now.getTime());
+    if (rel[1]) {
+      const n = Number(rel[2]) * (rel[1] === '-' ? -1 : 1);
+      const unit = rel[3].toUpperCase().replace(/S$/, '');
+      if (unit === 'YEAR') d.setUTCFullYear(d.getUTCFullYear() + n);
+      else if (unit === 'MONTH') d.setUTCMonth(d.getUTCMonth() + n);
+      else if (unit === 'WEEK') d.setUTCDate(d.getUTCDate() + 7 * n);
+      else if (unit === 'DAY') d.setUTCDate(d.getUTCDate() + n);
+      else if (unit === 'HOUR') d.setUTCHours(d.getUTCHours() + n);
+      else if (unit === 'MINUTE') d.setUTCMinutes(d.getUTCMinutes() + n);
+      else d.setUTCSeconds(d.getUTCSeconds() + n);
+    }
+    return d.toISOString().slice(0, 10);
+  }
+  return toIsoDay(t, format);
+}
+
+/** Whether a partition value is inside the table's projection for that column. */
+export function projectionAccepts(params: Record<string, string>, column: string, value: string, now = new Date()): boolean {
+  const p = (k: string): string | undefined => params[`projection.${column}.${k}`];
+  const type = (p('type') ?? '').toLowerCase();
+  if (type === 'date') {
+    const format = p('format') ?? 'yyyy-MM-dd';
+    const iso = toIsoDay(value, format);
+    if (!iso) return false;
+    const range = p('range');
+    if (!range) return true;
+    const [lo, hi] = range.split(',');
+    const l = rangeBound(lo ?? '', format, now);
+    const h = rangeBound(hi ?? '', format, now);
+    return (!l || iso >= l) && (!h || iso <= h);
+  }
+  if (type === 'integer') {
+    if (!/^-?\d+$/.test(value)) return false;
+    const [lo, hi] = (p('range') ?? '').split(',').map(Number);
+    const v = Number(value);
+    return (Number.isNaN(lo) || v >= lo) && (Number.isNaN(hi) || v <= hi);
+  }
+  if (type === 'enum') return (p('values') ?? '').split(',').map((s) => s.trim()).includes(value);
+  return true; // injected: any value
+}
+
+/** Lists a table's partitions on disk (projection template, or Hive `key=value/` folders). */
+export function listPartitions(table: GlueTableInput, rootDir: string, now = new Date()): Partition[] {
+  const keys = (table.PartitionKeys ?? []).map((k) => k.Name);
+  if (keys.length === 0) return [];
+  const params = table.Parameters ?? {};
+  const location = table.StorageDescriptor?.Location ?? '';
+  const projection = (params['projection.enabled'] ?? '').toLowerCase() === 'true';
+  let template = projection ? params['storage.location.template'] : undefined;
+  if (!template) {
+    const base = location.endsWith('/') ? location : `${location}/`;
+    template = base + keys.map((k) => `${k}=\${${k}}`).join('/') + '/';
+  }
+  const { bucket, key } = parseS3Uri(template);
+  const segments = key.split('/').filter((s) => s !== '');
+  const results: Partition[] = [];
+  const walk = (dir: string, depth: number, values: Record<string, string>): void => {
+    if (depth === segments.length) {
+      if (keys.every((k) => values[k] !== undefined)) results.push({ values: keys.map((k) => values[k]), dir });
+      return;
+    }
+    const seg = segments[depth];
+    if (!seg.includes('${')) { walk(join(dir, seg), depth + 1, values); return; }
+    const names: string[] = [];
+    const re = new RegExp('^' + seg.split(/(\$\{[^}]+\})/).map((part) => {
+      const m = /^\$\{([^}]+)\}$/.exec(part);
+      if (m) { names.push(m[1]); return '(.+?)'; }
+      return escapeRe(part);
+    }).join('') + '$');
+    let entries;
+    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (hidden(e.name)) continue;
+      const m = re.exec(e.name);
+      if (!m) continue;
+      const next = { ...values };
+      let ok = true;
+      names.forEach((n, idx) => {
+        let v = m[idx + 1];
+        try { v = decodeURIComponent(v); } catch { /* keep raw */ }
+        if (next[n] !== undefined && next[n] !== v) ok = false;
+        next[n] = v;
+        if (projection && !projectionAccepts(params, n, v, now)) ok = false;
+      });
+      if (ok) walk(join(dir, e.name), depth + 1, next);
+    }
+  };
+  walk(join(rootDir, bucket), 0, {});
+  return results;
+}
+
+/** How a table's files are read. */
+export function tableFormat(table: GlueTableInput): 'json' | 'parquet' | 'csv' {
+  const sd = table.StorageDescriptor ?? {};
+  const serde = (sd.SerdeInfo?.SerializationLibrary ?? '').toLowerCase();
+  const input = (sd.InputFormat ?? '').toLowerCase();
+  const cls = (table.Parameters?.classification ?? '').toLowerCase();
+  if (serde.includes('parquet') || input.includes('parquet') || cls === 'parquet') return 'parquet';
+  if (serde.includes('json') || cls === 'json') return 'json';
+  if (serde.includes('lazysimpleserde') || serde.includes('opencsvserde') || cls === 'csv') return 'csv';
+  throw new SqlTextError(`table ${table.Name}: unsupported SerDe '${sd.SerdeInfo?.SerializationLibrary ?? ''}'`);
+}
+
+/** The partition value as a typed SQL literal. */
+function partitionLiteral(value: string, hiveType: string): string {
+  const t = hiveToDuckDbType(hiveType);
+  return `CAST(${quoteString(value)} AS ${t})`;
+}
+
+export interface TableRelation {
+  /** `SELECT …` giving the table's rows (data columns, partition columns, optionally "$path"). */
+  readonly sql: string;
+  /** Every file the relation reads. */
+  readonly files: DataFile[];
+}
+
+/**
+ * The SQL relation of a table over its files on disk: a UNION ALL of one branch per partition (so
+ * DuckDB prunes partitions by a filter on the partition column), with `"$path"` as `s3://bucket/key`
+ * when asked for. An empty location gives an empty, typed relation.
+ */
+export function tableRelation(table: GlueTableInput, rootDir: string, withPath: boolean, now = new Date()): TableRelation {
+  const columns = (table.StorageDescriptor?.Columns ?? []).map((c) => ({ name: c.Name, type: hiveToDuckDbType(c.Type) }));
+  const partKeys = table.PartitionKeys ?? [];
+  const format = tableFormat(table);
+  const serdeParams = table.StorageDescriptor?.SerdeInfo?.Parameters ?? {};
+  const colList = columns.map((c) => quoteIdent(c.name)).join(', ');
+  const fileCol = '__athena_file__';
+  const root = rootDir.replace(/\/+$/, '');
+  const pathExpr = `'s3://' || substr(${fileCol}, ${root.length + 2})`;
+  const reader = (files: DataFile[]): string => {
+    const list = `[${files.map((f) => quoteString(f.path)).join(', ')}]`;
+    if (format === 'parquet') {
+      return `(SELECT ${columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')}, filename AS ${fileCol} FROM read_parquet(${list}, filename = true, union_by_name = true))`;
+    }
+    if (format === 'csv') {
+      const delim = serdeParams['field.delim'] ?? serdeParams.separatorChar ?? ',';
+      const cols = `{${columns.map((c) => `${quoteString(c.name)}: ${quoteString(c.type)}`).join(', ')}}`;
+      return `read_csv(${list}, columns = ${cols}, delim = ${quoteString(delim)}, header = ${table.Parameters?.['skip.header.line.count'] === '1'}, filename = ${quoteString(fileCol)})`;
+    }
+    const cols = `{${columns.map((c) => `${quoteString(c.name)}: ${quoteString(c.type)}`).join(', ')}}`;
+    const ignore = (serdeParams['ignore.malformed.json'] ?? '').toLowerCase() === 'true';
+    return `read_json(${list}, columns = ${cols}, format = 'newline_delimited', filename = ${quoteString(fileCol)}${ignore ? ', ignore_errors = true' : ''})`;
+  };
+  const select = (files: DataFile[], partValues: string[]): string => {
+    const parts = partKeys.map((k, i) => `${partitionLiteral(partValues[i], k.Type)} AS ${quoteIdent(k.Name)}`);
+    const cols = [colList, ...parts, ...(withPath ? [`${pathExpr} AS "$path"`] : [])].filter((x) => x !== '').join(', ');
+    return `SELECT ${cols} FROM ${reader(files)}`;
+  };
+  const branches: string[] = [];
+  const allFiles: DataFile[] = [];
+  if (partKeys.length === 0) {
+    const { bucket, key } = parseS3Uri(table.StorageDescriptor?.Location ?? '');
+    const files = listDataFiles(join(rootDir, bucket, key));
+    if (files.length > 0) { branches.push(select(files, [])); allFiles.push(...files); }
+  } else {
+    for (const part of listPartitions(table, rootDir, now)) {
+      const files = listDataFiles(part.dir);
+      if (files.length === 0) continue;
+      branches.push(select(files, part.values));
+      allFiles.push(...files);
+    }
+  }
+  if (branches.length === 0) {
+    const cols = [
+      ...columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`),
+      ...partKeys.map((k) => `CAST(NULL AS ${hiveToDuckDbType(k.Type)}) AS ${quoteIdent(k.Name)}`),
+      ...(withPath ? ['CAST(NULL AS VARCHAR) AS "$path"'] : []),
+    ];
+    return { sql: `SELECT ${cols.join(', ')} WHERE false`, files: [] };
+  }
+  return { sql: branches.join('\nUNION ALL\n'), files: allFiles };
+}

@@ -1,0 +1,685 @@
+/**
+ * Embedded local Athena endpoint: the AWS JSON 1.1 Athena API on node:http, executing queries with
+ * DuckDB through a Trino compatibility layer (./compat). Tables are the Glue tables of the
+ * synthesized template, read straight from the local S3 files on disk; results are written back
+ * through the local S3 API. See docs/local-athena.md for the supported API and SQL subset.
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join, relative } from 'node:path';
+import { once } from 'node:events';
+import { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
+import { BodyTooLargeError, closeServer, endpointUrl, listen, newRequestId, readBody, send } from '../http';
+import { GlueTableInput, RegisteredTable, listDataFiles, parseS3Uri, tableRelation } from './catalog';
+import { COMPAT_MACROS, SESSION_SETTINGS, transpile } from './compat';
+import { AthenaColumnInfo, columnInfo, csvLine, formatValue, readLines } from './results';
+import {
+  SqlTextError, assertSingleStatement, identName, parseUnload, quoteIdent, quoteString, statementKind,
+  stripTrailingSemicolon, substituteParameters, tokenize,
+} from './sql-text';
+
+export type { GlueTableInput } from './catalog';
+export { transpile, COMPAT_MACROS, SESSION_SETTINGS } from './compat';
+export { substituteParameters, tokenize } from './sql-text';
+
+export interface AthenaFaultOptions {
+  /** The first N StartQueryExecution calls fail with TooManyRequestsException. */
+  throttleFirstN?: number;
+  /** Probability (0..1) that a StartQueryExecution call is throttled (seeded PRNG). */
+  throttleRate?: number;
+  /** Queries whose text matches end FAILED. */
+  failQueriesMatching?: RegExp;
+  /** The next N queries end FAILED. */
+  failNextN?: number;
+  /** Injected failures are retryable system errors (default: non-retryable user errors). */
+  failRetryable?: boolean;
+  /** Seed of the PRNG behind throttleRate (default 1). */
+  seed?: number;
+}
+
+export interface LocalAthenaOptions {
+  s3: { endpoint: string; rootDir: string /* LocalS3 storage root: objects at <rootDir>/<bucket>/<key> */ };
+  workDir: string;
+  host?: string;
+  port?: number;
+  region?: string;
+  faults?: AthenaFaultOptions;
+}
+
+interface WorkGroup {
+  outputLocation?: string;
+  enforce?: boolean;
+  bytesScannedCutoffPerQuery?: number;
+}
+
+type State = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+interface AthenaErrorInfo {
+  ErrorCategory: number;
+  ErrorType: number;
+  Retryable: boolean;
+  ErrorMessage: string;
+}
+
+interface Execution {
+  id: string;
+  query: string;
+  parameters?: string[];
+  workGroup: string;
+  database: string;
+  catalog: string;
+  outputLocation: string;
+  statementType: 'DML' | 'DDL' | 'UTILITY';
+  substatementType: string;
+  state: State;
+  stateChangeReason?: string;
+  athenaError?: AthenaErrorInfo;
+  submitted: number;
+  started?: number;
+  completed?: number;
+  dataScanned: number;
+  engineMs: number;
+  cancelRequested: boolean;
+  injectedFailure?: boolean;
+  fingerprint: string;
+  rowsFile?: string;
+  columns?: AthenaColumnInfo[];
+}
+
+/** An error surfaced as a FAILED query (category 1 system, 2 user). */
+class QueryError extends Error {
+  constructor(message: string, readonly category: 1 | 2 = 2, readonly errorType = 1100, readonly retryable = false) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+/** An API error answered as `{"__type", "message"}` with HTTP 400. */
+class ApiError extends Error {
+  constructor(readonly type: string, message: string, readonly extra: Record<string, unknown> = {}) {
+    super(message);
+    this.name = type;
+  }
+}
+
+const MAX_BODY = 1024 * 1024;
+const MAX_QUERY = 262144;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+/** PUT an object (a file or a buffer) through the local S3 API; retries 5xx/SlowDown a few times. */
+export async function s3Put(endpoint: string, bucket: string, key: string, body: { file: string } | { data: Buffer }, contentType: string): Promise<void> {
+  const url = new URL(`${endpoint.replace(/\/+$/, '')}/${encodeURIComponent(bucket)}/${encodeKey(key)}`);
+  for (let attempt = 1; ; attempt++) {
+    const size = 'file' in body ? statSync(body.file).size : body.data.length;
+    const status = await new Promise<{ code: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(url, { method: 'PUT', headers: { 'content-length': size, 'content-type': contentType } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      if ('file' in body) createReadStream(body.file).on('error', reject).pipe(req);
+      else req.end(body.data);
+    }).catch((e: Error) => ({ code: 0, text: e.message }));
+    if (status.code >= 200 && status.code < 300) return;
+    const retryable = status.code === 0 || status.code >= 500;
+    if (!retryable || attempt >= 5) {
+      throw new QueryError(`Error writing s3://${bucket}/${key}: HTTP ${status.code} ${status.text.slice(0, 300)}`, 1, 1306, retryable);
+    }
+    await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+  }
+}
+
+/** The local Athena server. */
+export class LocalAthena {
+  /** Starts the server and its DuckDB engine. */
+  static async start(opts: LocalAthenaOptions): Promise<LocalAthena> {
+    mkdirSync(opts.workDir, { recursive: true });
+    const db = await DuckDBInstance.create(':memory:', { threads: '4' });
+    const conn = await db.connect();
+    for (const s of [...SESSION_SETTINGS, ...COMPAT_MACROS]) await conn.run(s);
+    const a = new LocalAthena(opts, db, conn);
+    const port = await listen(a.server, opts.host ?? '127.0.0.1', opts.port ?? 0);
+    (a as { endpoint: string }).endpoint = endpointUrl(opts.host ?? '127.0.0.1', port);
+    return a;
+  }
+
+  readonly endpoint: string = '';
+  private readonly server: Server;
+  private readonly tables = new Map<string, RegisteredTable>();
+  private readonly workGroups = new Map<string, WorkGroup>([['primary', {}]]);
+  private readonly executions = new Map<string, Execution>();
+  private readonly tokens = new Map<string, string>();
+  private readonly queue: string[] = [];
+  private readonly schemas = new Set<string>();
+  private faults: AthenaFaultOptions = {};
+  private random: () => number = mulberry32(1);
+  private startCalls = 0;
+  private running?: Execution;
+  private pumping = false;
+  private closed = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly opts: LocalAthenaOptions, private readonly db: DuckDBInstance, private readonly conn: DuckDBConnection) {
+    this.server = createServer((req, res) => { void this.handle(req, res); });
+    this.setFaults(opts.faults ?? {});
+  }
+
+  /** Registers (or replaces) a Glue table: the resolved CloudFormation TableInput. */
+  registerTable(databaseName: string, tableInput: GlueTableInput): void {
+    if (!tableInput?.Name) throw new Error('TableInput.Name is required');
+    this.tables.set(`${databaseName.toLowerCase()}.${tableInput.Name.toLowerCase()}`, { database: databaseName.toLowerCase(), input: tableInput });
+  }
+
+  /** Registers (or replaces) a workgroup. `primary` exists from the start. */
+  registerWorkGroup(name: string, cfg: { outputLocation?: string; enforce?: boolean; bytesScannedCutoffPerQuery?: number }): void {
+    this.workGroups.set(name, { ...cfg });
+  }
+
+  /** Replaces the fault options (counters restart). */
+  setFaults(f: AthenaFaultOptions): void {
+    this.faults = { ...f };
+    this.random = mulberry32(f.seed ?? 1);
+    this.startCalls = 0;
+  }
+
+  /** Stops the server, cancels running work and closes DuckDB. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of this.queue.splice(0)) this.finish(this.executions.get(id)!, 'CANCELLED', 'The local Athena was shut down');
+    if (this.running) { this.running.cancelRequested = true; this.conn.interrupt(); }
+    await closeServer(this.server);
+    await this.idle;
+    this.conn.closeSync();
+    this.db.closeSync();
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = newRequestId();
+    const reply = (status: number, body: unknown): void => send(res, status, JSON.stringify(body), {
+      'Content-Type': 'application/x-amz-json-1.1', 'x-amzn-RequestId': requestId,
+    });
+    try {
+      if (req.method !== 'POST') throw new ApiError('InvalidRequestException', 'Only POST is supported');
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const m = /^AmazonAthena\.(\w+)$/.exec(target);
+      if (!m) throw new ApiError('UnknownOperationException', `Unknown operation ${target}`);
+      let input: Record<string, unknown>;
+      try {
+        const raw = (await readBody(req, MAX_BODY)).toString('utf8');
+        input = raw.trim() === '' ? {} : JSON.parse(raw);
+      } catch (e) {
+        if (e instanceof BodyTooLargeError) throw new ApiError('InvalidRequestException', e.message);
+        throw new ApiError('SerializationException', 'The request body is not valid JSON');
+      }
+      if (!input || typeof input !== 'object' || Array.isArray(input)) throw new ApiError('SerializationException', 'The request body must be a JSON object');
+      reply(200, await this.dispatch(m[1], input));
+    } catch (e) {
+      if (e instanceof ApiError) {
+        reply(400, { __type: e.type, message: e.message, ...e.extra });
+      } else {
+        reply(500, { __type: 'InternalServerException', message: (e as Error).message });
+      }
+    }
+  }
+
+  private async dispatch(op: string, input: Record<string, unknown>): Promise<unknown> {
+    switch (op) {
+      case 'StartQueryExecution': return this.startQueryExecution(input);
+      case 'GetQueryExecution': return { QueryExecution: this.describe(this.lookup(input.QueryExecutionId)) };
+      case 'GetQueryResults': return this.getQueryResults(input);
+      case 'StopQueryExecution': this.stop(this.lookup(input.QueryExecutionId)); return {};
+      case 'BatchGetQueryExecution': return this.batchGet(input);
+      case 'ListQueryExecutions': return this.list(input);
+      case 'GetWorkGroup': return this.getWorkGroup(input);
+      default: throw new ApiError('UnknownOperationException', `Operation ${op} is not supported by the local Athena`);
+    }
+  }
+
+  private lookup(id: unknown): Execution {
+    if (typeof id !== 'string' || id === '') throw new ApiError('InvalidRequestException', 'QueryExecutionId is required', { AthenaErrorCode: 'INVALID_INPUT' });
+    const ex = this.executions.get(id);
+    if (!ex) throw new ApiError('InvalidRequestException', `QueryExecution ${id} was not found`, { AthenaErrorCode: 'INVALID_INPUT' });
+    return ex;
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  private startQueryExecution(input: Record<string, unknown>): { QueryExecutionId: string } {
+    const query = input.QueryString;
+    if (typeof query !== 'string' || query.length < 1 || query.length > MAX_QUERY) {
+      throw new ApiError('InvalidRequestException', `QueryString must be a string of 1 to ${MAX_QUERY} characters`, { AthenaErrorCode: 'INVALID_INPUT' });
+    }
+    const token = input.ClientRequestToken;
+    if (token !== undefined && (typeof token !== 'string' || token.length < 32 || token.length > 128)) {
+      throw new ApiError('InvalidRequestException', 'ClientRequestToken must be 32 to 128 characters', { AthenaErrorCode: 'INVALID_INPUT' });
+    }
+    const params = input.ExecutionParameters;
+    if (params !== undefined && (!Array.isArray(params) || params.some((p) => typeof p !== 'string' || p.length < 1 || p.length > 1024))) {
+      throw new ApiError('InvalidRequestException', 'ExecutionParameters must be a list of non-empty strings', { AthenaErrorCode: 'INVALID_INPUT' });
+    }
+    const workGroupName = typeof input.WorkGroup === 'string' && input.WorkGroup !== '' ? input.WorkGroup : 'primary';
+    const wg = this.workGroups.get(workGroupName);
+    if (!wg) throw new ApiError('InvalidRequestException', `WorkGroup ${workGroupName} is not found.`, { AthenaErrorCode: 'INVALID_INPUT' });
+    const ctx = (input.QueryExecutionContext ?? {}) as { Database?: string; Catalog?: string };
+    const database = (ctx.Database ?? 'default').toLowerCase();
+    const rc = (input.ResultConfiguration ?? {}) as { OutputLocation?: string };
+    const output = wg.enforce ? (wg.outputLocation ?? rc.OutputLocation) : (rc.OutputLocation ?? wg.outputLocation);
+    if (!output) {
+      throw new ApiError('InvalidRequestException', 'No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.', { AthenaErrorCode: 'INVALID_INPUT' });
+    }
+    try { parseS3Uri(output); } catch {
+      throw new ApiError('InvalidRequestException', `OutputLocation ${output} is not an s3:// URI`, { AthenaErrorCode: 'INVALID_INPUT' });
+    }
+    const fingerprint = JSON.stringify([query, params ?? null, workGroupName, database, output]);
+    if (typeof token === 'string') {
+      const existing = this.tokens.get(token);
+      if (existing) {
+        const ex = this.executions.get(existing)!;
+        if (ex.fingerprint !== fingerprint) {
+          throw new ApiError('InvalidRequestException', 'Idempotent parameters do not match', { AthenaErrorCode: 'INVALID_INPUT' });
+        }
+        return { QueryExecutionId: existing };
+      }
+    }
+    // Throttling applies to new submissions only.
+    this.startCalls++;
+    const f = this.faults;
+    if ((f.throttleFirstN !== undefined && this.startCalls <= f.throttleFirstN) || (f.throttleRate !== undefined && this.random() < f.throttleRate)) {
+      throw new ApiError('TooManyRequestsException', 'Rate exceeded', { Reason: 'CONCURRENT_QUERY_LIMIT_EXCEEDED' });
+    }
+    const kind = statementKind(query);
+    const id = randomUUID();
+    const ex: Execution = {
+      id, query, parameters: params as string[] | undefined, workGroup: workGroupName, database, catalog: ctx.Catalog ?? 'AwsDataCatalog',
+      outputLocation: output.endsWith('/') ? output : `${output}/`,
+      statementType: kind.kind === 'OTHER' && !['INSERT', 'DELETE', 'UPDATE', 'MERGE'].includes(kind.keyword) ? (['SHOW', 'DESCRIBE', 'EXPLAIN'].includes(kind.keyword) ? 'UTILITY' : 'DDL') : 'DML',
+      substatementType: kind.kind === 'OTHER' ? kind.keyword : kind.kind,
+      state: 'QUEUED', submitted: Date.now(), dataScanned: 0, engineMs: 0, cancelRequested: false, fingerprint,
+    };
+    if (f.failNextN !== undefined && f.failNextN > 0) { f.failNextN--; ex.injectedFailure = true; }
+    if (f.failQueriesMatching && f.failQueriesMatching.test(query)) ex.injectedFailure = true;
+    this.executions.set(id, ex);
+    if (typeof token === 'string') this.tokens.set(token, id);
+    this.queue.push(id);
+    this.pump();
+    return { QueryExecutionId: id };
+  }
+
+  private describe(ex: Execution): Record<string, unknown> {
+    const status: Record<string, unknown> = { State: ex.state, SubmissionDateTime: ex.submitted / 1000 };
+    if (ex.completed !== undefined) status.CompletionDateTime = ex.completed / 1000;
+    if (ex.stateChangeReason) status.StateChangeReason = ex.stateChangeReason;
+    if (ex.athenaError) status.AthenaError = ex.athenaError;
+    const now = ex.completed ?? Date.now();
+    const queued = (ex.started ?? now) - ex.submitted;
+    const out: Record<string, unknown> = {
+      QueryExecutionId: ex.id,
+      Query: ex.query,
+      StatementType: ex.statementType,
+      SubstatementType: ex.substatementType,
+      ResultConfiguration: { OutputLocation: `${ex.outputLocation}${ex.id}${ex.substatementType === 'UNLOAD' ? '-manifest.csv' : ex.statementType === 'DML' ? '.csv' : '.txt'}` },
+      QueryExecutionContext: { Database: ex.database, Catalog: ex.catalog },
+      Status: status,
+      Statistics: {
+        EngineExecutionTimeInMillis: ex.engineMs,
+        DataScannedInBytes: ex.dataScanned,
+        TotalExecutionTimeInMillis: now - ex.submitted,
+        QueryQueueTimeInMillis: queued,
+        ServicePreProcessingTimeInMillis: 0,
+        QueryPlanningTimeInMillis: 0,
+        ServiceProcessingTimeInMillis: 0,
+      },
+      WorkGroup: ex.workGroup,
+      EngineVersion: { SelectedEngineVersion: 'AUTO', EffectiveEngineVersion: 'Athena engine version 3' },
+    };
+    if (ex.parameters) out.ExecutionParameters = ex.parameters;
+    return out;
+  }
+
+  private async getQueryResults(input: Record<string, unknown>): Promise<unknown> {
+    const ex = this.lookup(input.QueryExecutionId);
+    const max = input.MaxResults === undefined ? 1000 : Number(input.MaxResults);
+    if (!Number.isInteger(max) || max < 1 || max > 1000) {
+      throw new ApiError('InvalidRequestException', 'MaxResults must be between 1 and 1000', { AthenaErrorCode: 'INVALID_INPUT' });
+    }
+    if (ex.state !== 'SUCCEEDED') {
+      const msg = ex.state === 'FAILED' || ex.state === 'CANCELLED'
+        ? `Query did not finish successfully. Final query state: ${ex.state}` : `Query has not yet finished. Current query state: ${ex.state}`;
+      throw new ApiError('InvalidRequestException', msg, { AthenaErrorCode: 'INVALID_INPUT' });
+    }
+    const columns = ex.columns ?? [];
+    if (!ex.rowsFile) return { UpdateCount: 0, ResultSet: { Rows: [], ResultSetMetadata: { ColumnInfo: columns } } };
+    let offset = 0;
+    if (input.NextToken !== undefined) {
+      const m = /^([0-9a-f-]{36})\.(\d+)$/.exec(Buffer.from(String(input.NextToken), 'base64url').toString('utf8'));
+      if (!m || m[1] !== ex.id) throw new ApiError('InvalidRequestException', 'NextToken is not valid for this query', { AthenaErrorCode: 'INVALID_INPUT' });
+      offset = Number(m[2]);
+    }
+    const { lines, next } = await readLines(ex.rowsFile, offset, max);
+    const rows = lines.map((l) => ({ Data: (JSON.parse(l) as (string | null)[]).map((v) => (v === null ? {} : { VarCharValue: v })) }));
+    const out: Record<string, unknown> = { UpdateCount: 0, ResultSet: { Rows: rows, ResultSetMetadata: { ColumnInfo: columns } } };
+    if (next !== undefined) out.NextToken = Buffer.from(`${ex.id}.${next}`).toString('base64url');
+    return out;
+  }
+
+  private stop(ex: Execution): void {
+    if (ex.state === 'QUEUED') {
+      const i = this.queue.indexOf(ex.id);
+      if (i >= 0) this.queue.splice(i, 1);
+      this.finish(ex, 'CANCELLED', 'Query was cancelled by the user');
+    } else if (ex.state === 'RUNNING') {
+      ex.cancelRequested = true;
+      if (this.running === ex) this.conn.interrupt();
+    }
+  }
+
+  private batchGet(input: Record<string, unknown>): unknown {
+    const ids = input.QueryExecutionIds;
+    if (!Array.isArray(ids) || ids.length < 1 || ids.length > 50) throw new ApiError('InvalidRequestException', 'QueryExecutionIds must list 1 to 50 ids');
+    const found: unknown[] = [];
+    const missing: unknown[] = [];
+    for (const id of ids) {
+      const ex = this.executions.get(String(id));
+      if (ex) found.push(this.describe(ex));
+      else missing.push({ QueryExecutionId: String(id), ErrorCode: 'INVALID_INPUT', ErrorMessage: `QueryExecution ${id} was not found` });
+    }
+    return { QueryExecutions: found, UnprocessedQueryExecutionIds: missing };
+  }
+
+  private list(input: Record<string, unknown>): unknown {
+    const wg = typeof input.WorkGroup === 'string' ? input.WorkGroup : 'primary';
+    const max = input.MaxResults === undefined ? 50 : Number(input.MaxResults);
+    const all = [...this.executions.values()].filter((e) => e.workGroup === wg).reverse().map((e) => e.id);
+    const start = input.NextToken ? Number(Buffer.from(String(input.NextToken), 'base64url').toString('utf8')) || 0 : 0;
+    const page = all.slice(start, start + max);
+    const out: Record<string, unknown> = { QueryExecutionIds: page };
+    if (start + max < all.length) out.NextToken = Buffer.from(String(start + max)).toString('base64url');
+    return out;
+  }
+
+  private getWorkGroup(input: Record<string, unknown>): unknown {
+    const name = String(input.WorkGroup ?? '');
+    const wg = this.workGroups.get(name);
+    if (!wg) throw new ApiError('InvalidRequestException', `WorkGroup ${name} is not found.`);
+    return {
+      WorkGroup: {
+        Name: name, State: 'ENABLED',
+        Configuration: {
+          ResultConfiguration: wg.outputLocation ? { OutputLocation: wg.outputLocation } : {},
+          EnforceWorkGroupConfiguration: wg.enforce ?? false,
+          BytesScannedCutoffPerQuery: wg.bytesScannedCutoffPerQuery,
+          EngineVersion: { SelectedEngineVersion: 'Athena engine version 3', EffectiveEngineVersion: 'Athena engine version 3' },
+        },
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- execution
+
+  private finish(ex: Execution, state: State, reason?: string, error?: AthenaErrorInfo): void {
+    ex.state = state;
+    ex.completed = Date.now();
+    if (reason) ex.stateChangeReason = reason;
+    if (error) ex.athenaError = error;
+  }
+
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    this.idle = (async () => {
+      try {
+        for (;;) {
+          const id = this.queue.shift();
+          if (!id) break;
+          const ex = this.executions.get(id)!;
+          if (ex.state !== 'QUEUED') continue;
+          // Let GetQueryExecution observe QUEUED at least once per event-loop turn.
+          await new Promise((r) => setImmediate(r));
+          if (ex.state !== 'QUEUED') continue;
+          await this.execute(ex);
+        }
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+
+  private async execute(ex: Execution): Promise<void> {
+    ex.state = 'RUNNING';
+    ex.started = Date.now();
+    this.running = ex;
+    try {
+      await this.run(ex);
+      if (ex.cancelRequested) this.finish(ex, 'CANCELLED', 'Query was cancelled by the user');
+      else this.finish(ex, 'SUCCEEDED');
+    } catch (e) {
+      if (ex.cancelRequested) {
+        this.finish(ex, 'CANCELLED', 'Query was cancelled by the user');
+      } else {
+        const err = e instanceof QueryError ? e : toQueryError(e);
+        this.finish(ex, 'FAILED', err.message, { ErrorCategory: err.category, ErrorType: err.errorType, Retryable: err.retryable, ErrorMessage: err.message });
+      }
+    } finally {
+      ex.engineMs = Date.now() - ex.started;
+      this.running = undefined;
+    }
+  }
+
+  private async run(ex: Execution): Promise<void> {
+    let sql: string;
+    try {
+      assertSingleStatement(ex.query);
+      sql = stripTrailingSemicolon(substituteParameters(ex.query, ex.parameters ?? []));
+    } catch (e) {
+      throw new QueryError(`${(e as Error).message}`, 2, 1100);
+    }
+    if (ex.injectedFailure) {
+      const retryable = this.faults.failRetryable ?? false;
+      throw retryable
+        ? new QueryError('GENERIC_INTERNAL_ERROR: injected fault (local Athena)', 1, 401, true)
+        : new QueryError('GENERIC_USER_ERROR: injected fault (local Athena)', 2, 1100, false);
+    }
+    const kind = statementKind(sql);
+    if (kind.kind === 'SELECT') return this.runSelect(ex, sql);
+    if (kind.kind === 'UNLOAD') return this.runUnload(ex, sql);
+    throw new QueryError(`NOT_SUPPORTED: the local Athena runs SELECT and UNLOAD statements only (got ${kind.keyword || 'an empty statement'})`, 2, 1100);
+  }
+
+  /** (Re)creates the views of the tables a query names and switches to its database; returns the bytes of their files. */
+  private async prepareTables(ex: Execution, sql: string, cutoff?: number): Promise<number> {
+    const names = new Set<string>();
+    let withPath = false;
+    for (const t of tokenize(sql)) {
+      const n = identName(t);
+      if (n === undefined) continue;
+      if (t.kind === 'qident' && n === '$path') withPath = true;
+      names.add(n);
+    }
+    await this.ensureSchema(ex.database);
+    let bytes = 0;
+    for (const table of this.tables.values()) {
+      const name = table.input.Name.toLowerCase();
+      if (!names.has(name)) continue;
+      const rel = tableRelation(table.input, this.opts.s3.rootDir, withPath);
+      bytes += rel.files.reduce((s, f) => s + f.size, 0);
+      await this.ensureSchema(table.database);
+      await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.database)}.${quoteIdent(name)} AS ${rel.sql}`);
+    }
+    if (cutoff !== undefined && bytes > cutoff) {
+      throw new QueryError(`Query exhausted resources at this scale factor: the bytes scanned limit of the workgroup was exceeded (${bytes} > ${cutoff})`, 2, 1100);
+    }
+    await this.conn.run(`USE ${quoteIdent(ex.database)}`);
+    return bytes;
+  }
+
+  private async ensureSchema(name: string): Promise<void> {
+    if (this.schemas.has(name)) return;
+    await this.conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(name)}`);
+    this.schemas.add(name);
+  }
+
+  private async runSelect(ex: Execution, sql: string): Promise<void> {
+    const cutoff = this.workGroups.get(ex.workGroup)?.bytesScannedCutoffPerQuery;
+    ex.dataScanned = await this.prepareTables(ex, sql, cutoff);
+    const duck = transpileOrFail(sql);
+    const dir = join(this.opts.workDir, 'results');
+    mkdirSync(dir, { recursive: true });
+    const csvPath = join(dir, `${ex.id}.csv`);
+    const rowsPath = join(dir, `${ex.id}.rows.jsonl`);
+    const result = await this.conn.stream(duck);
+    const names = result.columnNames();
+    const types: DuckDBType[] = result.columnTypes();
+    ex.columns = names.map((n, i) => columnInfo(n, types[i]));
+    const csv = createWriteStream(csvPath);
+    const rows = createWriteStream(rowsPath);
+    const write = async (stream: NodeJS.WritableStream, text: string): Promise<void> => {
+      if (!stream.write(text)) await once(stream, 'drain');
+    };
+    try {
+      await write(csv, csvLine(names));
+      await write(rows, JSON.stringify(names) + '\n');
+      for await (const chunk of result.yieldRowsJson()) {
+        if (ex.cancelRequested) throw new QueryError('cancelled', 2);
+        let csvText = '';
+        let rowText = '';
+        for (const row of chunk) {
+          const values = row.map((v, i) => formatValue(v, types[i]));
+          csvText += csvLine(values);
+          rowText += JSON.stringify(values) + '\n';
+        }
+        await write(csv, csvText);
+        await write(rows, rowText);
+      }
+    } finally {
+      await Promise.all([new Promise((r) => csv.end(r)), new Promise((r) => rows.end(r))]);
+    }
+    if (ex.cancelRequested) return;
+    ex.rowsFile = rowsPath;
+    const { bucket, key } = parseS3Uri(ex.outputLocation);
+    await s3Put(this.opts.s3.endpoint, bucket, `${key}${ex.id}.csv`, { file: csvPath }, 'text/csv');
+    const metadata = JSON.stringify({ QueryExecutionId: ex.id, ResultSetMetadata: { ColumnInfo: ex.columns } });
+    await s3Put(this.opts.s3.endpoint, bucket, `${key}${ex.id}.csv.metadata`, { data: Buffer.from(metadata) }, 'application/octet-stream');
+    rmSync(csvPath, { force: true });
+  }
+
+  private async runUnload(ex: Execution, sql: string): Promise<void> {
+    let stmt;
+    try { stmt = parseUnload(sql); } catch (e) { throw new QueryError(`SYNTAX_ERROR: ${(e as Error).message}`, 2, 1100); }
+    const props = stmt.properties;
+    const format = String(props.format ?? 'TEXTFILE').toUpperCase();
+    const compression = String(props.compression ?? (format === 'PARQUET' ? 'GZIP' : 'GZIP')).toUpperCase();
+    let target;
+    try { target = parseS3Uri(stmt.location); } catch (e) { throw new QueryError(`INVALID_INPUT: ${(e as Error).message}`, 2, 1100); }
+    const prefix = target.key === '' || target.key.endsWith('/') ? target.key : `${target.key}/`;
+    const dirOnDisk = join(this.opts.s3.rootDir, target.bucket, prefix);
+    if (existsSync(dirOnDisk) && hasAnyFile(dirOnDisk)) {
+      throw new QueryError(`HIVE_PATH_ALREADY_EXISTS: Target directory for table '${ex.database}.tmp_unload' already exists: ${stmt.location}. You may need to manually clean the data at location '${stmt.location}' before retrying. Athena will not delete data in your account.`, 2, 1100);
+    }
+    const cutoff = this.workGroups.get(ex.workGroup)?.bytesScannedCutoffPerQuery;
+    ex.dataScanned = await this.prepareTables(ex, stmt.query, cutoff);
+    const inner = transpileOrFail(stmt.query);
+    const tmp = join(this.opts.workDir, 'unload', ex.id);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const partitionedBy = Array.isArray(props.partitioned_by) ? props.partitioned_by : [];
+    const copyOpts: string[] = [];
+    let ext = '';
+    if (format === 'PARQUET') {
+      const codec: Record<string, string> = { SNAPPY: 'snappy', GZIP: 'gzip', ZSTD: 'zstd', NONE: 'uncompressed', UNCOMPRESSED: 'uncompressed', LZ4: 'lz4' };
+      if (!codec[compression]) throw new QueryError(`INVALID_TABLE_PROPERTY: unsupported Parquet compression ${compression}`, 2, 1100);
+      copyOpts.push('FORMAT PARQUET', `COMPRESSION ${codec[compression]}`);
+    } else if (format === 'JSON' || format === 'TEXTFILE') {
+      const gz = compression === 'GZIP';
+      if (!gz && compression !== 'NONE') throw new QueryError(`INVALID_TABLE_PROPERTY: unsupported ${format} compression ${compression}`, 2, 1100);
+      if (format === 'JSON') copyOpts.push('FORMAT JSON');
+      else copyOpts.push('FORMAT CSV', 'HEADER false', `DELIMITER ${quoteString(String(props.field_delimiter ?? '\u0001'))}`, 'QUOTE \'\'');
+      copyOpts.push(`COMPRESSION ${gz ? 'gzip' : 'none'}`);
+      ext = gz ? '.gz' : '';
+    } else {
+      throw new QueryError(`NOT_SUPPORTED: UNLOAD format ${format} is not supported by the local Athena (PARQUET, JSON, TEXTFILE)`, 2, 1100);
+    }
+    if (partitionedBy.length > 0) {
+      copyOpts.push(`PARTITION_BY (${partitionedBy.map(quoteIdent).join(', ')})`, 'WRITE_PARTITION_COLUMNS false');
+      await this.conn.run(`COPY (${inner}) TO ${quoteString(tmp)} (${copyOpts.join(', ')})`);
+    } else {
+      await this.conn.run(`COPY (${inner}) TO ${quoteString(join(tmp, 'part'))} (${copyOpts.join(', ')})`);
+    }
+    if (ex.cancelRequested) { rmSync(tmp, { recursive: true, force: true }); return; }
+    const written: string[] = [];
+    try {
+      let n = 0;
+      for (const f of listDataFiles(tmp).concat(listEmptyFiles(tmp))) {
+        const rel = relative(tmp, f.path).split('/').slice(0, -1).join('/');
+        const key = `${prefix}${rel ? `${rel}/` : ''}${ex.id}_${String(n++).padStart(5, '0')}${ext}`;
+        await s3Put(this.opts.s3.endpoint, target.bucket, key, { file: f.path }, 'application/octet-stream');
+        written.push(`s3://${target.bucket}/${key}`);
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    const out = parseS3Uri(ex.outputLocation);
+    await s3Put(this.opts.s3.endpoint, out.bucket, `${out.key}${ex.id}-manifest.csv`, { data: Buffer.from(written.map((w) => `${w}\n`).join('')) }, 'text/csv');
+  }
+}
+
+function hasAnyFile(dir: string): boolean {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isFile()) return true;
+    if (e.isDirectory() && hasAnyFile(join(dir, e.name))) return true;
+  }
+  return false;
+}
+
+/** Zero-byte files DuckDB may write (listDataFiles skips empty files). */
+function listEmptyFiles(dir: string): Array<{ path: string; size: number }> {
+  const out: Array<{ path: string; size: number }> = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...listEmptyFiles(p));
+    else if (e.isFile() && statSync(p).size === 0) out.push({ path: p, size: 0 });
+  }
+  return out;
+}
+
+function transpileOrFail(sql: string): string {
+  try {
+    return transpile(sql);
+  } catch (e) {
+    throw new QueryError(`SYNTAX_ERROR: ${(e as Error).message}`, 2, 1100);
+  }
+}
+
+/** Maps a DuckDB error to an Athena-like user error (Trino error names as message prefixes). */
+function toQueryError(e: unknown): QueryError {
+  const msg = (e as Error)?.message ?? String(e);
+  const first = msg.split('\n')[0];
+  if (e instanceof SqlTextError) return new QueryError(`SYNTAX_ERROR: ${first}`, 2, 1100);
+  if (/^Parser Error/.test(first)) return new QueryError(`SYNTAX_ERROR: ${first}`, 2, 1100);
+  if (/^Catalog Error: Table/.test(first)) return new QueryError(`TABLE_NOT_FOUND: ${first}`, 2, 1100);
+  if (/^Catalog Error: Scalar Function|^Binder Error: No function matches/.test(first)) return new QueryError(`FUNCTION_NOT_FOUND: ${first}`, 2, 1100);
+  if (/^Binder Error: Referenced column|^Binder Error: Values list/.test(first)) return new QueryError(`COLUMN_NOT_FOUND: ${first}`, 2, 1100);
+  if (/^(Conversion|Invalid Input|Out of Range) Error/.test(first)) return new QueryError(`INVALID_CAST_ARGUMENT: ${first}`, 2, 1100);
+  if (/^IO Error/.test(first)) return new QueryError(`HIVE_CURSOR_ERROR: ${first}`, 1, 401, true);
+  return new QueryError(`GENERIC_USER_ERROR: ${first}`, 2, 1100);
+}
