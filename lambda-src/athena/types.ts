@@ -29,8 +29,10 @@ export interface QueryStatus extends QueryRequest {
   rows?: number;
   /** facility_extract: whether this computation now owns the curated partition. */
   promoted?: boolean;
-  /** facility_extract: the Parquet keys of this computation in the curated partition. */
-  extractKeys?: string[];
+  /** facility_extract: the key prefix of this computation's Parquet files in the curated partition. */
+  extractPrefix?: string;
+  /** facility_extract: how many Parquet files this computation has in the partition (0 when not promoted). */
+  extractFiles?: number;
 }
 
 /** Output of the publish-results Lambda. */

@@ -133,7 +133,10 @@ export function computationFilePrefix(partition: string, queryExecutionId: strin
 
 export interface PromoteResult {
   readonly promoted: boolean;
-  readonly extractKeys: string[];
+  /** `<partition><queryExecutionId>_`: the prefix of this computation's files. */
+  readonly extractPrefix: string;
+  /** Number of this computation's files in the partition (0 when not promoted). */
+  readonly extractFiles: number;
 }
 
 /**
@@ -174,7 +177,7 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
     deps.logger?.info('extract not promoted: a newer computation owns the partition', {
       snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: claim.stored, removedCopies: removed,
     });
-    return { promoted: false, extractKeys: [] };
+    return { promoted: false, extractPrefix: ours, extractFiles: 0 };
   }
   for (const key of staged) {
     const target = ours + key.slice(staging.length).replace(/\//g, '__');
@@ -197,12 +200,12 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
     removed = await deleteKeys(s3, bucket, listKeys(s3, bucket, ours));
   }
   await deleteKeys(s3, bucket, listKeys(s3, bucket, staging));
-  const extractKeys: string[] = [];
-  if (stillOurs) for await (const k of listKeys(s3, bucket, ours)) extractKeys.push(k);
+  let extractFiles = 0;
+  if (stillOurs) for await (const _k of listKeys(s3, bucket, ours)) extractFiles++;
   deps.logger?.info(stillOurs ? 'extract promoted' : 'extract superseded while promoting', {
-    snapshotDate, queryExecutionId: watermark.queryExecutionId, staged: staged.length, removed, files: extractKeys.length,
+    snapshotDate, queryExecutionId: watermark.queryExecutionId, staged: staged.length, removed, files: extractFiles,
   });
-  return { promoted: stillOurs, extractKeys };
+  return { promoted: stillOurs, extractPrefix: ours, extractFiles };
 }
 
 /**
@@ -228,7 +231,7 @@ export async function runFacilityExtract(request: QueryRequest, deps: RunnerDeps
     onSucceeded: async (execution, status) => {
       const watermark: Watermark = { submittedAt: status.submittedAt, queryExecutionId: status.queryExecutionId };
       const result = await promoteExtract(deps, snapshotDate, stagingOf(execution), watermark);
-      return { promoted: result.promoted, extractKeys: result.extractKeys };
+      return { promoted: result.promoted, extractPrefix: result.extractPrefix, extractFiles: result.extractFiles };
     },
     onFailed: async (execution) => {
       // Athena leaves the partial output of a failed UNLOAD behind; clear it (best effort).

@@ -595,7 +595,7 @@ describe('Stage 1 facility extract', () => {
       `${partition}q-0001_20250810_000001_00001_abcde_2`,
       `${partition}q-0001_sub__part-3`,
     ]);
-    expect(status.extractKeys).toEqual(keysUnder(partition));
+    expect(status).toMatchObject({ extractPrefix: `${partition}q-0001_`, extractFiles: 3 });
     expect(text(`${partition}q-0001_sub__part-3`)).toBe('parquet of q-0001/sub/part-3');
     expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
     const wm = store.get(partitionWatermarkKey(config, '2025-08-10'))!;
@@ -606,8 +606,9 @@ describe('Stage 1 facility extract', () => {
   test('re-running the same computation is idempotent; a newer one replaces it', async () => {
     const first = await runFacilityExtract(EREQ, deps());
     const again = await runFacilityExtract({ ...EREQ, queryExecutionId: first.queryExecutionId }, deps());
-    expect(again).toMatchObject({ promoted: true, extractKeys: first.extractKeys });
-    expect(keysUnder(partition)).toEqual(first.extractKeys);
+    const before = keysUnder(partition);
+    expect(again).toMatchObject({ promoted: true, extractFiles: 3, extractPrefix: first.extractPrefix });
+    expect(keysUnder(partition)).toEqual(before);
     const newer = await runFacilityExtract({ ...EREQ, etag: '"v2"' }, deps());
     expect(newer).toMatchObject({ promoted: true, queryExecutionId: 'q-0002' });
     expect(keysUnder(partition).every((k) => k.startsWith(`${partition}q-0002_`))).toBe(true);
@@ -627,7 +628,7 @@ describe('Stage 1 facility extract', () => {
     const newer = await runFacilityExtract({ ...EREQ, etag: '"v2"' }, deps());
     expect(newer.promoted).toBe(true);
     const late = await runFacilityExtract(older, deps());
-    expect(late).toMatchObject({ done: true, promoted: false, extractKeys: [] });
+    expect(late).toMatchObject({ done: true, promoted: false, extractFiles: 0 });
     expect(keysUnder(partition)).toEqual([`${partition}q-0002_part-a`]);
     expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
   });
@@ -640,7 +641,7 @@ describe('Stage 1 facility extract', () => {
       putRaw(`${partition}q-newer_part-0`, 'newer parquet');
     });
     const status = await runFacilityExtract(EREQ, deps());
-    expect(status).toMatchObject({ done: true, promoted: false, extractKeys: [] });
+    expect(status).toMatchObject({ done: true, promoted: false, extractFiles: 0 });
     expect(keysUnder(partition)).toEqual([`${partition}q-newer_part-0`]);
     expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
   });
