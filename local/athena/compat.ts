@@ -67,6 +67,7 @@ const RENAMES: Record<string, string> = {
   day_of_year: 'dayofyear',
   doy: 'dayofyear',
   to_unixtime: 'epoch',
+  sequence: 'generate_series',
 };
 
 /** Converts a MySQL-style format (Trino date_parse/date_format) to strftime/strptime specifiers. */
