@@ -35,6 +35,8 @@ for (const file of handlers) {
     platform: 'node',
     target: 'node24',
     format: 'cjs',
+    // Prefer the SDK's ES module builds: they tree-shake (the CJS builds pull in every command).
+    mainFields: ['module', 'main'],
     legalComments: 'none',
     sourcemap: false,
     logLevel: 'warning',
