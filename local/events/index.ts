@@ -147,6 +147,7 @@ export interface LocalEventBridgeOptions {
 }
 
 /** mulberry32: small, fast, seedable. */
+/* eslint-disable no-bitwise */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -157,6 +158,7 @@ function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+/* eslint-enable no-bitwise */
 
 function jsonPath(value: unknown, path: string): unknown {
   if (path === '$') return value;
@@ -282,7 +284,13 @@ export class LocalEventBridge {
   private schedule(event: EventBridgeEvent, rule: EventRule, target: EventTarget, copy: number): void {
     const key = (event.detail as { object?: { key?: string } }).object?.key;
     const record: DeliveryRecord = {
-      eventId: event.id, rule: rule.name, targetId: target.id, targetArn: target.arn, copy, status: 'PENDING', attempts: 0,
+      eventId: event.id,
+      rule: rule.name,
+      targetId: target.id,
+      targetArn: target.arn,
+      copy,
+      status: 'PENDING',
+      attempts: 0,
       ...(key !== undefined ? { key } : {}),
     };
     this.records.push(record);
@@ -356,7 +364,10 @@ export class LocalEventBridge {
   /** The executions started by deliveries, with their status (RUNNING until they end). */
   executions(): Array<{ executionArn: string; status: string; eventId: string; key?: string; copy: number }> {
     return this.records.filter((r) => r.executionArn).map((r) => ({
-      executionArn: r.executionArn!, status: r.executionStatus ?? 'RUNNING', eventId: r.eventId, copy: r.copy,
+      executionArn: r.executionArn!,
+      status: r.executionStatus ?? 'RUNNING',
+      eventId: r.eventId,
+      copy: r.copy,
       ...(r.key !== undefined ? { key: r.key } : {}),
     }));
   }

@@ -136,8 +136,11 @@ export class LocalLambdaRuntime {
   private readonly home = mkdtempSync(join(tmpdir(), 'medlaunch-elt-lambda-home-'));
   private running = 0;
   private readonly waiters: Array<() => void> = [];
-  private faults: { timeout?: { fn: Registered; n: number }; throttle?: { fn?: Registered; n: number };
-    error?: { fn: Registered; n: number; errorType: string; errorMessage?: string }; } = {};
+  private faults: {
+    timeout?: { fn: Registered; n: number };
+    throttle?: { fn?: Registered; n: number };
+    error?: { fn: Registered; n: number; errorType: string; errorMessage?: string };
+  } = {};
   private closed = false;
   /** Counters for summaries and tests. */
   readonly stats = { invocations: 0, coldStarts: 0, errors: 0, timeouts: 0, throttles: 0 };
@@ -170,14 +173,14 @@ export class LocalLambdaRuntime {
    * Registers the Node.js functions of a resolved template (those with an asset folder); returns
    * the names of the functions skipped (inline code, other runtimes).
    */
-  registerAll(functions: ReadonlyArray<LocalFunctionConfig & { runtime?: string; assetDir?: string }>): string[] {
+  registerAll(functions: ReadonlyArray<Omit<LocalFunctionConfig, 'assetDir'> & { runtime?: string; assetDir?: string }>): string[] {
     const skipped: string[] = [];
     for (const f of functions) {
       if (!f.assetDir || (f.runtime && !f.runtime.startsWith('nodejs'))) {
         skipped.push(f.name);
         continue;
       }
-      this.register(f);
+      this.register({ ...f, assetDir: f.assetDir });
     }
     return skipped;
   }
@@ -243,8 +246,13 @@ export class LocalLambdaRuntime {
         er.n--;
         this.stats.errors++;
         return {
-          requestId, functionError: 'Unhandled', errorType: er.errorType, errorMessage: er.errorMessage ?? `injected ${er.errorType}`,
-          trace: [], durationMs: Date.now() - started, coldStart: false,
+          requestId,
+          functionError: 'Unhandled',
+          errorType: er.errorType,
+          errorMessage: er.errorMessage ?? `injected ${er.errorType}`,
+          trace: [],
+          durationMs: Date.now() - started,
+          coldStart: false,
         };
       }
       return await this.run(fn, requestId, text, started, limit);
@@ -391,8 +399,13 @@ export class LocalLambdaRuntime {
       this.discard(fn, container);
       const err = outcome.crashed;
       if (typeof err === 'number') {
-        return { ...base, functionError: 'Unhandled', errorType: 'Runtime.ExitError',
-          errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: exit status ${err}`, trace: [] };
+        return {
+          ...base,
+          functionError: 'Unhandled',
+          errorType: 'Runtime.ExitError',
+          errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: exit status ${err}`,
+          trace: [],
+        };
       }
       const oom = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
       return {
@@ -411,8 +424,13 @@ export class LocalLambdaRuntime {
     const body = outcome.payload ?? 'null';
     if (Buffer.byteLength(body) > limit) {
       this.stats.errors++;
-      return { ...base, functionError: 'Unhandled', errorType: 'Function.ResponseSizeTooLarge',
-        errorMessage: `Response payload size exceeded maximum allowed payload size (${limit} bytes).`, trace: [] };
+      return {
+        ...base,
+        functionError: 'Unhandled',
+        errorType: 'Function.ResponseSizeTooLarge',
+        errorMessage: `Response payload size exceeded maximum allowed payload size (${limit} bytes).`,
+        trace: [],
+      };
     }
     return { ...base, payload: JSON.parse(body) };
   }

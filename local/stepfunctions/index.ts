@@ -4,8 +4,12 @@
  * SDK against the embedded services, with AWS's result shapes and error names.
  */
 import { randomUUID } from 'node:crypto';
-import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import type * as Asl from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { awsSdkCall, lambdaArnInvoke, lambdaInvoke, LambdaInvoker, ServiceClients, ServiceEndpoints, snsPublish, TaskFailure } from './integrations';
+
+// The package's typings are ESM-only; its `require` export is CommonJS (build/main.node.cjs).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } = require('aws-local-stepfunctions') as typeof Asl;
 
 export { TaskFailure } from './integrations';
 export type { LambdaInvoker, ServiceEndpoints } from './integrations';
@@ -103,7 +107,7 @@ interface Machine {
   readonly config: StateMachineConfig;
   readonly definition: Record<string, any>;
   readonly arn: string;
-  readonly machine: StateMachine;
+  readonly machine: Asl.StateMachine;
   readonly handlers: Record<string, (input: any) => Promise<any>>;
   readonly waitOverrides: Record<string, number>;
   readonly retryOverrides: Record<string, number | number[]>;
@@ -185,7 +189,7 @@ export class LocalStepFunctions {
         }
       }
     });
-    let machine: StateMachine;
+    let machine: Asl.StateMachine;
     try {
       machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: true } });
     } catch (err) {

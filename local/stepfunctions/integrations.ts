@@ -131,8 +131,10 @@ export class ServiceClients {
   /** The S3 client (path-style). */
   get s3(): s3.S3Client {
     this.s3Client ??= new s3.S3Client({
-      ...this.common(this.endpoints.s3), forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+      ...this.common(this.endpoints.s3),
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
     });
     return this.s3Client;
   }

@@ -8,9 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import * as pipelineLib from '../../src';
 import { IntrinsicResolver, TemplateResolutionError } from './intrinsics';
 import type { CfnTemplate, ResolveEnvironment } from './intrinsics';
+import * as pipelineLib from '../../src';
 
 export { IntrinsicResolver, TemplateResolutionError } from './intrinsics';
 export type { CfnResource, CfnTemplate, ResolveEnvironment } from './intrinsics';

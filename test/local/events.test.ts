@@ -1,13 +1,18 @@
-import { LocalLambdaRuntime } from '../../local/lambda';
+import { synthesizeFixture } from './helpers';
 import { LocalEventBridge, matchesPattern, objectCreatedEvent, targetInput } from '../../local/events';
 import type { EventBridgeEvent, EventRule } from '../../local/events';
+import { LocalLambdaRuntime } from '../../local/lambda';
 import { LocalStepFunctions } from '../../local/stepfunctions';
 import { resolveTemplate } from '../../local/template';
-import { synthesizeFixture } from './helpers';
 
 const base = objectCreatedEvent({
-  bucket: 'data-bucket', key: 'data/batch/2025-08-10/part-1.jsonl', size: 1234, etag: '"d41d8cd98f00b204e9800998ecf8427e"',
-  sequencer: '0062E99A88DC407460', time: '2025-08-10T12:34:56.789Z', requestId: 'N4N7GDK58NMKJ12R',
+  bucket: 'data-bucket',
+  key: 'data/batch/2025-08-10/part-1.jsonl',
+  size: 1234,
+  etag: '"d41d8cd98f00b204e9800998ecf8427e"',
+  sequencer: '0062E99A88DC407460',
+  time: '2025-08-10T12:34:56.789Z',
+  requestId: 'N4N7GDK58NMKJ12R',
 }, { id: '17793124-05d4-b198-2fde-7ededc63b103' });
 
 describe('objectCreatedEvent', () => {
@@ -95,7 +100,8 @@ describe('targetInput', () => {
     expect(targetInput({ id: 't', arn: 'x', inputPath: '$.detail.object' }, base, rule)).toEqual(base.detail.object);
     expect(targetInput({ id: 't', arn: 'x' }, base, rule)).toBe(base);
     expect(targetInput({
-      id: 't', arn: 'x',
+      id: 't',
+      arn: 'x',
       inputTransformer: {
         InputPathsMap: { bucket: '$.detail.bucket.name', key: '$.detail.object.key', size: '$.detail.object.size', res: '$.resources' },
         InputTemplate: '{"bucket": <bucket>, "text": "<key> is <size> bytes", "size": <size>, "res": <res>, "rule": "<aws.events.rule-name>"}',

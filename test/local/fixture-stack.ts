@@ -72,7 +72,9 @@ export function buildFixtureStack(stack: Stack, codeDir: string): void {
 
   const transientRetry = (t: tasks.LambdaInvoke) => t.addRetry({
     errors: ['TransientError', 'Lambda.TooManyRequestsException'],
-    interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2,
+    interval: Duration.seconds(1),
+    maxAttempts: 3,
+    backoffRate: 2,
   });
   const processObject = new tasks.LambdaInvoke(stack, 'ProcessObject', {
     lambdaFunction: processFn, payloadResponseOnly: false, resultSelector: { 'summary.$': '$.Payload' }, resultPath: '$.process',
@@ -82,7 +84,7 @@ export function buildFixtureStack(stack: Stack, codeDir: string): void {
   const branch = (name: string) => {
     const start = new tasks.LambdaInvoke(stack, `${name}Start`, {
       lambdaFunction: queryFn,
-      payload: sfn.TaskInput.fromObject({ query: name, 'bucket.$': '$.detail.bucket.name', polls: 0 }),
+      payload: sfn.TaskInput.fromObject({ 'query': name, 'bucket.$': '$.detail.bucket.name', 'polls': 0 }),
       outputPath: '$.Payload',
     });
     const poll = new tasks.LambdaInvoke(stack, `${name}Poll`, { lambdaFunction: queryFn, outputPath: '$.Payload' });

@@ -7,8 +7,8 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { synthesizeTemplate, SynthesizedTemplate } from '../../local/template';
 import { buildFixtureStack, FIXTURE_HANDLER_SOURCE } from './fixture-stack';
+import { synthesizeTemplate, SynthesizedTemplate } from '../../local/template';
 
 /** A message received by the fake SNS. */
 export interface FakeSnsMessage { readonly topicArn: string; readonly message: string; readonly subject?: string }

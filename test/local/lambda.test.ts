@@ -50,9 +50,18 @@ describe('LocalLambdaRuntime', () => {
     expect(r.functionError).toBeUndefined();
     const p = r.payload as Record<string, unknown>;
     expect(p).toMatchObject({
-      event: { hello: 'world' }, who: 'echo', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', fnName: 'fn-echo',
-      envName: 'fn-echo', memory: '192', handler: 'index.echo', taskRoot: code, requestId: r.requestId,
-      arn: 'arn:aws:lambda:us-east-1:000000000000:function:fn-echo', waits: true,
+      event: { hello: 'world' },
+      who: 'echo',
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9',
+      fnName: 'fn-echo',
+      envName: 'fn-echo',
+      memory: '192',
+      handler: 'index.echo',
+      taskRoot: code,
+      requestId: r.requestId,
+      arn: 'arn:aws:lambda:us-east-1:000000000000:function:fn-echo',
+      waits: true,
     });
     expect(p.remaining).toBeGreaterThan(1000);
     expect(p.remaining).toBeLessThanOrEqual(2000);

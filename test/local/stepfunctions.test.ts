@@ -3,10 +3,10 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startFakeSns, synthesizeFixture } from './helpers';
 import { LocalLambdaRuntime } from '../../local/lambda';
 import { LocalStepFunctions, StepFunctionsApiError } from '../../local/stepfunctions';
 import { resolveTemplate, ResolvedTemplate } from '../../local/template';
-import { startFakeSns, synthesizeFixture } from './helpers';
 
 jest.setTimeout(60_000);
 
@@ -146,7 +146,8 @@ describe('hand-written definitions', () => {
         StartAt: 'Get',
         States: {
           Get: {
-            Type: 'Task', Resource: 'arn:aws:states:::aws-sdk:s3:getObject',
+            Type: 'Task',
+            Resource: 'arn:aws:states:::aws-sdk:s3:getObject',
             Parameters: { 'Bucket': 'data', 'Key.$': '$.key' },
             ResultSelector: { 'body.$': '$.Body', 'etag.$': '$.ETag' },
             Catch: [{ ErrorEquals: ['S3.NoSuchKeyException'], ResultPath: '$.error', Next: 'Missing' }],
@@ -174,8 +175,10 @@ describe('hand-written definitions', () => {
         States: {
           Pause: { Type: 'Wait', Seconds: 3600, Next: 'Call' },
           Call: {
-            Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke',
-            Parameters: { FunctionName: 'fn-sleep', Payload: { ms: 1 } }, End: true,
+            Type: 'Task',
+            Resource: 'arn:aws:states:::lambda:invoke',
+            Parameters: { FunctionName: 'fn-sleep', Payload: { ms: 1 } },
+            End: true,
           },
         },
       },
@@ -204,7 +207,9 @@ describe('hand-written definitions', () => {
         States: {
           Raw: { Type: 'Task', Resource: queryArn, Next: 'Slow' },
           Slow: {
-            Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', TimeoutSeconds: 1,
+            Type: 'Task',
+            Resource: 'arn:aws:states:::lambda:invoke',
+            TimeoutSeconds: 1,
             Parameters: { FunctionName: 'fn-sleep', Payload: { ms: 2500 } },
             Catch: [{ ErrorEquals: ['States.TaskFailed'], Next: 'NotForTimeouts' }],
             End: true,

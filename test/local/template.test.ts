@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as lib from '../../src';
+import { synthesizeFixture } from './helpers';
 import { IntrinsicResolver, resolveTemplate, synthesizePipelineTemplate, TemplateResolutionError } from '../../local/template';
 import type { CfnTemplate } from '../../local/template';
-import { synthesizeFixture } from './helpers';
+import * as lib from '../../src';
 
 describe('resolveTemplate on a synthesized stack', () => {
   const synth = synthesizeFixture();
