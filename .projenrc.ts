@@ -89,6 +89,8 @@ const typecheck = project.addTask('typecheck', {
   exec: 'tsc --noEmit -p test/tsconfig.json',
 });
 project.testTask.prependSpawn(typecheck);
+// Tests run the bundled Lambda assets and CLI (end to end): rebuild them first (a couple of seconds).
+project.testTask.prependSpawn(bundle);
 
 // integ-runner: tests live in integ/ (integ.*.ts) with committed snapshots; `integ` verifies them
 // without deploying, `integ:update` rewrites them after an intended change.
