@@ -1,4 +1,4 @@
-import { synthesizeFixture } from './helpers';
+import { synthesizeFixture } from './engine-helpers';
 import { LocalEventBridge, matchesPattern, objectCreatedEvent, targetInput } from '../../local/events';
 import type { EventBridgeEvent, EventRule } from '../../local/events';
 import { LocalLambdaRuntime } from '../../local/lambda';

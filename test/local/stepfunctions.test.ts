@@ -3,7 +3,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeSns, synthesizeFixture } from './helpers';
+import { startFakeSns, synthesizeFixture } from './engine-helpers';
 import { LocalLambdaRuntime } from '../../local/lambda';
 import { LocalStepFunctions, StepFunctionsApiError } from '../../local/stepfunctions';
 import { resolveTemplate, ResolvedTemplate } from '../../local/template';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { synthesizeFixture } from './helpers';
+import { synthesizeFixture } from './engine-helpers';
 import { IntrinsicResolver, resolveTemplate, synthesizePipelineTemplate, TemplateResolutionError } from '../../local/template';
 import type { CfnTemplate } from '../../local/template';
 import * as lib from '../../src';

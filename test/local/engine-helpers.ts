@@ -7,7 +7,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildFixtureStack, FIXTURE_HANDLER_SOURCE } from './fixture-stack';
+import { buildFixtureStack, FIXTURE_HANDLER_SOURCE } from './engine-fixture-stack';
 import { synthesizeTemplate, SynthesizedTemplate } from '../../local/template';
 
 /** A message received by the fake SNS. */
