@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesizeFixture } from './engine-helpers';
+import { LocalStepFunctions } from '../../local/stepfunctions';
 import { IntrinsicResolver, resolveTemplate, synthesizePipelineTemplate, TemplateResolutionError } from '../../local/template';
 import type { CfnTemplate } from '../../local/template';
 import * as lib from '../../src';
@@ -135,4 +136,8 @@ const hasPipeline = typeof (lib as Record<string, unknown>).AccreditationPipelin
   expect(t.stateMachine().definition.States).toBeDefined();
   expect(t.lambdaFunctions().filter((f) => f.assetDir).length).toBeGreaterThanOrEqual(3);
   expect(t.eventRules().length).toBeGreaterThanOrEqual(1);
+  expect(t.eventRules()[0].targets.some((x) => x.arn === t.stateMachine().arn)).toBe(true);
+  // The definition is accepted by the local engine (validation, Task resources).
+  const sfn = new LocalStepFunctions({ lambda: { invoke: () => Promise.reject(new Error('not called')) } });
+  expect(sfn.register(t.stateMachine())).toBe(t.stateMachine().arn);
 });
