@@ -215,7 +215,8 @@ export class LocalS3 {
 
   private constructor(private readonly store: S3Store, faults: S3FaultOptions) {
     this.setFaults(faults);
-    this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => { void this.handle(req, res); });
+    // no overall request deadline: a large upload from a slow client is not cut off
+    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => { void this.handle(req, res); });
   }
 
   /** Creates a bucket (idempotent). */
@@ -279,12 +280,19 @@ export class LocalS3 {
       const rawPath = qi === -1 ? url : url.slice(0, qi);
       const query = new URLSearchParams(qi === -1 ? '' : url.slice(qi + 1));
       if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI', 400, 'Could not parse the specified URI.');
-      const slash = rawPath.indexOf('/', 1);
       let bucket: string | undefined;
       let key: string | undefined;
+      // virtual-hosted style for `<bucket>.localhost` endpoints; path style otherwise
+      const vhost = /^([a-z0-9][a-z0-9.-]*)\.localhost(?::\d+)?$/i.exec(header(req, 'host') ?? '');
       try {
-        bucket = decodeURIComponent(slash === -1 ? rawPath.slice(1) : rawPath.slice(1, slash)) || undefined;
-        key = slash === -1 || slash === rawPath.length - 1 ? undefined : decodeURIComponent(rawPath.slice(slash + 1));
+        if (vhost) {
+          bucket = vhost[1];
+          key = rawPath.length > 1 ? decodeURIComponent(rawPath.slice(1)) : undefined;
+        } else {
+          const slash = rawPath.indexOf('/', 1);
+          bucket = decodeURIComponent(slash === -1 ? rawPath.slice(1) : rawPath.slice(1, slash)) || undefined;
+          key = slash === -1 || slash === rawPath.length - 1 ? undefined : decodeURIComponent(rawPath.slice(slash + 1));
+        }
       } catch {
         throw new S3Error('InvalidURI', 400, 'Could not parse the specified URI.');
       }
@@ -313,7 +321,18 @@ export class LocalS3 {
 
   private sendError(req: IncomingMessage, res: ServerResponse, requestId: string, e: unknown, ctx?: Ctx): void {
     let err: S3Error;
-    if (e instanceof S3Error) {err = e;} else if (e instanceof ChunkedEncodingError) {err = new S3Error('IncompleteBody', 400, e.message);} else if (e instanceof BodyTooLargeError) {err = new S3Error('MaxMessageLengthExceeded', 400, 'Your request was too big.');} else {
+    if (e instanceof S3Error) {
+      err = e;
+    } else if (e instanceof ChunkedEncodingError) {
+      err = new S3Error('IncompleteBody', 400, e.message);
+    } else if (e instanceof BodyTooLargeError) {
+      err = new S3Error('MaxMessageLengthExceeded', 400, 'Your request was too big.');
+    } else {
+      if (res.headersSent || req.destroyed) {
+        // the client went away mid-response (or mid-upload): nothing to report to it
+        res.destroy();
+        return;
+      }
       err = new S3Error('InternalError', 500, 'We encountered an internal error. Please try again.');
       // eslint-disable-next-line no-console
       console.error(`local S3: ${ctx?.op ?? 'request'} ${req.method} ${req.url} failed:`, e);

@@ -131,7 +131,11 @@ export class LocalSns {
       }
     } catch (e) {
       let err: SnsError;
-      if (e instanceof SnsError) {err = e;} else if (e instanceof BodyTooLargeError) {err = invalidParameter('Invalid parameter: Message too long');} else {
+      if (e instanceof SnsError) {
+        err = e;
+      } else if (e instanceof BodyTooLargeError) {
+        err = invalidParameter('Invalid parameter: Message too long');
+      } else {
         err = new SnsError('InternalError', 'The request processing has failed because of an unknown error.', 500, 'Receiver');
         // eslint-disable-next-line no-console
         console.error('local SNS: request failed:', e);

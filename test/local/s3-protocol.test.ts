@@ -177,6 +177,14 @@ describe('raw HTTP', () => {
     expect(sha.body).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
   });
 
+  test('virtual-hosted style requests for <bucket>.localhost', async () => {
+    const put = await raw(s3.endpoint, 'PUT', '/v%20host/key.txt', { 'host': 'raw-bucket.localhost', 'content-length': 2 }, Buffer.from('hi'));
+    expect(put.status).toBe(200);
+    expect(readFileSync(s3.objectPath('raw-bucket', 'v host/key.txt'), 'utf8')).toBe('hi');
+    const list = await raw(s3.endpoint, 'GET', '/?list-type=2&prefix=v', { host: 'raw-bucket.localhost:1234' });
+    expect(list.body).toContain('<Key>v host/key.txt</Key>');
+  });
+
   test('errors are S3 XML with code, message, resource and request id', async () => {
     const res = await raw(s3.endpoint, 'GET', '/raw-bucket/no%20such%2Bkey', {});
     expect(res.status).toBe(404);
