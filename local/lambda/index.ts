@@ -86,6 +86,14 @@ export interface LocalLambdaRuntimeOptions {
 
 const MAX_PAYLOAD = 6 * 1024 * 1024;
 
+/** Lambda's limit for the init phase of an on-demand environment. */
+const INIT_TIMEOUT_MS = 10_000;
+
+interface StartedMessage {
+  type: 'started';
+  id: string;
+}
+
 interface ResultMessage {
   type: 'result';
   id: string;
@@ -100,6 +108,7 @@ interface Container {
   dead: boolean;
   invocations: number;
   settle?: (r: ResultMessage | { crashed: Error | number }) => void;
+  onStarted?: () => void;
 }
 
 interface Registered extends LocalFunctionConfig {
@@ -325,8 +334,9 @@ export class LocalLambdaRuntime {
     const container: Container = { worker, streamName, busy: false, dead: false, invocations: 0 };
     this.pipeLogs(fn.name, worker.stdout, 'stdout');
     this.pipeLogs(fn.name, worker.stderr, 'stderr');
-    worker.on('message', (msg: ResultMessage) => {
+    worker.on('message', (msg: ResultMessage | StartedMessage) => {
       if (msg?.type === 'result') container.settle?.(msg);
+      else if (msg?.type === 'started') container.onStarted?.();
     });
     worker.on('error', (err) => {
       container.dead = true;
@@ -363,11 +373,16 @@ export class LocalLambdaRuntime {
     container.invocations++;
     container.worker.ref();
     const timeoutMs = fn.timeoutSeconds * 1000;
-    const deadlineMs = started + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await new Promise<ResultMessage | { crashed: Error | number } | 'timeout'>((resolve) => {
       container.settle = resolve;
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      // A cold environment first runs its init phase (bounded like Lambda's); the function
+      // timeout counts from the start of the invoke phase, which the worker reports.
+      timer = setTimeout(() => resolve('timeout'), timeoutMs + (cold ? INIT_TIMEOUT_MS : 0));
+      container.onStarted = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      };
       container.worker.postMessage({
         type: 'invoke',
         id: requestId,
@@ -379,12 +394,13 @@ export class LocalLambdaRuntime {
           memoryLimitInMB: fn.memoryMb,
           logGroupName: `/aws/lambda/${fn.name}`,
           logStreamName: container.streamName,
-          deadlineMs,
+          timeoutMs,
         },
       });
     });
     clearTimeout(timer);
     container.settle = undefined;
+    container.onStarted = undefined;
     container.busy = false;
     const durationMs = Date.now() - started;
     const base = { requestId, durationMs, coldStart: cold };

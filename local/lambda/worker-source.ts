@@ -89,6 +89,9 @@ parentPort.on('message', async (msg) => {
     return;
   }
   const c = msg.context;
+  // The invoke phase starts now: init time does not count against the timeout (as on Lambda).
+  const deadlineMs = Date.now() + c.timeoutMs;
+  parentPort.postMessage({ type: 'started', id: msg.id });
   const context = {
     awsRequestId: c.awsRequestId,
     functionName: c.functionName,
@@ -98,7 +101,7 @@ parentPort.on('message', async (msg) => {
     logGroupName: c.logGroupName,
     logStreamName: c.logStreamName,
     callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, c.deadlineMs - Date.now()),
+    getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
   };
   let event;
   try {

@@ -32,6 +32,13 @@ exports.crash = async () => { process.exit(3); };
 exports.throwString = async () => { throw 'plain text'; };
 `);
 
+writeFileSync(join(code, 'slowinit.js'), `
+'use strict';
+const until = Date.now() + 1500;
+while (Date.now() < until) { /* a slow init phase */ }
+exports.handler = async (event, ctx) => ({ remaining: ctx.getRemainingTimeInMillis() });
+`);
+
 function runtime(opts: ConstructorParameters<typeof LocalLambdaRuntime>[0] = {}) {
   const logs: string[] = [];
   const rt = new LocalLambdaRuntime({ baseEnv: { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' }, log: (fn, line) => logs.push(`${fn}: ${line}`), ...opts });
@@ -111,6 +118,15 @@ describe('LocalLambdaRuntime', () => {
     expect(first).toBeLessThanOrEqual(2000);
     expect(first - second).toBeGreaterThanOrEqual(250);
     expect(first - second).toBeLessThan(1000);
+  });
+
+  test('the init phase does not count against the function timeout', async () => {
+    rt.register({ name: 'fn-slowinit', assetDir: code, handler: 'slowinit.handler', timeoutSeconds: 1 });
+    const r = await rt.invoke('fn-slowinit', {});
+    expect(r.coldStart).toBe(true);
+    expect(r.durationMs).toBeGreaterThanOrEqual(1400);
+    expect(r.functionError).toBeUndefined();
+    expect((r.payload as { remaining: number }).remaining).toBeGreaterThan(900);
   });
 
   test('callback-style handlers and captured logs', async () => {
