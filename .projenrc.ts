@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, JsonFile } from 'projen';
 
 const project = new awscdk.AwsCdkConstructLibrary({
   author: 'medlaunch-elt maintainers',
@@ -98,6 +98,15 @@ for (const [name, extra] of [['integ', []], ['integ:update', ['--dry-run', '--up
   const t = project.tasks.tryFind(name)!;
   t.reset();
   t.exec(['integ-runner', '--directory', 'integ', '--language', 'typescript', ...extra].join(' '), { receiveArgs: true });
+}
+
+// eslint's typed rules find a file's program through the nearest tsconfig.json: give every source folder outside
+// src/ and test/ one that extends the dev config.
+for (const dir of ['lambda-src', 'local', 'cli', 'bench', 'integ']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: { extends: '../test/tsconfig.json', include: ['**/*.ts'] },
+    marker: false,
+  });
 }
 
 project.addTask('bench', {

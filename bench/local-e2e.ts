@@ -5,8 +5,8 @@
  *
  *   npx tsx bench/local-e2e.ts [--records N]
  */
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateLines } from '../cli/generate/generator';

@@ -25,8 +25,8 @@ export const USAGE = `usage: medlaunch-elt <command> [options]
 
 commands:
 ${Object.entries(COMMANDS)
-    .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
-    .join('\n')}
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
 
 Run \`medlaunch-elt <command> --help\` for the options of a command.`;
 

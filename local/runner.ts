@@ -10,7 +10,6 @@ import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node
 import { join, relative } from 'node:path';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { parseRawKey } from '../lambda-src/lib/keys';
 import { LocalAthena } from './athena';
 import { LocalEventBridge, S3ObjectNotice } from './events';
 import { InvokeResult, LocalLambdaRuntime } from './lambda';
@@ -18,6 +17,7 @@ import { LocalS3 } from './s3';
 import { LocalSns } from './sns';
 import { LocalStepFunctions } from './stepfunctions';
 import { resolveTemplate, synthesizePipelineTemplate, ResolvedTemplate } from './template';
+import { parseRawKey } from '../lambda-src/lib/keys';
 
 export type FaultName = 's3-slowdown' | 'athena-throttle' | 'athena-fail' | 'lambda-timeout';
 
@@ -173,8 +173,17 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     }
     const pipelineFunctions = tpl.lambdaFunctions().filter((f) => f.assetDir && f.env.DATA_BUCKET !== undefined);
     for (const f of pipelineFunctions) {
-      lambda.register({ name: f.name, arn: f.arn, logicalId: f.logicalId, assetDir: f.assetDir!, handler: f.handler, env: f.env,
-        timeoutSeconds: f.timeoutSeconds, memoryMb: f.memoryMb, reservedConcurrency: f.reservedConcurrency });
+      lambda.register({
+        name: f.name,
+        arn: f.arn,
+        logicalId: f.logicalId,
+        assetDir: f.assetDir!,
+        handler: f.handler,
+        env: f.env,
+        timeoutSeconds: f.timeoutSeconds,
+        memoryMb: f.memoryMb,
+        reservedConcurrency: f.reservedConcurrency,
+      });
     }
     const machine = tpl.stateMachine();
     sfn.register({ name: machine.name, arn: machine.arn, definition: machine.definition, type: machine.type });

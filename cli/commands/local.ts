@@ -3,7 +3,6 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isCalendarDate } from '../../lambda-src/lib/dates';
 import type * as Runner from '../../local/runner';
-import type { LocalRunResult, ProgressEvent } from '../../local/runner';
 import { UsageError } from '../errors';
 
 export const HELP = `usage: medlaunch-elt local [--data DIR] [--json] [options]
@@ -129,7 +128,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** The SPEC §4 JSON summary. */
-export function summaryJson(r: LocalRunResult): Record<string, unknown> {
+export function summaryJson(r: Runner.LocalRunResult): Record<string, unknown> {
   return {
     snapshots: r.snapshots,
     alerts: r.alerts,
@@ -137,7 +136,7 @@ export function summaryJson(r: LocalRunResult): Record<string, unknown> {
   };
 }
 
-function progressPrinter(tty: boolean): (e: ProgressEvent) => void {
+function progressPrinter(tty: boolean): (e: Runner.ProgressEvent) => void {
   let lastBar = '';
   return (e) => {
     if (e.kind === 'executions' && tty) {
@@ -152,7 +151,7 @@ function progressPrinter(tty: boolean): (e: ProgressEvent) => void {
   };
 }
 
-function renderSummary(r: LocalRunResult, workDir: string): string {
+function renderSummary(r: Runner.LocalRunResult, workDir: string): string {
   const rows = Object.entries(r.snapshots).map(([d, s]) => [
     d,
     String(s.records),
