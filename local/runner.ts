@@ -266,7 +266,15 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
         return { subject: m.subject, message: m.message };
       }
     });
-    return { snapshots: out, alerts, executions, bucket: dep.bucket, bucketDir: s3.bucketPath(dep.bucket), workDir: opts.workDir, durationMs: Date.now() - started };
+    return {
+      snapshots: out,
+      alerts,
+      executions,
+      bucket: dep.bucket,
+      bucketDir: s3.bucketPath(dep.bucket),
+      workDir: opts.workDir,
+      durationMs: Date.now() - started,
+    };
   } finally {
     await sfn.close().catch(() => undefined);
     await lambda.close().catch(() => undefined);

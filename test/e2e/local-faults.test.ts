@@ -27,7 +27,8 @@ function expectShippedResults(snapshots: Record<string, any>) {
 }
 
 function pick(s: any) {
-  return { records: s.records, valid: s.valid, quarantined: s.quarantined, extract_rows: s.extract_rows, expiring: s.expiring, state_counts: s.state_counts };
+  const { records, valid, quarantined, extract_rows, expiring, state_counts } = s;
+  return { records, valid, quarantined, extract_rows, expiring, state_counts };
 }
 
 test('duplicated and shuffled events give the same published results', async () => {

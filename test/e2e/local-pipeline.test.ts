@@ -68,7 +68,9 @@ describe('local pipeline on the shipped data', () => {
       const quarantined = lines(join(result.bucketDir, 'quarantine', part)).map((l) => JSON.parse(l));
       expect(quarantined).toHaveLength(want.quarantined);
       for (const q of quarantined) {
-        expect(q).toEqual(expect.objectContaining({ source_key: expect.any(String), line: expect.any(Number), reason: expect.any(String), raw: expect.any(String) }));
+        expect(q).toEqual(
+          expect.objectContaining({ source_key: expect.any(String), line: expect.any(Number), reason: expect.any(String), raw: expect.any(String) }),
+        );
       }
       if (want.quarantine_reasons) {
         const reasons: Record<string, number> = {};
