@@ -66,9 +66,21 @@ export function hiveToDuckDbType(hive: string): string {
   if (dec) return `DECIMAL(${dec[1]}, ${dec[2]})`;
   if (/^(varchar|char)\s*\(\s*\d+\s*\)$/.test(lower)) return 'VARCHAR';
   const simple: Record<string, string> = {
-    string: 'VARCHAR', varchar: 'VARCHAR', char: 'VARCHAR', int: 'INTEGER', integer: 'INTEGER', bigint: 'BIGINT',
-    smallint: 'SMALLINT', tinyint: 'TINYINT', double: 'DOUBLE', float: 'FLOAT', boolean: 'BOOLEAN', date: 'DATE',
-    timestamp: 'TIMESTAMP', binary: 'BLOB', decimal: 'DECIMAL(10, 0)',
+    string: 'VARCHAR',
+    varchar: 'VARCHAR',
+    char: 'VARCHAR',
+    int: 'INTEGER',
+    integer: 'INTEGER',
+    bigint: 'BIGINT',
+    smallint: 'SMALLINT',
+    tinyint: 'TINYINT',
+    double: 'DOUBLE',
+    float: 'FLOAT',
+    boolean: 'BOOLEAN',
+    date: 'DATE',
+    timestamp: 'TIMESTAMP',
+    binary: 'BLOB',
+    decimal: 'DECIMAL(10, 0)',
   };
   const hit = simple[lower];
   if (!hit) throw new SqlTextError(`unsupported Hive type '${hive}'`);
@@ -105,8 +117,7 @@ export function listDataFiles(dir: string): DataFile[] {
   for (const e of entries) {
     if (hidden(e.name)) continue;
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...listDataFiles(p));
-    else if (e.isFile()) {
+    if (e.isDirectory()) {out.push(...listDataFiles(p));} else if (e.isFile()) {
       const size = statSync(p).size;
       if (size > 0) out.push({ path: p, size });
     }

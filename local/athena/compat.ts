@@ -73,9 +73,31 @@ const RENAMES: Record<string, string> = {
 /** Converts a MySQL-style format (Trino date_parse/date_format) to strftime/strptime specifiers. */
 export function mysqlFormatToStrftime(format: string): string {
   const map: Record<string, string> = {
-    a: '%a', b: '%b', c: '%-m', d: '%d', e: '%-d', f: '%f', H: '%H', h: '%I', I: '%I', i: '%M', j: '%j', k: '%-H',
-    l: '%-I', M: '%B', m: '%m', p: '%p', r: '%I:%M:%S %p', S: '%S', s: '%S', T: '%H:%M:%S', W: '%A', w: '%w',
-    Y: '%Y', y: '%y', '%': '%%',
+    'a': '%a',
+    'b': '%b',
+    'c': '%-m',
+    'd': '%d',
+    'e': '%-d',
+    'f': '%f',
+    'H': '%H',
+    'h': '%I',
+    'I': '%I',
+    'i': '%M',
+    'j': '%j',
+    'k': '%-H',
+    'l': '%-I',
+    'M': '%B',
+    'm': '%m',
+    'p': '%p',
+    'r': '%I:%M:%S %p',
+    'S': '%S',
+    's': '%S',
+    'T': '%H:%M:%S',
+    'W': '%A',
+    'w': '%w',
+    'Y': '%Y',
+    'y': '%y',
+    '%': '%%',
   };
   let out = '';
   for (let i = 0; i < format.length; i++) {
@@ -87,6 +109,47 @@ export function mysqlFormatToStrftime(format: string): string {
     out += mapped;
   }
   return out;
+}
+
+/** Splits `a, b(c, d), e` at top-level commas. */
+function splitTypeList(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const c of s) {
+    if (c === '(') depth++;
+    if (c === ')') depth--;
+    if (c === ',' && depth === 0) { out.push(cur.trim()); cur = ''; continue; }
+    cur += c;
+  }
+  if (cur.trim() !== '') out.push(cur.trim());
+  return out;
+}
+
+/** Translates a Trino type name to DuckDB's (ARRAY(t), MAP(k, v), ROW(name t, …), REAL, VARCHAR(n), TIMESTAMP(p)). */
+export function trinoTypeToDuckDb(type: string): string {
+  const t = type.trim();
+  const m = /^([A-Za-z_][A-Za-z0-9_ ]*?)\s*\((.*)\)$/s.exec(t);
+  if (!m) {
+    const lower = t.toLowerCase().replace(/\s+/g, ' ');
+    if (lower === 'real') return 'FLOAT';
+    if (lower === 'double precision') return 'DOUBLE';
+    return t;
+  }
+  const head = m[1].trim().toLowerCase();
+  const inner = splitTypeList(m[2]);
+  if (head === 'array') return `${trinoTypeToDuckDb(inner[0])}[]`;
+  if (head === 'map') return `MAP(${inner.map(trinoTypeToDuckDb).join(', ')})`;
+  if (head === 'row') {
+    return `STRUCT(${inner.map((f) => {
+      const fm = /^("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)\s+(.+)$/s.exec(f);
+      if (!fm) throw new SqlTextError(`ROW fields need names in the local Athena: ${type}`);
+      return `${fm[1]} ${trinoTypeToDuckDb(fm[2])}`;
+    }).join(', ')})`;
+  }
+  if (head === 'varchar' || head === 'char') return 'VARCHAR';
+  if (head === 'timestamp') return 'TIMESTAMP';
+  return t;
 }
 
 /** A piece of transpiled output: `primary` marks one complete operand (call, literal, identifier chain, group). */
@@ -142,6 +205,23 @@ function rewriteCall(name: string, rawName: string, args: Token[][], argText: st
   const n = args.length;
   if (RENAMES[name]) return `${RENAMES[name]}(${argText.join(',')})`;
   switch (name) {
+    case 'cast':
+    case 'try_cast': {
+      // CAST(x AS <Trino type>): translate the type (ARRAY(t) → t[], ROW(…) → STRUCT(…), REAL, VARCHAR(n)…).
+      if (n !== 1) break;
+      const toks = args[0];
+      let depth = 0;
+      let asAt = -1;
+      toks.forEach((t, k) => {
+        if (t.kind === 'op' && (t.text === '(' || t.text === '[')) depth++;
+        if (t.kind === 'op' && (t.text === ')' || t.text === ']')) depth--;
+        if (depth === 0 && t.kind === 'ident' && t.text.toLowerCase() === 'as') asAt = k;
+      });
+      if (asAt < 0) break;
+      const value = transpileTokens(toks.slice(0, asAt)).trimEnd();
+      const type = trinoTypeToDuckDb(toks.slice(asAt + 1).map((t) => t.text).join('').trim());
+      return `${rawName}(${value} AS ${type})`;
+    }
     case 'any_match':
       if (n === 2) return `coalesce(list_bool_or(list_transform(${argText[0]},${argText[1]})), false)`;
       break;

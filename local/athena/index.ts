@@ -5,11 +5,11 @@
  * through the local S3 API. See docs/local-athena.md for the supported API and SQL subset.
  */
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join, relative } from 'node:path';
-import { once } from 'node:events';
 import { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import { BodyTooLargeError, closeServer, endpointUrl, listen, newRequestId, readBody, send } from '../http';
 import { GlueTableInput, RegisteredTable, listDataFiles, parseS3Uri, tableRelation } from './catalog';
@@ -107,6 +107,8 @@ class ApiError extends Error {
 const MAX_BODY = 1024 * 1024;
 const MAX_QUERY = 262144;
 
+/* eslint-disable no-bitwise */
+/** A small seeded PRNG (mulberry32) so fault injection is reproducible. */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -117,13 +119,16 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+/* eslint-enable no-bitwise */
 
 function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
 }
 
 /** PUT an object (a file or a buffer) through the local S3 API; retries 5xx/SlowDown a few times. */
-export async function s3Put(endpoint: string, bucket: string, key: string, body: { file: string } | { data: Buffer }, contentType: string): Promise<void> {
+export async function s3Put(
+  endpoint: string, bucket: string, key: string, body: { file: string } | { data: Buffer }, contentType: string,
+): Promise<void> {
   const url = new URL(`${endpoint.replace(/\/+$/, '')}/${encodeURIComponent(bucket)}/${encodeKey(key)}`);
   for (let attempt = 1; ; attempt++) {
     const size = 'file' in body ? statSync(body.file).size : body.data.length;
@@ -311,11 +316,21 @@ export class LocalAthena {
     const kind = statementKind(query);
     const id = randomUUID();
     const ex: Execution = {
-      id, query, parameters: params as string[] | undefined, workGroup: workGroupName, database, catalog: ctx.Catalog ?? 'AwsDataCatalog',
+      id,
+      query,
+      parameters: params as string[] | undefined,
+      workGroup: workGroupName,
+      database,
+      catalog: ctx.Catalog ?? 'AwsDataCatalog',
       outputLocation: output.endsWith('/') ? output : `${output}/`,
       statementType: kind.kind === 'OTHER' && !['INSERT', 'DELETE', 'UPDATE', 'MERGE'].includes(kind.keyword) ? (['SHOW', 'DESCRIBE', 'EXPLAIN'].includes(kind.keyword) ? 'UTILITY' : 'DDL') : 'DML',
       substatementType: kind.kind === 'OTHER' ? kind.keyword : kind.kind,
-      state: 'QUEUED', submitted: Date.now(), dataScanned: 0, engineMs: 0, cancelRequested: false, fingerprint,
+      state: 'QUEUED',
+      submitted: Date.now(),
+      dataScanned: 0,
+      engineMs: 0,
+      cancelRequested: false,
+      fingerprint,
     };
     if (f.failNextN !== undefined && f.failNextN > 0) { f.failNextN--; ex.injectedFailure = true; }
     if (f.failQueriesMatching && f.failQueriesMatching.test(query)) ex.injectedFailure = true;
@@ -424,7 +439,8 @@ export class LocalAthena {
     if (!wg) throw new ApiError('InvalidRequestException', `WorkGroup ${name} is not found.`);
     return {
       WorkGroup: {
-        Name: name, State: 'ENABLED',
+        Name: name,
+        State: 'ENABLED',
         Configuration: {
           ResultConfiguration: wg.outputLocation ? { OutputLocation: wg.outputLocation } : {},
           EnforceWorkGroupConfiguration: wg.enforce ?? false,

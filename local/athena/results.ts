@@ -50,10 +50,20 @@ export function athenaTypeName(t: DuckDBType): string {
 export function columnInfo(name: string, t: DuckDBType): AthenaColumnInfo {
   const type = athenaTypeName(t);
   const dec = t.typeId === DuckDBTypeId.DECIMAL ? (t as unknown as { width: number; scale: number }) : undefined;
-  const precision: Record<string, number> = { varchar: 2147483647, integer: 10, bigint: 19, smallint: 5, tinyint: 3, double: 17, float: 17, date: 0, timestamp: 3, boolean: 0 };
+  const precision: Record<string, number> = {
+    varchar: 2147483647, integer: 10, bigint: 19, smallint: 5, tinyint: 3, double: 17, float: 17, date: 0, timestamp: 3, boolean: 0,
+  };
   return {
-    CatalogName: 'hive', SchemaName: '', TableName: '', Name: name, Label: name, Type: type,
-    Precision: dec ? dec.width : precision[type] ?? 0, Scale: dec ? dec.scale : 0, Nullable: 'UNKNOWN', CaseSensitive: type === 'varchar',
+    CatalogName: 'hive',
+    SchemaName: '',
+    TableName: '',
+    Name: name,
+    Label: name,
+    Type: type,
+    Precision: dec ? dec.width : precision[type] ?? 0,
+    Scale: dec ? dec.scale : 0,
+    Nullable: 'UNKNOWN',
+    CaseSensitive: type === 'varchar',
   };
 }
 

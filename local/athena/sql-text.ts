@@ -167,8 +167,7 @@ export function matchingClose(tokens: readonly Token[], open: number): number {
   for (let i = open; i < tokens.length; i++) {
     const t = tokens[i];
     if (t.kind !== 'op') continue;
-    if (t.text === '(' || t.text === '[') depth++;
-    else if (t.text === ')' || t.text === ']') {
+    if (t.text === '(' || t.text === '[') {depth++;} else if (t.text === ')' || t.text === ']') {
       depth--;
       if (depth === 0) {
         if (t.text !== close) throw new SqlTextError(`mismatched '${o}' and '${t.text}'`);

@@ -71,8 +71,12 @@ function validatedTable(name = 'validated_facilities', template = TEMPLATE): Glu
 
 function record(id: string, state: string, validUntil: string[], snapshot: string): string {
   return JSON.stringify({
-    facility_id: id, facility_name: `Facility ${id}`, location: { address: '1 Main St', city: 'Town', state, zip: '48201' },
-    employee_count: 10, services: ['ER'], accreditations: validUntil.map((v, i) => ({ accreditation_body: 'JC', accreditation_id: `A${i}`, valid_until: v })),
+    facility_id: id,
+    facility_name: `Facility ${id}`,
+    location: { address: '1 Main St', city: 'Town', state, zip: '48201' },
+    employee_count: 10,
+    services: ['ER'],
+    accreditations: validUntil.map((v, i) => ({ accreditation_body: 'JC', accreditation_id: `A${i}`, valid_until: v })),
     snapshot_date: snapshot,
   });
 }
