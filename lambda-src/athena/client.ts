@@ -6,6 +6,7 @@ import {
   QueryExecution,
   StartQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { PipelineConfig } from '../lib/config';
 import { InvalidEventError, QueryCancelledError, QueryFailedError, TransientError, isTransientAwsError } from '../lib/errors';
 import { assertSnapshotDate } from '../lib/keys';
@@ -26,14 +27,39 @@ export function sqlDateLiteral(value: unknown, what = 'snapshot date'): string {
 
 /**
  * The idempotency token of a computation: sha256 hex (64 chars, within StartQueryExecution's
- * 32–128) of the query name, bucket, key, ETag, snapshot and as-of date, so a duplicated event
- * gets the query that is already running instead of starting a second one.
+ * 32–128) of the query name, bucket, key, ETag, snapshot and as-of date, and the digest of the
+ * query's input (the snapshot's validated objects, see `inputDigest`), so a duplicated event gets
+ * the query that is already running instead of starting a second one, while changed input data
+ * (a re-uploaded key, also when the request carries no ETag) is always a new computation.
  */
 export function requestToken(parts: {
-  query: string; bucket: string; key?: string; etag?: string; snapshotDate: string; asOf?: string;
+  query: string; bucket: string; key?: string; etag?: string; snapshotDate: string; asOf?: string; inputDigest?: string;
 }): string {
-  const canonical = JSON.stringify([parts.query, parts.bucket, parts.key ?? null, parts.etag ?? null, parts.snapshotDate, parts.asOf ?? null]);
+  const canonical = JSON.stringify([
+    parts.query, parts.bucket, parts.key ?? null, parts.etag ?? null, parts.snapshotDate, parts.asOf ?? null, parts.inputDigest ?? null,
+  ]);
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * sha256 hex of the (key, ETag) list of every object under `prefix` (ListObjectsV2, hashed page by
+ * page in S3's key order): it changes exactly when the data a query reads changes.
+ */
+export async function inputDigest(s3: S3Client, bucket: string, prefix: string): Promise<string> {
+  const hash = createHash('sha256');
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    } catch (err) {
+      if (isTransientAwsError(err)) throw new TransientError(`ListObjectsV2 s3://${bucket}/${prefix}: ${describe(err)}`, { cause: err });
+      throw err;
+    }
+    for (const o of page.Contents ?? []) hash.update(`${o.Key}\u0000${o.ETag ?? ''}\n`);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return hash.digest('hex');
 }
 
 /** The token of the query that replaces a failed one: deterministic, so duplicates converge. */

@@ -6,6 +6,7 @@ import type { SqlName } from '../sql';
 import {
   LoggerLike,
   NO_LOGGER,
+  inputDigest,
   isRetryableFailure,
   replacementToken,
   requestToken,
@@ -39,6 +40,8 @@ export interface QuerySpec {
   /** The query string for a given idempotency token (Stage 1 names its staging folder after it). */
   readonly queryString: (token: string) => string;
   readonly parameters: readonly string[];
+  /** The S3 prefix the query reads (its digest goes into the idempotency token). */
+  readonly inputPrefix?: string;
   /** Called once the query SUCCEEDED: stores its results, returns the extra status fields. */
   readonly onSucceeded: (execution: QueryExecution, status: QueryStatus) => Promise<Partial<QueryStatus>>;
   /** Called when the query ended FAILED or CANCELLED, before the error is thrown or the query replaced. */
@@ -56,12 +59,21 @@ export interface QuerySpec {
 export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<QueryStatus> {
   const logger = deps.logger ?? NO_LOGGER;
   const req = spec.request;
-  const baseToken = requestToken(req);
+  // The base token is computed only when a query is started (it lists the input prefix).
+  let baseToken: string | undefined;
+  const base = async (): Promise<string> => {
+    if (baseToken === undefined) {
+      const digest = spec.inputPrefix !== undefined ? await inputDigest(deps.s3, deps.config.bucket, spec.inputPrefix) : undefined;
+      baseToken = requestToken({ ...req, inputDigest: digest });
+    }
+    return baseToken;
+  };
   const polls = (req.polls ?? 0) + 1;
   let restarts = req.restarts ?? 0;
-  let token = baseToken;
+  let token: string;
   let queryExecutionId = req.queryExecutionId;
   if (!queryExecutionId) {
+    token = await base();
     queryExecutionId = await startQuery(deps.athena, deps.config, { queryString: spec.queryString(token), parameters: spec.parameters, token });
     logger.info('query started', { query: req.query, queryExecutionId, snapshotDate: req.snapshotDate, token });
   }
@@ -91,7 +103,7 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
     if (spec.onFailed) await spec.onFailed(execution);
     if (state === 'FAILED' && isRetryableFailure(execution) && restarts < MAX_RESTARTS && deps.remainingMs() > 0) {
       restarts++;
-      token = replacementToken(baseToken, queryExecutionId);
+      token = replacementToken(await base(), queryExecutionId);
       queryExecutionId = await startQuery(deps.athena, deps.config, { queryString: spec.queryString(token), parameters: spec.parameters, token });
       logger.info('replaced a query that failed with a retryable error', { queryExecutionId, restarts });
       continue;

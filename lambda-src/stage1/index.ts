@@ -228,6 +228,7 @@ export async function runFacilityExtract(request: QueryRequest, deps: RunnerDeps
     request,
     queryString: (token) => extractQueryString(sql, config, snapshotDate, token),
     parameters,
+    inputPrefix: `${config.validatedPrefix}snapshot_date=${snapshotDate}/`,
     onSucceeded: async (execution, status) => {
       const watermark: Watermark = { submittedAt: status.submittedAt, queryExecutionId: status.queryExecutionId };
       const result = await promoteExtract(deps, snapshotDate, stagingOf(execution), watermark);

@@ -76,6 +76,7 @@ export async function runStateCounts(request: QueryRequest, deps: RunnerDeps): P
     request: req,
     queryString: () => sql,
     parameters,
+    inputPrefix: partitionKey(config.validatedPrefix, snapshotDate, ''),
     onSucceeded: async (_execution: QueryExecution, status: QueryStatus) => {
       const rows = await readStateCounts(deps, status.queryExecutionId);
       const watermark: Watermark = { submittedAt: status.submittedAt, queryExecutionId: status.queryExecutionId };

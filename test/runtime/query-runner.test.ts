@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { requestToken } from '../../lambda-src/athena/client';
+import { inputDigest, requestToken } from '../../lambda-src/athena/client';
 import { parseQueryEvent } from '../../lambda-src/athena/request';
 import { MAX_RESTARTS, RunnerDeps } from '../../lambda-src/athena/runner';
 import type { QueryRequest } from '../../lambda-src/athena/types';
@@ -118,7 +118,11 @@ function installS3(): void {
     const start = i.ContinuationToken ? Number(i.ContinuationToken) : 0;
     const page = all.slice(start, start + 2); // tiny pages, to exercise pagination
     const more = start + 2 < all.length;
-    return { Contents: page.map((Key) => ({ Key })), IsTruncated: more, NextContinuationToken: more ? String(start + 2) : undefined };
+    return {
+      Contents: page.map((Key) => ({ Key, ETag: store.get(Key)!.etag })),
+      IsTruncated: more,
+      NextContinuationToken: more ? String(start + 2) : undefined,
+    };
   });
   s3Mock.on(CopyObjectCommand).callsFake(async (i) => {
     beforeCopy.shift()?.();
@@ -254,6 +258,13 @@ function deps(over: Partial<RunnerDeps> = {}): RunnerDeps {
 const RAW_KEY = 'data/batch/2025-08-10/part-0001.jsonl';
 const REQ: QueryRequest = { query: 'state_counts', bucket: BUCKET, key: RAW_KEY, etag: '"abc"', snapshotDate: '2025-08-10' };
 
+afterAll(() => {
+  athenaMock.restore();
+  s3Mock.restore();
+  athena.destroy();
+  s3.destroy();
+});
+
 beforeEach(() => {
   athenaMock.reset();
   s3Mock.reset();
@@ -320,6 +331,8 @@ describe('query-runner input', () => {
 // ================================================================================ state counts
 describe('Stage 3 state counts', () => {
   test('starts a parameterised query with the idempotency token, database, workgroup and output location', async () => {
+    putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1"}\n');
+    const digest = await inputDigest(s3, BUCKET, 'validated/snapshot_date=2025-08-10/');
     const status = await runStateCounts(REQ, deps());
     expect(athenaMock).toHaveReceivedCommandTimes(StartQueryExecutionCommand, 1);
     expect(athenaMock).toHaveReceivedCommandWith(StartQueryExecutionCommand, {
@@ -328,7 +341,7 @@ describe('Stage 3 state counts', () => {
       QueryExecutionContext: { Database: 'medlaunch_db' },
       WorkGroup: 'medlaunch-wg',
       ResultConfiguration: { OutputLocation: `s3://${BUCKET}/athena-results/` },
-      ClientRequestToken: requestToken({ ...REQ, asOf: '2025-08-10' }),
+      ClientRequestToken: requestToken({ ...REQ, asOf: '2025-08-10', inputDigest: digest }),
     });
     const token = athenaMock.commandCalls(StartQueryExecutionCommand)[0].args[0].input.ClientRequestToken!;
     expect(token).toMatch(/^[0-9a-f]{64}$/);
@@ -414,6 +427,28 @@ describe('Stage 3 state counts', () => {
     // Another object (or a new version of it) is another computation.
     await runStateCounts({ ...REQ, etag: '"def"' }, deps());
     expect(queries.size).toBe(2);
+  });
+
+  test('changed input data is a new computation even without an ETag; unchanged input is not', async () => {
+    const noEtag = { ...REQ, etag: undefined };
+    const vkey = 'validated/snapshot_date=2025-08-10/part-0001.jsonl';
+    putRaw(vkey, 'v1');
+    const a = await runStateCounts(noEtag, deps());
+    const b = await runStateCounts(noEtag, deps());
+    expect(b.queryExecutionId).toBe(a.queryExecutionId);
+    putRaw(vkey, 'v2'); // the same key uploaded again with other records
+    const c = await runStateCounts(noEtag, deps());
+    expect(c.queryExecutionId).not.toBe(a.queryExecutionId);
+    putRaw('validated/snapshot_date=2025-08-10/part-0002.jsonl', 'v1'); // another file of the snapshot
+    const d = await runStateCounts(noEtag, deps());
+    expect(new Set([a, c, d].map((x) => x.queryExecutionId)).size).toBe(3);
+    // Files of other snapshots do not matter.
+    putRaw('validated/snapshot_date=2025-08-11/part-0001.jsonl', 'v1');
+    expect((await runStateCounts(noEtag, deps())).queryExecutionId).toBe(d.queryExecutionId);
+    // Polling does not list the input again.
+    s3Mock.resetHistory();
+    await runStateCounts({ ...noEtag, queryExecutionId: d.queryExecutionId }, deps());
+    expect(s3Mock).toHaveReceivedCommandTimes(ListObjectsV2Command, 0);
   });
 
   test('time running out returns done:false with the id; the next call resumes without starting a query', async () => {
