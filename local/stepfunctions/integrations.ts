@@ -120,18 +120,21 @@ export class ServiceClients {
 
   constructor(private readonly endpoints: ServiceEndpoints, private readonly region: string) {}
 
-  private common(endpoint?: string) {
+  /** Never reaches real AWS: an integration without a local endpoint fails (States.Runtime). */
+  private common(service: 's3' | 'sns' | 'athena', endpoint?: string) {
+    const url = endpoint ?? process.env[`AWS_ENDPOINT_URL_${service.toUpperCase()}`] ?? process.env.AWS_ENDPOINT_URL;
+    if (!url) throw new TaskFailure('States.Runtime', `no local endpoint configured for ${service}`, false);
     return {
       region: this.region,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      ...(endpoint ? { endpoint } : {}),
+      endpoint: url,
     };
   }
 
   /** The S3 client (path-style). */
   get s3(): s3.S3Client {
     this.s3Client ??= new s3.S3Client({
-      ...this.common(this.endpoints.s3),
+      ...this.common('s3', this.endpoints.s3),
       forcePathStyle: true,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -141,13 +144,13 @@ export class ServiceClients {
 
   /** The SNS client. */
   get sns(): sns.SNSClient {
-    this.snsClient ??= new sns.SNSClient(this.common(this.endpoints.sns));
+    this.snsClient ??= new sns.SNSClient(this.common('sns', this.endpoints.sns));
     return this.snsClient;
   }
 
   /** The Athena client. */
   get athena(): athena.AthenaClient {
-    this.athenaClient ??= new athena.AthenaClient(this.common(this.endpoints.athena));
+    this.athenaClient ??= new athena.AthenaClient(this.common('athena', this.endpoints.athena));
     return this.athenaClient;
   }
 
@@ -160,6 +163,7 @@ export class ServiceClients {
 }
 
 function sdkFailure(service: string, err: unknown): TaskFailure {
+  if (err instanceof TaskFailure) return err;
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
   const prefix = SERVICE_ERROR_PREFIX[service] ?? service;
   let name = e.name && e.name !== 'Error' ? e.name : `${prefix}Exception`;

@@ -242,6 +242,25 @@ describe('hand-written definitions', () => {
     await local.close();
   });
 
+  test('an SDK integration without a local endpoint never reaches AWS: States.Runtime', async () => {
+    const saved = { sns: process.env.AWS_ENDPOINT_URL_SNS, all: process.env.AWS_ENDPOINT_URL };
+    delete process.env.AWS_ENDPOINT_URL_SNS;
+    delete process.env.AWS_ENDPOINT_URL;
+    const local = new LocalStepFunctions({ lambda });
+    try {
+      const arn = local.register({
+        name: 'noendpoint',
+        definition: { StartAt: 'P', States: { P: { Type: 'Task', Resource: 'arn:aws:states:::sns:publish', Parameters: { TopicArn: 'arn:aws:sns:us-east-1:000000000000:t', Message: 'x' }, End: true } } },
+      });
+      const r = await local.startExecution(arn, {}).result;
+      expect(r).toMatchObject({ status: 'FAILED', error: 'States.Runtime', cause: 'no local endpoint configured for sns' });
+    } finally {
+      if (saved.sns !== undefined) process.env.AWS_ENDPOINT_URL_SNS = saved.sns;
+      if (saved.all !== undefined) process.env.AWS_ENDPOINT_URL = saved.all;
+      await local.close();
+    }
+  });
+
   test('JSONata definitions and unsupported resources are refused', async () => {
     const local = new LocalStepFunctions({ lambda });
     expect(() => local.register({ name: 'j', definition: { QueryLanguage: 'JSONata', StartAt: 'A', States: { A: { Type: 'Succeed' } } } }))
