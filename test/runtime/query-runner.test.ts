@@ -516,6 +516,32 @@ describe('Stage 3 state counts', () => {
     await expect(runStateCounts({ ...REQ, queryExecutionId: 'q-0001' }, deps())).rejects.toMatchObject({ name: 'TransientError' });
   });
 
+  test('a throttled poll with no time left is a TransientError (the state machine retries the same payload)', async () => {
+    plan = (q) => {
+      q.states = ['RUNNING'];
+    };
+    budget = 0;
+    const first = await runStateCounts(REQ, deps());
+    beforeGet.push(() => {
+      throw awsError('ThrottlingException', 400);
+    });
+    await expect(runStateCounts(first, deps())).rejects.toMatchObject({ name: 'TransientError', message: expect.stringContaining(first.queryExecutionId) });
+    // The retried payload resumes the same query.
+    await expect(runStateCounts(first, deps())).resolves.toMatchObject({ done: false, queryExecutionId: first.queryExecutionId, polls: 2 });
+  });
+
+  test('replacements are counted across calls: a request that used them all is not replaced again', async () => {
+    plan = (q) => {
+      q.states = ['FAILED'];
+      q.error = { ErrorCategory: 1, Retryable: true };
+    };
+    await expect(runStateCounts({ ...REQ, restarts: MAX_RESTARTS - 1 }, deps())).rejects.toMatchObject({ name: 'TransientError' });
+    expect(athenaMock).toHaveReceivedCommandTimes(StartQueryExecutionCommand, 2);
+    athenaMock.resetHistory();
+    await expect(runStateCounts({ ...REQ, restarts: MAX_RESTARTS }, deps())).rejects.toMatchObject({ name: 'TransientError' });
+    expect(athenaMock).toHaveReceivedCommandTimes(StartQueryExecutionCommand, 1);
+  });
+
   test('polling an unknown query id is InvalidEventError', async () => {
     await expect(runStateCounts({ ...REQ, queryExecutionId: 'q-9999' }, deps())).rejects.toMatchObject({ name: 'InvalidEventError' });
   });
