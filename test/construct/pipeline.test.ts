@@ -1,11 +1,11 @@
+import * as path from 'path';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as path from 'path';
+import { definitionOf, only, synth } from './helpers';
+import { lambdaAssetPath } from '../../src/assets';
 import { FACILITY_RECORD_SCHEMA } from '../../src/schema/facility-record';
 import { glueColumnsFromSchema } from '../../src/schema/glue-columns';
-import { lambdaAssetPath } from '../../src/assets';
-import { definitionOf, only, synth } from './helpers';
 
 const { template, pipeline } = synth();
 const synthBuckets = () => template.findResources('AWS::S3::Bucket');
@@ -184,9 +184,15 @@ describe('Lambda functions', () => {
       'QUARANTINE_PREFIX', 'QUERY_WAIT_SAFETY_MS', 'RAW_PREFIX', 'RESULTS_PREFIX', 'VALIDATED_PREFIX', 'VALIDATED_TABLE',
     ]);
     expect(env).toMatchObject({
-      RAW_PREFIX: 'data/batch/', VALIDATED_TABLE: 'validated_facilities', CURATED_TABLE: 'facility_metrics', EXPIRY_MONTHS: '6',
-      QUERY_WAIT_SAFETY_MS: '10000', GLUE_DATABASE: pipeline.databaseName, ATHENA_WORKGROUP: pipeline.workGroupName,
-      POWERTOOLS_SERVICE_NAME: 'medlaunch-elt-query-runner', POWERTOOLS_LOG_LEVEL: 'INFO',
+      RAW_PREFIX: 'data/batch/',
+      VALIDATED_TABLE: 'validated_facilities',
+      CURATED_TABLE: 'facility_metrics',
+      EXPIRY_MONTHS: '6',
+      QUERY_WAIT_SAFETY_MS: '10000',
+      GLUE_DATABASE: pipeline.databaseName,
+      ATHENA_WORKGROUP: pipeline.workGroupName,
+      POWERTOOLS_SERVICE_NAME: 'medlaunch-elt-query-runner',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
     });
   });
 
