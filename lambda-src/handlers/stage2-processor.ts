@@ -1,4 +1,73 @@
-// Placeholder replaced by the real handler; kept so that the asset folder exists during bring-up.
-export const handler = async (): Promise<never> => {
-  throw new Error('stage2-processor: not implemented yet');
+/**
+ * Stage 2 Lambda: validates one raw object, writes validated / expiring / quarantine outputs.
+ * Input: an EventBridge "Object Created" event, an S3 notification or `{bucket, key, asOf?}`.
+ * Output: the ProcessSummary of the object; for an S3 notification with several records, the
+ * objects are processed one after the other and an array of summaries is returned.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { loadConfig } from '../lib/config';
+import { isCalendarDate } from '../lib/dates';
+import { InvalidEventError } from '../lib/errors';
+import { objectsFromEvent, ObjectRef } from '../lib/events';
+import { isDataKey } from '../lib/keys';
+import { processS3Object, ProcessSummary } from '../stage2';
+
+const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'medlaunch-elt-stage2' });
+let s3: S3Client | undefined;
+
+function client(): S3Client {
+  s3 ??= new S3Client({});
+  return s3;
+}
+
+function checkKey(ref: ObjectRef, rawPrefix: string): void {
+  if (!ref.key.startsWith(rawPrefix)) throw new InvalidEventError(`key '${ref.key}' is outside the raw prefix '${rawPrefix}'`);
+  const rest = ref.key.slice(rawPrefix.length);
+  const folder = rest.split('/')[0];
+  if (!rest.includes('/') || !isCalendarDate(folder)) {
+    throw new InvalidEventError(`key '${ref.key}' is not under ${rawPrefix}<YYYY-MM-DD>/`);
+  }
+  if (!isDataKey(ref.key)) throw new InvalidEventError(`key '${ref.key}' is not a data file (.jsonl, .ndjson, .json, optionally .gz)`);
+}
+
+export const handler = async (event: unknown): Promise<ProcessSummary | ProcessSummary[]> => {
+  const config = loadConfig();
+  const refs = objectsFromEvent(event);
+  const payloadAsOf = event && typeof event === 'object' ? (event as { asOf?: unknown }).asOf : undefined;
+  if (payloadAsOf !== undefined && !isCalendarDate(payloadAsOf)) {
+    throw new InvalidEventError(`asOf must be a YYYY-MM-DD calendar date (got ${JSON.stringify(payloadAsOf)})`);
+  }
+  const asOf = (payloadAsOf as string | undefined) ?? config.asOfDate;
+  if (asOf !== undefined && !isCalendarDate(asOf)) throw new InvalidEventError(`AS_OF_DATE is not a calendar date: ${asOf}`);
+  for (const ref of refs) checkKey(ref, config.rawPrefix);
+  const summaries: ProcessSummary[] = [];
+  for (const ref of refs) {
+    const started = Date.now();
+    const summary = await processS3Object({
+      client: client(),
+      bucket: ref.bucket,
+      key: ref.key,
+      rawPrefix: config.rawPrefix,
+      prefixes: { validated: config.validatedPrefix, expiring: config.expiringPrefix, quarantine: config.quarantinePrefix },
+      months: config.expiryMonths,
+      asOf,
+    });
+    logger.info('stage2 object processed', {
+      bucket: summary.bucket,
+      key: summary.key,
+      etag: summary.etag,
+      snapshotDate: summary.snapshotDate,
+      asOf: summary.asOf,
+      read: summary.read,
+      valid: summary.valid,
+      matched: summary.matched,
+      quarantined: summary.quarantined,
+      duplicates: summary.duplicates,
+      blank: summary.blank,
+      ms: Date.now() - started,
+    });
+    summaries.push(summary);
+  }
+  return summaries.length === 1 ? summaries[0] : summaries;
 };

@@ -1,0 +1,161 @@
+/**
+ * Output sinks: S3 (multipart via @aws-sdk/lib-storage `Upload`, fed by a stream) or local files
+ * (written to a temporary name, renamed on success). Writers buffer small lines into ~64 KiB
+ * writes and honour backpressure, so memory stays bounded whatever the object size.
+ */
+import { createWriteStream, mkdirSync, promises as fsp, WriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { classifyAwsError } from '../lib/errors';
+
+const FLUSH_BYTES = 64 * 1024;
+
+/** One output object being written. */
+export interface OutputWriter {
+  readonly key: string;
+  /** Appends bytes; resolves at once unless the destination needs draining (backpressure). */
+  write(data: Buffer | string): Promise<void> | undefined;
+  /** Finishes the object (it becomes visible only now). */
+  end(): Promise<void>;
+  /** Discards the object (best effort); nothing partial becomes visible. */
+  abort(): Promise<void>;
+}
+
+export interface Sink {
+  /** Where outputs go, for messages (`s3://bucket` or a folder). */
+  readonly location: string;
+  open(key: string, contentType?: string): OutputWriter;
+}
+
+/** Buffers writes into a Writable, awaiting 'drain' (or a failure) when it reports backpressure. */
+abstract class StreamWriter implements OutputWriter {
+  private buf: Buffer[] = [];
+  private bufLen = 0;
+  protected failure: Error | undefined;
+  private failed: Promise<never>;
+  private rejectFailed!: (e: Error) => void;
+
+  constructor(readonly key: string, protected readonly stream: Writable) {
+    this.failed = new Promise<never>((_, reject) => {
+      this.rejectFailed = reject;
+    });
+    this.failed.catch(() => undefined);
+    stream.on('error', (e) => this.fail(e));
+  }
+
+  protected fail(e: Error): void {
+    if (!this.failure) {
+      this.failure = e;
+      this.rejectFailed(e);
+    }
+  }
+
+  write(data: Buffer | string): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure);
+    const b = typeof data === 'string' ? Buffer.from(data) : data;
+    this.buf.push(b);
+    this.bufLen += b.length;
+    if (this.bufLen < FLUSH_BYTES) return undefined;
+    return this.flush();
+  }
+
+  private flush(): Promise<void> | undefined {
+    if (this.bufLen === 0) return undefined;
+    const chunk = Buffer.concat(this.buf, this.bufLen);
+    this.buf = [];
+    this.bufLen = 0;
+    if (this.stream.write(chunk)) return undefined;
+    return Promise.race([new Promise<void>((resolve) => this.stream.once('drain', resolve)), this.failed]);
+  }
+
+  async end(): Promise<void> {
+    if (this.failure) throw this.failure;
+    await this.flush();
+    await Promise.race([new Promise<void>((resolve) => this.stream.end(resolve)), this.failed]);
+    await this.complete();
+  }
+
+  protected abstract complete(): Promise<void>;
+  abstract abort(): Promise<void>;
+}
+
+class S3Writer extends StreamWriter {
+  private readonly upload: Upload;
+  private readonly done: Promise<unknown>;
+
+  constructor(client: S3Client, bucket: string, key: string, contentType: string) {
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    super(key, body);
+    // 8 MiB parts, 2 in flight: bounded memory per writer; small objects become one PutObject.
+    this.upload = new Upload({
+      client,
+      params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
+      partSize: 8 * 1024 * 1024,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    this.done = this.upload.done();
+    this.done.catch((e: Error) => this.fail(e));
+  }
+
+  protected async complete(): Promise<void> {
+    try {
+      await this.done;
+    } catch (err) {
+      classifyAwsError(err, `writing s3 object ${this.key}`);
+    }
+  }
+
+  async abort(): Promise<void> {
+    this.fail(new Error('aborted'));
+    await this.upload.abort().catch(() => undefined);
+    this.stream.destroy();
+  }
+}
+
+export class S3Sink implements Sink {
+  readonly location: string;
+  constructor(private readonly client: S3Client, private readonly bucket: string) {
+    this.location = `s3://${bucket}`;
+  }
+  open(key: string, contentType = 'application/x-ndjson'): OutputWriter {
+    return new S3Writer(this.client, this.bucket, key, contentType);
+  }
+}
+
+let tmpCounter = 0;
+
+class FileWriter extends StreamWriter {
+  constructor(key: string, private readonly path: string, private readonly tmp: string) {
+    super(key, FileWriter.openStream(tmp));
+  }
+
+  private static openStream(tmp: string): WriteStream {
+    return createWriteStream(tmp, { flags: 'w', highWaterMark: 1024 * 1024 });
+  }
+
+  protected async complete(): Promise<void> {
+    await fsp.rename(this.tmp, this.path);
+  }
+
+  async abort(): Promise<void> {
+    this.fail(new Error('aborted'));
+    this.stream.destroy();
+    await fsp.rm(this.tmp, { force: true }).catch(() => undefined);
+  }
+}
+
+/** Local folder sink: key `a/b/c.jsonl` → `<root>/a/b/c.jsonl`. */
+export class FileSink implements Sink {
+  constructor(readonly location: string) {}
+
+  /** Creates the parent folder synchronously so that open() stays synchronous like the S3 sink. */
+  open(key: string): OutputWriter {
+    const path = join(this.location, ...key.split('/'));
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
+    return new FileWriter(key, path, tmp);
+  }
+}
