@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeSns, synthesizeFixture } from './engine-helpers';
 import { LocalLambdaRuntime } from '../../local/lambda';
+import { LocalSns } from '../../local/sns';
 import { LocalStepFunctions, StepFunctionsApiError } from '../../local/stepfunctions';
 import { resolveTemplate, ResolvedTemplate } from '../../local/template';
 
@@ -240,6 +241,36 @@ describe('hand-written definitions', () => {
     expect(r.error).toBe('Runtime.HandlerNotFound');
     expect(JSON.parse(r.cause!)).toMatchObject({ errorType: 'Runtime.HandlerNotFound' });
     await local.close();
+  });
+
+  test('sns:publish against the embedded local SNS (local/sns)', async () => {
+    const real = await LocalSns.start();
+    const local = new LocalStepFunctions({ lambda, endpoints: { sns: real.endpoint } });
+    try {
+      const arn = local.register({
+        name: 'publish',
+        definition: {
+          StartAt: 'P',
+          States: {
+            P: {
+              Type: 'Task',
+              Resource: 'arn:aws:states:::sns:publish',
+              Parameters: { TopicArn: 'arn:aws:sns:us-east-1:000000000000:alerts', Subject: 'failure', Message: { 'execution.$': '$$.Execution.Name', 'n': 1 } },
+              End: true,
+            },
+          },
+        },
+      });
+      const r = await local.startExecution(arn, {}, 'exec-7').result;
+      expect(r.status).toBe('SUCCEEDED');
+      expect(typeof (r.output as any).MessageId).toBe('string');
+      expect(real.messages).toHaveLength(1);
+      expect(real.messages[0]).toMatchObject({ topicArn: 'arn:aws:sns:us-east-1:000000000000:alerts', subject: 'failure', messageId: (r.output as any).MessageId });
+      expect(JSON.parse(real.messages[0].message)).toEqual({ execution: 'exec-7', n: 1 });
+    } finally {
+      await local.close();
+      await real.close();
+    }
   });
 
   test('an SDK integration without a local endpoint never reaches AWS: States.Runtime', async () => {
