@@ -482,26 +482,29 @@ export class LocalS3 {
     const fetchOwner = version === 1 || q.get('fetch-owner') === 'true';
     const enc = (s: string) => xmlEscape(urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s);
 
-    const contents: ObjectMeta[] = [];
-    const prefixes: string[] = [];
-    let count = 0;
-    let last: string | undefined;
+    // the walk is cheap; the metadata of a page's keys is then read concurrently
+    const entries: ListEntry[] = [];
     let truncated = false;
     const iterator: AsyncGenerator<ListEntry> = this.store.list(bucket, { prefix, delimiter, startAfter });
     for await (const entry of iterator) {
-      if (count >= maxKeys) { truncated = true; break; }
-      if (entry.type === 'prefix') {
-        prefixes.push(entry.prefix);
-        last = entry.prefix;
-        count++;
-      } else {
-        const meta = await this.store.headObject(bucket, entry.key);
-        if (!meta) continue;
-        contents.push(meta);
-        last = entry.key;
-        count++;
-      }
+      if (entries.length >= maxKeys) { truncated = true; break; }
+      entries.push(entry);
     }
+    const lastEntry = entries[entries.length - 1];
+    const last = lastEntry === undefined ? undefined : lastEntry.type === 'key' ? lastEntry.key : lastEntry.prefix;
+    const keyEntries = entries.filter((e): e is { type: 'key'; key: string } => e.type === 'key');
+    const metas: (ObjectMeta | undefined)[] = new Array(keyEntries.length);
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(32, keyEntries.length) }, async () => {
+      while (next < keyEntries.length) {
+        const i = next++;
+        metas[i] = await this.store.headObject(bucket, keyEntries[i].key);
+      }
+    }));
+    // an object deleted since the walk is left out
+    const contents = metas.filter((m): m is ObjectMeta => m !== undefined);
+    const prefixes = entries.filter((e): e is { type: 'prefix'; prefix: string } => e.type === 'prefix').map((e) => e.prefix);
+    const count = contents.length + prefixes.length;
     const owner = fetchOwner ? `<Owner><ID>${OWNER.id}</ID><DisplayName>${OWNER.name}</DisplayName></Owner>` : '';
     let xml = `<ListBucketResult xmlns="${XMLNS}"><Name>${xmlEscape(bucket)}</Name><Prefix>${enc(prefix)}</Prefix>`;
     if (version === 2) {

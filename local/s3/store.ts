@@ -16,8 +16,8 @@
  * rebuilt (MD5 ETag) the first time it is read.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -124,9 +124,14 @@ class KeyedMutex {
   }
 }
 
+/**
+ * Reads a small JSON sidecar. Synchronously on purpose: sidecars are a few hundred bytes and a
+ * listing page reads up to 1,000 of them; an async readFile costs ~1 ms each (thread-pool round
+ * trips for open/fstat/read/close) against ~0.05 ms for the synchronous call.
+ */
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch (e) {
     if (isErrno(e, 'ENOENT', 'ENOTDIR') || e instanceof SyntaxError) return undefined;
     throw e;
@@ -303,14 +308,9 @@ export class S3Store {
 
   /** Metadata when it matches the data file; 'stale' when the data file exists without matching metadata. */
   private async readMeta(bucket: string, key: string): Promise<ObjectMeta | undefined | 'stale'> {
-    let st;
-    try {
-      st = await stat(this.objectPath(bucket, key));
-    } catch (e) {
-      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
-      throw e;
-    }
-    if (!st.isFile()) return undefined;
+    // a synchronous stat (no thread-pool round trip) for the same reason as readJson
+    const st = statSync(this.objectPath(bucket, key), { throwIfNoEntry: false });
+    if (!st?.isFile()) return undefined;
     const meta = await readJson<ObjectMeta>(this.metaPath(bucket, key));
     if (meta && meta.key === key && meta.size === st.size && meta.mtimeMs === st.mtimeMs) return meta;
     return 'stale';
