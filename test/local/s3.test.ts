@@ -458,7 +458,12 @@ describe('faults and events', () => {
   test('objectCreated for PutObject, CopyObject and CompleteMultipartUpload in EventBridge-enabled buckets only', async () => {
     await s3.createBucket('events-bucket');
     const notices: ObjectCreatedNotice[] = [];
-    s3.on('objectCreated', (n) => notices.push(n));
+    const visible: boolean[] = [];
+    s3.on('objectCreated', (n) => {
+      notices.push(n);
+      // the object is committed before the notice goes out
+      visible.push(readFileSync(s3.objectPath(n.bucket, n.key)).length === n.size);
+    });
     await client.send(new PutObjectCommand({ Bucket: 'events-bucket', Key: 'before.txt', Body: 'x' }));
     expect(notices).toEqual([]);
     await client.send(new PutBucketNotificationConfigurationCommand({
@@ -484,9 +489,37 @@ describe('faults and events', () => {
     for (const s of seqs) expect(s).toMatch(/^[0-9A-F]{16,}$/);
     expect([...seqs].sort()).toEqual(seqs);
     expect(new Set(seqs).size).toBe(3);
+    expect(visible).toEqual([true, true, true]);
     // turning it off through the API stops the events
     s3.setEventBridgeEnabled('events-bucket', false);
     await client.send(new PutObjectCommand({ Bucket: 'events-bucket', Key: 'after.txt', Body: 'x' }));
     expect(notices).toHaveLength(3);
+  });
+});
+
+describe('restart', () => {
+  test('objects, metadata, the EventBridge flag and open uploads survive a restart on the same rootDir', async () => {
+    await s3.createBucket('restart-bucket');
+    await client.send(new PutBucketNotificationConfigurationCommand({ Bucket: 'restart-bucket', NotificationConfiguration: { EventBridgeConfiguration: {} } }));
+    const put = await client.send(new PutObjectCommand({ Bucket: 'restart-bucket', Key: 'k/v.json', Body: '{}', ContentType: 'application/json', Metadata: { m: '1' } }));
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'restart-bucket', Key: 'open.bin' }));
+    const second = await LocalS3.start({ rootDir: root });
+    const c2 = new S3Client({ endpoint: second.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    try {
+      const h = await c2.send(new HeadObjectCommand({ Bucket: 'restart-bucket', Key: 'k/v.json' }));
+      expect([h.ETag, h.ContentType, h.Metadata]).toEqual([put.ETag, 'application/json', { m: '1' }]);
+      const cfg = await c2.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'restart-bucket' }));
+      expect(cfg.EventBridgeConfiguration).toBeDefined();
+      const seen: string[] = [];
+      second.on('objectCreated', (n) => seen.push(n.key));
+      await c2.send(new PutObjectCommand({ Bucket: 'restart-bucket', Key: 'after-restart.txt', Body: 'x' }));
+      expect(seen).toEqual(['after-restart.txt']);
+      const parts = await c2.send(new ListPartsCommand({ Bucket: 'restart-bucket', Key: 'open.bin', UploadId }));
+      expect(parts.Parts ?? []).toEqual([]);
+      await c2.send(new AbortMultipartUploadCommand({ Bucket: 'restart-bucket', Key: 'open.bin', UploadId }));
+    } finally {
+      c2.destroy();
+      await second.close();
+    }
   });
 });
