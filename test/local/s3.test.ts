@@ -10,8 +10,8 @@ import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand,
-  CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketNotificationConfigurationCommand,
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, ListPartsCommand,
+  CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketNotificationConfigurationCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, ListPartsCommand,
   NoSuchKey, paginateListObjectsV2, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client,
   S3ServiceException, UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -325,6 +325,28 @@ describe('multipart uploads', () => {
     await expectS3Error(client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: key })), 'NotFound', 404);
   });
 
+  test('FULL_OBJECT CRC32 checksum of a multipart object is the CRC of all bytes (validated by the SDK on GetObject)', async () => {
+    const key = 'mpu/full-object.bin';
+    const partSize = 5 * 1024 * 1024;
+    const data = randomBytes(partSize + 999);
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({
+      Bucket: 'data-bucket', Key: key, ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT',
+    }));
+    const parts = [];
+    for (const [i, chunk] of [data.subarray(0, partSize), data.subarray(partSize)].entries()) {
+      const p = await client.send(new UploadPartCommand({ Bucket: 'data-bucket', Key: key, UploadId, PartNumber: i + 1, Body: chunk, ChecksumAlgorithm: 'CRC32' }));
+      parts.push({ PartNumber: i + 1, ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32 });
+    }
+    const done = await client.send(new CompleteMultipartUploadCommand({ Bucket: 'data-bucket', Key: key, UploadId, MultipartUpload: { Parts: parts } }));
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(data));
+    expect(done.ChecksumCRC32).toBe(crc.toString('base64'));
+    expect(done.ChecksumType).toBe('FULL_OBJECT');
+    const got = await client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: key }));
+    expect(got.ChecksumCRC32).toBe(crc.toString('base64'));
+    expect(sha256(Buffer.from(await got.Body!.transformToByteArray()))).toBe(sha256(data));
+  });
+
   test('a single-part upload completes with ETag md5(md5)-1', async () => {
     const key = 'mpu/single.bin';
     const data = Buffer.from('only part');
@@ -494,6 +516,23 @@ describe('faults and events', () => {
     s3.setEventBridgeEnabled('events-bucket', false);
     await client.send(new PutObjectCommand({ Bucket: 'events-bucket', Key: 'after.txt', Body: 'x' }));
     expect(notices).toHaveLength(3);
+  });
+});
+
+describe('more bucket operations', () => {
+  test('ListObjects (V1) with marker and delimiter; DeleteBucket refuses a non-empty bucket', async () => {
+    await s3.createBucket('v1-bucket');
+    for (const k of ['a/1', 'a/2', 'b', 'c/3']) await client.send(new PutObjectCommand({ Bucket: 'v1-bucket', Key: k, Body: k }));
+    const page = await client.send(new ListObjectsCommand({ Bucket: 'v1-bucket', MaxKeys: 2 }));
+    expect(page.Contents!.map((c) => c.Key)).toEqual(['a/1', 'a/2']);
+    expect(page.IsTruncated).toBe(true);
+    const rest = await client.send(new ListObjectsCommand({ Bucket: 'v1-bucket', Marker: 'a/2', Delimiter: '/' }));
+    expect(rest.Contents!.map((c) => c.Key)).toEqual(['b']);
+    expect(rest.CommonPrefixes!.map((p) => p.Prefix)).toEqual(['c/']);
+    await expectS3Error(client.send(new DeleteBucketCommand({ Bucket: 'v1-bucket' })), 'BucketNotEmpty', 409);
+    await client.send(new DeleteObjectsCommand({ Bucket: 'v1-bucket', Delete: { Objects: ['a/1', 'a/2', 'b', 'c/3'].map((Key) => ({ Key })) } }));
+    await client.send(new DeleteBucketCommand({ Bucket: 'v1-bucket' }));
+    await expectS3Error(client.send(new HeadBucketCommand({ Bucket: 'v1-bucket' })), 'NotFound', 404);
   });
 });
 
