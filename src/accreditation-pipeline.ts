@@ -575,6 +575,12 @@ export class AccreditationPipeline extends Construct {
       ],
       resourceArns: [workGroupArn],
     });
+    // Athena reads and writes S3 with the caller's credentials (object actions come from grantPrefixes).
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucketMultipartUploads'],
+      resourceArns: [this.bucket.bucketArn],
+    });
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
