@@ -198,12 +198,16 @@ export class LocalS3 {
     const s3 = new LocalS3(store, opts.faults ?? {});
     const host = opts.host ?? '127.0.0.1';
     const port = await listen(s3.server, host, opts.port ?? 0);
-    s3.endpoint = endpointUrl(host, port);
+    s3.url = endpointUrl(host, port);
     return s3;
   }
 
   /** `http://127.0.0.1:<port>` */
-  endpoint = '';
+  get endpoint(): string {
+    return this.url;
+  }
+
+  private url = '';
   private readonly server: Server;
   private readonly emitter = new EventEmitter();
   private readonly eventBridge = new Map<string, boolean>();

@@ -78,12 +78,16 @@ export class LocalSns {
     if (opts.logFile) await mkdir(dirname(opts.logFile), { recursive: true });
     const host = opts.host ?? '127.0.0.1';
     const port = await listen(sns.server, host, opts.port ?? 0);
-    sns.endpoint = endpointUrl(host, port);
+    sns.url = endpointUrl(host, port);
     return sns;
   }
 
   /** `http://127.0.0.1:<port>` */
-  endpoint = '';
+  get endpoint(): string {
+    return this.url;
+  }
+
+  private url = '';
   /** Every message published, in order. */
   readonly messages: SnsMessage[] = [];
   private readonly topics = new Set<string>();
