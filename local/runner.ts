@@ -9,7 +9,8 @@
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { LocalAthena } from './athena';
 import { LocalEventBridge, S3ObjectNotice } from './events';
 import { InvokeResult, LocalLambdaRuntime } from './lambda';
@@ -210,13 +211,16 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     });
     const client = new S3Client({ region: REGION, endpoint: s3.endpoint, credentials: CREDENTIALS });
     for (const f of files) {
-      await client.send(new PutObjectCommand({
-        Bucket: dep.bucket,
-        Key: `${dep.rawPrefix}${f.rel}`,
-        Body: createReadStream(f.path),
-        ContentLength: statSync(f.path).size,
-        ContentType: f.path.endsWith('.gz') ? 'application/gzip' : 'application/x-ndjson',
-      }));
+      // lib-storage buffers each part, so a part that meets a 503 SlowDown is retried (a raw stream body is not).
+      await new Upload({
+        client,
+        params: {
+          Bucket: dep.bucket,
+          Key: `${dep.rawPrefix}${f.rel}`,
+          Body: createReadStream(f.path),
+          ContentType: f.path.endsWith('.gz') ? 'application/gzip' : 'application/x-ndjson',
+        },
+      }).done();
     }
     if (opts.shuffle) events.objectsCreated(buffered.splice(0));
     step(`uploaded ${files.length} objects from ${opts.dataDir} to s3://${dep.bucket}/${dep.rawPrefix}`);
