@@ -188,6 +188,12 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
         CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
       }));
     } catch (err) {
+      // A duplicate execution of the same computation (same query, same staging folder) finished first and
+      // removed the staging folder: its copies carry our prefix, so there is nothing left to copy.
+      if ((err as Error).name === 'NoSuchKey') {
+        deps.logger?.info('staged file already promoted by a duplicate execution', { key, target });
+        continue;
+      }
       transient(`CopyObject s3://${bucket}/${key} → ${target}`, err);
     }
   }

@@ -28,6 +28,7 @@ import {
   extractQueryString,
   partitionWatermarkKey,
   runFacilityExtract,
+  promoteExtract,
   stagingPrefix,
 } from '../../lambda-src/stage1';
 import { runStateCounts } from '../../lambda-src/stage3';
@@ -705,6 +706,24 @@ describe('Stage 1 facility extract', () => {
     expect(status).toMatchObject({ done: true, promoted: false, extractFiles: 0 });
     expect(keysUnder(partition)).toEqual([`${partition}q-newer_part-0`]);
     expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
+  });
+
+  test('a duplicate execution of the same computation that finished first does not fail the promotion', async () => {
+    // Two executions of one computation (duplicate events share the query and its staging folder): the twin
+    // lists the staged files, then the first execution copies them and removes the staging folder.
+    const wm = { submittedAt: '2025-08-10T12:00:01.000Z', queryExecutionId: 'q-dup' };
+    const staging = stagingPrefix(config, '2025-08-10', 'f'.repeat(64));
+    for (const f of ['part-1', 'part-2']) putRaw(`${staging}${f}`, `parquet ${f}`);
+    beforeCopy.push(() => {
+      for (const f of ['part-1', 'part-2']) {
+        putRaw(`${partition}q-dup_${f}`, `parquet ${f}`);
+        store.delete(`${staging}${f}`);
+      }
+    });
+    const twin = await promoteExtract(deps(), '2025-08-10', staging, wm);
+    expect(twin).toEqual({ promoted: true, extractPrefix: `${partition}q-dup_`, extractFiles: 2 });
+    expect(keysUnder(partition)).toEqual([`${partition}q-dup_part-1`, `${partition}q-dup_part-2`]);
+    expect(keysUnder(staging)).toEqual([]);
   });
 
   test('a failed UNLOAD has its partial staging output removed', async () => {
