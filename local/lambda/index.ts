@@ -4,7 +4,7 @@
  * a Lambda-like context, the configured timeout and memory, a concurrency limit, and fault injection.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -477,6 +477,7 @@ export class LocalLambdaRuntime {
       fn.all.clear();
     }
     await Promise.allSettled(all);
+    rmSync(this.home, { recursive: true, force: true });
   }
 }
 
