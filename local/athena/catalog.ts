@@ -278,6 +278,8 @@ export interface TableRelation {
   readonly sql: string;
   /** Every file the relation reads. */
   readonly files: DataFile[];
+  /** The files of each UNION ALL branch (one scan each: a partition, or the whole table). */
+  readonly groups: DataFile[][];
 }
 
 /**
@@ -315,16 +317,18 @@ export function tableRelation(table: GlueTableInput, rootDir: string, withPath: 
   };
   const branches: string[] = [];
   const allFiles: DataFile[] = [];
+  const groups: DataFile[][] = [];
   if (partKeys.length === 0) {
     const { bucket, key } = parseS3Uri(table.StorageDescriptor?.Location ?? '');
     const files = listDataFiles(join(rootDir, bucket, key));
-    if (files.length > 0) { branches.push(select(files, [])); allFiles.push(...files); }
+    if (files.length > 0) { branches.push(select(files, [])); allFiles.push(...files); groups.push(files); }
   } else {
     for (const part of listPartitions(table, rootDir, now)) {
       const files = listDataFiles(part.dir);
       if (files.length === 0) continue;
       branches.push(select(files, part.values));
       allFiles.push(...files);
+      groups.push(files);
     }
   }
   if (branches.length === 0) {
@@ -333,7 +337,7 @@ export function tableRelation(table: GlueTableInput, rootDir: string, withPath: 
       ...partKeys.map((k) => `CAST(NULL AS ${hiveToDuckDbType(k.Type)}) AS ${quoteIdent(k.Name)}`),
       ...(withPath ? ['CAST(NULL AS VARCHAR) AS "$path"'] : []),
     ];
-    return { sql: `SELECT ${cols.join(', ')} WHERE false`, files: [] };
+    return { sql: `SELECT ${cols.join(', ')} WHERE false`, files: [], groups: [] };
   }
-  return { sql: branches.join('\nUNION ALL\n'), files: allFiles };
+  return { sql: branches.join('\nUNION ALL\n'), files: allFiles, groups };
 }

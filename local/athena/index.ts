@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join, relative } from 'node:path';
@@ -82,15 +82,22 @@ interface Execution {
   dataScanned: number;
   engineMs: number;
   cancelRequested: boolean;
+  cancelReason?: string;
   injectedFailure?: boolean;
   fingerprint: string;
   rowsFile?: string;
   columns?: AthenaColumnInfo[];
 }
 
+/** The files a query's views may read, grouped by UNION ALL branch (one scan each). */
+interface ScanCandidates {
+  groupOf: Map<string, number>;
+  groups: Array<{ files: number; bytes: number }>;
+}
+
 /** An error surfaced as a FAILED query (category 1 system, 2 user). */
 class QueryError extends Error {
-  constructor(message: string, readonly category: 1 | 2 = 2, readonly errorType = 1100, readonly retryable = false) {
+  constructor(message: string, readonly category: 1 | 2 = 2, readonly errorType = 1000, readonly retryable = false) {
     super(message);
     this.name = 'QueryError';
   }
@@ -146,7 +153,7 @@ export async function s3Put(
     if (status.code >= 200 && status.code < 300) return;
     const retryable = status.code === 0 || status.code >= 500;
     if (!retryable || attempt >= 5) {
-      throw new QueryError(`Error writing s3://${bucket}/${key}: HTTP ${status.code} ${status.text.slice(0, 300)}`, 1, 1306, retryable);
+      throw new QueryError(`Error writing s3://${bucket}/${key}: HTTP ${status.code} ${status.text.slice(0, 300)}`, 1, 401, retryable);
     }
     await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
   }
@@ -405,7 +412,14 @@ export class LocalAthena {
       this.finish(ex, 'CANCELLED', 'Query was cancelled by the user');
     } else if (ex.state === 'RUNNING') {
       ex.cancelRequested = true;
-      if (this.running === ex) this.conn.interrupt();
+      // An interrupt that lands between two statements of the execution is lost: repeat it until the
+      // execution ends (run() also checks the flag before each statement).
+      const interrupt = (): void => {
+        if (this.running !== ex || ex.state !== 'RUNNING') return;
+        this.conn.interrupt();
+        setTimeout(interrupt, 25).unref();
+      };
+      interrupt();
     }
   }
 
@@ -456,6 +470,7 @@ export class LocalAthena {
   private finish(ex: Execution, state: State, reason?: string, error?: AthenaErrorInfo): void {
     ex.state = state;
     ex.completed = Date.now();
+    if (ex.started !== undefined) ex.engineMs = ex.completed - ex.started;
     if (reason) ex.stateChangeReason = reason;
     if (error) ex.athenaError = error;
   }
@@ -487,18 +502,19 @@ export class LocalAthena {
     this.running = ex;
     try {
       await this.run(ex);
-      if (ex.cancelRequested) this.finish(ex, 'CANCELLED', 'Query was cancelled by the user');
+      if (ex.cancelRequested) this.finish(ex, 'CANCELLED', ex.cancelReason ?? 'Query was cancelled by the user');
       else this.finish(ex, 'SUCCEEDED');
     } catch (e) {
       if (ex.cancelRequested) {
-        this.finish(ex, 'CANCELLED', 'Query was cancelled by the user');
+        this.finish(ex, 'CANCELLED', ex.cancelReason ?? 'Query was cancelled by the user');
       } else {
         const err = e instanceof QueryError ? e : toQueryError(e);
         this.finish(ex, 'FAILED', err.message, { ErrorCategory: err.category, ErrorType: err.errorType, Retryable: err.retryable, ErrorMessage: err.message });
       }
     } finally {
-      ex.engineMs = Date.now() - ex.started;
       this.running = undefined;
+      // A cancelled execution may have stopped with profiling still on.
+      await this.conn.run('PRAGMA disable_profiling').catch(() => undefined);
     }
   }
 
@@ -508,22 +524,25 @@ export class LocalAthena {
       assertSingleStatement(ex.query);
       sql = stripTrailingSemicolon(substituteParameters(ex.query, ex.parameters ?? []));
     } catch (e) {
-      throw new QueryError(`${(e as Error).message}`, 2, 1100);
+      throw new QueryError(`${(e as Error).message}`, 2, 1000);
     }
     if (ex.injectedFailure) {
       const retryable = this.faults.failRetryable ?? false;
       throw retryable
-        ? new QueryError('GENERIC_INTERNAL_ERROR: injected fault (local Athena)', 1, 401, true)
-        : new QueryError('GENERIC_USER_ERROR: injected fault (local Athena)', 2, 1100, false);
+        ? new QueryError('GENERIC_INTERNAL_ERROR: injected fault (local Athena)', 1, 200, true)
+        : new QueryError('GENERIC_USER_ERROR: injected fault (local Athena)', 2, 1000, false);
     }
     const kind = statementKind(sql);
     if (kind.kind === 'SELECT') return this.runSelect(ex, sql);
     if (kind.kind === 'UNLOAD') return this.runUnload(ex, sql);
-    throw new QueryError(`NOT_SUPPORTED: the local Athena runs SELECT and UNLOAD statements only (got ${kind.keyword || 'an empty statement'})`, 2, 1100);
+    throw new QueryError(`NOT_SUPPORTED: the local Athena runs SELECT and UNLOAD statements only (got ${kind.keyword || 'an empty statement'})`, 2, 1000);
   }
 
-  /** (Re)creates the views of the tables a query names and switches to its database; returns the bytes of their files. */
-  private async prepareTables(ex: Execution, sql: string, cutoff?: number): Promise<number> {
+  /**
+   * (Re)creates the views of the tables a query names (over the files on disk right now) and
+   * switches to its database; returns every file those views may read, with its size.
+   */
+  private async prepareTables(ex: Execution, sql: string): Promise<ScanCandidates> {
     const names = new Set<string>();
     let withPath = false;
     for (const t of tokenize(sql)) {
@@ -533,20 +552,76 @@ export class LocalAthena {
       names.add(n);
     }
     await this.ensureSchema(ex.database);
-    let bytes = 0;
+    const files: ScanCandidates = { groupOf: new Map(), groups: [] };
     for (const table of this.tables.values()) {
       const name = table.input.Name.toLowerCase();
       if (!names.has(name)) continue;
       const rel = tableRelation(table.input, this.opts.s3.rootDir, withPath);
-      bytes += rel.files.reduce((s, f) => s + f.size, 0);
+      for (const g of rel.groups) {
+        const index = files.groups.length;
+        files.groups.push({ files: g.length, bytes: g.reduce((a, f) => a + f.size, 0) });
+        for (const f of g) files.groupOf.set(f.path, index);
+      }
       await this.ensureSchema(table.database);
-      await this.conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.database)}.${quoteIdent(name)} AS ${rel.sql}`);
+      await this.exec(ex, `CREATE OR REPLACE VIEW ${quoteIdent(table.database)}.${quoteIdent(name)} AS ${rel.sql}`);
     }
+    await this.exec(ex, `USE ${quoteIdent(ex.database)}`);
+    return files;
+  }
+
+  /** Turns on DuckDB's JSON profiling for the next statement (it names every file each scan read). */
+  private async startProfile(ex: Execution): Promise<string> {
+    const dir = join(this.opts.workDir, 'profiles');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${ex.id}.json`);
+    await this.exec(ex, 'PRAGMA enable_profiling = \'json\'');
+    await this.exec(ex, `SET profiling_output = ${quoteString(file)}`);
+    return file;
+  }
+
+  /**
+   * Turns profiling off and sets DataScannedInBytes to the bytes of the files the scans actually
+   * read: each scan is one UNION ALL branch (a partition), which DuckDB drops when the query's
+   * filters exclude it; the profile names (the first few of) the files of each scan that ran.
+   * Without a readable profile, every file the views could read counts. A query over the
+   * workgroup's cutoff is cancelled, as Athena does.
+   */
+  private async endProfile(ex: Execution, profile: string, candidates: ScanCandidates): Promise<void> {
+    await this.conn.run('PRAGMA disable_profiling');
+    let bytes = 0;
+    try {
+      const scanned = new Set<number>();
+      const walk = (node: { extra_info?: Record<string, unknown>; children?: unknown[] }): void => {
+        const names = node.extra_info?.['Filename(s)'];
+        if (typeof names === 'string') {
+          const first = names.split(', ')[0].trim();
+          const group = candidates.groupOf.get(first);
+          if (group === undefined) throw new Error(`profile names an unknown file ${first}`);
+          const total = Number(node.extra_info?.['Total Files Read'] ?? NaN);
+          if (total !== candidates.groups[group].files) throw new Error('a scan read part of a partition');
+          scanned.add(group);
+        }
+        for (const c of node.children ?? []) walk(c as typeof node);
+      };
+      walk(JSON.parse(readFileSync(profile, 'utf8')));
+      for (const g of scanned) bytes += candidates.groups[g].bytes;
+    } catch {
+      bytes = candidates.groups.reduce((a, g) => a + g.bytes, 0);
+    } finally {
+      rmSync(profile, { force: true });
+    }
+    ex.dataScanned = bytes;
+    const cutoff = this.workGroups.get(ex.workGroup)?.bytesScannedCutoffPerQuery;
     if (cutoff !== undefined && bytes > cutoff) {
-      throw new QueryError(`Query exhausted resources at this scale factor: the bytes scanned limit of the workgroup was exceeded (${bytes} > ${cutoff})`, 2, 1100);
+      ex.cancelRequested = true;
+      ex.cancelReason = `Bytes scanned limit was exceeded: the query scanned ${bytes} bytes, the workgroup allows ${cutoff} per query`;
     }
-    await this.conn.run(`USE ${quoteIdent(ex.database)}`);
-    return bytes;
+  }
+
+  /** Runs one statement of an execution, unless the execution was cancelled already. */
+  private async exec(ex: Execution, sql: string): Promise<void> {
+    if (ex.cancelRequested) throw new QueryError('cancelled', 2);
+    await this.conn.run(sql);
   }
 
   private async ensureSchema(name: string): Promise<void> {
@@ -556,14 +631,21 @@ export class LocalAthena {
   }
 
   private async runSelect(ex: Execution, sql: string): Promise<void> {
-    const cutoff = this.workGroups.get(ex.workGroup)?.bytesScannedCutoffPerQuery;
-    ex.dataScanned = await this.prepareTables(ex, sql, cutoff);
+    const candidates = await this.prepareTables(ex, sql);
     const duck = transpileOrFail(sql);
     const dir = join(this.opts.workDir, 'results');
     mkdirSync(dir, { recursive: true });
     const csvPath = join(dir, `${ex.id}.csv`);
     const rowsPath = join(dir, `${ex.id}.rows.jsonl`);
-    const result = await this.conn.stream(duck);
+    const profile = await this.startProfile(ex);
+    let result;
+    try {
+      if (ex.cancelRequested) throw new QueryError('cancelled', 2);
+      result = await this.conn.stream(duck);
+    } catch (e) {
+      await this.conn.run('PRAGMA disable_profiling');
+      throw e;
+    }
     const names = result.columnNames();
     const types: DuckDBType[] = result.columnTypes();
     ex.columns = names.map((n, i) => columnInfo(n, types[i]));
@@ -589,6 +671,7 @@ export class LocalAthena {
       }
     } finally {
       await Promise.all([new Promise((r) => csv.end(r)), new Promise((r) => rows.end(r))]);
+      await this.endProfile(ex, profile, candidates);
     }
     if (ex.cancelRequested) return;
     ex.rowsFile = rowsPath;
@@ -601,19 +684,18 @@ export class LocalAthena {
 
   private async runUnload(ex: Execution, sql: string): Promise<void> {
     let stmt;
-    try { stmt = parseUnload(sql); } catch (e) { throw new QueryError(`SYNTAX_ERROR: ${(e as Error).message}`, 2, 1100); }
+    try { stmt = parseUnload(sql); } catch (e) { throw new QueryError(`SYNTAX_ERROR: ${(e as Error).message}`, 2, 1000); }
     const props = stmt.properties;
     const format = String(props.format ?? 'TEXTFILE').toUpperCase();
     const compression = String(props.compression ?? (format === 'PARQUET' ? 'GZIP' : 'GZIP')).toUpperCase();
     let target;
-    try { target = parseS3Uri(stmt.location); } catch (e) { throw new QueryError(`INVALID_INPUT: ${(e as Error).message}`, 2, 1100); }
+    try { target = parseS3Uri(stmt.location); } catch (e) { throw new QueryError(`INVALID_INPUT: ${(e as Error).message}`, 2, 1000); }
     const prefix = target.key === '' || target.key.endsWith('/') ? target.key : `${target.key}/`;
     const dirOnDisk = join(this.opts.s3.rootDir, target.bucket, prefix);
     if (existsSync(dirOnDisk) && hasAnyFile(dirOnDisk)) {
-      throw new QueryError(`HIVE_PATH_ALREADY_EXISTS: Target directory for table '${ex.database}.tmp_unload' already exists: ${stmt.location}. You may need to manually clean the data at location '${stmt.location}' before retrying. Athena will not delete data in your account.`, 2, 1100);
+      throw new QueryError(`HIVE_PATH_ALREADY_EXISTS: Target directory for table '${ex.database}.tmp_unload' already exists: ${stmt.location}. You may need to manually clean the data at location '${stmt.location}' before retrying. Athena will not delete data in your account.`, 2, 1000);
     }
-    const cutoff = this.workGroups.get(ex.workGroup)?.bytesScannedCutoffPerQuery;
-    ex.dataScanned = await this.prepareTables(ex, stmt.query, cutoff);
+    const candidates = await this.prepareTables(ex, stmt.query);
     const inner = transpileOrFail(stmt.query);
     const tmp = join(this.opts.workDir, 'unload', ex.id);
     rmSync(tmp, { recursive: true, force: true });
@@ -623,23 +705,24 @@ export class LocalAthena {
     let ext = '';
     if (format === 'PARQUET') {
       const codec: Record<string, string> = { SNAPPY: 'snappy', GZIP: 'gzip', ZSTD: 'zstd', NONE: 'uncompressed', UNCOMPRESSED: 'uncompressed', LZ4: 'lz4' };
-      if (!codec[compression]) throw new QueryError(`INVALID_TABLE_PROPERTY: unsupported Parquet compression ${compression}`, 2, 1100);
+      if (!codec[compression]) throw new QueryError(`INVALID_TABLE_PROPERTY: unsupported Parquet compression ${compression}`, 2, 1000);
       copyOpts.push('FORMAT PARQUET', `COMPRESSION ${codec[compression]}`);
     } else if (format === 'JSON' || format === 'TEXTFILE') {
       const gz = compression === 'GZIP';
-      if (!gz && compression !== 'NONE') throw new QueryError(`INVALID_TABLE_PROPERTY: unsupported ${format} compression ${compression}`, 2, 1100);
+      if (!gz && compression !== 'NONE') throw new QueryError(`INVALID_TABLE_PROPERTY: unsupported ${format} compression ${compression}`, 2, 1000);
       if (format === 'JSON') copyOpts.push('FORMAT JSON');
       else copyOpts.push('FORMAT CSV', 'HEADER false', `DELIMITER ${quoteString(String(props.field_delimiter ?? '\u0001'))}`, 'QUOTE \'\'');
       copyOpts.push(`COMPRESSION ${gz ? 'gzip' : 'none'}`);
       ext = gz ? '.gz' : '';
     } else {
-      throw new QueryError(`NOT_SUPPORTED: UNLOAD format ${format} is not supported by the local Athena (PARQUET, JSON, TEXTFILE)`, 2, 1100);
+      throw new QueryError(`NOT_SUPPORTED: UNLOAD format ${format} is not supported by the local Athena (PARQUET, JSON, TEXTFILE)`, 2, 1000);
     }
-    if (partitionedBy.length > 0) {
-      copyOpts.push(`PARTITION_BY (${partitionedBy.map(quoteIdent).join(', ')})`, 'WRITE_PARTITION_COLUMNS false');
-      await this.conn.run(`COPY (${inner}) TO ${quoteString(tmp)} (${copyOpts.join(', ')})`);
-    } else {
-      await this.conn.run(`COPY (${inner}) TO ${quoteString(join(tmp, 'part'))} (${copyOpts.join(', ')})`);
+    if (partitionedBy.length > 0) copyOpts.push(`PARTITION_BY (${partitionedBy.map(quoteIdent).join(', ')})`, 'WRITE_PARTITION_COLUMNS false');
+    const profile = await this.startProfile(ex);
+    try {
+      await this.exec(ex, `COPY (${inner}) TO ${quoteString(partitionedBy.length > 0 ? tmp : join(tmp, 'part'))} (${copyOpts.join(', ')})`);
+    } finally {
+      await this.endProfile(ex, profile, candidates);
     }
     if (ex.cancelRequested) { rmSync(tmp, { recursive: true, force: true }); return; }
     const written: string[] = [];
@@ -682,7 +765,7 @@ function transpileOrFail(sql: string): string {
   try {
     return transpile(sql);
   } catch (e) {
-    throw new QueryError(`SYNTAX_ERROR: ${(e as Error).message}`, 2, 1100);
+    throw new QueryError(`SYNTAX_ERROR: ${(e as Error).message}`, 2, 1000);
   }
 }
 
@@ -690,12 +773,12 @@ function transpileOrFail(sql: string): string {
 function toQueryError(e: unknown): QueryError {
   const msg = (e as Error)?.message ?? String(e);
   const first = msg.split('\n')[0];
-  if (e instanceof SqlTextError) return new QueryError(`SYNTAX_ERROR: ${first}`, 2, 1100);
-  if (/^Parser Error/.test(first)) return new QueryError(`SYNTAX_ERROR: ${first}`, 2, 1100);
-  if (/^Catalog Error: Table/.test(first)) return new QueryError(`TABLE_NOT_FOUND: ${first}`, 2, 1100);
-  if (/^Catalog Error: Scalar Function|^Binder Error: No function matches/.test(first)) return new QueryError(`FUNCTION_NOT_FOUND: ${first}`, 2, 1100);
-  if (/^Binder Error: Referenced column|^Binder Error: Values list/.test(first)) return new QueryError(`COLUMN_NOT_FOUND: ${first}`, 2, 1100);
-  if (/^(Conversion|Invalid Input|Out of Range) Error/.test(first)) return new QueryError(`INVALID_CAST_ARGUMENT: ${first}`, 2, 1100);
-  if (/^IO Error/.test(first)) return new QueryError(`HIVE_CURSOR_ERROR: ${first}`, 1, 401, true);
-  return new QueryError(`GENERIC_USER_ERROR: ${first}`, 2, 1100);
+  if (e instanceof SqlTextError) return new QueryError(`SYNTAX_ERROR: ${first}`, 2, 1000);
+  if (/^Parser Error/.test(first)) return new QueryError(`SYNTAX_ERROR: ${first}`, 2, 1000);
+  if (/^Catalog Error: Table/.test(first)) return new QueryError(`TABLE_NOT_FOUND: ${first}`, 2, 1000);
+  if (/^Catalog Error: Scalar Function|^Binder Error: No function matches/.test(first)) return new QueryError(`FUNCTION_NOT_FOUND: ${first}`, 2, 1000);
+  if (/^Binder Error: Referenced column|^Binder Error: Values list/.test(first)) return new QueryError(`COLUMN_NOT_FOUND: ${first}`, 2, 1000);
+  if (/^(Conversion|Invalid Input|Out of Range) Error/.test(first)) return new QueryError(`INVALID_CAST_ARGUMENT: ${first}`, 2, 1001);
+  if (/^IO Error/.test(first)) return new QueryError(`HIVE_CURSOR_ERROR: ${first}`, 1, 200, true);
+  return new QueryError(`GENERIC_USER_ERROR: ${first}`, 2, 1000);
 }

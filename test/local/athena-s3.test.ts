@@ -138,7 +138,7 @@ test('UNLOAD to Parquet lands in S3 and a Parquet table over the partition reads
   expect(page.ResultSet!.ResultSetMetadata!.ColumnInfo!.map((c) => c.Type)).toEqual(['bigint', 'date', 'varchar']);
 });
 
-test('the workgroup\'s bytes-scanned cutoff fails a query that would read more', async () => {
+test('the workgroup\'s bytes-scanned cutoff cancels a query that reads more', async () => {
   athena.registerWorkGroup('tiny', { outputLocation: `s3://${BUCKET}/athena-results/`, enforce: true, bytesScannedCutoffPerQuery: 10 });
   const { QueryExecutionId } = await client.send(new StartQueryExecutionCommand({
     QueryString: 'SELECT count(*) FROM validated_facilities', WorkGroup: 'tiny', QueryExecutionContext: { Database: 'medlaunch' },
@@ -149,6 +149,42 @@ test('the workgroup\'s bytes-scanned cutoff fails a query that would read more',
     if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(ex!.Status!.State!)) break;
     await new Promise((r) => setTimeout(r, 10));
   }
-  expect(ex!.Status!.State).toBe('FAILED');
-  expect(ex!.Status!.StateChangeReason).toMatch(/bytes scanned limit/);
+  // Athena cancels a query over the per-query data usage limit.
+  expect(ex!.Status!.State).toBe('CANCELLED');
+  expect(ex!.Status!.StateChangeReason).toMatch(/^Bytes scanned limit was exceeded/);
+  // A query that prunes every partition scans nothing and runs.
+  const pruned = await client.send(new StartQueryExecutionCommand({
+    QueryString: 'SELECT count(*) FROM validated_facilities WHERE snapshot_date = \'2001-01-01\'', WorkGroup: 'tiny', QueryExecutionContext: { Database: 'medlaunch' },
+  }));
+  for (;;) {
+    ex = (await client.send(new GetQueryExecutionCommand({ QueryExecutionId: pruned.QueryExecutionId }))).QueryExecution;
+    if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(ex!.Status!.State!)) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect(ex!.Status!.State).toBe('SUCCEEDED');
+  expect(ex!.Statistics!.DataScannedInBytes).toBe(0);
+});
+
+test('DataScannedInBytes is exact for a partition of many files (DuckDB names only the first few)', async () => {
+  let expected = 0;
+  for (let i = 0; i < 12; i++) {
+    const file = join(root, 's3', BUCKET, `validated/snapshot_date=2025-08-12/part-${String(i).padStart(2, '0')}.jsonl`);
+    mkdirSync(dirname(file), { recursive: true });
+    const body = JSON.stringify({
+      facility_id: `FAC${100 + i}`,
+      facility_name: 'x'.repeat(i + 1),
+      location: { address: 'a', city: 'c', state: 'OH', zip: '43004' },
+      employee_count: i,
+      services: [],
+      accreditations: [],
+      snapshot_date: '2025-08-12',
+    }) + '\n';
+    writeFileSync(file, body);
+    expected += Buffer.byteLength(body);
+  }
+  const ex = await run('SELECT count(*) AS n FROM validated_facilities WHERE snapshot_date = ?', ['\'2025-08-12\'']);
+  expect(ex.Status!.State).toBe('SUCCEEDED');
+  expect(ex.Statistics!.DataScannedInBytes).toBe(expected);
+  const page = await client.send(new GetQueryResultsCommand({ QueryExecutionId: ex.QueryExecutionId }));
+  expect(page.ResultSet!.Rows![1].Data![0].VarCharValue).toBe('12');
 });

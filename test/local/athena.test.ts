@@ -160,9 +160,8 @@ describe('query lifecycle', () => {
     expect(ex.Status!.CompletionDateTime!.getTime()).toBeGreaterThanOrEqual(ex.Status!.SubmissionDateTime!.getTime());
     const a = readFileSync(join(root, 'data/validated/snapshot_date=2025-08-10/a.jsonl')).length;
     const b = readFileSync(join(root, 'data/validated/snapshot_date=2025-08-10/sub/b.jsonl')).length;
-    const c = readFileSync(join(root, 'data/validated/snapshot_date=2025-08-11/a.jsonl')).length;
-    // Upper bound: every visible file of the referenced table, hidden ones and out-of-projection ones excluded.
-    expect(ex.Statistics!.DataScannedInBytes).toBe(a + b + c);
+    // The files the query read: the 2025-08-11 partition is pruned by the filter, hidden files are never read.
+    expect(ex.Statistics!.DataScannedInBytes).toBe(a + b);
     expect(ex.ResultConfiguration!.OutputLocation).toBe(`s3://data/athena-results/${id}.csv`);
     expect(await rows(id)).toEqual([
       ['facility_id', 'state', 'nothing', 'q'],
@@ -177,6 +176,18 @@ describe('query lifecycle', () => {
     expect(page.ResultSet!.ResultSetMetadata!.ColumnInfo!.map((ci) => [ci.Name, ci.Type])).toEqual([
       ['facility_id', 'varchar'], ['state', 'varchar'], ['nothing', 'varchar'], ['q', 'varchar'],
     ]);
+  });
+
+  test('DataScannedInBytes counts the partitions a query reads: all of them, or none', async () => {
+    const all = await wait(await start('SELECT count(*) FROM validated_facilities'));
+    const c = readFileSync(join(root, 'data/validated/snapshot_date=2025-08-11/a.jsonl')).length;
+    const a = readFileSync(join(root, 'data/validated/snapshot_date=2025-08-10/a.jsonl')).length;
+    const b = readFileSync(join(root, 'data/validated/snapshot_date=2025-08-10/sub/b.jsonl')).length;
+    expect(all.Statistics!.DataScannedInBytes).toBe(a + b + c);
+    const none = await wait(await start('SELECT count(*) FROM validated_facilities WHERE snapshot_date = \'2024-01-01\''));
+    expect(none.Statistics!.DataScannedInBytes).toBe(0);
+    const literal = await wait(await start('SELECT 1'));
+    expect(literal.Statistics!.DataScannedInBytes).toBe(0);
   });
 
   test('unknown ids, bad MaxResults and results of unfinished or failed queries are InvalidRequestException', async () => {
