@@ -778,6 +778,7 @@ function toQueryError(e: unknown): QueryError {
   if (/^Catalog Error: Table/.test(first)) return new QueryError(`TABLE_NOT_FOUND: ${first}`, 2, 1000);
   if (/^Catalog Error: Scalar Function|^Binder Error: No function matches/.test(first)) return new QueryError(`FUNCTION_NOT_FOUND: ${first}`, 2, 1000);
   if (/^Binder Error: Referenced column|^Binder Error: Values list/.test(first)) return new QueryError(`COLUMN_NOT_FOUND: ${first}`, 2, 1000);
+  if (/Malformed JSON/.test(first)) return new QueryError(`HIVE_BAD_DATA: ${first}`, 2, 1001);
   if (/^(Conversion|Invalid Input|Out of Range) Error/.test(first)) return new QueryError(`INVALID_CAST_ARGUMENT: ${first}`, 2, 1001);
   if (/^IO Error/.test(first)) return new QueryError(`HIVE_CURSOR_ERROR: ${first}`, 1, 200, true);
   return new QueryError(`GENERIC_USER_ERROR: ${first}`, 2, 1000);
