@@ -1,0 +1,67 @@
+import { Readable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { handler } from '../../lambda-src/handlers/stage2-processor';
+import { record } from './stage2-helpers';
+
+const s3Mock = mockClient(S3Client);
+const ENV = { ...process.env };
+
+beforeEach(() => {
+  s3Mock.reset();
+  process.env = { ...ENV, DATA_BUCKET: 'data', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', POWERTOOLS_LOG_LEVEL: 'ERROR' };
+  s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+    const d = input.Key.split('/')[2];
+    return { Body: Readable.from([Buffer.from(`${JSON.stringify(record('FAC1', d, ['2025-09-01']))}\n`)]) as any, ETag: '"e"' };
+  });
+  s3Mock.on(PutObjectCommand).resolves({});
+});
+afterAll(() => {
+  process.env = ENV;
+});
+
+const ebEvent = (key: string) => ({
+  'source': 'aws.s3', 'detail-type': 'Object Created', 'detail': { bucket: { name: 'data' }, object: { key, etag: 'e' } },
+});
+
+describe('stage2-processor handler', () => {
+  test('EventBridge Object Created event → ProcessSummary', async () => {
+    const r = await handler(ebEvent('data/batch/2025-08-10/part.jsonl'));
+    expect(r).toMatchObject({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl', snapshotDate: '2025-08-10', read: 1, valid: 1, matched: 1 });
+  });
+
+  test('direct payload with asOf overrides the as-of date', async () => {
+    const r = await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl', asOf: '2026-01-01' });
+    expect(r).toMatchObject({ asOf: '2026-01-01', matched: 0 });
+  });
+
+  test('AS_OF_DATE and EXPIRY_MONTHS come from the environment', async () => {
+    process.env.EXPIRY_MONTHS = '0';
+    expect(await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).toMatchObject({ matched: 0 });
+    process.env.EXPIRY_MONTHS = '6';
+    process.env.AS_OF_DATE = '2025-09-01';
+    expect(await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).toMatchObject({ asOf: '2025-09-01', matched: 1 });
+  });
+
+  test('an S3 notification with several records returns one summary per object, in order', async () => {
+    const rec = (key: string) => ({ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'data' }, object: { key } } });
+    const r = await handler({ Records: [rec('data/batch/2025-08-10/a.jsonl'), rec('data/batch/2025-08-11/b.jsonl')] });
+    expect(Array.isArray(r) && r.map((s) => [s.key, s.snapshotDate])).toEqual([
+      ['data/batch/2025-08-10/a.jsonl', '2025-08-10'], ['data/batch/2025-08-11/b.jsonl', '2025-08-11'],
+    ]);
+  });
+
+  test.each([
+    ['outside the raw prefix', 'other/2025-08-10/part.jsonl'],
+    ['no snapshot folder', 'data/batch/part.jsonl'],
+    ['not a calendar-date folder', 'data/batch/2025-02-30/part.jsonl'],
+    ['not a data file', 'data/batch/2025-08-10/readme.txt'],
+  ])('rejects a key %s with InvalidEventError', async (_name, key) => {
+    await expect(handler(ebEvent(key))).rejects.toMatchObject({ name: 'InvalidEventError' });
+    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+  });
+
+  test('rejects a malformed asOf', async () => {
+    await expect(handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl', asOf: '2025-02-30' })).rejects.toMatchObject({ name: 'InvalidEventError' });
+  });
+});

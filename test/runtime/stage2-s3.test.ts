@@ -1,0 +1,94 @@
+import { Readable } from 'node:stream';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { processS3Object } from '../../lambda-src/stage2';
+import { record } from './stage2-helpers';
+
+const s3Mock = mockClient(S3Client);
+const client = new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+const KEY = 'data/batch/2025-08-10/sub/part-1.jsonl';
+const PREFIXES = { validated: 'validated/', expiring: 'expiring/', quarantine: 'quarantine/' };
+const line = JSON.stringify(record('FAC1', '2025-08-10', ['2025-09-01']));
+
+function s3Error(name: string, status: number): S3ServiceException {
+  return new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: `${name} happened` });
+}
+
+function body(text: string | Buffer): any {
+  return Readable.from([Buffer.from(text)]);
+}
+
+async function bodyText(b: unknown): Promise<string> {
+  if (typeof b === 'string') return b;
+  if (b instanceof Uint8Array) return Buffer.from(b).toString('utf8');
+  const parts: Buffer[] = [];
+  for await (const c of b as Readable) parts.push(Buffer.from(c));
+  return Buffer.concat(parts).toString('utf8');
+}
+
+const run = () => processS3Object({ client, bucket: 'data', key: KEY, rawPrefix: 'data/batch/', prefixes: PREFIXES, months: 6 });
+
+beforeEach(() => s3Mock.reset());
+
+describe('Stage 2 against S3 (mocked SDK)', () => {
+  test('reads the object and writes every output under keys derived from the input key', async () => {
+    s3Mock.on(GetObjectCommand).resolves({ Body: body(`${line}\n{bad\n`), ETag: '"abc"' });
+    s3Mock.on(PutObjectCommand).resolves({ ETag: '"out"' });
+    const summary = await run();
+    expect(summary).toMatchObject({
+      bucket: 'data', key: KEY, etag: '"abc"', snapshotDate: '2025-08-10', asOf: '2025-08-10',
+      read: 2, valid: 1, matched: 1, quarantined: 1, duplicates: 0, blank: 0,
+      outputs: {
+        validated: ['validated/snapshot_date=2025-08-10/sub__part-1.jsonl'],
+        expiring: ['expiring/snapshot_date=2025-08-10/sub__part-1.jsonl'],
+        quarantine: ['quarantine/snapshot_date=2025-08-10/sub__part-1.jsonl'],
+      },
+    });
+    const puts = s3Mock.commandCalls(PutObjectCommand);
+    const written = new Map<string, string>();
+    for (const c of puts) written.set(c.args[0].input.Key!, await bodyText(c.args[0].input.Body));
+    expect(written.get('validated/snapshot_date=2025-08-10/sub__part-1.jsonl')).toBe(`${line}\n`);
+    expect(written.get('expiring/snapshot_date=2025-08-10/sub__part-1.jsonl')).toBe(`${line}\n`);
+    expect(JSON.parse(written.get('quarantine/snapshot_date=2025-08-10/sub__part-1.jsonl')!)).toMatchObject({ source_key: KEY, line: 2, reason: 'invalid_json', raw: '{bad' });
+    expect(puts.every((c) => c.args[0].input.Bucket === 'data')).toBe(true);
+  });
+
+  test('NoSuchKey is permanent and keeps the SDK error name', async () => {
+    s3Mock.on(GetObjectCommand).rejects(new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'gone' }));
+    await expect(run()).rejects.toMatchObject({ name: 'NoSuchKey' });
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  test('AccessDenied is permanent', async () => {
+    s3Mock.on(GetObjectCommand).rejects(s3Error('AccessDenied', 403));
+    await expect(run()).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
+  test('SlowDown on read is a TransientError (retried by the state machine)', async () => {
+    s3Mock.on(GetObjectCommand).rejects(s3Error('SlowDown', 503));
+    await expect(run()).rejects.toMatchObject({ name: 'TransientError' });
+  });
+
+  test('a connection reset in the middle of the body is a TransientError', async () => {
+    const reset = Object.assign(new Error('read ECONNRESET'), { name: 'ECONNRESET', code: 'ECONNRESET' });
+    const broken = Readable.from((async function* chunks() {
+      yield Buffer.from(`${line}\n`);
+      throw reset;
+    })());
+    s3Mock.on(GetObjectCommand).resolves({ Body: broken as any });
+    s3Mock.on(PutObjectCommand).resolves({});
+    await expect(run()).rejects.toMatchObject({ name: 'TransientError' });
+  });
+
+  test('SlowDown on write is a TransientError', async () => {
+    s3Mock.on(GetObjectCommand).resolves({ Body: body(`${line}\n`) });
+    s3Mock.on(PutObjectCommand).rejects(s3Error('SlowDown', 503));
+    await expect(run()).rejects.toMatchObject({ name: 'TransientError' });
+  });
+
+  test('AccessDenied on write stays permanent', async () => {
+    s3Mock.on(GetObjectCommand).resolves({ Body: body(`${line}\n`) });
+    s3Mock.on(PutObjectCommand).rejects(s3Error('AccessDenied', 403));
+    await expect(run()).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+});
