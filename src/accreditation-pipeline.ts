@@ -280,6 +280,7 @@ export class AccreditationPipeline extends Construct {
       },
     });
     this.validatedTable.addDependency(this.database);
+    this.validatedTable.applyRemovalPolicy(removalPolicy);
     this.curatedTable = new glue.CfnTable(this, 'CuratedTable', {
       catalogId: Aws.ACCOUNT_ID,
       databaseName: this.databaseName,
@@ -306,6 +307,7 @@ export class AccreditationPipeline extends Construct {
       },
     });
     this.curatedTable.addDependency(this.database);
+    this.curatedTable.applyRemovalPolicy(removalPolicy);
 
     // ---------------------------------------------------------------- Athena workgroup
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {

@@ -90,6 +90,12 @@ describe('storage', () => {
 });
 
 describe('catalog', () => {
+  test('catalog and workgroup are retained by default, like the data', () => {
+    for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup', 'AWS::S3::Bucket', 'AWS::Logs::LogGroup']) {
+      for (const r of Object.values(template.findResources(type)) as any[]) expect(r.DeletionPolicy).toBe('Retain');
+    }
+  });
+
   test('Glue database with a derived, valid name', () => {
     const db = only(template, 'AWS::Glue::Database').props;
     expect(db.DatabaseInput.Name).toMatch(/^medlaunch_elt_[a-z0-9_]+$/);
@@ -370,7 +376,7 @@ describe('props', () => {
     t.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete' });
     t.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
     t.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: true });
-    for (const type of ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::SQS::Queue']) {
+    for (const type of ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::SQS::Queue', 'AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup']) {
       for (const r of Object.values(t.findResources(type)) as any[]) expect(r.DeletionPolicy).toBe('Delete');
     }
   });
