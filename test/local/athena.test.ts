@@ -9,8 +9,8 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
-  AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, QueryExecution, StartQueryExecutionCommand,
-  StartQueryExecutionCommandInput, StopQueryExecutionCommand,
+  AthenaClient, BatchGetQueryExecutionCommand, GetQueryExecutionCommand, GetQueryResultsCommand, ListQueryExecutionsCommand,
+  QueryExecution, StartQueryExecutionCommand, StartQueryExecutionCommandInput, StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
 import { GlueTableInput, LocalAthena } from '../../local/athena';
 import { glueColumnsFromSchema } from '../../src/schema/glue-columns';
@@ -209,6 +209,20 @@ describe('query lifecycle', () => {
     await expect(start('SELECT 1', { WorkGroup: 'primary' })).rejects.toMatchObject({ name: 'InvalidRequestException' });
     const id = await start('SELECT 1 AS one', { WorkGroup: 'primary', ResultConfiguration: { OutputLocation: 's3://data/other-results/' } });
     expect((await wait(id)).ResultConfiguration!.OutputLocation).toBe(`s3://data/other-results/${id}.csv`);
+  });
+});
+
+describe('listing', () => {
+  test('ListQueryExecutions lists a workgroup\'s queries newest first; BatchGetQueryExecution reports unknown ids', async () => {
+    const a = await start('SELECT 1');
+    const b = await start('SELECT 2');
+    await wait(b);
+    const listed = await client.send(new ListQueryExecutionsCommand({ WorkGroup: 'wg', MaxResults: 2 }));
+    expect(listed.QueryExecutionIds).toEqual([b, a]);
+    expect(listed.NextToken).toBeDefined();
+    const batch = await client.send(new BatchGetQueryExecutionCommand({ QueryExecutionIds: [a, 'nope'] }));
+    expect(batch.QueryExecutions!.map((q) => q.QueryExecutionId)).toEqual([a]);
+    expect(batch.UnprocessedQueryExecutionIds!.map((u) => u.QueryExecutionId)).toEqual(['nope']);
   });
 });
 
