@@ -147,7 +147,9 @@ function progressPrinter(tty: boolean): (e: Runner.ProgressEvent) => void {
       lastBar = bar;
       return;
     }
-    if (e.kind === 'step') process.stderr.write(`  ✓ ${e.message}\n`);
+    // On a terminal progress goes to stderr; in pipes and CI it is part of the readable stdout, so that stderr
+    // carries nothing but the one-line reason of a failure.
+    if (e.kind === 'step') (tty ? process.stderr : process.stdout).write(`  ✓ ${e.message}\n`);
   };
 }
 
