@@ -6,11 +6,11 @@
  *   npx tsx bench/stage2.ts --records 400000
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { generateLines } from '../cli/generate/generator';
 import { addMonths } from '../lambda-src/lib/dates';
@@ -40,7 +40,8 @@ const SNAPSHOT = '2025-08-10';
 async function writeInput(path: string, records: number): Promise<void> {
   const out = createWriteStream(path, { highWaterMark: 1024 * 1024 });
   let buf = '';
-  for (const line of generateLines({ n: records, snapshot: SNAPSHOT, seed: 7, bad: Math.floor(records / 1000), duplicates: Math.floor(records / 2000), blank: 10 })) {
+  const gen = { n: records, snapshot: SNAPSHOT, seed: 7, bad: Math.floor(records / 1000), duplicates: Math.floor(records / 2000), blank: 10 };
+  for (const line of generateLines(gen)) {
     buf += `${line}\n`;
     if (buf.length >= 256 * 1024) {
       if (!out.write(buf)) await once(out, 'drain');
@@ -111,6 +112,7 @@ async function child(variant: string, input: string, output: string): Promise<vo
 function runChild(variant: string, input: string, output: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', variant, '--input', input, '--output', output], {
+      cwd: join(__dirname, '..'),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let stdout = '';

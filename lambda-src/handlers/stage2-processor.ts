@@ -4,8 +4,8 @@
  * Output: the ProcessSummary of the object; for an S3 notification with several records, the
  * objects are processed one after the other and an array of summaries is returned.
  */
-import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';

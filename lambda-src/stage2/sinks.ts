@@ -127,13 +127,13 @@ export class S3Sink implements Sink {
 
 let tmpCounter = 0;
 
+function openFileStream(tmp: string): WriteStream {
+  return createWriteStream(tmp, { flags: 'w', highWaterMark: 1024 * 1024 });
+}
+
 class FileWriter extends StreamWriter {
   constructor(key: string, private readonly path: string, private readonly tmp: string) {
-    super(key, FileWriter.openStream(tmp));
-  }
-
-  private static openStream(tmp: string): WriteStream {
-    return createWriteStream(tmp, { flags: 'w', highWaterMark: 1024 * 1024 });
+    super(key, openFileStream(tmp));
   }
 
   protected async complete(): Promise<void> {

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handler } from '../../lambda-src/handlers/stage2-processor';
 import { record } from './stage2-helpers';
+import { handler } from '../../lambda-src/handlers/stage2-processor';
 
 const s3Mock = mockClient(S3Client);
 const ENV = { ...process.env };

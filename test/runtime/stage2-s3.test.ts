@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { processS3Object } from '../../lambda-src/stage2';
 import { record } from './stage2-helpers';
+import { processS3Object } from '../../lambda-src/stage2';
 
 const s3Mock = mockClient(S3Client);
 const client = new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
@@ -36,8 +36,17 @@ describe('Stage 2 against S3 (mocked SDK)', () => {
     s3Mock.on(PutObjectCommand).resolves({ ETag: '"out"' });
     const summary = await run();
     expect(summary).toMatchObject({
-      bucket: 'data', key: KEY, etag: '"abc"', snapshotDate: '2025-08-10', asOf: '2025-08-10',
-      read: 2, valid: 1, matched: 1, quarantined: 1, duplicates: 0, blank: 0,
+      bucket: 'data',
+      key: KEY,
+      etag: '"abc"',
+      snapshotDate: '2025-08-10',
+      asOf: '2025-08-10',
+      read: 2,
+      valid: 1,
+      matched: 1,
+      quarantined: 1,
+      duplicates: 0,
+      blank: 0,
       outputs: {
         validated: ['validated/snapshot_date=2025-08-10/sub__part-1.jsonl'],
         expiring: ['expiring/snapshot_date=2025-08-10/sub__part-1.jsonl'],

@@ -95,7 +95,7 @@ describe('validateRecord: valid edge cases', () => {
     ['Guam', edit((r) => { r.location.state = 'GU'; })],
     ['DC', edit((r) => { r.location.state = 'DC'; })],
     ['leap day', edit((r) => { r.accreditations[0].valid_until = '2024-02-29'; })],
-    ['extra fields', edit((r) => { r.extra = { nested: true }; r.location.county = 'Wayne'; })],
+    ['extra fields', edit((r) => { r.extra = { nested: true }; (r.location as Record<string, unknown>).county = 'Wayne'; })],
   ];
   test.each(cases)('%s is valid', (_name, value) => {
     const r = validateRecord(value, { folderSnapshotDate: '2025-08-10' });
