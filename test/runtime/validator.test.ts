@@ -108,3 +108,12 @@ describe('validateRecord: valid edge cases', () => {
     expect(r.ok && (r.record as Record<string, unknown>).custom_field).toBe(42);
   });
 });
+
+describe('the generated standalone validator', () => {
+  test('is up to date with src/schema/facility-record.ts (else run `npx tsx lambda-src/schema/generate.ts`)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { generateValidatorSource, GENERATED_PATH } = require('../../lambda-src/schema/generate');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(require('node:fs').readFileSync(GENERATED_PATH, 'utf8')).toBe(generateValidatorSource());
+  });
+});
