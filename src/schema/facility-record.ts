@@ -76,5 +76,5 @@ export const FACILITY_RECORD_SCHEMA = {
 
 /** The record fields in schema order (the order of the Glue columns). */
 export const FACILITY_RECORD_FIELDS = Object.keys(FACILITY_RECORD_SCHEMA.properties) as Array<
-keyof typeof FACILITY_RECORD_SCHEMA.properties
+  keyof typeof FACILITY_RECORD_SCHEMA.properties
 >;
