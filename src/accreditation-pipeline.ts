@@ -39,6 +39,8 @@ const TRANSIENT_LAMBDA_ERRORS = [
   'Lambda.TooManyRequestsException',
   'TransientError',
 ];
+/** A Lambda or Task timeout: retried a bounded number of times (the handlers are idempotent). */
+const TIMEOUT_ERRORS = ['Sandbox.Timedout', 'States.Timeout'];
 const PROJECTION_RANGE = '2000-01-01,NOW+1DAYS';
 
 /**
@@ -739,6 +741,14 @@ export class AccreditationPipeline extends Construct {
       maxAttempts: 6,
       backoffRate: 2,
       maxDelay: Duration.seconds(60),
+      jitterStrategy: sfn.JitterType.FULL,
+    }).addRetry({
+      // A timed-out invocation is retried too: every handler is idempotent (Stage 2 output keys derive from the
+      // input key, queries carry an idempotency token, publishing is a compare-and-swap on watermarks).
+      errors: TIMEOUT_ERRORS,
+      interval: Duration.seconds(5),
+      maxAttempts: 2,
+      backoffRate: 2,
       jitterStrategy: sfn.JitterType.FULL,
     });
     const slack = Duration.seconds(60);

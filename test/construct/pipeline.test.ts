@@ -295,6 +295,11 @@ describe('state machine and rule', () => {
               'Lambda.TooManyRequestsException', 'TransientError'],
             JitterStrategy: 'FULL',
             BackoffRate: 2,
+          }), expect.objectContaining({
+            // timeouts: a bounded retry (the handlers are idempotent)
+            ErrorEquals: ['Sandbox.Timedout', 'States.Timeout'],
+            MaxAttempts: 2,
+            JitterStrategy: 'FULL',
           })]);
           // permanent errors are never retried
           expect(JSON.stringify(s.Retry)).not.toMatch(/QueryFailedError|QueryCancelledError|InvalidEventError|States\.ALL/);

@@ -45,6 +45,13 @@ test('S3 SlowDown and Athena throttling are retried and recovered', async () => 
   expectShippedResults(r.snapshots);
 }, 300_000);
 
+test('a Lambda timeout is retried by the state machine (the handlers are idempotent)', async () => {
+  const r = await run('timeout', { faults: ['lambda-timeout'] });
+  expect(r.executions.filter((e) => e.status !== 'SUCCEEDED')).toEqual([]);
+  expect(r.alerts).toEqual([]);
+  expectShippedResults(r.snapshots);
+}, 300_000);
+
 test('a permanently failed query fails its execution and sends one alert naming it', async () => {
   const r = await run('fail', { faults: ['athena-fail'] });
   const failed = r.executions.filter((e) => e.status === 'FAILED');
