@@ -3,6 +3,11 @@
  * Benchmarks report; they never fail the build (performance is not asserted by timed tests).
  */
 import { parseArgs } from 'node:util';
+import type * as Generate from './generate';
+import type * as LocalE2e from './local-e2e';
+import type * as Stage2 from './stage2';
+
+/* eslint-disable @typescript-eslint/no-require-imports */ // each benchmark is loaded only when selected
 
 interface Bench {
   readonly name: string;
@@ -14,17 +19,17 @@ const BENCHES: Bench[] = [
   {
     name: 'generate',
     describe: 'npx medlaunch-elt generate throughput',
-    run: async (records) => (await import('./generate')).benchGenerate({ records }) as any,
+    run: async (records) => (require('./generate') as typeof Generate).benchGenerate({ records }) as any,
   },
   {
     name: 'stage2',
     describe: 'Stage 2 processor vs a naive JSON.parse line filter',
-    run: async (records) => (await import('./stage2')).benchStage2({ records }) as any,
+    run: async (records) => (require('./stage2') as typeof Stage2).benchStage2({ records }) as any,
   },
   {
     name: 'local',
     describe: 'local end-to-end wall time (all four stages on the embedded local AWS)',
-    run: async (records) => (await import('./local-e2e')).benchLocal({ records }) as any,
+    run: async (records) => (require('./local-e2e') as typeof LocalE2e).benchLocal({ records }) as any,
   },
 ];
 

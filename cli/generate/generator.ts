@@ -10,6 +10,7 @@ import {
   STREET_NAMES, STREET_SUFFIXES,
 } from './reference-data';
 import { addMonths, isCalendarDate } from '../../lambda-src/lib/dates';
+import { mulberry32, Rng } from '../../lambda-src/lib/prng';
 
 /** The seed used when none is given. */
 export const DEFAULT_SEED = 42;
@@ -79,20 +80,11 @@ export interface SyntheticRecord {
 // ---------------------------------------------------------------------------------------------
 // PRNG: mulberry32, seeded per record by mixing (seed, stream, index).
 
-export type Rng = () => number;
+export { mulberry32 };
+export type { Rng };
 
 /* eslint-disable no-bitwise -- a PRNG and a hash are 32-bit integer arithmetic */
 
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A well-mixed 32-bit seed from several integers (murmur3 finalizer over a running hash). */
 function mix(...values: number[]): number {

@@ -19,6 +19,7 @@ import {
   SqlTextError, assertSingleStatement, identName, parseUnload, quoteIdent, quoteString, statementKind,
   stripTrailingSemicolon, substituteParameters, tokenize,
 } from './sql-text';
+import { mulberry32 } from '../../lambda-src/lib/prng';
 
 export type { GlueTableInput } from './catalog';
 export { transpile, COMPAT_MACROS, SESSION_SETTINGS } from './compat';
@@ -114,18 +115,6 @@ class ApiError extends Error {
 const MAX_BODY = 1024 * 1024;
 const MAX_QUERY = 262144;
 
-/* eslint-disable no-bitwise */
-/** A small seeded PRNG (mulberry32) so fault injection is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 /* eslint-enable no-bitwise */
 
 function encodeKey(key: string): string {

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { InvalidEventPatternError, matchesPattern } from './pattern';
+import { mulberry32 as prng } from '../../lambda-src/lib/prng';
 
 export { matchesPattern, InvalidEventPatternError } from './pattern';
 
@@ -146,18 +147,6 @@ export interface LocalEventBridgeOptions {
   readonly delivery?: DeliveryOptions;
 }
 
-/** mulberry32: small, fast, seedable. */
-/* eslint-disable no-bitwise */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 /* eslint-enable no-bitwise */
 
 function jsonPath(value: unknown, path: string): unknown {

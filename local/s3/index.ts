@@ -16,6 +16,7 @@ import {
 import { AwsChunkedDecoder, ChunkedEncodingError } from './chunked';
 import { invalidArgument, invalidRequest, noSuchKey, notImplemented, preconditionFailed, S3Error } from './errors';
 import { S3Store, type CompletePart, type ListEntry, type NewObjectMeta, type ObjectChecksum, type ObjectMeta, type TempFile } from './store';
+import { mulberry32 } from '../../lambda-src/lib/prng';
 
 export { S3Error } from './errors';
 export { compareKeys } from './store';
@@ -88,18 +89,6 @@ interface Ctx {
   query: URLSearchParams;
 }
 
-/** Deterministic PRNG (mulberry32). */
-/* eslint-disable no-bitwise */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 /* eslint-enable no-bitwise */
 
 function header(req: IncomingMessage, name: string): string | undefined {
