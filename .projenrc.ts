@@ -57,6 +57,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testTimeout: 120_000,
       maxWorkers: 2,
+      setupFiles: ['<rootDir>/test/setup-env.ts'],
       coveragePathIgnorePatterns: ['/node_modules/', '/assets/', '/cdk.out/'],
     },
   },
