@@ -9,7 +9,7 @@
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { LocalAthena } from './athena';
 import { LocalEventBridge, S3ObjectNotice } from './events';
@@ -19,6 +19,7 @@ import { LocalSns } from './sns';
 import { LocalStepFunctions } from './stepfunctions';
 import { resolveTemplate, synthesizePipelineTemplate, ResolvedTemplate } from './template';
 import { parseRawKey } from '../lambda-src/lib/keys';
+import { listObjects } from '../lambda-src/lib/s3-list';
 
 export type FaultName = 's3-slowdown' | 'athena-throttle' | 'athena-fail' | 'lambda-timeout';
 
@@ -375,17 +376,6 @@ async function countExtractRows(athena: AthenaClient, dep: Deployment, snapshot:
   return Number(res.ResultSet?.Rows?.[1]?.Data?.[0]?.VarCharValue ?? 0);
 }
 
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
-}
-
 async function readText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
   try {
     const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -398,7 +388,7 @@ async function readText(s3: S3Client, bucket: string, key: string): Promise<stri
 
 async function expiringIds(s3: S3Client, dep: Deployment, snapshot: string): Promise<string[]> {
   const ids = new Set<string>();
-  for (const key of await listKeys(s3, dep.bucket, `${dep.expiringPrefix}snapshot_date=${snapshot}/`)) {
+  for await (const { Key: key } of listObjects(s3, dep.bucket, `${dep.expiringPrefix}snapshot_date=${snapshot}/`)) {
     const text = (await readText(s3, dep.bucket, key)) ?? '';
     for (const line of text.split('\n')) {
       if (line.trim()) ids.add(String(JSON.parse(line).facility_id));

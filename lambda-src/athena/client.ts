@@ -6,10 +6,11 @@ import {
   QueryExecution,
   StartQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { PipelineConfig } from '../lib/config';
 import { InvalidEventError, QueryCancelledError, QueryFailedError, TransientError, isTransientAwsError } from '../lib/errors';
 import { assertSnapshotDate } from '../lib/keys';
+import { listObjects } from '../lib/s3-list';
 
 /** Structured logger (Powertools Logger satisfies it); every call is optional in tests. */
 export interface LoggerLike {
@@ -47,18 +48,7 @@ export function requestToken(parts: {
  */
 export async function inputDigest(s3: S3Client, bucket: string, prefix: string): Promise<string> {
   const hash = createHash('sha256');
-  let token: string | undefined;
-  do {
-    let page;
-    try {
-      page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    } catch (err) {
-      if (isTransientAwsError(err)) throw new TransientError(`ListObjectsV2 s3://${bucket}/${prefix}: ${describe(err)}`, { cause: err });
-      throw err;
-    }
-    for (const o of page.Contents ?? []) hash.update(`${o.Key}\u0000${o.ETag ?? ''}\n`);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  for await (const o of listObjects(s3, bucket, prefix)) hash.update(`${o.Key}\u0000${o.ETag ?? ''}\n`);
   return hash.digest('hex');
 }
 

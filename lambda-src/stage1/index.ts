@@ -2,15 +2,15 @@ import type { QueryExecution } from '@aws-sdk/client-athena';
 import {
   CopyObjectCommand,
   DeleteObjectsCommand,
-  ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { sqlDateLiteral } from '../athena/client';
 import { RunnerDeps, runQuery } from '../athena/runner';
 import type { QueryRequest, QueryStatus } from '../athena/types';
 import type { PipelineConfig } from '../lib/config';
-import { ConfigError, QueryFailedError, TransientError, isTransientAwsError } from '../lib/errors';
+import { ConfigError, QueryFailedError, TransientError, classifyAwsError } from '../lib/errors';
 import { assertSnapshotDate } from '../lib/keys';
+import { listObjects } from '../lib/s3-list';
 import { Watermark, compareWatermarks, putIfNewer, readCurrent } from '../lib/watermark';
 import { loadSql } from '../sql';
 
@@ -63,24 +63,9 @@ export function stagingOfExecution(execution: QueryExecution, config: PipelineCo
   return m?.[1];
 }
 
-function transient(what: string, err: unknown): never {
-  if (isTransientAwsError(err)) throw new TransientError(`${what}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
-  throw err;
-}
-
 /** Lists every key below a prefix (ListObjectsV2 pages). */
 export async function* listKeys(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    let page;
-    try {
-      page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    } catch (err) {
-      transient(`ListObjectsV2 s3://${bucket}/${prefix}`, err);
-    }
-    for (const o of page.Contents ?? []) if (o.Key) yield o.Key;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  for await (const o of listObjects(s3, bucket, prefix)) yield o.Key;
 }
 
 /** Deletes keys in batches of 1000 (DeleteObjects); per-key errors other than "already gone" are thrown. */
@@ -98,7 +83,7 @@ export async function deleteKeys(
     try {
       out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
     } catch (err) {
-      transient(`DeleteObjects s3://${bucket}`, err);
+      classifyAwsError(err, `DeleteObjects s3://${bucket}`);
     }
     const errors = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
     if (errors.length > 0) {
@@ -194,7 +179,7 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
         deps.logger?.info('staged file already promoted by a duplicate execution', { key, target });
         continue;
       }
-      transient(`CopyObject s3://${bucket}/${key} → ${target}`, err);
+      classifyAwsError(err, `CopyObject s3://${bucket}/${key} → ${target}`);
     }
   }
   const now = await readCurrent(s3, bucket, claimKey);

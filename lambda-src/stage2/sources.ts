@@ -2,9 +2,10 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { classifyAwsError } from '../lib/errors';
 import { isDataKey } from '../lib/keys';
+import { listObjects } from '../lib/s3-list';
 
 export interface OpenedSource {
   readonly stream: Readable;
@@ -49,17 +50,7 @@ export async function listLocalDataFiles(root: string): Promise<string[]> {
 /** Every data key under an S3 prefix (ListObjectsV2, paginated), in key order. */
 export async function listS3DataKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    let res;
-    try {
-      res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    } catch (err) {
-      return classifyAwsError(err, `listing s3://${bucket}/${prefix}`);
-    }
-    for (const o of res.Contents ?? []) if (o.Key && isDataKey(o.Key)) keys.push(o.Key);
-    token = res.IsTruncated ? res.NextContinuationToken : undefined;
-  } while (token);
+  for await (const o of listObjects(client, bucket, prefix)) if (isDataKey(o.Key)) keys.push(o.Key);
   return keys.sort();
 }
 
