@@ -8,6 +8,8 @@
  */
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -389,8 +391,9 @@ async function readText(s3: S3Client, bucket: string, key: string): Promise<stri
 async function expiringIds(s3: S3Client, dep: Deployment, snapshot: string): Promise<string[]> {
   const ids = new Set<string>();
   for await (const { Key: key } of listObjects(s3, dep.bucket, `${dep.expiringPrefix}snapshot_date=${snapshot}/`)) {
-    const text = (await readText(s3, dep.bucket, key)) ?? '';
-    for (const line of text.split('\n')) {
+    // Stream the object line by line: an expiring output can be hundreds of MB.
+    const body = (await s3.send(new GetObjectCommand({ Bucket: dep.bucket, Key: key }))).Body as Readable;
+    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
       if (line.trim()) ids.add(String(JSON.parse(line).facility_id));
     }
   }
