@@ -15,7 +15,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { isCalendarDate } from '../../lambda-src/lib/dates';
 import { parseRawKey } from '../../lambda-src/lib/keys';
 import {
-  Counts, FileSink, listLocalDataFiles, listS3DataKeys, openLocalFile, openS3Object, parseS3Uri, processStream, S3Sink, Sink,
+  Counts, FileSink, listLocalDataFiles, listS3DataKeys, openLocalFile, openS3Object, parseS3Uri, processStream,
+  SeenFacilities, S3Sink, Sink,
   Stage2Prefixes,
 } from '../../lambda-src/stage2';
 import { UsageError } from '../errors';
@@ -111,7 +112,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const input of inputs) items.push(...(await expandInput(input)));
   const target = outputTarget(values.output);
 
-  const seen = new Set<string>();
+  const seen = new SeenFacilities();
   const stems = new Map<string, number>();
   const total: Counts = { read: 0, valid: 0, matched: 0, quarantined: 0, duplicates: 0, blank: 0 };
   for (const item of items) {

@@ -5,9 +5,9 @@
 module.exports = validate10;
 module.exports.default = validate10;
 const schema11 = {"$id":"https://medlaunch-elt.dev/schemas/facility-record.json","title":"FacilityRecord","type":"object","additionalProperties":true,"required":["facility_id","facility_name","location","employee_count","services","accreditations","snapshot_date"],"properties":{"facility_id":{"type":"string","pattern":"^FAC[0-9]+$"},"facility_name":{"type":"string","pattern":"\\S"},"location":{"type":"object","additionalProperties":true,"required":["address","city","state","zip"],"properties":{"address":{"type":"string"},"city":{"type":"string"},"state":{"type":"string","enum":["AL","AK","AZ","AR","CA","CO","CT","DE","FL","GA","HI","ID","IL","IN","IA","KS","KY","LA","ME","MD","MA","MI","MN","MS","MO","MT","NE","NV","NH","NJ","NM","NY","NC","ND","OH","OK","OR","PA","RI","SC","SD","TN","TX","UT","VT","VA","WA","WV","WI","WY","DC","PR","GU","VI","AS","MP"]},"zip":{"type":"string","pattern":"^[0-9]{5}(-[0-9]{4})?$"}}},"employee_count":{"type":"integer","minimum":0},"services":{"type":"array","items":{"type":"string"}},"labs":{"type":"array","items":{"type":"object","additionalProperties":true,"required":["lab_name","certifications"],"properties":{"lab_name":{"type":"string"},"certifications":{"type":"array","items":{"type":"string"}}}}},"accreditations":{"type":"array","items":{"type":"object","additionalProperties":true,"required":["accreditation_body","accreditation_id","valid_until"],"properties":{"accreditation_body":{"type":"string","pattern":"\\S"},"accreditation_id":{"type":"string"},"valid_until":{"type":"string","format":"calendar-date"}}}},"snapshot_date":{"type":"string","format":"calendar-date"}}};
-const pattern0 = new RegExp("^FAC[0-9]+$", "u");
-const pattern1 = new RegExp("\\S", "u");
-const pattern2 = new RegExp("^[0-9]{5}(-[0-9]{4})?$", "u");
+const pattern0 = new RegExp("^FAC[0-9]+$", "");
+const pattern1 = new RegExp("\\S", "");
+const pattern2 = new RegExp("^[0-9]{5}(-[0-9]{4})?$", "");
 const formats0 = require("./formats").formats["calendar-date"];
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){

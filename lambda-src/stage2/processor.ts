@@ -75,11 +75,106 @@ export interface ProcessOptions {
   readonly sink: Sink;
   readonly prefixes: Stage2Prefixes;
   /** (snapshot_date, facility_id) pairs already emitted in this run; shared across the inputs of a run. */
-  readonly seen?: Set<string>;
+  readonly seen?: SeenFacilities;
   readonly maxLineBytes?: number;
 }
 
-const NL = Buffer.from('\n');
+/* eslint-disable no-bitwise */ // hashing and power-of-two table masks
+
+/** Digits of a facility id that still encode exactly in a double: FAC + 1–14 digits. */
+const MAX_ENCODED_DIGITS = 14;
+const DIGITS_SCALE = 1e14;
+
+/** A 32-bit mix of the key (keys are integers below 2^53, never 0). */
+function hashKey(key: number): number {
+  let h = Math.imul((key >>> 0) ^ Math.imul((key / 4294967296) | 0, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 13)) >>> 0;
+}
+
+/**
+ * One snapshot's facility ids: `FAC` + up to 14 digits (the schema allows `^FAC[0-9]+$`; the generator
+ * makes 5–7 digits) are encoded as one number, `digits × 10^14 + value` (the digit count keeps `FAC007` and
+ * `FAC7` apart), in an open-addressing Float64Array table; anything else goes to a Set of strings.
+ * 8 bytes per id and no retained strings: the heap stays small however many facilities a run sees.
+ */
+class FacilityIdSet {
+  private keys = new Float64Array(1024);
+  private used = 0;
+  private other: Set<string> | undefined;
+
+  /** Adds the id; false when it was already there. */
+  add(id: string): boolean {
+    const n = id.length;
+    const fac = id.charCodeAt(0) === 70 && id.charCodeAt(1) === 65 && id.charCodeAt(2) === 67; // 'FAC'
+    if (n < 4 || n > 3 + MAX_ENCODED_DIGITS || !fac) return this.addOther(id);
+    let v = 0;
+    for (let i = 3; i < n; i++) {
+      const d = id.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return this.addOther(id);
+      v = v * 10 + d;
+    }
+    const key = (n - 3) * DIGITS_SCALE + v;
+    const keys = this.keys;
+    const mask = keys.length - 1;
+    let i = hashKey(key) & mask;
+    for (let k = keys[i]; k !== 0; k = keys[i]) {
+      if (k === key) return false;
+      i = (i + 1) & mask;
+    }
+    keys[i] = key;
+    if (++this.used * 2 > keys.length) this.grow();
+    return true;
+  }
+
+  get size(): number {
+    return this.used + (this.other?.size ?? 0);
+  }
+
+  private addOther(id: string): boolean {
+    this.other ??= new Set<string>();
+    if (this.other.has(id)) return false;
+    this.other.add(id);
+    return true;
+  }
+
+  private grow(): void {
+    const old = this.keys;
+    const keys = new Float64Array(old.length * 2);
+    const mask = keys.length - 1;
+    for (const key of old) {
+      if (key === 0) continue;
+      let i = hashKey(key) & mask;
+      while (keys[i] !== 0) i = (i + 1) & mask;
+      keys[i] = key;
+    }
+    this.keys = keys;
+  }
+}
+
+/* eslint-enable no-bitwise */
+
+/** The (snapshot_date, facility_id) pairs emitted so far in a run (shared by its inputs). */
+export class SeenFacilities {
+  private readonly bySnapshot = new Map<string, FacilityIdSet>();
+
+  /** Records the pair; false when it was already there (a duplicate). */
+  add(snapshotDate: string, facilityId: string): boolean {
+    let ids = this.bySnapshot.get(snapshotDate);
+    if (ids === undefined) {
+      ids = new FacilityIdSet();
+      this.bySnapshot.set(snapshotDate, ids);
+    }
+    return ids.add(facilityId);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const ids of this.bySnapshot.values()) n += ids.size;
+    return n;
+  }
+}
 
 function emptyCounts(): Counts {
   return { read: 0, valid: 0, matched: 0, quarantined: 0, duplicates: 0, blank: 0 };
@@ -115,7 +210,7 @@ export async function processStream(input: Readable, opts: ProcessOptions): Prom
   if (!Number.isInteger(months) || months < 0) throw new RangeError(`months must be a non-negative integer (got ${months})`);
   if (opts.asOf !== undefined && !isCalendarDate(opts.asOf)) throw new RangeError(`as-of must be a YYYY-MM-DD calendar date (got ${opts.asOf})`);
   const gzip = opts.gzip ?? /\.gz$/i.test(opts.sourceKey);
-  const seen = opts.seen ?? new Set<string>();
+  const seen = opts.seen ?? new SeenFacilities();
   const splitter = new LineSplitter(opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
   const stem = opts.stem;
   const file = `${stem}.jsonl`;
@@ -204,25 +299,20 @@ export async function processStream(input: Readable, opts: ProcessOptions): Prom
     p.counts.valid++;
     total.read++;
     total.valid++;
-    const id = `${rec.snapshot_date}|${rec.facility_id}`;
-    if (seen.has(id)) {
+    if (!seen.add(rec.snapshot_date, rec.facility_id)) {
       p.counts.duplicates++;
       total.duplicates++;
       return undefined;
     }
-    seen.add(id);
-    const w1 = p.validated!.write(line.bytes);
-    const w2 = p.validated!.write(NL);
-    let w3: Promise<void> | undefined;
-    let w4: Promise<void> | undefined;
+    const w1 = p.validated!.writeLine(line.bytes);
+    let w2: Promise<void> | undefined;
     if (expiring(rec)) {
       p.counts.matched++;
       total.matched++;
-      w3 = p.expiring!.write(line.bytes);
-      w4 = p.expiring!.write(NL);
+      w2 = p.expiring!.writeLine(line.bytes);
     }
-    if (w1 || w2 || w3 || w4) return Promise.all([w1, w2, w3, w4]).then(() => undefined);
-    return undefined;
+    if (w1 && w2) return Promise.all([w1, w2]).then(() => undefined);
+    return w1 ?? w2;
   };
 
   const source: Readable = gzip ? input.pipe(createGunzip()) : input;

@@ -11,12 +11,15 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { classifyAwsError } from '../lib/errors';
 
 const FLUSH_BYTES = 64 * 1024;
+const NEWLINE = Buffer.from('\n');
 
 /** One output object being written. */
 export interface OutputWriter {
   readonly key: string;
   /** Appends bytes; resolves at once unless the destination needs draining (backpressure). */
   write(data: Buffer | string): Promise<void> | undefined;
+  /** Appends the bytes and a newline (one copy into the write buffer); same contract as write(). */
+  writeLine(data: Buffer): Promise<void> | undefined;
   /** Finishes the object (it becomes visible only now). */
   end(): Promise<void>;
   /** Discards the object (best effort); nothing partial becomes visible. */
@@ -29,10 +32,14 @@ export interface Sink {
   open(key: string, contentType?: string): OutputWriter;
 }
 
-/** Buffers writes into a Writable, awaiting 'drain' (or a failure) when it reports backpressure. */
+/**
+ * Copies writes into one preallocated FLUSH_BYTES buffer and hands it to a Writable when full,
+ * awaiting 'drain' (or a failure) when the Writable reports backpressure. One copy per byte; a
+ * write larger than the buffer goes straight through.
+ */
 abstract class StreamWriter implements OutputWriter {
-  private buf: Buffer[] = [];
-  private bufLen = 0;
+  private buf = Buffer.allocUnsafe(FLUSH_BYTES);
+  private used = 0;
   protected failure: Error | undefined;
   private failed: Promise<never>;
   private rejectFailed!: (e: Error) => void;
@@ -55,17 +62,44 @@ abstract class StreamWriter implements OutputWriter {
   write(data: Buffer | string): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure);
     const b = typeof data === 'string' ? Buffer.from(data) : data;
-    this.buf.push(b);
-    this.bufLen += b.length;
-    if (this.bufLen < FLUSH_BYTES) return undefined;
-    return this.flush();
+    if (this.used + b.length <= FLUSH_BYTES) {
+      this.buf.set(b, this.used);
+      this.used += b.length;
+      return this.used === FLUSH_BYTES ? this.flush() : undefined;
+    }
+    const first = this.flush();
+    if (b.length >= FLUSH_BYTES) return this.after(first, () => this.send(Buffer.from(b)));
+    this.buf.set(b, 0);
+    this.used = b.length;
+    return first;
+  }
+
+  writeLine(data: Buffer): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.used + data.length + 1 > FLUSH_BYTES) {
+      const first = this.write(data);
+      return this.after(first, () => this.write(NEWLINE));
+    }
+    this.buf.set(data, this.used);
+    this.used += data.length;
+    this.buf[this.used++] = 0x0a;
+    return this.used === FLUSH_BYTES ? this.flush() : undefined;
+  }
+
+  private after(first: Promise<void> | undefined, next: () => Promise<void> | undefined): Promise<void> | undefined {
+    return first ? first.then(next) : next();
   }
 
   private flush(): Promise<void> | undefined {
-    if (this.bufLen === 0) return undefined;
-    const chunk = Buffer.concat(this.buf, this.bufLen);
-    this.buf = [];
-    this.bufLen = 0;
+    if (this.used === 0) return undefined;
+    const chunk = this.buf.subarray(0, this.used);
+    // The Writable keeps the chunk until it is written: start a new buffer rather than reuse it.
+    this.buf = Buffer.allocUnsafe(FLUSH_BYTES);
+    this.used = 0;
+    return this.send(chunk);
+  }
+
+  private send(chunk: Buffer): Promise<void> | undefined {
     if (this.stream.write(chunk)) return undefined;
     return Promise.race([new Promise<void>((resolve) => this.stream.once('drain', resolve)), this.failed]);
   }

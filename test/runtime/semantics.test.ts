@@ -1,4 +1,5 @@
 import { record, runChunks } from './stage2-helpers';
+import { SeenFacilities } from '../../lambda-src/stage2';
 
 /** The ids the processor writes to the expiring output for one record set. */
 async function expiringIds(records: Array<Record<string, unknown>>, opts: { asOf?: string; months?: number; folder?: string } = {}) {
@@ -76,12 +77,31 @@ describe('duplicates (SPEC §1)', () => {
   });
 
   test('a shared seen-set detects duplicates across the inputs of one run', async () => {
-    const seen = new Set<string>();
+    const seen = new SeenFacilities();
     const line = JSON.stringify(record('FAC1', '2025-08-10', []));
     const a = await runChunks([line], { seen, stem: 'a' });
     const b = await runChunks([line], { seen, stem: 'b' });
     expect(a.result.duplicates).toBe(0);
     expect(b.result).toMatchObject({ valid: 1, duplicates: 1 });
+  });
+
+  test('the duplicate index: leading zeros, long ids, many ids, two snapshots', () => {
+    const seen = new SeenFacilities();
+    // FAC7, FAC07 and FAC007 are three facilities (ids are strings, not numbers).
+    expect(['FAC7', 'FAC07', 'FAC007', 'FAC0'].map((id) => seen.add('2025-08-10', id))).toEqual([true, true, true, true]);
+    expect(['FAC7', 'FAC07', 'FAC007', 'FAC0'].map((id) => seen.add('2025-08-10', id))).toEqual([false, false, false, false]);
+    // 14 digits are encoded as numbers; 15 and more (and anything unexpected) fall back to strings.
+    const long = ['FAC99999999999999', 'FAC99999999999998', 'FAC999999999999999', 'FAC123456789012345678901234567890', 'X1'];
+    expect(long.map((id) => seen.add('2025-08-10', id))).toEqual([true, true, true, true, true]);
+    expect(long.map((id) => seen.add('2025-08-10', id))).toEqual([false, false, false, false, false]);
+    // Growth far past the initial table keeps every id (and finds every duplicate).
+    for (let i = 1; i <= 50_000; i++) expect(seen.add('2025-08-11', `FAC${i}`)).toBe(true);
+    let dupes = 0;
+    for (let i = 1; i <= 50_000; i++) if (!seen.add('2025-08-11', `FAC${i}`)) dupes++;
+    expect(dupes).toBe(50_000);
+    expect(seen.add('2025-08-11', 'FAC7')).toBe(false);
+    expect(seen.add('2025-08-12', 'FAC7')).toBe(true);
+    expect(seen.size).toBe(4 + long.length + 50_000 + 1);
   });
 
   test('the same facility in two snapshots is two records', async () => {

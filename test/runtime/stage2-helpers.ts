@@ -14,6 +14,10 @@ export class MemorySink implements Sink {
         parts.push(typeof d === 'string' ? Buffer.from(d) : Buffer.from(d));
         return undefined;
       },
+      writeLine: (d) => {
+        parts.push(Buffer.from(d), Buffer.from('\n'));
+        return undefined;
+      },
       end: async () => {
         this.objects.set(key, Buffer.concat(parts).toString('utf8'));
       },

@@ -113,6 +113,27 @@ describe('local file sink', () => {
     expect(readdirSync(join(dir, 'validated/snapshot_date=2025-08-10'))).toEqual(['part.jsonl']);
   });
 
+  test('writer buffering: lines that fill, straddle and exceed the 64 KiB write buffer come out byte-exact and in order', async () => {
+    const sink = new FileSink(dir);
+    const w = sink.open('mixed.jsonl');
+    const expected: Buffer[] = [];
+    const sizes = [65535, 0, 1, 65534, 10, 70000, 3, 65536, 200000, 7, 65535];
+    for (const [i, n] of sizes.entries()) {
+      const line = Buffer.alloc(n, 97 + (i % 26));
+      const pending = i % 3 === 0 ? w.write(Buffer.concat([line, Buffer.from('\n')])) : w.writeLine(line);
+      if (pending) await pending;
+      expected.push(line, Buffer.from('\n'));
+      if (i === 4) {
+        const s = `{"quarantine":${i}}\n`;
+        const p2 = w.write(s);
+        if (p2) await p2;
+        expected.push(Buffer.from(s));
+      }
+    }
+    await w.end();
+    expect(readFileSync(join(dir, 'mixed.jsonl')).equals(Buffer.concat(expected))).toBe(true);
+  });
+
   test('a failed run leaves no partial or temporary files', async () => {
     const gz = gzipSync(Buffer.from(`${l1}\n`.repeat(5000)));
     await expect(processStream(Readable.from([gz.subarray(0, gz.length - 40)]), {
