@@ -102,6 +102,8 @@ function hidden(name: string): boolean {
 export interface DataFile {
   readonly path: string;
   readonly size: number;
+  /** Identifies this version of the file: inode, size and mtime (an overwrite changes it). */
+  readonly version: string;
 }
 
 /** Every visible data file below a folder, recursively, in key order. */
@@ -118,8 +120,8 @@ export function listDataFiles(dir: string): DataFile[] {
     if (hidden(e.name)) continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) {out.push(...listDataFiles(p));} else if (e.isFile()) {
-      const size = statSync(p).size;
-      if (size > 0) out.push({ path: p, size });
+      const st = statSync(p);
+      if (st.size > 0) out.push({ path: p, size: st.size, version: `${st.ino}-${st.size}-${st.mtimeMs}` });
     }
   }
   return out;
@@ -276,10 +278,69 @@ function partitionLiteral(value: string, hiveType: string): string {
 export interface TableRelation {
   /** `SELECT …` giving the table's rows (data columns, partition columns, optionally "$path"). */
   readonly sql: string;
-  /** Every file the relation reads. */
+  /** Every file of the table the relation covers. */
   readonly files: DataFile[];
   /** The files of each UNION ALL branch (one scan each: a partition, or the whole table). */
   readonly groups: DataFile[][];
+  /** The files each branch's scan opens: the group's files, or their columnar copies (jsonCache). */
+  readonly scans: string[][];
+}
+
+/** One UNION ALL branch of a table: a partition (or the whole unpartitioned table) and its files. */
+export interface TableGroup {
+  readonly values: string[];
+  readonly files: DataFile[];
+}
+
+/** A table's files on disk right now, by partition (empty partitions left out). */
+export function tableLayout(table: GlueTableInput, rootDir: string, now = new Date()): TableGroup[] {
+  if ((table.PartitionKeys ?? []).length === 0) {
+    const { bucket, key } = parseS3Uri(table.StorageDescriptor?.Location ?? '');
+    const files = listDataFiles(join(rootDir, bucket, key));
+    return files.length > 0 ? [{ values: [], files }] : [];
+  }
+  return listPartitions(table, rootDir, now)
+    .map((part) => ({ values: part.values, files: listDataFiles(part.dir) }))
+    .filter((g) => g.files.length > 0);
+}
+
+/** The name of the column that carries each row's source file (becomes "$path"). */
+export const FILE_COLUMN = '__athena_file__';
+
+function columnsOf(table: GlueTableInput): Array<{ name: string; type: string }> {
+  return (table.StorageDescriptor?.Columns ?? []).map((c) => ({ name: c.Name, type: hiveToDuckDbType(c.Type) }));
+}
+
+/**
+ * The DuckDB reader of a JSON table's files: read_json with the Glue columns as pinned types, the
+ * source file in FILE_COLUMN, and `ignore.malformed.json` honoured.
+ */
+export function jsonReaderSql(table: GlueTableInput, paths: string[]): string {
+  const serdeParams = table.StorageDescriptor?.SerdeInfo?.Parameters ?? {};
+  const list = `[${paths.map((p) => quoteString(p)).join(', ')}]`;
+  const cols = `{${columnsOf(table).map((c) => `${quoteString(c.name)}: ${quoteString(c.type)}`).join(', ')}}`;
+  const ignore = (serdeParams['ignore.malformed.json'] ?? '').toLowerCase() === 'true';
+  return `read_json(${list}, columns = ${cols}, format = 'newline_delimited', filename = ${quoteString(FILE_COLUMN)}${ignore ? ', ignore_errors = true' : ''})`;
+}
+
+/**
+ * `COPY` of one JSON file into a Parquet file with the same columns (types pinned by the Glue
+ * schema) plus FILE_COLUMN: the columnar copy a JSON table reads instead of re-parsing the file.
+ */
+export function jsonToParquetSql(table: GlueTableInput, source: string, target: string): string {
+  const cols = columnsOf(table).map((c) => quoteIdent(c.name));
+  return `COPY (SELECT ${[...cols, quoteIdent(FILE_COLUMN)].join(', ')} FROM ${jsonReaderSql(table, [source])}) TO ${quoteString(target)} (FORMAT parquet)`;
+}
+
+export interface TableRelationOptions {
+  /** The files to read (default: listed now with tableLayout). */
+  readonly layout?: TableGroup[];
+  /**
+   * JSON tables: the columnar copy of a data file (by path; see jsonToParquetSql). A branch whose
+   * files all have one reads the copies; else it parses the JSON files.
+   */
+  readonly jsonCache?: ReadonlyMap<string, string>;
+  readonly now?: Date;
 }
 
 /**
@@ -287,57 +348,60 @@ export interface TableRelation {
  * DuckDB prunes partitions by a filter on the partition column), with `"$path"` as `s3://bucket/key`
  * when asked for. An empty location gives an empty, typed relation.
  */
-export function tableRelation(table: GlueTableInput, rootDir: string, withPath: boolean, now = new Date()): TableRelation {
-  const columns = (table.StorageDescriptor?.Columns ?? []).map((c) => ({ name: c.Name, type: hiveToDuckDbType(c.Type) }));
+export function tableRelation(table: GlueTableInput, rootDir: string, withPath: boolean, opts: TableRelationOptions = {}): TableRelation {
+  const columns = columnsOf(table);
   const partKeys = table.PartitionKeys ?? [];
   const format = tableFormat(table);
   const serdeParams = table.StorageDescriptor?.SerdeInfo?.Parameters ?? {};
   const colList = columns.map((c) => quoteIdent(c.name)).join(', ');
-  const fileCol = '__athena_file__';
+  const fileCol = FILE_COLUMN;
   const root = rootDir.replace(/\/+$/, '');
   const pathExpr = `'s3://' || substr(${fileCol}, ${root.length + 2})`;
-  const reader = (files: DataFile[]): string => {
-    const list = `[${files.map((f) => quoteString(f.path)).join(', ')}]`;
-    if (format === 'parquet') {
-      return `(SELECT ${columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')}, filename AS ${fileCol} FROM read_parquet(${list}, filename = true, union_by_name = true))`;
-    }
+  /** Parquet files: the data files themselves (file = read_parquet's filename) or JSON copies (file stored in FILE_COLUMN). */
+  const parquet = (paths: string[], copies: boolean): string => {
+    const list = `[${paths.map((p) => quoteString(p)).join(', ')}]`;
+    const cast = columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ');
+    const file = copies ? quoteIdent(fileCol) : 'filename';
+    return `(SELECT ${cast}, ${file} AS ${fileCol} FROM read_parquet(${list}${copies ? '' : ', filename = true'}, union_by_name = true))`;
+  };
+  const reader = (files: DataFile[]): { sql: string; scan: string[] } => {
+    const paths = files.map((f) => f.path);
+    if (format === 'parquet') return { sql: parquet(paths, false), scan: paths };
     if (format === 'csv') {
       const delim = serdeParams['field.delim'] ?? serdeParams.separatorChar ?? ',';
       const cols = `{${columns.map((c) => `${quoteString(c.name)}: ${quoteString(c.type)}`).join(', ')}}`;
-      return `read_csv(${list}, columns = ${cols}, delim = ${quoteString(delim)}, header = ${table.Parameters?.['skip.header.line.count'] === '1'}, filename = ${quoteString(fileCol)})`;
+      const list = `[${paths.map((p) => quoteString(p)).join(', ')}]`;
+      return {
+        sql: `read_csv(${list}, columns = ${cols}, delim = ${quoteString(delim)}, header = ${table.Parameters?.['skip.header.line.count'] === '1'}, filename = ${quoteString(fileCol)})`,
+        scan: paths,
+      };
     }
-    const cols = `{${columns.map((c) => `${quoteString(c.name)}: ${quoteString(c.type)}`).join(', ')}}`;
-    const ignore = (serdeParams['ignore.malformed.json'] ?? '').toLowerCase() === 'true';
-    return `read_json(${list}, columns = ${cols}, format = 'newline_delimited', filename = ${quoteString(fileCol)}${ignore ? ', ignore_errors = true' : ''})`;
+    const copies = opts.jsonCache ? paths.map((p) => opts.jsonCache!.get(p)) : [];
+    if (copies.length > 0 && copies.every((c) => c !== undefined)) return { sql: parquet(copies as string[], true), scan: copies as string[] };
+    return { sql: jsonReaderSql(table, paths), scan: paths };
   };
-  const select = (files: DataFile[], partValues: string[]): string => {
+  const select = (from: string, partValues: string[]): string => {
     const parts = partKeys.map((k, i) => `${partitionLiteral(partValues[i], k.Type)} AS ${quoteIdent(k.Name)}`);
     const cols = [colList, ...parts, ...(withPath ? [`${pathExpr} AS "$path"`] : [])].filter((x) => x !== '').join(', ');
-    return `SELECT ${cols} FROM ${reader(files)}`;
+    return `SELECT ${cols} FROM ${from}`;
   };
+  const layout = opts.layout ?? tableLayout(table, rootDir, opts.now);
   const branches: string[] = [];
-  const allFiles: DataFile[] = [];
-  const groups: DataFile[][] = [];
-  if (partKeys.length === 0) {
-    const { bucket, key } = parseS3Uri(table.StorageDescriptor?.Location ?? '');
-    const files = listDataFiles(join(rootDir, bucket, key));
-    if (files.length > 0) { branches.push(select(files, [])); allFiles.push(...files); groups.push(files); }
-  } else {
-    for (const part of listPartitions(table, rootDir, now)) {
-      const files = listDataFiles(part.dir);
-      if (files.length === 0) continue;
-      branches.push(select(files, part.values));
-      allFiles.push(...files);
-      groups.push(files);
-    }
+  const scans: string[][] = [];
+  for (const g of layout) {
+    const r = reader(g.files);
+    branches.push(select(r.sql, g.values));
+    scans.push(r.scan);
   }
+  const groups = layout.map((g) => g.files);
+  const allFiles = groups.flat();
   if (branches.length === 0) {
     const cols = [
       ...columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`),
       ...partKeys.map((k) => `CAST(NULL AS ${hiveToDuckDbType(k.Type)}) AS ${quoteIdent(k.Name)}`),
       ...(withPath ? ['CAST(NULL AS VARCHAR) AS "$path"'] : []),
     ];
-    return { sql: `SELECT ${cols.join(', ')} WHERE false`, files: [], groups: [] };
+    return { sql: `SELECT ${cols.join(', ')} WHERE false`, files: [], groups: [], scans: [] };
   }
-  return { sql: branches.join('\nUNION ALL\n'), files: allFiles, groups };
+  return { sql: branches.join('\nUNION ALL\n'), files: allFiles, groups, scans };
 }

@@ -4,15 +4,15 @@
  * synthesized template, read straight from the local S3 files on disk; results are written back
  * through the local S3 API. See docs/local-athena.md for the supported API and SQL subset.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join, relative } from 'node:path';
 import { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import { BodyTooLargeError, closeServer, endpointUrl, listen, newRequestId, readBody, send } from '../http';
-import { GlueTableInput, RegisteredTable, listDataFiles, parseS3Uri, tableRelation } from './catalog';
+import { DataFile, GlueTableInput, RegisteredTable, jsonToParquetSql, listDataFiles, parseS3Uri, tableFormat, tableLayout, tableRelation } from './catalog';
 import { COMPAT_MACROS, SESSION_SETTINGS, transpile } from './compat';
 import { AthenaColumnInfo, columnInfo, csvLine, formatValue, readLines } from './results';
 import {
@@ -47,6 +47,14 @@ export interface LocalAthenaOptions {
   port?: number;
   region?: string;
   faults?: AthenaFaultOptions;
+  /**
+   * Keep a columnar (Parquet) copy of every JSON data file a query reads, made on first read with
+   * the table's own reader, and let later queries read the copy while the file is unchanged
+   * (inode, size and mtime). Results are identical; repeated scans of a growing partition stop
+   * re-parsing its JSON. DataScannedInBytes still counts the JSON bytes, as Athena bills them.
+   * @default true
+   */
+  jsonCache?: boolean;
 }
 
 interface WorkGroup {
@@ -170,6 +178,8 @@ export class LocalAthena {
   private readonly tokens = new Map<string, string>();
   private readonly queue: string[] = [];
   private readonly schemas = new Set<string>();
+  /** JSON data file path → its columnar copy (jsonCache) for the file version it was made from; no path: the copy failed. */
+  private readonly jsonCopies = new Map<string, { version: string; path: string | undefined }>();
   private faults: AthenaFaultOptions = {};
   private random: () => number = mulberry32(1);
   private startCalls = 0;
@@ -545,17 +555,57 @@ export class LocalAthena {
     for (const table of this.tables.values()) {
       const name = table.input.Name.toLowerCase();
       if (!names.has(name)) continue;
-      const rel = tableRelation(table.input, this.opts.s3.rootDir, withPath);
-      for (const g of rel.groups) {
+      const layout = tableLayout(table.input, this.opts.s3.rootDir);
+      const jsonCache = (this.opts.jsonCache ?? true) && tableFormat(table.input) === 'json'
+        ? await this.jsonCopiesOf(ex, table.input, layout.flatMap((g) => g.files))
+        : undefined;
+      const rel = tableRelation(table.input, this.opts.s3.rootDir, withPath, { layout, jsonCache });
+      rel.groups.forEach((g, i) => {
         const index = files.groups.length;
-        files.groups.push({ files: g.length, bytes: g.reduce((a, f) => a + f.size, 0) });
-        for (const f of g) files.groupOf.set(f.path, index);
-      }
+        files.groups.push({ files: rel.scans[i].length, bytes: g.reduce((a, f) => a + f.size, 0) });
+        for (const path of rel.scans[i]) files.groupOf.set(path, index);
+      });
       await this.ensureSchema(table.database);
       await this.exec(ex, `CREATE OR REPLACE VIEW ${quoteIdent(table.database)}.${quoteIdent(name)} AS ${rel.sql}`);
     }
     await this.exec(ex, `USE ${quoteIdent(ex.database)}`);
     return files;
+  }
+
+  /**
+   * The columnar copy of each JSON file (jsonCache), made now for files without a current one. The
+   * copy is written under a temporary name and renamed, so a failed or cancelled copy leaves
+   * nothing. A file that cannot be copied (malformed JSON) gets no copy: its partition is read as
+   * JSON, so the query fails exactly when, and as, reading the JSON fails — and a query that
+   * prunes that partition is unaffected, as in Athena.
+   */
+  private async jsonCopiesOf(ex: Execution, table: GlueTableInput, dataFiles: DataFile[]): Promise<Map<string, string>> {
+    const dir = join(this.opts.workDir, 'json-cache');
+    const out = new Map<string, string>();
+    for (const f of dataFiles) {
+      const have = this.jsonCopies.get(f.path);
+      if (have && have.version === f.version) {
+        if (have.path !== undefined && existsSync(have.path)) out.set(f.path, have.path);
+        if (have.path === undefined || existsSync(have.path)) continue;
+      }
+      mkdirSync(dir, { recursive: true });
+      const target = join(dir, `${createHash('sha1').update(`${table.Name}\0${f.path}\0${f.version}`).digest('hex')}.parquet`);
+      const tmp = `${target}.tmp`;
+      let made = false;
+      try {
+        await this.exec(ex, jsonToParquetSql(table, f.path, tmp));
+        renameSync(tmp, target);
+        made = true;
+      } catch (e) {
+        if (ex.cancelRequested) throw e;
+      } finally {
+        rmSync(tmp, { force: true });
+      }
+      if (have?.path !== undefined && have.path !== target) rmSync(have.path, { force: true });
+      this.jsonCopies.set(f.path, { version: f.version, path: made ? target : undefined });
+      if (made) out.set(f.path, target);
+    }
+    return out;
   }
 
   /** Turns on DuckDB's JSON profiling for the next statement (it names every file each scan read). */
@@ -717,7 +767,7 @@ export class LocalAthena {
     const written: string[] = [];
     try {
       let n = 0;
-      for (const f of listDataFiles(tmp).concat(listEmptyFiles(tmp))) {
+      for (const f of [...listDataFiles(tmp), ...listEmptyFiles(tmp)]) {
         const rel = relative(tmp, f.path).split('/').slice(0, -1).join('/');
         const key = `${prefix}${rel ? `${rel}/` : ''}${ex.id}_${String(n++).padStart(5, '0')}${ext}`;
         await s3Put(this.opts.s3.endpoint, target.bucket, key, { file: f.path }, 'application/octet-stream');

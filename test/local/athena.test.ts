@@ -3,7 +3,7 @@
  * straight into the LocalS3 on-disk layout (<root>/<bucket>/<key>); result uploads go to a tiny
  * S3 PUT receiver that stores them in the same layout.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -381,5 +381,97 @@ describe('tables on disk', () => {
     expect(ex.Status!.State).toBe('FAILED');
     expect(ex.StatementType).toBe('DDL');
     expect(ex.Status!.StateChangeReason).toMatch(/^NOT_SUPPORTED/);
+  });
+});
+
+describe('columnar copies of JSON files (jsonCache, on by default)', () => {
+  const CACHE_TEMPLATE = 's3://data/cached/snapshot_date=${snapshot_date}/';
+  const copies = (): string[] => {
+    const dir = join(root, '.athena', 'json-cache');
+    return existsSync(dir) ? readdirSync(dir).sort() : [];
+  };
+  const stateCounts = 'SELECT location.state AS state, count(DISTINCT facility_id) AS n, min("$path") AS path FROM cached_table WHERE snapshot_date = ? GROUP BY 1 ORDER BY 1';
+
+  beforeAll(() => {
+    athena.registerTable('medlaunch', validatedTable('cached_table', CACHE_TEMPLATE));
+  });
+
+  test('a copy is made once per file version, results match a run without copies, and bytes scanned are the JSON bytes', async () => {
+    writeObject('data', 'cached/snapshot_date=2025-09-01/a.jsonl', `${record('FAC1', 'MI', ['2026-01-01'], '2025-09-01')}\n${record('FAC2', 'OH', [], '2025-09-01')}\n`);
+    writeObject('data', 'cached/snapshot_date=2025-09-01/b.jsonl', `${record('FAC3', 'MI', ['2026-01-01'], '2025-09-01')}\n`);
+    const before = copies().length;
+    const first = await start(stateCounts, { ExecutionParameters: ['\'2025-09-01\''] });
+    const ex1 = await wait(first);
+    expect(ex1.Status!.State).toBe('SUCCEEDED');
+    const made = copies();
+    expect(made.length - before).toBe(2);
+    const second = await start(stateCounts, { ExecutionParameters: ['\'2025-09-01\''] });
+    const ex2 = await wait(second);
+    expect(copies()).toEqual(made); // reused, not re-made
+    const jsonBytes = ['a', 'b'].map((f) => readFileSync(join(root, `data/cached/snapshot_date=2025-09-01/${f}.jsonl`)).length).reduce((x, y) => x + y);
+    expect(ex1.Statistics!.DataScannedInBytes).toBe(jsonBytes);
+    expect(ex2.Statistics!.DataScannedInBytes).toBe(jsonBytes);
+
+    // The same query on an engine that parses the JSON every time.
+    const plain = await LocalAthena.start({ s3: { endpoint: s3.url, rootDir: root }, workDir: join(root, '.athena-plain'), jsonCache: false });
+    try {
+      plain.registerTable('medlaunch', validatedTable('cached_table', CACHE_TEMPLATE));
+      plain.registerWorkGroup('wg', { outputLocation: 's3://data/athena-results-plain/', enforce: true });
+      const c2 = new AthenaClient({ endpoint: plain.endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      const { QueryExecutionId } = await c2.send(new StartQueryExecutionCommand({
+        QueryString: stateCounts, WorkGroup: 'wg', QueryExecutionContext: { Database: 'medlaunch' }, ExecutionParameters: ['\'2025-09-01\''],
+      }));
+      let state = '';
+      while (!['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(state)) {
+        await new Promise((r) => setTimeout(r, 10));
+        state = (await c2.send(new GetQueryExecutionCommand({ QueryExecutionId }))).QueryExecution!.Status!.State!;
+      }
+      const page = await c2.send(new GetQueryResultsCommand({ QueryExecutionId }));
+      const plainRows = page.ResultSet!.Rows!.map((r) => r.Data!.map((d) => d.VarCharValue ?? null));
+      expect(await rows(second)).toEqual(plainRows);
+      expect(plainRows).toEqual([
+        ['state', 'n', 'path'],
+        ['MI', '2', 's3://data/cached/snapshot_date=2025-09-01/a.jsonl'],
+        ['OH', '1', 's3://data/cached/snapshot_date=2025-09-01/a.jsonl'],
+      ]);
+      expect(existsSync(join(root, '.athena-plain', 'json-cache'))).toBe(false);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  test('an overwritten file is read again, even with the same size, and its old copy is removed', async () => {
+    const key = 'cached/snapshot_date=2025-09-02/a.jsonl';
+    writeObject('data', key, `${record('FAC1', 'MI', ['2026-01-01'], '2025-09-02')}\n`);
+    const q = 'SELECT facility_id, location.state AS state FROM cached_table WHERE snapshot_date = ?';
+    const r1 = await start(q, { ExecutionParameters: ['\'2025-09-02\''] });
+    await wait(r1);
+    expect(await rows(r1)).toEqual([['facility_id', 'state'], ['FAC1', 'MI']]);
+    const n = copies().length;
+    // Same length, different content, written in place (same inode) and through a rename (new inode).
+    writeObject('data', key, `${record('FAC2', 'OH', ['2026-01-01'], '2025-09-02')}\n`);
+    const file = join(root, 'data', key);
+    utimesSync(file, new Date(), new Date(Date.now() + 5_000));
+    const r2 = await start(q, { ExecutionParameters: ['\'2025-09-02\''] });
+    await wait(r2);
+    expect(await rows(r2)).toEqual([['facility_id', 'state'], ['FAC2', 'OH']]);
+    writeFileSync(`${file}.new`, `${record('FAC3', 'TX', ['2026-01-01'], '2025-09-02')}\n`);
+    renameSync(`${file}.new`, file);
+    const r3 = await start(q, { ExecutionParameters: ['\'2025-09-02\''] });
+    await wait(r3);
+    expect(await rows(r3)).toEqual([['facility_id', 'state'], ['FAC3', 'TX']]);
+    expect(copies().length).toBe(n);
+  });
+
+  test('malformed JSON gets no copy: the query fails as it does without copies, and a query that prunes its partition succeeds', async () => {
+    writeObject('data', 'cached/snapshot_date=2025-09-03/a.jsonl', `${record('FAC1', 'MI', [], '2025-09-03')}\n{"facility_id": "FAC2", \n`);
+    writeObject('data', 'cached/snapshot_date=2025-09-04/a.jsonl', `${record('FAC5', 'MI', [], '2025-09-04')}\n`);
+    const bad = await wait(await start('SELECT count(*) FROM cached_table WHERE snapshot_date = \'2025-09-03\''));
+    expect(bad.Status!.State).toBe('FAILED');
+    expect(bad.Status!.StateChangeReason).toMatch(/^HIVE_BAD_DATA/);
+    expect(copies().filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    const good = await start('SELECT count(*) AS n FROM cached_table WHERE snapshot_date = \'2025-09-04\'');
+    expect((await wait(good)).Status!.State).toBe('SUCCEEDED');
+    expect(await rows(good)).toEqual([['n'], ['1']]);
   });
 });
