@@ -28,17 +28,19 @@ export function sqlDateLiteral(value: unknown, what = 'snapshot date'): string {
 
 /**
  * The idempotency token of a computation: sha256 hex (64 chars, within StartQueryExecution's
- * 32–128) of the query name, bucket, key, ETag, snapshot and as-of date, and the digest of the
- * query's input (the snapshot's validated objects, see `inputDigest`), so a duplicated event gets
- * the query that is already running instead of starting a second one, while changed input data
- * (a re-uploaded key, also when the request carries no ETag) is always a new computation.
+ * 32–128) of what is computed over which data — the query name, bucket, snapshot and as-of date,
+ * and the digest of the query's input (the snapshot's validated objects, see `inputDigest`). Two
+ * requests that would compute the same result over the same objects get the same token, so Athena
+ * returns the query that already exists instead of starting another: a duplicated event, and also
+ * the executions of several files of one snapshot that start after the last of them was validated,
+ * share one query. Any change to the input data is a new computation. Without an input digest the
+ * triggering object's key and ETag identify the data instead.
  */
 export function requestToken(parts: {
   query: string; bucket: string; key?: string; etag?: string; snapshotDate: string; asOf?: string; inputDigest?: string;
 }): string {
-  const canonical = JSON.stringify([
-    parts.query, parts.bucket, parts.key ?? null, parts.etag ?? null, parts.snapshotDate, parts.asOf ?? null, parts.inputDigest ?? null,
-  ]);
+  const data = parts.inputDigest !== undefined ? ['digest', parts.inputDigest] : ['object', parts.key ?? null, parts.etag ?? null];
+  const canonical = JSON.stringify([parts.query, parts.bucket, parts.snapshotDate, parts.asOf ?? null, ...data]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -144,6 +146,10 @@ export interface WaitOptions {
   readonly maxDelayMs?: number;
   /** Consecutive throttled/5xx polls tolerated before a TransientError. */
   readonly maxPollErrors?: number;
+  /** Called once with the first execution status read (any state). */
+  readonly onFirstPoll?: (execution: QueryExecution) => Promise<void>;
+  /** Asked at each poll that finds the query QUEUED; true stops waiting (`superseded`). */
+  readonly whileQueued?: (execution: QueryExecution) => Promise<boolean>;
 }
 
 export interface WaitResult {
@@ -151,6 +157,8 @@ export interface WaitResult {
   readonly execution?: QueryExecution;
   /** True when the query reached SUCCEEDED, FAILED or CANCELLED. */
   readonly done: boolean;
+  /** Waiting stopped because `whileQueued` answered true. */
+  readonly superseded?: boolean;
 }
 
 export const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -170,11 +178,15 @@ export async function waitForQuery(athena: AthenaClient, queryExecutionId: strin
   let delay = opts.initialDelayMs ?? 250;
   let execution: QueryExecution | undefined;
   let pollErrors = 0;
+  let firstPoll = true;
   for (;;) {
     try {
       execution = await getExecution(athena, queryExecutionId);
       pollErrors = 0;
+      if (firstPoll && opts.onFirstPoll) await opts.onFirstPoll(execution);
+      firstPoll = false;
       if (TERMINAL.has(execution.Status!.State!)) return { execution, done: true };
+      if (execution.Status!.State === 'QUEUED' && opts.whileQueued && await opts.whileQueued(execution)) return { execution, done: false, superseded: true };
     } catch (err) {
       if (!(err instanceof TransientError)) throw err;
       pollErrors++;

@@ -1,7 +1,8 @@
-import type { AthenaClient, QueryExecution } from '@aws-sdk/client-athena';
+import { StopQueryExecutionCommand, type AthenaClient, type QueryExecution } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { PipelineConfig } from '../lib/config';
 import { TransientError } from '../lib/errors';
+import { Watermark, compareWatermarks, putIfNewer, readCurrent } from '../lib/watermark';
 import type { SqlName } from '../sql';
 import {
   LoggerLike,
@@ -49,6 +50,40 @@ export interface QuerySpec {
 }
 
 /**
+ * Where the newest computation of (query, snapshot, as-of) announces itself:
+ * `<ATHENA_RESULTS_PREFIX>_latest/<query>/snapshot_date=<d>/as_of=<a|none>.json`, written with
+ * compare-and-swap on its watermark (docs/runtime.md, "Coalescing queued computations").
+ */
+export function latestComputationKey(config: PipelineConfig, req: QueryRequest): string {
+  return `${config.athenaResultsPrefix}_latest/${req.query}/snapshot_date=${req.snapshotDate}/as_of=${req.asOf ?? 'none'}.json`;
+}
+
+function watermarkOf(execution: QueryExecution): Watermark {
+  return { submittedAt: submittedAt(execution), queryExecutionId: execution.QueryExecutionId! };
+}
+
+/** Announces a computation we started (compare-and-swap: an older one never replaces a newer one). */
+async function announce(deps: RunnerDeps, key: string, execution: QueryExecution): Promise<void> {
+  const wm = watermarkOf(execution);
+  await putIfNewer(deps.s3, {
+    bucket: deps.config.bucket,
+    key,
+    contentType: 'application/json',
+    watermark: wm,
+    sleep: deps.sleep,
+    body: `${JSON.stringify({ query_execution_id: wm.queryExecutionId, submitted_at: wm.submittedAt })}\n`,
+  });
+}
+
+/** The id of an announced computation newer than `execution`, if any. */
+async function newerComputation(deps: RunnerDeps, key: string, execution: QueryExecution): Promise<string | undefined> {
+  const current = await readCurrent(deps.s3, deps.config.bucket, key);
+  const ours = watermarkOf(execution);
+  if (!current.watermark || current.watermark.queryExecutionId === ours.queryExecutionId) return undefined;
+  return compareWatermarks(current.watermark, ours) > 0 ? current.watermark.queryExecutionId : undefined;
+}
+
+/**
  * Starts the query (or resumes the one named by `queryExecutionId`), waits while the time budget
  * allows and returns its QueryStatus: done:false with the id when the state machine should wait
  * and call again; done:true once SUCCEEDED and `onSucceeded` has stored the results. A query that
@@ -72,16 +107,42 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
   let restarts = req.restarts ?? 0;
   let token: string;
   let queryExecutionId = req.queryExecutionId;
+  const latestKey = latestComputationKey(deps.config, req);
+  // A query this call started is announced at its first poll (which gives its submission time).
+  let started: string | undefined;
   if (!queryExecutionId) {
     token = await base();
     queryExecutionId = await startQuery(deps.athena, deps.config, { queryString: spec.queryString(token), parameters: spec.parameters, token });
     logger.info('query started', { query: req.query, queryExecutionId, snapshotDate: req.snapshotDate, token });
+    started = queryExecutionId;
   }
   for (;;) {
+    let newer: string | undefined;
     const waited = await waitForQuery(deps.athena, queryExecutionId, {
-      remainingMs: deps.remainingMs, sleep: deps.sleep ?? sleepMs, random: deps.random, logger,
+      remainingMs: deps.remainingMs,
+      sleep: deps.sleep ?? sleepMs,
+      random: deps.random,
+      logger,
+      onFirstPoll: async (first) => {
+        if (started !== undefined && first.QueryExecutionId === started) await announce(deps, latestKey, first);
+        started = undefined;
+      },
+      whileQueued: async (queued) => {
+        newer = await newerComputation(deps, latestKey, queued);
+        return newer !== undefined;
+      },
     });
     const execution = waited.execution;
+    if (waited.superseded && newer !== undefined) {
+      // A computation started later covers everything ours would read: stop ours while it is still
+      // queued (best effort; if it already started, its result is simply superseded) and wait for that one.
+      await deps.athena.send(new StopQueryExecutionCommand({ QueryExecutionId: queryExecutionId })).catch(() => undefined);
+      logger.info('queued query superseded by a newer computation of the same data; waiting for that one', {
+        query: req.query, snapshotDate: req.snapshotDate, superseded: queryExecutionId, queryExecutionId: newer,
+      });
+      queryExecutionId = newer;
+      continue;
+    }
     if (!waited.done || !execution) {
       if (!execution) throw new TransientError(`query ${queryExecutionId}: no status could be read before the time budget ran out`);
       const state = execution.Status!.State === 'QUEUED' ? 'QUEUED' : 'RUNNING';
@@ -101,10 +162,20 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
     const error = terminalError(execution);
     logger.warn('query ended without success', { queryExecutionId, state, error: error.message });
     if (spec.onFailed) await spec.onFailed(execution);
+    if (state === 'CANCELLED') {
+      // Cancelled because a newer computation superseded it (above, by another execution): follow it.
+      newer = await newerComputation(deps, latestKey, execution);
+      if (newer !== undefined) {
+        logger.info('cancelled query was superseded by a newer computation; waiting for that one', { superseded: queryExecutionId, queryExecutionId: newer });
+        queryExecutionId = newer;
+        continue;
+      }
+    }
     if (state === 'FAILED' && isRetryableFailure(execution) && restarts < MAX_RESTARTS && deps.remainingMs() > 0) {
       restarts++;
       token = replacementToken(await base(), queryExecutionId);
       queryExecutionId = await startQuery(deps.athena, deps.config, { queryString: spec.queryString(token), parameters: spec.parameters, token });
+      started = queryExecutionId;
       logger.info('replaced a query that failed with a retryable error', { queryExecutionId, restarts });
       continue;
     }

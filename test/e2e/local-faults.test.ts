@@ -52,15 +52,25 @@ test('a Lambda timeout is retried by the state machine (the handlers are idempot
   expectShippedResults(r.snapshots);
 }, 300_000);
 
-test('a permanently failed query fails its execution and sends one alert naming it', async () => {
+test('a permanently failed query fails the executions that wait for it, each with one alert naming it; other snapshots are unaffected', async () => {
   const r = await run('fail', { faults: ['athena-fail'] });
   const failed = r.executions.filter((e) => e.status === 'FAILED');
-  expect(failed).toHaveLength(1);
-  expect(r.alerts).toHaveLength(1);
-  const alert = JSON.stringify(r.alerts[0]);
-  expect(alert).toContain(failed[0].name!);
-  expect(alert).toContain(failed[0].key!);
-  expect(alert).toMatch(/QueryFailedError/);
+  // The first query fails for good. Every execution of that snapshot whose data it covers shares it
+  // (same validated objects → same computation), so how many fail depends on when their Stage 2
+  // finished; all of them name the same query, and all are of one snapshot.
+  expect(failed.length).toBeGreaterThanOrEqual(1);
+  const queryIds = new Set(failed.map((e) => /query (\S+) failed/.exec(e.error ?? '')?.[1]));
+  expect(queryIds.size).toBe(1);
+  expect([...queryIds][0]).toBeDefined();
+  expect(new Set(failed.map((e) => e.snapshot)).size).toBe(1);
+  expect(r.alerts).toHaveLength(failed.length);
+  for (const e of failed) {
+    const alert = JSON.stringify(r.alerts.find((a) => JSON.stringify(a).includes(e.name!)));
+    expect(alert).toContain(e.key!);
+    expect(alert).toMatch(/QueryFailedError/);
+  }
   // The other executions are unaffected and nothing wrong is published.
-  expect(r.executions.filter((e) => e.status === 'SUCCEEDED')).toHaveLength(8);
+  expect(r.executions.filter((e) => e.status === 'SUCCEEDED')).toHaveLength(9 - failed.length);
+  const failedSnapshot = failed[0].snapshot;
+  for (const e of r.executions.filter((x) => x.snapshot !== failedSnapshot)) expect(e.status).toBe('SUCCEEDED');
 }, 300_000);

@@ -5,6 +5,7 @@ import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   StartQueryExecutionCommand,
+  StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
 import {
   CopyObjectCommand,
@@ -19,7 +20,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { inputDigest, requestToken } from '../../lambda-src/athena/client';
 import { parseQueryEvent } from '../../lambda-src/athena/request';
-import { MAX_RESTARTS, RunnerDeps } from '../../lambda-src/athena/runner';
+import { MAX_RESTARTS, RunnerDeps, latestComputationKey } from '../../lambda-src/athena/runner';
 import type { QueryRequest } from '../../lambda-src/athena/types';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
@@ -330,6 +331,75 @@ describe('query-runner input', () => {
 });
 
 // ================================================================================ state counts
+describe('coalescing: a queued computation superseded by a newer one of the same data', () => {
+  const part2 = 'validated/snapshot_date=2025-08-10/part-0002.jsonl';
+  const REQ2: QueryRequest = { ...REQ, key: 'data/batch/2025-08-10/part-0002.jsonl', etag: '"p2"' };
+
+  test('is stopped while queued, and its waiters take the newer computation\'s result', async () => {
+    athenaMock.on(StopQueryExecutionCommand).resolves({});
+    plan = (q) => {
+      q.states = q.id === 'q-0001' ? ['QUEUED'] : ['QUEUED', 'SUCCEEDED'];
+      q.rows = stateRows;
+    };
+    budget = 0;
+    const first = await runStateCounts(REQ, deps());
+    expect(first).toMatchObject({ done: false, state: 'QUEUED', queryExecutionId: 'q-0001' });
+    putRaw(part2, '{"facility_id":"FAC2"}\n'); // the second file's records are validated
+    const second = await runStateCounts(REQ2, deps());
+    expect(second).toMatchObject({ done: false, queryExecutionId: 'q-0002' });
+    expect(text(latestComputationKey(config, { ...REQ, asOf: '2025-08-10' }))).toContain('q-0002');
+    budget = 600_000;
+    const resumed = await runStateCounts(first, deps());
+    expect(athenaMock).toHaveReceivedCommandWith(StopQueryExecutionCommand, { QueryExecutionId: 'q-0001' });
+    expect(resumed).toMatchObject({ done: true, state: 'SUCCEEDED', queryExecutionId: 'q-0002', rows: 3 });
+    expect(JSON.parse(text('results/state_counts/snapshot_date=2025-08-10/state_counts.json')).watermark.query_execution_id).toBe('q-0002');
+    expect(queries.size).toBe(2);
+  });
+
+  test('a running query is never stopped: it finishes and is later superseded as usual', async () => {
+    athenaMock.on(StopQueryExecutionCommand).resolves({});
+    plan = (q) => {
+      q.states = q.id === 'q-0001' ? ['RUNNING', 'RUNNING', 'SUCCEEDED'] : ['QUEUED'];
+      q.rows = stateRows;
+    };
+    budget = 0;
+    const first = await runStateCounts(REQ, deps());
+    putRaw(part2, '{"facility_id":"FAC2"}\n');
+    await runStateCounts(REQ2, deps());
+    budget = 600_000;
+    const resumed = await runStateCounts(first, deps());
+    expect(resumed).toMatchObject({ done: true, queryExecutionId: 'q-0001' });
+    expect(athenaMock).toHaveReceivedCommandTimes(StopQueryExecutionCommand, 0);
+  });
+
+  test('a waiter that finds its query CANCELLED follows a newer computation; with none it fails', async () => {
+    plan = (q) => {
+      q.states = q.id === 'q-0001' ? ['QUEUED', 'CANCELLED'] : ['QUEUED', 'SUCCEEDED'];
+      q.reason = 'Query was cancelled by the user';
+      q.rows = stateRows;
+    };
+    budget = 0;
+    const first = await runStateCounts(REQ, deps());
+    // Nothing newer announced yet: a CANCELLED query is an error.
+    budget = 600_000;
+    await expect(runStateCounts(first, deps())).rejects.toMatchObject({ name: 'QueryCancelledError' });
+    budget = 0;
+    putRaw(part2, '{"facility_id":"FAC2"}\n');
+    await runStateCounts(REQ2, deps());
+    budget = 600_000;
+    const again = await runStateCounts(first, deps());
+    expect(again).toMatchObject({ done: true, queryExecutionId: 'q-0002' });
+  });
+
+  test('a newer computation of another as-of date or another snapshot does not supersede', () => {
+    const a = latestComputationKey(config, { ...REQ, asOf: '2025-08-10' });
+    expect(a).toBe('athena-results/_latest/state_counts/snapshot_date=2025-08-10/as_of=2025-08-10.json');
+    expect(latestComputationKey(config, { ...REQ, asOf: '2025-12-31' })).not.toBe(a);
+    expect(latestComputationKey(config, { ...REQ, snapshotDate: '2025-08-11', asOf: '2025-08-10' })).not.toBe(a);
+    expect(latestComputationKey(config, { ...REQ, query: 'facility_extract', asOf: '2025-08-10' })).not.toBe(a);
+  });
+});
+
 describe('Stage 3 state counts', () => {
   test('starts a parameterised query with the idempotency token, database, workgroup and output location', async () => {
     putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1"}\n');
@@ -402,6 +472,7 @@ describe('Stage 3 state counts', () => {
     stateRows = [['MI', 'many']];
     await expect(runStateCounts(REQ, deps())).rejects.toMatchObject({ name: 'QueryFailedError' });
     stateRows = [['MI', '1'], ['MI', '2']];
+    putRaw('validated/snapshot_date=2025-08-10/part-0002.jsonl', '{}'); // new data: a new query
     await expect(runStateCounts({ ...REQ, etag: 'other' }, deps())).rejects.toMatchObject({ name: 'QueryFailedError', message: expect.stringContaining('twice') });
   });
 
@@ -425,9 +496,26 @@ describe('Stage 3 state counts', () => {
     expect(tokens[0]).toBe(tokens[1]);
     expect(a.queryExecutionId).toBe(b.queryExecutionId);
     expect(queries.size).toBe(1);
-    // Another object (or a new version of it) is another computation.
-    await runStateCounts({ ...REQ, etag: '"def"' }, deps());
+    // Another file of the snapshot whose execution finds the same validated data shares the query…
+    const other = await runStateCounts({ ...REQ, key: 'data/batch/2025-08-10/part-0002.jsonl', etag: '"def"' }, deps());
+    expect(other.queryExecutionId).toBe(a.queryExecutionId);
+    expect(queries.size).toBe(1);
+    // …and once its records are validated (the data changed), it is another computation.
+    putRaw('validated/snapshot_date=2025-08-10/part-0002.jsonl', '{"facility_id":"FAC2"}\n');
+    await runStateCounts({ ...REQ, key: 'data/batch/2025-08-10/part-0002.jsonl', etag: '"def"' }, deps());
     expect(queries.size).toBe(2);
+  });
+
+  test('without an input digest the token names the triggering object and its ETag', () => {
+    const base = { query: 'state_counts', bucket: BUCKET, snapshotDate: '2025-08-10' };
+    const t = (p: Partial<Parameters<typeof requestToken>[0]>) => requestToken({ ...base, ...p });
+    expect(t({ key: 'a', etag: '"1"' })).toBe(t({ key: 'a', etag: '"1"' }));
+    expect(t({ key: 'a', etag: '"1"' })).not.toBe(t({ key: 'a', etag: '"2"' }));
+    expect(t({ key: 'a', etag: '"1"' })).not.toBe(t({ key: 'b', etag: '"1"' }));
+    expect(t({ key: 'a', inputDigest: 'd' })).toBe(t({ key: 'b', etag: '"9"', inputDigest: 'd' }));
+    expect(t({ inputDigest: 'd' })).not.toBe(t({ inputDigest: 'e' }));
+    expect(t({ inputDigest: 'd' })).not.toBe(t({ inputDigest: 'd', query: 'facility_extract' }));
+    expect(t({ inputDigest: 'd' })).not.toBe(t({ inputDigest: 'd', asOf: '2025-08-11' }));
   });
 
   test('changed input data is a new computation even without an ETag; unchanged input is not', async () => {
@@ -614,13 +702,16 @@ describe('Stage 3 state counts', () => {
     expect(JSON.parse(text('results/state_counts/snapshot_date=2025-08-10/state_counts.json')).watermark.query_execution_id).toBe('q-0001');
   });
 
-  test('a lost 412 race on the results is retried', async () => {
-    beforePut.push(() => {
+  test('a lost 412 race on a conditional write (here the announcement, then the CSV) is re-read and retried', async () => {
+    const fail = () => {
       throw awsError('PreconditionFailed', 412);
-    });
+    };
+    beforePut.push(fail, () => undefined, fail);
     const status = await runStateCounts(REQ, deps());
     expect(status.done).toBe(true);
-    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 3);
+    // announcement ×2, CSV ×2, JSON
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 5);
+    expect(text(latestComputationKey(config, { ...REQ, asOf: '2025-08-10' }))).toContain('"query_execution_id":"q-0001"');
     expect(text('results/state_counts/snapshot_date=2025-08-10/state_counts.csv')).toContain('MI,2');
   });
 });
@@ -665,13 +756,19 @@ describe('Stage 1 facility extract', () => {
     expect(JSON.parse(wm.body.toString())).toMatchObject({ snapshot_date: '2025-08-10', file_prefix: `${partition}q-0001_` });
   });
 
+  /** A new version of the raw object, whose records Stage 2 validated: the snapshot's data changed. */
+  const newVersion = (): typeof EREQ => {
+    putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1","v":2}\n');
+    return { ...EREQ, etag: '"v2"' };
+  };
+
   test('re-running the same computation is idempotent; a newer one replaces it', async () => {
     const first = await runFacilityExtract(EREQ, deps());
     const again = await runFacilityExtract({ ...EREQ, queryExecutionId: first.queryExecutionId }, deps());
     const before = keysUnder(partition);
     expect(again).toMatchObject({ promoted: true, extractFiles: 3, extractPrefix: first.extractPrefix });
     expect(keysUnder(partition)).toEqual(before);
-    const newer = await runFacilityExtract({ ...EREQ, etag: '"v2"' }, deps());
+    const newer = await runFacilityExtract(newVersion(), deps());
     expect(newer).toMatchObject({ promoted: true, queryExecutionId: 'q-0002' });
     expect(keysUnder(partition).every((k) => k.startsWith(`${partition}q-0002_`))).toBe(true);
     expect(keysUnder(partition)).toHaveLength(3);
@@ -687,7 +784,7 @@ describe('Stage 1 facility extract', () => {
     const older = await runFacilityExtract(EREQ, deps());
     expect(older.done).toBe(false);
     budget = 600_000;
-    const newer = await runFacilityExtract({ ...EREQ, etag: '"v2"' }, deps());
+    const newer = await runFacilityExtract(newVersion(), deps());
     expect(newer.promoted).toBe(true);
     const late = await runFacilityExtract(older, deps());
     expect(late).toMatchObject({ done: true, promoted: false, extractFiles: 0 });
