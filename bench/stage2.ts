@@ -10,11 +10,11 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import type { ChildResult } from './stage2-child';
 import { generateLines } from '../cli/generate/generator';
 
@@ -32,6 +32,7 @@ export interface BenchRow {
 
 const SNAPSHOT = '2025-08-10';
 const DEFAULT_ROUNDS = 5;
+
 async function writeInput(path: string, records: number): Promise<void> {
   const out = createWriteStream(path, { highWaterMark: 1024 * 1024 });
   let buf = '';
@@ -47,20 +48,11 @@ async function writeInput(path: string, records: number): Promise<void> {
   await once(out, 'finish');
 }
 
-/** Bundles the child like scripts/bundle.mjs bundles a Lambda handler. */
+/** Bundles the child with the options scripts/bundle.mjs uses for every Lambda handler. */
 async function bundleChild(dir: string): Promise<string> {
   const outfile = join(dir, 'stage2-child.js');
-  await build({
-    entryPoints: [join(__dirname, 'stage2-child.ts')],
-    outfile,
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    mainFields: ['module', 'main'],
-    logLevel: 'warning',
-  });
+  const lambdaOptions = JSON.parse(readFileSync(join(__dirname, '..', 'scripts', 'lambda-esbuild.json'), 'utf8')) as BuildOptions;
+  await build({ ...lambdaOptions, entryPoints: [join(__dirname, 'stage2-child.ts')], outfile });
   return outfile;
 }
 

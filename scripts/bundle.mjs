@@ -1,7 +1,7 @@
 // Bundles every Lambda handler in lambda-src/handlers/*.ts into assets/lambda/<name>/index.js and
 // the CLI (cli/index.ts) into lib-cli/index.js. Runs on `npm ci` (prepare) and before compile.
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +11,9 @@ const assetsDir = join(root, 'assets', 'lambda');
 const MAX_BUNDLE_BYTES = 500 * 1024;
 const sqlDir = join(root, 'lambda-src', 'sql');
 const sqlFiles = existsSync(sqlDir) ? readdirSync(sqlDir).filter((f) => f.endsWith('.sql')) : [];
+// The esbuild options of every Lambda bundle (also used by bench/stage2.ts, so it measures what ships).
+// mainFields prefers the SDK's ES module builds: they tree-shake (the CJS builds pull in every command).
+const LAMBDA_BUILD_OPTIONS = JSON.parse(readFileSync(join(root, 'scripts', 'lambda-esbuild.json'), 'utf8'));
 
 /** The SQL files ship next to the bundle (lambda-src/sql/index.ts reads `<dir>/sql/<name>.sql`). */
 function copySql(outDir) {
@@ -27,20 +30,7 @@ for (const file of handlers) {
   const name = basename(file, '.ts');
   const outfile = join(assetsDir, name, 'index.js');
   mkdirSync(dirname(outfile), { recursive: true });
-  await build({
-    entryPoints: [join(handlersDir, file)],
-    outfile,
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    // Prefer the SDK's ES module builds: they tree-shake (the CJS builds pull in every command).
-    mainFields: ['module', 'main'],
-    legalComments: 'none',
-    sourcemap: false,
-    logLevel: 'warning',
-  });
+  await build({ ...LAMBDA_BUILD_OPTIONS, entryPoints: [join(handlersDir, file)], outfile });
   copySql(dirname(outfile));
   sizes.push([name, statSync(outfile).size]);
 }
