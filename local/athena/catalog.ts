@@ -311,16 +311,24 @@ function columnsOf(table: GlueTableInput): Array<{ name: string; type: string }>
   return (table.StorageDescriptor?.Columns ?? []).map((c) => ({ name: c.Name, type: hiveToDuckDbType(c.Type) }));
 }
 
+/** `['a', 'b']`: a file list for DuckDB's readers. */
+function pathListSql(paths: string[]): string {
+  return `[${paths.map((p) => quoteString(p)).join(', ')}]`;
+}
+
+/** `{'name': 'TYPE', …}`: the pinned column types for read_json / read_csv. */
+function columnTypesSql(table: GlueTableInput): string {
+  return `{${columnsOf(table).map((c) => `${quoteString(c.name)}: ${quoteString(c.type)}`).join(', ')}}`;
+}
+
 /**
  * The DuckDB reader of a JSON table's files: read_json with the Glue columns as pinned types, the
  * source file in FILE_COLUMN, and `ignore.malformed.json` honoured.
  */
 export function jsonReaderSql(table: GlueTableInput, paths: string[]): string {
   const serdeParams = table.StorageDescriptor?.SerdeInfo?.Parameters ?? {};
-  const list = `[${paths.map((p) => quoteString(p)).join(', ')}]`;
-  const cols = `{${columnsOf(table).map((c) => `${quoteString(c.name)}: ${quoteString(c.type)}`).join(', ')}}`;
   const ignore = (serdeParams['ignore.malformed.json'] ?? '').toLowerCase() === 'true';
-  return `read_json(${list}, columns = ${cols}, format = 'newline_delimited', filename = ${quoteString(FILE_COLUMN)}${ignore ? ', ignore_errors = true' : ''})`;
+  return `read_json(${pathListSql(paths)}, columns = ${columnTypesSql(table)}, format = 'newline_delimited', filename = ${quoteString(FILE_COLUMN)}${ignore ? ', ignore_errors = true' : ''})`;
 }
 
 /**
@@ -359,20 +367,17 @@ export function tableRelation(table: GlueTableInput, rootDir: string, withPath: 
   const pathExpr = `'s3://' || substr(${fileCol}, ${root.length + 2})`;
   /** Parquet files: the data files themselves (file = read_parquet's filename) or JSON copies (file stored in FILE_COLUMN). */
   const parquet = (paths: string[], copies: boolean): string => {
-    const list = `[${paths.map((p) => quoteString(p)).join(', ')}]`;
     const cast = columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ');
     const file = copies ? quoteIdent(fileCol) : 'filename';
-    return `(SELECT ${cast}, ${file} AS ${fileCol} FROM read_parquet(${list}${copies ? '' : ', filename = true'}, union_by_name = true))`;
+    return `(SELECT ${cast}, ${file} AS ${fileCol} FROM read_parquet(${pathListSql(paths)}${copies ? '' : ', filename = true'}, union_by_name = true))`;
   };
   const reader = (files: DataFile[]): { sql: string; scan: string[] } => {
     const paths = files.map((f) => f.path);
     if (format === 'parquet') return { sql: parquet(paths, false), scan: paths };
     if (format === 'csv') {
       const delim = serdeParams['field.delim'] ?? serdeParams.separatorChar ?? ',';
-      const cols = `{${columns.map((c) => `${quoteString(c.name)}: ${quoteString(c.type)}`).join(', ')}}`;
-      const list = `[${paths.map((p) => quoteString(p)).join(', ')}]`;
       return {
-        sql: `read_csv(${list}, columns = ${cols}, delim = ${quoteString(delim)}, header = ${table.Parameters?.['skip.header.line.count'] === '1'}, filename = ${quoteString(fileCol)})`,
+        sql: `read_csv(${pathListSql(paths)}, columns = ${columnTypesSql(table)}, delim = ${quoteString(delim)}, header = ${table.Parameters?.['skip.header.line.count'] === '1'}, filename = ${quoteString(fileCol)})`,
         scan: paths,
       };
     }

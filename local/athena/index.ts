@@ -584,9 +584,12 @@ export class LocalAthena {
     const out = new Map<string, string>();
     for (const f of dataFiles) {
       const have = this.jsonCopies.get(f.path);
-      if (have && have.version === f.version) {
-        if (have.path !== undefined && existsSync(have.path)) out.set(f.path, have.path);
-        if (have.path === undefined || existsSync(have.path)) continue;
+      if (have?.version === f.version) {
+        if (have.path === undefined) continue; // this version could not be copied: read as JSON
+        if (existsSync(have.path)) {
+          out.set(f.path, have.path);
+          continue;
+        }
       }
       mkdirSync(dir, { recursive: true });
       const target = join(dir, `${createHash('sha1').update(`${table.Name}\0${f.path}\0${f.version}`).digest('hex')}.parquet`);
