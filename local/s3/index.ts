@@ -606,7 +606,7 @@ export class LocalS3 {
         throw new S3Error('IncompleteBody', 400, 'You did not provide the number of bytes specified by the Content-Length HTTP header');
       }
       const md5 = header(req, 'content-md5');
-      if (md5 !== undefined && md5 !== tmp.md5.toString('base64')) {
+      if (md5 !== undefined && md5 !== tmp.md5!.toString('base64')) {
         throw new S3Error('BadDigest', 400, 'The Content-MD5 you specified did not match what we received.');
       }
       if (verifySha && tmp.sha256 && tmp.sha256.toString('hex') !== contentSha) {
@@ -663,7 +663,7 @@ export class LocalS3 {
     const { tmp, algorithm, checksum } = await this.receiveBody(req);
     const stored = await this.store.commitObject(bucket, key, tmp.path, {
       ...meta,
-      etag: tmp.md5.toString('hex'),
+      etag: tmp.md5!.toString('hex'),
       checksum: algorithm && checksum ? { algorithm, value: checksum, type: 'FULL_OBJECT' } : undefined,
     }, condition);
     await this.notifyCreated(bucket, stored, 'PutObject');
@@ -709,9 +709,15 @@ export class LocalS3 {
     const { meta: src, handle } = opened;
     let tmp: TempFile;
     const algorithm = (requested as ChecksumAlgorithm | undefined) ?? src.checksum?.algorithm;
+    // A copy is a new single-part object: its ETag is the MD5 of the content and its checksum a
+    // FULL_OBJECT one. A single-part source already has both (its ETag is that MD5), so the bytes are
+    // only copied; a multipart source (ETag `…-n`, composite checksum) is hashed while copying.
+    const sourceMd5 = src.etag.includes('-') ? undefined : src.etag;
+    const sourceChecksum = src.checksum?.algorithm === algorithm && src.checksum?.type === 'FULL_OBJECT' ? src.checksum.value : undefined;
     try {
       this.checkCopySourceConditions(req, src);
-      tmp = await this.store.writeTemp(handle.createReadStream({ autoClose: false }), algorithm ? [algorithm] : []);
+      tmp = await this.store.writeTemp(handle.createReadStream({ autoClose: false }),
+        algorithm && sourceChecksum === undefined ? [algorithm] : [], { md5: sourceMd5 === undefined });
     } finally {
       await handle.close();
     }
@@ -720,8 +726,10 @@ export class LocalS3 {
       : this.requestMeta(req);
     const stored = await this.store.commitObject(bucket, key, tmp.path, {
       ...base,
-      etag: tmp.md5.toString('hex'),
-      checksum: algorithm ? { algorithm, value: tmp.digests.get(algorithm)!.toString('base64'), type: 'FULL_OBJECT' } : undefined,
+      etag: sourceMd5 ?? tmp.md5!.toString('hex'),
+      checksum: algorithm
+        ? { algorithm, value: sourceChecksum ?? tmp.digests.get(algorithm)!.toString('base64'), type: 'FULL_OBJECT' }
+        : undefined,
     }, condition);
     await this.notifyCreated(bucket, stored, 'CopyObject');
     this.sendXml(ctx, `<CopyObjectResult xmlns="${XMLNS}"><ETag>${xmlEscape(quote(stored.etag))}</ETag><LastModified>${stored.lastModified}</LastModified>`

@@ -59,7 +59,8 @@ export interface BucketConfig {
 export interface TempFile {
   path: string;
   size: number;
-  md5: Buffer;
+  /** MD5 of the content; absent when the caller asked for none (`md5: false`). */
+  md5?: Buffer;
   digests: Map<ChecksumAlgorithm, Buffer>;
   sha256?: Buffer;
 }
@@ -343,9 +344,9 @@ export class S3Store {
   }
 
   /** Streams a body into a temp file, hashing it (MD5 always; plus the given checksums, and SHA-256 on request). */
-  async writeTemp(src: Readable, algorithms: ChecksumAlgorithm[], opts: { sha256?: boolean; maxSize?: number } = {}): Promise<TempFile> {
+  async writeTemp(src: Readable, algorithms: ChecksumAlgorithm[], opts: { sha256?: boolean; md5?: boolean; maxSize?: number } = {}): Promise<TempFile> {
     const path = join(this.tmpDir, randomBytes(16).toString('hex'));
-    const md5 = createHasher('MD5');
+    const md5 = opts.md5 ?? true ? createHasher('MD5') : undefined;
     const sha = opts.sha256 ? createHasher('SHA256') : undefined;
     const hashers = new Map(algorithms.map((a) => [a, createHasher(a)] as const));
     const maxSize = opts.maxSize ?? Number.MAX_SAFE_INTEGER;
@@ -357,7 +358,7 @@ export class S3Store {
           cb(new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size'));
           return;
         }
-        md5.update(chunk);
+        md5?.update(chunk);
         sha?.update(chunk);
         for (const h of hashers.values()) h.update(chunk);
         cb(null, chunk);
@@ -371,7 +372,7 @@ export class S3Store {
     }
     const digests = new Map<ChecksumAlgorithm, Buffer>();
     for (const [a, h] of hashers) digests.set(a, h.digest());
-    return { path, size, md5: md5.digest(), digests, sha256: sha?.digest() };
+    return { path, size, md5: md5?.digest(), digests, sha256: sha?.digest() };
   }
 
   async discardTemp(tmp: TempFile | string): Promise<void> {
@@ -559,7 +560,7 @@ export class S3Store {
     try {
       return await this.locks.run(`upload:${uploadId}`, async () => {
         await this.getUpload(bucket, key, uploadId);
-        const part: PartInfo = { partNumber, etag: tmp.md5.toString('hex'), size: tmp.size, lastModified: new Date().toISOString(), checksum };
+        const part: PartInfo = { partNumber, etag: tmp.md5!.toString('hex'), size: tmp.size, lastModified: new Date().toISOString(), checksum };
         await rename(tmp.path, join(dir, name));
         await this.writeFileAtomic(join(dir, `${name}.json`), JSON.stringify(part));
         return part;
@@ -625,7 +626,8 @@ export class S3Store {
       const fullObject = alg !== undefined && upload.checksumType === 'FULL_OBJECT';
       const dir = this.uploadDir(uploadId);
       const names = parts.map((p) => join(dir, `part-${String(p.partNumber).padStart(5, '0')}`));
-      const tmp = await this.writeTemp(concatFiles(names), fullObject && alg ? [alg] : []);
+      // The ETag comes from the part MD5s: the concatenation itself needs no MD5.
+      const tmp = await this.writeTemp(concatFiles(names), fullObject && alg ? [alg] : [], { md5: false });
       const etagMd5 = createHash('md5');
       for (const p of parts) etagMd5.update(Buffer.from(p.etag, 'hex'));
       let checksum: ObjectChecksum | undefined;

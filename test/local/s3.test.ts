@@ -390,6 +390,41 @@ describe('CopyObject and deletes', () => {
     })), 'PreconditionFailed', 412);
   });
 
+  test('a copy is a single-part object: MD5 ETag and FULL_OBJECT checksum, from a single-part or a multipart source', async () => {
+    const crc = (b: Buffer) => { const x = Buffer.alloc(4); x.writeUInt32BE(crc32(b) >>> 0); return x.toString('base64'); };
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('base64');
+    const head = (key: string) => client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: key, ChecksumMode: 'ENABLED' }));
+    // single-part source with a CRC32 checksum: the copy keeps both, and a new algorithm is computed
+    const small = randomBytes(70_000);
+    await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'copy-src/single.bin', Body: small, ChecksumAlgorithm: 'CRC32' }));
+    const c1 = await client.send(new CopyObjectCommand({ Bucket: 'data-bucket', Key: 'copy-dst/single.bin', CopySource: 'data-bucket/copy-src/single.bin' }));
+    expect(c1.CopyObjectResult!.ETag).toBe(`"${md5(small)}"`);
+    expect((await head('copy-dst/single.bin')).ChecksumCRC32).toBe(crc(small));
+    await client.send(new CopyObjectCommand({
+      Bucket: 'data-bucket', Key: 'copy-dst/single-sha.bin', CopySource: 'data-bucket/copy-src/single.bin', ChecksumAlgorithm: 'SHA256',
+    }));
+    const h2 = await head('copy-dst/single-sha.bin');
+    expect(h2.ETag).toBe(`"${md5(small)}"`);
+    expect(h2.ChecksumSHA256).toBe(sha(small));
+    // multipart source (ETag "…-2", composite CRC32): the copy gets the MD5 and the CRC32 of all bytes
+    const partSize = 5 * 1024 * 1024;
+    const big = randomBytes(partSize + 4321);
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'data-bucket', Key: 'copy-src/multi.bin', ChecksumAlgorithm: 'CRC32' }));
+    const parts = [];
+    for (const [i, chunk] of [big.subarray(0, partSize), big.subarray(partSize)].entries()) {
+      const p = await client.send(new UploadPartCommand({ Bucket: 'data-bucket', Key: 'copy-src/multi.bin', UploadId, PartNumber: i + 1, Body: chunk, ChecksumAlgorithm: 'CRC32' }));
+      parts.push({ PartNumber: i + 1, ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32 });
+    }
+    const done = await client.send(new CompleteMultipartUploadCommand({ Bucket: 'data-bucket', Key: 'copy-src/multi.bin', UploadId, MultipartUpload: { Parts: parts } }));
+    expect(done.ETag).toMatch(/-2"$/);
+    const c3 = await client.send(new CopyObjectCommand({ Bucket: 'data-bucket', Key: 'copy-dst/multi.bin', CopySource: 'data-bucket/copy-src/multi.bin' }));
+    expect(c3.CopyObjectResult!.ETag).toBe(`"${md5(big)}"`);
+    const h3 = await head('copy-dst/multi.bin');
+    expect(h3.ChecksumCRC32).toBe(crc(big));
+    expect(h3.ChecksumType).toBe('FULL_OBJECT');
+    expect(md5(await body('data-bucket', 'copy-dst/multi.bin'))).toBe(md5(big));
+  });
+
   test('DeleteObject and DeleteObjects (verbose and Quiet) remove files and prune empty folders', async () => {
     const keys = ['del/a/1.txt', 'del/a/2.txt', 'del/b/3.txt', 'del/c 4.txt'];
     for (const k of keys) await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: k, Body: k }));
