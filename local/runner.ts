@@ -7,11 +7,12 @@
  * the template gives them, the event rule's pattern and targets, the Glue tables and the workgroup.
  */
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { LocalAthena } from './athena';
 import { LocalEventBridge, S3ObjectNotice } from './events';
@@ -20,7 +21,9 @@ import { LocalS3 } from './s3';
 import { LocalSns } from './sns';
 import { LocalStepFunctions } from './stepfunctions';
 import { resolveTemplate, synthesizePipelineTemplate, ResolvedTemplate } from './template';
+import { isTransientAwsError } from '../lambda-src/lib/errors';
 import { parseRawKey } from '../lambda-src/lib/keys';
+import { mulberry32 } from '../lambda-src/lib/prng';
 import { listObjects } from '../lambda-src/lib/s3-list';
 
 export type FaultName = 's3-slowdown' | 'athena-throttle' | 'athena-fail' | 'lambda-timeout';
@@ -213,18 +216,12 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       else events.objectsCreated([n]);
     });
     const client = new S3Client({ region: REGION, endpoint: s3.endpoint, credentials: CREDENTIALS });
-    for (const f of files) {
-      // lib-storage buffers each part, so a part that meets a 503 SlowDown is retried (a raw stream body is not).
-      await new Upload({
-        client,
-        params: {
-          Bucket: dep.bucket,
-          Key: `${dep.rawPrefix}${f.rel}`,
-          Body: createReadStream(f.path),
-          ContentType: f.path.endsWith('.gz') ? 'application/gzip' : 'application/x-ndjson',
-        },
-      }).done();
-    }
+    await uploadFiles(files.map((f) => ({
+      path: f.path,
+      bucket: dep.bucket,
+      key: `${dep.rawPrefix}${f.rel}`,
+      contentType: f.path.endsWith('.gz') ? 'application/gzip' : 'application/x-ndjson',
+    })), { endpoint: s3.endpoint, seed: opts.seed ?? 1 });
     if (opts.shuffle) events.objectsCreated(buffered.splice(0));
     step(`uploaded ${files.length} objects from ${opts.dataDir} to s3://${dep.bucket}/${dep.rawPrefix}`);
 
@@ -288,6 +285,64 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     await athena.close().catch(() => undefined);
     await sns.close().catch(() => undefined);
     await s3.close().catch(() => undefined);
+  }
+}
+
+/** One local file to upload. */
+interface UploadItem { readonly path: string; readonly bucket: string; readonly key: string; readonly contentType: string }
+
+/** Concurrent uploads, as `aws s3 cp --recursive` makes them. */
+const UPLOAD_CONCURRENCY = 4;
+/** PutObject's size limit; larger files go up as multipart uploads. */
+const MAX_PUT_BYTES = 5 * 1024 ** 3;
+const UPLOAD_ATTEMPTS = 8;
+
+/**
+ * Uploads the data files with the SDK, several at a time. A file up to 5 GiB is one streamed
+ * PutObject (no part buffering, no client-side payload hashing: the SDK sends it `aws-chunked` with a
+ * trailing CRC32). A stream cannot be replayed by the SDK's own retry, so a transient error (503
+ * SlowDown, 5xx, reset) re-opens the file and sends it again, with jittered backoff. Larger files use
+ * a multipart upload (lib-storage buffers each part, so its parts are retried by the SDK).
+ */
+async function uploadFiles(items: UploadItem[], opts: { endpoint: string; seed: number }): Promise<void> {
+  const streaming = new S3Client({ region: REGION, endpoint: opts.endpoint, credentials: CREDENTIALS, maxAttempts: 1 });
+  const multipart = new S3Client({ region: REGION, endpoint: opts.endpoint, credentials: CREDENTIALS });
+  const rng = mulberry32(opts.seed);
+  const queue = [...items];
+  const one = async (item: UploadItem): Promise<void> => {
+    const size = statSync(item.path).size;
+    if (size > MAX_PUT_BYTES) {
+      await new Upload({
+        client: multipart,
+        params: { Bucket: item.bucket, Key: item.key, Body: createReadStream(item.path), ContentType: item.contentType },
+      }).done();
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await streaming.send(new PutObjectCommand({
+          Bucket: item.bucket,
+          Key: item.key,
+          Body: createReadStream(item.path),
+          ContentLength: size,
+          ContentType: item.contentType,
+        }));
+        return;
+      } catch (e) {
+        if (attempt >= UPLOAD_ATTEMPTS || !isTransientAwsError(e)) {
+          throw new Error(`uploading ${item.path} to s3://${item.bucket}/${item.key} failed: ${(e as Error).name}: ${(e as Error).message}`);
+        }
+        await sleep(Math.round(rng() * Math.min(1000, 20 * 2 ** attempt)));
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, queue.length) }, async () => {
+      for (let item = queue.shift(); item; item = queue.shift()) await one(item);
+    }));
+  } finally {
+    streaming.destroy();
+    multipart.destroy();
   }
 }
 
