@@ -7,10 +7,10 @@
  * the template gives them, the event rule's pattern and targets, the Glue tables and the workgroup.
  */
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -298,6 +298,14 @@ const MAX_PUT_BYTES = 5 * 1024 ** 3;
 const UPLOAD_ATTEMPTS = 8;
 
 /**
+ * A silent SDK logger, like the default one, except that the default one still prints "An error was
+ * encountered in a non-retryable streaming request." on the console for every failed streamed
+ * request. uploadFiles retries those itself, and every failure that is not retried is thrown with
+ * its context, so nothing is lost by staying silent.
+ */
+const SILENT_LOGGER = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
  * Uploads the data files with the SDK, several at a time. A file up to 5 GiB is one streamed
  * PutObject (no part buffering, no client-side payload hashing: the SDK sends it `aws-chunked` with a
  * trailing CRC32). A stream cannot be replayed by the SDK's own retry, so a transient error (503
@@ -305,7 +313,9 @@ const UPLOAD_ATTEMPTS = 8;
  * a multipart upload (lib-storage buffers each part, so its parts are retried by the SDK).
  */
 async function uploadFiles(items: UploadItem[], opts: { endpoint: string; seed: number }): Promise<void> {
-  const streaming = new S3Client({ region: REGION, endpoint: opts.endpoint, credentials: CREDENTIALS, maxAttempts: 1 });
+  const streaming = new S3Client({
+    region: REGION, endpoint: opts.endpoint, credentials: CREDENTIALS, maxAttempts: 1, logger: SILENT_LOGGER,
+  });
   const multipart = new S3Client({ region: REGION, endpoint: opts.endpoint, credentials: CREDENTIALS });
   const rng = mulberry32(opts.seed);
   const queue = [...items];
@@ -449,10 +459,26 @@ async function expiringIds(s3: S3Client, dep: Deployment, snapshot: string): Pro
     // Stream the object line by line: an expiring output can be hundreds of MB.
     const body = (await s3.send(new GetObjectCommand({ Bucket: dep.bucket, Key: key }))).Body as Readable;
     for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
-      if (line.trim()) ids.add(String(JSON.parse(line).facility_id));
+      if (line.trim()) ids.add(facilityIdOf(line));
     }
   }
   return [...ids].sort();
+}
+
+const ID_PREFIX = '{"facility_id":"';
+
+/**
+ * The `facility_id` of an output line. Stage 2 writes records unchanged, and the generator (like most
+ * writers) puts `facility_id` first, so the id is read off the line without parsing it when that is
+ * exact: the line starts with `{"facility_id":"`, has no backslash (so no escaped key or quote
+ * anywhere) and no second `"facility_id"` (JSON.parse would take the last). Otherwise it is parsed.
+ */
+export function facilityIdOf(line: string): string {
+  if (line.startsWith(ID_PREFIX) && !line.includes('\\')) {
+    const end = line.indexOf('"', ID_PREFIX.length);
+    if (end > 0 && line.indexOf('"facility_id"', end) === -1) return line.slice(ID_PREFIX.length, end);
+  }
+  return String(JSON.parse(line).facility_id);
 }
 
 async function productionStateCounts(s3: S3Client, dep: Deployment, snapshot: string): Promise<Record<string, number>> {

@@ -344,7 +344,8 @@ export class S3Store {
   }
 
   /** Streams a body into a temp file, hashing it (MD5 always; plus the given checksums, and SHA-256 on request). */
-  async writeTemp(src: Readable, algorithms: ChecksumAlgorithm[], opts: { sha256?: boolean; md5?: boolean; maxSize?: number } = {}): Promise<TempFile> {
+  async writeTemp(src: Readable, algorithms: ChecksumAlgorithm[],
+    opts: { sha256?: boolean; md5?: boolean; maxSize?: number } = {}): Promise<TempFile> {
     const path = join(this.tmpDir, randomBytes(16).toString('hex'));
     const md5 = opts.md5 ?? true ? createHasher('MD5') : undefined;
     const sha = opts.sha256 ? createHasher('SHA256') : undefined;
