@@ -209,6 +209,21 @@ export interface AccreditationPipelineProps {
   readonly maxQueryPolls?: number;
 
   /**
+   * How long the Stage 1 and Stage 3 queries of a snapshot wait for the snapshot's other raw
+   * objects that are still being validated. Files of one snapshot usually land together; each starts
+   * an execution, and without the wait each would run its own extract over the whole snapshot, all
+   * but the last replaced at once. A raw object counts as pending while its validated output is
+   * missing or older than it and it is younger than this window, so an object whose Stage 2 failed
+   * (and alerted) holds the others back by at most this long. While waiting, the state machine
+   * calls the query runner every `queryPollInterval`; these calls hold no Lambda in between and do
+   * not count against `maxQueryPolls`. `Duration.seconds(0)` turns the wait off. Must be shorter
+   * than `stateMachineTimeout`.
+   *
+   * @default - twice `processorTimeout` (20 minutes with the default timeout)
+   */
+  readonly pendingInputWindow?: Duration;
+
+  /**
    * Timeout of a whole state machine execution.
    *
    * @default Duration.hours(3)

@@ -173,8 +173,13 @@ export class AccreditationPipeline extends Construct {
     validateInteger('queryTimeout (seconds)', queryTimeout.toSeconds(), QUERY_WAIT_SAFETY.toSeconds() + 20, 900);
     const pollInterval = props.queryPollInterval ?? Duration.seconds(15);
     validateInteger('queryPollInterval (seconds)', pollInterval.toSeconds(), 1, 3600);
+    const pendingInputWindow = props.pendingInputWindow ?? Duration.seconds(processorTimeout.toSeconds() * 2);
+    validateInteger('pendingInputWindow (seconds)', pendingInputWindow.toSeconds(), 0, 86_400);
     const machineTimeout = props.stateMachineTimeout ?? Duration.hours(3);
     validateInteger('stateMachineTimeout (seconds)', machineTimeout.toSeconds(), 60, 365 * 24 * 3600);
+    if (pendingInputWindow.toSeconds() >= machineTimeout.toSeconds()) {
+      throw new Error(`pendingInputWindow (${pendingInputWindow.toSeconds()} s) must be shorter than stateMachineTimeout (${machineTimeout.toSeconds()} s)`);
+    }
     const resultsExpiration = props.athenaResultsExpiration ?? Duration.days(7);
     validateInteger('athenaResultsExpiration (days)', resultsExpiration.toDays(), 1, 3650);
     const emails = validateEmails(props.alarmEmails ?? []);
@@ -351,6 +356,7 @@ export class AccreditationPipeline extends Construct {
       ATHENA_OUTPUT_LOCATION: this.athenaOutputLocation,
       EXPIRY_MONTHS: String(expiryMonths),
       QUERY_WAIT_SAFETY_MS: String(QUERY_WAIT_SAFETY.toMilliseconds()),
+      PENDING_INPUT_WINDOW_SECONDS: String(pendingInputWindow.toSeconds()),
       POWERTOOLS_LOG_LEVEL: logLevel,
     };
     const functionDlqs: sqs.Queue[] = [];
@@ -400,6 +406,7 @@ export class AccreditationPipeline extends Construct {
     // Least privilege: each function reaches only the prefixes it reads or writes.
     this.grantPrefixes(this.processorFunction, { read: [p.raw], write: [p.validated, p.expiring, p.quarantine] });
     this.grantPrefixes(this.queryFunction, {
+      list: [p.raw], // which raw objects of a snapshot are still being validated (PENDING_INPUT_WINDOW_SECONDS)
       read: [p.validated],
       write: [p.curated, p.results, p.athenaResults],
       delete: [p.curated],
@@ -528,7 +535,7 @@ export class AccreditationPipeline extends Construct {
   }
 
   /** Object-level access under prefixes, ListBucket limited to them, and the key. */
-  private grantPrefixes(grantee: iam.IGrantable, access: { read?: string[]; write?: string[]; delete?: string[] }): iam.Grant {
+  private grantPrefixes(grantee: iam.IGrantable, access: { list?: string[]; read?: string[]; write?: string[]; delete?: string[] }): iam.Grant {
     const read = access.read ?? [];
     const write = access.write ?? [];
     const del = access.delete ?? [];
@@ -552,7 +559,7 @@ export class AccreditationPipeline extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['s3:ListBucket'],
       resources: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': all.map((x) => `${x}*`) } },
+      conditions: { StringLike: { 's3:prefix': [...new Set([...(access.list ?? []), ...all])].map((x) => `${x}*`) } },
     }));
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['s3:GetBucketLocation'],

@@ -143,6 +143,7 @@ export interface WaitOptions {
   readonly logger?: LoggerLike;
   /** First delay between polls (ms); doubles up to maxDelayMs. */
   readonly initialDelayMs?: number;
+  /** Longest delay between polls (default 2 s: GetQueryExecution is free, and a result noticed late delays the whole execution). */
   readonly maxDelayMs?: number;
   /** Consecutive throttled/5xx polls tolerated before a TransientError. */
   readonly maxPollErrors?: number;
@@ -173,7 +174,7 @@ const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 export async function waitForQuery(athena: AthenaClient, queryExecutionId: string, opts: WaitOptions): Promise<WaitResult> {
   const sleep = opts.sleep ?? sleepMs;
   const random = opts.random ?? Math.random;
-  const maxDelay = opts.maxDelayMs ?? 5000;
+  const maxDelay = opts.maxDelayMs ?? 2000;
   const maxPollErrors = opts.maxPollErrors ?? 3;
   let delay = opts.initialDelayMs ?? 250;
   let execution: QueryExecution | undefined;

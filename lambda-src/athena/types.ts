@@ -17,13 +17,18 @@ export interface QueryRequest {
   restarts?: number;
 }
 
-/** Output of the query-runner Lambda. FAILED/CANCELLED queries are thrown as errors. */
+/**
+ * Output of the query-runner Lambda. FAILED/CANCELLED queries are thrown as errors.
+ * `WAITING_FOR_INPUT`: no query was started yet because raw objects of the snapshot are still being
+ * validated (docs/runtime.md, "Waiting for the rest of a snapshot"); the next call tries again.
+ */
 export interface QueryStatus extends QueryRequest {
-  queryExecutionId: string;
-  state: 'QUEUED' | 'RUNNING' | 'SUCCEEDED';
-  /** ISO time Athena accepted the query: the computation's watermark. */
-  submittedAt: string;
+  state: 'WAITING_FOR_INPUT' | 'QUEUED' | 'RUNNING' | 'SUCCEEDED';
+  /** ISO time Athena accepted the query: the computation's watermark (absent while waiting for input). */
+  submittedAt?: string;
   done: boolean;
+  /** WAITING_FOR_INPUT: how many raw objects of the snapshot are still being validated. */
+  pendingInputs?: number;
   /** state_counts: the CSV and JSON written under RESULTS_PREFIX. */
   resultKeys?: string[];
   rows?: number;
@@ -34,6 +39,9 @@ export interface QueryStatus extends QueryRequest {
   /** facility_extract: how many Parquet files this computation has in the partition (0 when not promoted). */
   extractFiles?: number;
 }
+
+/** The status of a query that SUCCEEDED: it has an id and a submission time. */
+export type SucceededStatus = QueryStatus & { queryExecutionId: string; submittedAt: string; state: 'SUCCEEDED' };
 
 /** Output of the publish-results Lambda. */
 export interface PublishResult {

@@ -1,7 +1,8 @@
 import type { QueryExecution } from '@aws-sdk/client-athena';
 import { queryRows, sqlDateLiteral } from '../athena/client';
+import { pendingRawObjects } from '../athena/pending';
 import { RunnerDeps, runQuery } from '../athena/runner';
-import type { QueryRequest, QueryStatus } from '../athena/types';
+import type { QueryRequest, QueryStatus, SucceededStatus } from '../athena/types';
 import { QueryFailedError } from '../lib/errors';
 import { partitionKey } from '../lib/keys';
 import { Watermark, putIfNewer } from '../lib/watermark';
@@ -77,7 +78,8 @@ export async function runStateCounts(request: QueryRequest, deps: RunnerDeps): P
     queryString: () => sql,
     parameters,
     inputPrefix: partitionKey(config.validatedPrefix, snapshotDate, ''),
-    onSucceeded: async (_execution: QueryExecution, status: QueryStatus) => {
+    pendingInputs: (nowMs) => pendingRawObjects(deps.s3, config, snapshotDate, nowMs),
+    onSucceeded: async (_execution: QueryExecution, status: SucceededStatus) => {
       const rows = await readStateCounts(deps, status.queryExecutionId);
       const watermark: Watermark = { submittedAt: status.submittedAt, queryExecutionId: status.queryExecutionId };
       const doc: StateCountsDocument = {

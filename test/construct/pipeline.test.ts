@@ -1,6 +1,6 @@
 import * as path from 'path';
-import { RemovalPolicy } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { definitionOf, only, synth } from './helpers';
 import { lambdaAssetPath } from '../../src/assets';
@@ -186,7 +186,7 @@ describe('Lambda functions', () => {
     const env = (fns[Object.keys(fns).find((id) => id.startsWith('PipelineQueryRunner'))!] as any).Properties.Environment.Variables;
     expect(Object.keys(env).sort()).toEqual([
       'ATHENA_OUTPUT_LOCATION', 'ATHENA_RESULTS_PREFIX', 'ATHENA_WORKGROUP', 'CURATED_PREFIX', 'CURATED_TABLE', 'DATA_BUCKET',
-      'EXPIRING_PREFIX', 'EXPIRY_MONTHS', 'GLUE_DATABASE', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'PRODUCTION_PREFIX',
+      'EXPIRING_PREFIX', 'EXPIRY_MONTHS', 'GLUE_DATABASE', 'PENDING_INPUT_WINDOW_SECONDS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'PRODUCTION_PREFIX',
       'QUARANTINE_PREFIX', 'QUERY_WAIT_SAFETY_MS', 'RAW_PREFIX', 'RESULTS_PREFIX', 'VALIDATED_PREFIX', 'VALIDATED_TABLE',
     ]);
     expect(env).toMatchObject({
@@ -225,6 +225,22 @@ describe('Lambda functions', () => {
     const list = st.find((s) => s.Action === 's3:ListBucket');
     expect(list.Condition.StringLike['s3:prefix']).toEqual(['data/batch/*', 'validated/*', 'expiring/*', 'quarantine/*']);
     expect(actionsOf(st)).not.toContain('s3:*');
+  });
+
+  test('least privilege: the query runner lists the raw prefix (pending inputs) but cannot read raw objects', () => {
+    const st = statementsOf('PipelineQueryRunnerRoleDefaultPolicy');
+    const list = st.find((s) => s.Action === 's3:ListBucket');
+    expect(list.Condition.StringLike['s3:prefix']).toEqual(expect.arrayContaining(['data/batch/*', 'validated/*']));
+    const get = st.find((s) => actionsOf([s]).includes('s3:GetObject'));
+    expect(JSON.stringify(get.Resource)).not.toContain('/data/batch/');
+  });
+
+  test('pendingInputWindow: twice processorTimeout by default; 0 turns it off', () => {
+    const envOf = (t: Template) => Object.values(t.findResources('AWS::Lambda::Function'))
+      .map((f: any) => f.Properties.Environment?.Variables?.PENDING_INPUT_WINDOW_SECONDS).filter((v) => v !== undefined);
+    expect(new Set(envOf(template))).toEqual(new Set(['1200']));
+    expect(new Set(envOf(synth(() => ({ processorTimeout: Duration.minutes(3) })).template))).toEqual(new Set(['360']));
+    expect(new Set(envOf(synth(() => ({ pendingInputWindow: Duration.seconds(0) })).template))).toEqual(new Set(['0']));
   });
 
   test('least privilege: the query runner gets Athena on the workgroup and Glue on the database and tables', () => {

@@ -1,0 +1,64 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { PipelineConfig } from '../lib/config';
+import { isDataKey, parseRawKey, partitionKey } from '../lib/keys';
+import { listObjects } from '../lib/s3-list';
+
+/**
+ * The raw objects of a snapshot that are still being validated: data objects under
+ * `<RAW_PREFIX><d>/` created within the last `pendingInputWindowMs` whose Stage 2 output
+ * (`<VALIDATED_PREFIX>snapshot_date=<d>/<stem>.jsonl`, written for every object, empty or not) is
+ * missing or older than the object. Their own executions will run the snapshot's queries once they
+ * are validated; a query started now would be replaced by that one (docs/runtime.md, "Waiting for
+ * the rest of a snapshot"). An object older than the window no longer counts (its Stage 2 failed or
+ * its event was lost; that execution alerts on its own), so a lost object delays the others by at
+ * most the window. A window of 0 turns the wait off.
+ */
+export async function pendingRawObjects(s3: S3Client, config: PipelineConfig, snapshotDate: string, nowMs: number): Promise<string[]> {
+  if (config.pendingInputWindowMs <= 0) return [];
+  // Validated first: an object validated between the two listings only makes us look once more.
+  const validatedPartition = partitionKey(config.validatedPrefix, snapshotDate, '');
+  const validated = new Map<string, number>();
+  for await (const o of listObjects(s3, config.bucket, validatedPartition)) validated.set(o.Key, o.LastModified?.getTime() ?? 0);
+  const pending: string[] = [];
+  for await (const o of listObjects(s3, config.bucket, `${config.rawPrefix}${snapshotDate}/`)) {
+    if (!isDataKey(o.Key)) continue;
+    const info = parseRawKey(o.Key, config.rawPrefix);
+    if (info.snapshotDate !== snapshotDate) continue;
+    const created = o.LastModified?.getTime() ?? 0;
+    if (nowMs - created > config.pendingInputWindowMs) continue;
+    const output = validated.get(`${validatedPartition}${info.stem}.jsonl`);
+    if (output === undefined || output < created) pending.push(o.Key);
+  }
+  return pending;
+}
+
+export interface WaitForInputsOptions {
+  /** Milliseconds this invocation may still spend waiting. */
+  readonly remainingMs: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  /** At most this long in one call (default 5 s): the state machine's Wait in between holds no Lambda. */
+  readonly maxWaitMs?: number;
+}
+
+/**
+ * Checks for pending raw objects until there are none or `maxWaitMs` (or the invocation's budget)
+ * is used up, and returns those still pending (empty: go ahead). A short wait inside the call
+ * catches the common case, where the snapshot's last files are seconds from done, without an extra
+ * state machine round trip; longer waits are the state machine's. Checks back off from 250 ms to
+ * 2 s with equal jitter. S3 errors are thrown (TransientError for throttling and 5xx).
+ */
+export async function waitForInputs(check: () => Promise<string[]>, opts: WaitForInputsOptions): Promise<string[]> {
+  const random = opts.random ?? Math.random;
+  let budget = opts.maxWaitMs ?? 5000;
+  let delay = 250;
+  for (;;) {
+    const pending = await check();
+    if (pending.length === 0) return pending;
+    const wait = Math.round(delay / 2 + random() * (delay / 2));
+    if (wait > budget || opts.remainingMs() - wait <= 0) return pending;
+    await opts.sleep(wait);
+    budget -= wait;
+    delay = Math.min(2000, delay * 2);
+  }
+}
