@@ -50,9 +50,9 @@ export interface LocalAthenaOptions {
   /**
    * Keep a columnar (Parquet) copy of every JSON data file a query reads, made on first read with
    * the table's own reader, and let later queries read the copy while the file is unchanged
-   * (inode, size and mtime). Results are identical; repeated scans of a growing partition stop
-   * re-parsing its JSON. DataScannedInBytes still counts the JSON bytes, as Athena bills them.
-   * @default true
+   * (inode, size and mtime). Results are identical; only files scanned many times repay the copy
+   * (docs/local-athena.md). DataScannedInBytes still counts the JSON bytes, as Athena bills them.
+   * @default false
    */
   jsonCache?: boolean;
 }
@@ -556,7 +556,7 @@ export class LocalAthena {
       const name = table.input.Name.toLowerCase();
       if (!names.has(name)) continue;
       const layout = tableLayout(table.input, this.opts.s3.rootDir);
-      const jsonCache = (this.opts.jsonCache ?? true) && tableFormat(table.input) === 'json'
+      const jsonCache = (this.opts.jsonCache ?? false) && tableFormat(table.input) === 'json'
         ? await this.jsonCopiesOf(ex, table.input, layout.flatMap((g) => g.files))
         : undefined;
       const rel = tableRelation(table.input, this.opts.s3.rootDir, withPath, { layout, jsonCache });

@@ -95,7 +95,9 @@ function writeObject(bucket: string, key: string, body: string): void {
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'local-athena-'));
   s3 = await startStubS3(root);
-  athena = await LocalAthena.start({ s3: { endpoint: s3.url, rootDir: root }, workDir: join(root, '.athena') });
+  // With columnar copies of JSON files (off by default): this file's queries run on the copies, the
+  // other suites' on the JSON itself, and one test below compares the two.
+  athena = await LocalAthena.start({ s3: { endpoint: s3.url, rootDir: root }, workDir: join(root, '.athena'), jsonCache: true });
   athena.registerTable('medlaunch', validatedTable());
   athena.registerTable('medlaunch', validatedTable('empty_table', 's3://data/nothing-here/snapshot_date=${snapshot_date}/'));
   athena.registerWorkGroup('wg', { outputLocation: 's3://data/athena-results/', enforce: true });
@@ -384,7 +386,7 @@ describe('tables on disk', () => {
   });
 });
 
-describe('columnar copies of JSON files (jsonCache, on by default)', () => {
+describe('columnar copies of JSON files (jsonCache)', () => {
   const CACHE_TEMPLATE = 's3://data/cached/snapshot_date=${snapshot_date}/';
   const copies = (): string[] => {
     const dir = join(root, '.athena', 'json-cache');
