@@ -202,7 +202,8 @@ export interface AccreditationPipelineProps {
 
   /**
    * Calls of the query-runner per query (start and polls) before the execution fails with
-   * `QueryPollLimitExceeded` (integer from 1 to 1000).
+   * `QueryPollLimitExceeded` (integer from 1 to 1000). Calls that only wait for the rest of the
+   * snapshot (`pendingInputWindow`) do not count.
    *
    * @default 40
    */
