@@ -37,7 +37,10 @@ export interface WaitForInputsOptions {
   readonly remainingMs: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random?: () => number;
-  /** At most this long in one call (default 5 s): the state machine's Wait in between holds no Lambda. */
+  /**
+   * At most this long in one call (default 2 s). The state machine's Wait in between holds no Lambda,
+   * so many executions waiting for one snapshot do not take the concurrency Stage 2 needs.
+   */
   readonly maxWaitMs?: number;
 }
 
@@ -45,12 +48,12 @@ export interface WaitForInputsOptions {
  * Checks for pending raw objects until there are none or `maxWaitMs` (or the invocation's budget)
  * is used up, and returns those still pending (empty: go ahead). A short wait inside the call
  * catches the common case, where the snapshot's last files are seconds from done, without an extra
- * state machine round trip; longer waits are the state machine's. Checks back off from 250 ms to
- * 2 s with equal jitter. S3 errors are thrown (TransientError for throttling and 5xx).
+ * state machine round trip; longer waits are the state machine's. Checks back off from 250 ms,
+ * doubling, with equal jitter. S3 errors are thrown (TransientError for throttling and 5xx).
  */
 export async function waitForInputs(check: () => Promise<string[]>, opts: WaitForInputsOptions): Promise<string[]> {
   const random = opts.random ?? Math.random;
-  let budget = opts.maxWaitMs ?? 5000;
+  let budget = opts.maxWaitMs ?? 2000;
   let delay = 250;
   for (;;) {
     const pending = await check();
