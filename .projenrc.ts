@@ -94,8 +94,10 @@ project.testTask.prependSpawn(typecheck);
 project.testTask.prependSpawn(bundle);
 
 // integ-runner: tests live in integ/ (integ.*.ts) with committed snapshots; `integ` verifies them
-// without deploying, `integ:update` rewrites them after an intended change.
-for (const [name, extra] of [['integ', []], ['integ:update', ['--dry-run', '--update-on-failed']]] as const) {
+// without deploying, `integ:update` rewrites them after an intended change. It uses --force: with
+// --update-on-failed a change to Lambda code alone counts as UNCHANGED (integ-runner ignores asset
+// hashes), which would leave stale asset copies in the snapshot.
+for (const [name, extra] of [['integ', []], ['integ:update', ['--dry-run', '--force']]] as const) {
   const t = project.tasks.tryFind(name)!;
   t.reset();
   t.exec(['integ-runner', '--directory', 'integ', '--language', 'typescript', ...extra].join(' '), { receiveArgs: true });
