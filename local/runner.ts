@@ -289,7 +289,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
 }
 
 /** One local file to upload. */
-interface UploadItem { readonly path: string; readonly bucket: string; readonly key: string; readonly contentType: string }
+export interface UploadItem { readonly path: string; readonly bucket: string; readonly key: string; readonly contentType: string }
 
 /** Concurrent uploads, as `aws s3 cp --recursive` makes them. */
 const UPLOAD_CONCURRENCY = 4;
@@ -312,7 +312,7 @@ const SILENT_LOGGER = { debug: () => undefined, info: () => undefined, warn: () 
  * SlowDown, 5xx, reset) re-opens the file and sends it again, with jittered backoff. Larger files use
  * a multipart upload (lib-storage buffers each part, so its parts are retried by the SDK).
  */
-async function uploadFiles(items: UploadItem[], opts: { endpoint: string; seed: number }): Promise<void> {
+export async function uploadFiles(items: UploadItem[], opts: { endpoint: string; seed: number }): Promise<void> {
   const streaming = new S3Client({
     region: REGION, endpoint: opts.endpoint, credentials: CREDENTIALS, maxAttempts: 1, logger: SILENT_LOGGER,
   });

@@ -1,4 +1,9 @@
-import { facilityIdOf } from '../../local/runner';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { facilityIdOf, uploadFiles } from '../../local/runner';
+import { LocalS3 } from '../../local/s3';
 
 describe('facilityIdOf (reading the expiring outputs back)', () => {
   test('reads the id off a line that starts with it, exactly as JSON.parse would', () => {
@@ -17,5 +22,40 @@ describe('facilityIdOf (reading the expiring outputs back)', () => {
   ])('falls back to JSON.parse when the shortcut could be wrong: %s', (_name, line, id) => {
     expect(facilityIdOf(line)).toBe(id);
     expect(facilityIdOf(line)).toBe(JSON.parse(line).facility_id);
+  });
+});
+
+describe('uploadFiles (the local run\'s uploads)', () => {
+  let root: string;
+  let s3: LocalS3;
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'runner-upload-'));
+    s3 = await LocalS3.start({ rootDir: join(root, 's3') });
+    await s3.createBucket('upload-bucket');
+  });
+  afterAll(async () => {
+    await s3.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('streamed PutObjects that meet 503 SlowDown are re-sent from the file and stored byte-exact', async () => {
+    const files = Array.from({ length: 6 }, (_, i) => {
+      const path = join(root, `f${i}.jsonl`);
+      writeFileSync(path, randomBytes(200_000 + i));
+      return { path, bucket: 'upload-bucket', key: `data/batch/2025-09-01/f${i}.jsonl`, contentType: 'application/x-ndjson' };
+    });
+    s3.setFaults({ slowDownFirstN: 5, operations: ['PutObject'] });
+    await uploadFiles(files, { endpoint: s3.endpoint, seed: 1 });
+    expect(s3.slowDownsInjected).toBe(5);
+    const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+    for (const f of files) expect(md5(readFileSync(s3.objectPath('upload-bucket', f.key)))).toBe(md5(readFileSync(f.path)));
+  });
+
+  test('a permanent error names the file and the key', async () => {
+    s3.setFaults({});
+    const path = join(root, 'x.jsonl');
+    writeFileSync(path, '{}\n');
+    await expect(uploadFiles([{ path, bucket: 'no-such-bucket', key: 'k.jsonl', contentType: 'application/x-ndjson' }], { endpoint: s3.endpoint, seed: 1 }))
+      .rejects.toThrow(/uploading .*x\.jsonl to s3:\/\/no-such-bucket\/k\.jsonl failed: NoSuchBucket/);
   });
 });
