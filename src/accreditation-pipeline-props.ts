@@ -220,7 +220,8 @@ export interface AccreditationPipelineProps {
    * not count against `maxQueryPolls`. `Duration.seconds(0)` turns the wait off. Must be shorter
    * than `stateMachineTimeout`.
    *
-   * @default - twice `processorTimeout` (20 minutes with the default timeout)
+   * @default - twice `processorTimeout` (20 minutes with the defaults), at most half of
+   * `stateMachineTimeout`
    */
   readonly pendingInputWindow?: Duration;
 

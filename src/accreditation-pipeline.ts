@@ -173,10 +173,11 @@ export class AccreditationPipeline extends Construct {
     validateInteger('queryTimeout (seconds)', queryTimeout.toSeconds(), QUERY_WAIT_SAFETY.toSeconds() + 20, 900);
     const pollInterval = props.queryPollInterval ?? Duration.seconds(15);
     validateInteger('queryPollInterval (seconds)', pollInterval.toSeconds(), 1, 3600);
-    const pendingInputWindow = props.pendingInputWindow ?? Duration.seconds(processorTimeout.toSeconds() * 2);
-    validateInteger('pendingInputWindow (seconds)', pendingInputWindow.toSeconds(), 0, 86_400);
     const machineTimeout = props.stateMachineTimeout ?? Duration.hours(3);
     validateInteger('stateMachineTimeout (seconds)', machineTimeout.toSeconds(), 60, 365 * 24 * 3600);
+    const pendingInputWindow = props.pendingInputWindow
+      ?? Duration.seconds(Math.min(processorTimeout.toSeconds() * 2, Math.floor(machineTimeout.toSeconds() / 2)));
+    validateInteger('pendingInputWindow (seconds)', pendingInputWindow.toSeconds(), 0, 86_400);
     if (pendingInputWindow.toSeconds() >= machineTimeout.toSeconds()) {
       throw new Error(`pendingInputWindow (${pendingInputWindow.toSeconds()} s) must be shorter than stateMachineTimeout (${machineTimeout.toSeconds()} s)`);
     }

@@ -235,11 +235,12 @@ describe('Lambda functions', () => {
     expect(JSON.stringify(get.Resource)).not.toContain('/data/batch/');
   });
 
-  test('pendingInputWindow: twice processorTimeout by default; 0 turns it off', () => {
+  test('pendingInputWindow: twice processorTimeout by default, at most half the execution timeout; 0 turns it off', () => {
     const envOf = (t: Template) => Object.values(t.findResources('AWS::Lambda::Function'))
       .map((f: any) => f.Properties.Environment?.Variables?.PENDING_INPUT_WINDOW_SECONDS).filter((v) => v !== undefined);
     expect(new Set(envOf(template))).toEqual(new Set(['1200']));
     expect(new Set(envOf(synth(() => ({ processorTimeout: Duration.minutes(3) })).template))).toEqual(new Set(['360']));
+    expect(new Set(envOf(synth(() => ({ stateMachineTimeout: Duration.minutes(15) })).template))).toEqual(new Set(['450']));
     expect(new Set(envOf(synth(() => ({ pendingInputWindow: Duration.seconds(0) })).template))).toEqual(new Set(['0']));
   });
 
