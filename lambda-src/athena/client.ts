@@ -167,16 +167,22 @@ export const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => s
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 /**
+ * The waits of an exponential backoff with equal jitter: each wait is between half and all of the
+ * current delay, which starts at `initialMs` and doubles up to `maxMs`.
+ */
+export function* equalJitterBackoff(initialMs: number, maxMs: number, random: () => number): Generator<number, never> {
+  for (let delay = initialMs; ; delay = Math.min(maxMs, delay * 2)) yield Math.round(delay / 2 + random() * (delay / 2));
+}
+
+/**
  * Polls GetQueryExecution with exponential backoff and jitter while the time budget allows.
  * Returns done:false (with the last execution) when the next wait would overrun the budget,
  * so the caller hands the id back to the state machine, which waits and calls again.
  */
 export async function waitForQuery(athena: AthenaClient, queryExecutionId: string, opts: WaitOptions): Promise<WaitResult> {
   const sleep = opts.sleep ?? sleepMs;
-  const random = opts.random ?? Math.random;
-  const maxDelay = opts.maxDelayMs ?? 2000;
+  const waits = equalJitterBackoff(opts.initialDelayMs ?? 250, opts.maxDelayMs ?? 2000, opts.random ?? Math.random);
   const maxPollErrors = opts.maxPollErrors ?? 3;
-  let delay = opts.initialDelayMs ?? 250;
   let execution: QueryExecution | undefined;
   let pollErrors = 0;
   let firstPoll = true;
@@ -194,11 +200,9 @@ export async function waitForQuery(athena: AthenaClient, queryExecutionId: strin
       opts.logger?.warn('poll throttled or failed transiently', { queryExecutionId, pollErrors, error: err.message });
       if (pollErrors > maxPollErrors) throw err;
     }
-    // Equal jitter: wait between half and all of the current delay.
-    const wait = Math.round(delay / 2 + random() * (delay / 2));
+    const wait = waits.next().value;
     if (opts.remainingMs() - wait <= 0) return { execution, done: false };
     await sleep(wait);
-    delay = Math.min(maxDelay, delay * 2);
   }
 }
 

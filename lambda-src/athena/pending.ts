@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { equalJitterBackoff } from './client';
 import type { PipelineConfig } from '../lib/config';
 import { isDataKey, parseRawKey, partitionKey } from '../lib/keys';
 import { listObjects } from '../lib/s3-list';
@@ -52,16 +53,14 @@ export interface WaitForInputsOptions {
  * doubling, with equal jitter. S3 errors are thrown (TransientError for throttling and 5xx).
  */
 export async function waitForInputs(check: () => Promise<string[]>, opts: WaitForInputsOptions): Promise<string[]> {
-  const random = opts.random ?? Math.random;
+  const waits = equalJitterBackoff(250, 2000, opts.random ?? Math.random);
   let budget = opts.maxWaitMs ?? 2000;
-  let delay = 250;
   for (;;) {
     const pending = await check();
     if (pending.length === 0) return pending;
-    const wait = Math.round(delay / 2 + random() * (delay / 2));
+    const wait = waits.next().value;
     if (wait > budget || opts.remainingMs() - wait <= 0) return pending;
     await opts.sleep(wait);
     budget -= wait;
-    delay = Math.min(2000, delay * 2);
   }
 }
