@@ -343,7 +343,7 @@ export class S3Store {
     return meta;
   }
 
-  /** Streams a body into a temp file, hashing it (MD5 always; plus the given checksums, and SHA-256 on request). */
+  /** Streams a body into a temp file, hashing it (MD5 unless `md5: false`; plus the given checksums, and SHA-256 on request). */
   async writeTemp(src: Readable, algorithms: ChecksumAlgorithm[],
     opts: { sha256?: boolean; md5?: boolean; maxSize?: number } = {}): Promise<TempFile> {
     const path = join(this.tmpDir, randomBytes(16).toString('hex'));
