@@ -1,25 +1,31 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { equalJitterBackoff } from './client';
 import type { PipelineConfig } from '../lib/config';
-import { isDataKey, parseRawKey, partitionKey } from '../lib/keys';
+import { failureMarkerKey, isDataKey, parseRawKey, partitionKey } from '../lib/keys';
 import { listObjects } from '../lib/s3-list';
 
 /**
  * The raw objects of a snapshot that are still being validated: data objects under
- * `<RAW_PREFIX><d>/` created within the last `pendingInputWindowMs` whose Stage 2 output
- * (`<VALIDATED_PREFIX>snapshot_date=<d>/<stem>.jsonl`, written for every object, empty or not) is
- * missing or older than the object. Their own executions will run the snapshot's queries once they
- * are validated; a query started now would be replaced by that one (docs/runtime.md, "Waiting for
- * the rest of a snapshot"). An object older than the window no longer counts (its Stage 2 failed or
- * its event was lost; that execution alerts on its own), so a lost object delays the others by at
- * most the window. A window of 0 turns the wait off.
+ * `<RAW_PREFIX><d>/` created within the last `pendingInputWindowMs` that Stage 2 has not settled yet.
+ * Stage 2 settles an object by writing its validated output
+ * (`<VALIDATED_PREFIX>snapshot_date=<d>/<stem>.jsonl`, written for every object, empty or not) or,
+ * when the object failed for good, its failure marker
+ * (`<QUARANTINE_PREFIX>_failed/snapshot_date=<d>/<stem>.json`); either counts when it is not older
+ * than the object, so a re-uploaded object is pending again. Their own executions will run the
+ * snapshot's queries once they are validated; a query started now would be replaced by that one
+ * (docs/runtime.md, "Waiting for the rest of a snapshot"). An object older than the window no longer
+ * counts (its event was lost, or its Stage 2 ran out of retries), so such an object delays the
+ * others by at most the window. A window of 0 turns the wait off. Only listings: the runner needs
+ * ListBucket on the raw, validated and quarantine prefixes, no read access.
  */
 export async function pendingRawObjects(s3: S3Client, config: PipelineConfig, snapshotDate: string, nowMs: number): Promise<string[]> {
   if (config.pendingInputWindowMs <= 0) return [];
-  // Validated first: an object validated between the two listings only makes us look once more.
+  // Outputs first: an object settled between the listings only makes us look once more.
   const validatedPartition = partitionKey(config.validatedPrefix, snapshotDate, '');
-  const validated = new Map<string, number>();
-  for await (const o of listObjects(s3, config.bucket, validatedPartition)) validated.set(o.Key, o.LastModified?.getTime() ?? 0);
+  const settled = new Map<string, number>();
+  for await (const o of listObjects(s3, config.bucket, validatedPartition)) settled.set(o.Key, o.LastModified?.getTime() ?? 0);
+  const markerFolder = failureMarkerKey(config.quarantinePrefix, snapshotDate, '').replace(/\.json$/, '');
+  for await (const o of listObjects(s3, config.bucket, markerFolder)) settled.set(o.Key, o.LastModified?.getTime() ?? 0);
   const pending: string[] = [];
   for await (const o of listObjects(s3, config.bucket, `${config.rawPrefix}${snapshotDate}/`)) {
     if (!isDataKey(o.Key)) continue;
@@ -27,8 +33,11 @@ export async function pendingRawObjects(s3: S3Client, config: PipelineConfig, sn
     if (info.snapshotDate !== snapshotDate) continue;
     const created = o.LastModified?.getTime() ?? 0;
     if (nowMs - created > config.pendingInputWindowMs) continue;
-    const output = validated.get(`${validatedPartition}${info.stem}.jsonl`);
-    if (output === undefined || output < created) pending.push(o.Key);
+    const output = settled.get(`${validatedPartition}${info.stem}.jsonl`);
+    const marker = settled.get(failureMarkerKey(config.quarantinePrefix, snapshotDate, info.stem));
+    const validated = output !== undefined && output >= created;
+    const failed = marker !== undefined && marker >= created;
+    if (!validated && !failed) pending.push(o.Key);
   }
   return pending;
 }

@@ -3,6 +3,7 @@ import type { PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent } from '../lib/events';
+import { assertSnapshotInRange } from '../lib/keys';
 
 const QUERY_NAMES: readonly QueryName[] = ['state_counts', 'facility_extract'];
 const QUERY_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -53,6 +54,7 @@ export function parseQueryRequest(payload: Record<string, unknown>, config: Pipe
   checkBucket(bucket, config);
   const snapshotDate = payload.snapshotDate;
   if (!isCalendarDate(snapshotDate)) throw new InvalidEventError(`snapshotDate must be a YYYY-MM-DD calendar date (got ${JSON.stringify(snapshotDate)})`);
+  assertSnapshotInRange(snapshotDate, `${String(query)} of snapshot ${snapshotDate} refused`);
   const asOf = optionalString(payload, 'asOf');
   if (asOf !== undefined && !isCalendarDate(asOf)) throw new InvalidEventError(`asOf must be a YYYY-MM-DD calendar date (got ${JSON.stringify(asOf)})`);
   const key = optionalString(payload, 'key');
@@ -93,6 +95,7 @@ export function parseQueryEvent(event: unknown, config: PipelineConfig): QueryRe
   }));
   if (snapshots.size !== 1) throw new InvalidEventError(`event names objects of ${snapshots.size} snapshots; expected one`);
   const snapshotDate = [...snapshots][0];
+  assertSnapshotInRange(snapshotDate, `state_counts of snapshot ${snapshotDate} refused`);
   const req: QueryRequest = { query: 'state_counts', bucket: first.bucket, key: first.key, snapshotDate };
   if (first.etag) req.etag = first.etag;
   return req;

@@ -10,7 +10,7 @@ import { loadConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent, ObjectRef } from '../lib/events';
-import { isDataKey } from '../lib/keys';
+import { assertSnapshotInRange, isDataKey } from '../lib/keys';
 import { processS3Object, ProcessSummary } from '../stage2';
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'medlaunch-elt-stage2' });
@@ -29,6 +29,9 @@ function checkKey(ref: ObjectRef, rawPrefix: string): void {
     throw new InvalidEventError(`key '${ref.key}' is not under ${rawPrefix}<YYYY-MM-DD>/`);
   }
   if (!isDataKey(ref.key)) throw new InvalidEventError(`key '${ref.key}' is not a data file (.jsonl, .ndjson, .json, optionally .gz)`);
+  // Refused, not quarantined: the records may be fine and the folder wrong (or early). The raw object
+  // stays where it is; the execution alerts (docs/semantics.md, "Snapshot dates the tables can see").
+  assertSnapshotInRange(folder, `s3://${ref.bucket}/${ref.key} left in place, nothing written`);
 }
 
 export const handler = async (event: unknown): Promise<ProcessSummary | ProcessSummary[]> => {
@@ -48,6 +51,7 @@ export const handler = async (event: unknown): Promise<ProcessSummary | ProcessS
       client: client(),
       bucket: ref.bucket,
       key: ref.key,
+      etag: ref.etag,
       rawPrefix: config.rawPrefix,
       prefixes: { validated: config.validatedPrefix, expiring: config.expiringPrefix, quarantine: config.quarantinePrefix },
       months: config.expiryMonths,

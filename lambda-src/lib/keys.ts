@@ -1,4 +1,6 @@
 import { isCalendarDate } from './dates';
+import { InvalidEventError } from './errors';
+import { snapshotOutOfRange } from '../../src/schema/snapshot-range';
 
 /** What a raw object's key says: the snapshot folder and the output stem. */
 export interface RawKeyInfo {
@@ -38,6 +40,15 @@ export function parseRawKey(key: string, rawPrefix = ''): RawKeyInfo {
   return { snapshotDate, stem, gzip };
 }
 
+/**
+ * Where Stage 2 records that a raw object failed for good: `<QUARANTINE_PREFIX>_failed/snapshot_date=<d>/<stem>.json`.
+ * The query runner's pending check lists these (docs/runtime.md, "Waiting for the rest of a
+ * snapshot"): a raw object whose marker is not older than the object counts as settled.
+ */
+export function failureMarkerKey(quarantinePrefix: string, snapshotDate: string, stem: string): string {
+  return `${quarantinePrefix}_failed/snapshot_date=${snapshotDate}/${stem}.json`;
+}
+
 /** `<prefix>snapshot_date=<d>/<stem>.<ext>` */
 export function partitionKey(prefix: string, snapshotDate: string, file: string): string {
   return `${prefix}snapshot_date=${snapshotDate}/${file}`;
@@ -47,4 +58,13 @@ export function partitionKey(prefix: string, snapshotDate: string, file: string)
 export function assertSnapshotDate(value: unknown, what = 'snapshot date'): string {
   if (!isCalendarDate(value)) throw new RangeError(`${what} must be a YYYY-MM-DD calendar date (got ${JSON.stringify(value)})`);
   return value;
+}
+
+/**
+ * InvalidEventError (permanent: the execution alerts) when a snapshot date is outside the range the
+ * tables project (src/schema/snapshot-range.ts): its queries would succeed with no rows.
+ */
+export function assertSnapshotInRange(date: string, what: string, now: Date = new Date()): void {
+  const reason = snapshotOutOfRange(date, now);
+  if (reason !== undefined) throw new InvalidEventError(`${what}: ${reason}`);
 }

@@ -6,6 +6,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import type { FromSchema } from 'json-schema-to-ts';
+import { glueReadabilityReasons } from './glue-readable';
 import type { FACILITY_RECORD_SCHEMA } from '../../src/schema/facility-record';
 import { isCalendarDate } from '../lib/dates';
 
@@ -26,6 +27,8 @@ export const REASON_CODES = [
   'invalid_state',
   'invalid_value',
   'negative_value',
+  'value_too_large',
+  'duplicate_key',
   'invalid_date',
   'snapshot_mismatch',
   'schema_violation',
@@ -42,6 +45,11 @@ export interface Reason {
 export interface ValidationContext {
   /** The `<snapshot_date>` folder of the object's key, when it has one. */
   readonly folderSnapshotDate?: string;
+  /**
+   * The line's text, when `value` was parsed from it: adds the rules only the text shows (repeated
+   * keys, integers written with a fraction or an exponent; see ./glue-readable).
+   */
+  readonly raw?: string;
 }
 
 export type ValidationResult = { ok: true; record: FacilityRecord } | { ok: false; reasons: Reason[] };
@@ -100,6 +108,9 @@ function reasonOf(e: ErrorObject, data: unknown): Reason {
     case 'minimum':
     case 'exclusiveMinimum':
       return { code: 'negative_value', field, message: `${field} must be >= ${(e.params as { limit: number }).limit} (got ${JSON.stringify(value)})` };
+    case 'maximum':
+    case 'exclusiveMaximum':
+      return { code: 'value_too_large', field, message: `${field} must be <= ${(e.params as { limit: number }).limit} (got ${JSON.stringify(value)}; the table's column cannot hold it)` };
     case 'format':
       return { code: 'invalid_date', field, message: `${field} ${JSON.stringify(value)} is not a calendar date YYYY-MM-DD` };
     default:
@@ -119,7 +130,8 @@ function valueAt(data: unknown, instancePath: string): unknown {
 
 /**
  * Validates a parsed JSON value against the record schema, plus the context rule that the record's
- * `snapshot_date` equals the `<snapshot_date>` folder of its key. Returns every broken rule.
+ * `snapshot_date` equals the `<snapshot_date>` folder of its key and, given the line's text
+ * (`ctx.raw`), the rules of what the validated table can read. Returns every broken rule.
  */
 export function validateRecord(value: unknown, ctx: ValidationContext = {}): ValidationResult {
   const reasons: Reason[] = [];
@@ -132,6 +144,12 @@ export function validateRecord(value: unknown, ctx: ValidationContext = {}): Val
         seen.add(id);
         reasons.push(r);
       }
+    }
+  }
+  if (ctx.raw !== undefined) {
+    for (const r of glueReadabilityReasons(ctx.raw, value)) {
+      const id = `${r.code}|${r.field}`;
+      if (!reasons.some((x) => `${x.code}|${x.field}` === id)) reasons.push(r);
     }
   }
   const snapshot = value !== null && typeof value === 'object' ? (value as { snapshot_date?: unknown }).snapshot_date : undefined;

@@ -4,7 +4,7 @@
 "use strict";
 module.exports = validate10;
 module.exports.default = validate10;
-const schema11 = {"$id":"https://medlaunch-elt.dev/schemas/facility-record.json","title":"FacilityRecord","type":"object","additionalProperties":true,"required":["facility_id","facility_name","location","employee_count","services","accreditations","snapshot_date"],"properties":{"facility_id":{"type":"string","pattern":"^FAC[0-9]+$"},"facility_name":{"type":"string","pattern":"\\S"},"location":{"type":"object","additionalProperties":true,"required":["address","city","state","zip"],"properties":{"address":{"type":"string"},"city":{"type":"string"},"state":{"type":"string","enum":["AL","AK","AZ","AR","CA","CO","CT","DE","FL","GA","HI","ID","IL","IN","IA","KS","KY","LA","ME","MD","MA","MI","MN","MS","MO","MT","NE","NV","NH","NJ","NM","NY","NC","ND","OH","OK","OR","PA","RI","SC","SD","TN","TX","UT","VT","VA","WA","WV","WI","WY","DC","PR","GU","VI","AS","MP"]},"zip":{"type":"string","pattern":"^[0-9]{5}(-[0-9]{4})?$"}}},"employee_count":{"type":"integer","minimum":0},"services":{"type":"array","items":{"type":"string"}},"labs":{"type":"array","items":{"type":"object","additionalProperties":true,"required":["lab_name","certifications"],"properties":{"lab_name":{"type":"string"},"certifications":{"type":"array","items":{"type":"string"}}}}},"accreditations":{"type":"array","items":{"type":"object","additionalProperties":true,"required":["accreditation_body","accreditation_id","valid_until"],"properties":{"accreditation_body":{"type":"string","pattern":"\\S"},"accreditation_id":{"type":"string"},"valid_until":{"type":"string","format":"calendar-date"}}}},"snapshot_date":{"type":"string","format":"calendar-date"}}};
+const schema11 = {"$id":"https://medlaunch-elt.dev/schemas/facility-record.json","title":"FacilityRecord","type":"object","additionalProperties":true,"required":["facility_id","facility_name","location","employee_count","services","accreditations","snapshot_date"],"properties":{"facility_id":{"type":"string","pattern":"^FAC[0-9]+$"},"facility_name":{"type":"string","pattern":"\\S"},"location":{"type":"object","additionalProperties":true,"required":["address","city","state","zip"],"properties":{"address":{"type":"string"},"city":{"type":"string"},"state":{"type":"string","enum":["AL","AK","AZ","AR","CA","CO","CT","DE","FL","GA","HI","ID","IL","IN","IA","KS","KY","LA","ME","MD","MA","MI","MN","MS","MO","MT","NE","NV","NH","NJ","NM","NY","NC","ND","OH","OK","OR","PA","RI","SC","SD","TN","TX","UT","VT","VA","WA","WV","WI","WY","DC","PR","GU","VI","AS","MP"]},"zip":{"type":"string","pattern":"^[0-9]{5}(-[0-9]{4})?$"}}},"employee_count":{"type":"integer","minimum":0,"maximum":2147483647},"services":{"type":"array","items":{"type":"string"}},"labs":{"type":"array","items":{"type":"object","additionalProperties":true,"required":["lab_name","certifications"],"properties":{"lab_name":{"type":"string"},"certifications":{"type":"array","items":{"type":"string"}}}}},"accreditations":{"type":"array","items":{"type":"object","additionalProperties":true,"required":["accreditation_body","accreditation_id","valid_until"],"properties":{"accreditation_body":{"type":"string","pattern":"\\S"},"accreditation_id":{"type":"string"},"valid_until":{"type":"string","format":"calendar-date"}}}},"snapshot_date":{"type":"string","format":"calendar-date"}}};
 const pattern0 = new RegExp("^FAC[0-9]+$", "");
 const pattern1 = new RegExp("\\S", "");
 const pattern2 = new RegExp("^[0-9]{5}(-[0-9]{4})?$", "");
@@ -275,13 +275,23 @@ vErrors.push(err22);
 errors++;
 }
 if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 0 || isNaN(data7)){
-const err23 = {instancePath:instancePath+"/employee_count",schemaPath:"#/properties/employee_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data7 > 2147483647 || isNaN(data7)){
+const err23 = {instancePath:instancePath+"/employee_count",schemaPath:"#/properties/employee_count/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
 if(vErrors === null){
 vErrors = [err23];
 }
 else {
 vErrors.push(err23);
+}
+errors++;
+}
+if(data7 < 0 || isNaN(data7)){
+const err24 = {instancePath:instancePath+"/employee_count",schemaPath:"#/properties/employee_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
 }
 errors++;
 }
@@ -293,24 +303,24 @@ if(Array.isArray(data8)){
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 if(typeof data8[i0] !== "string"){
-const err24 = {instancePath:instancePath+"/services/" + i0,schemaPath:"#/properties/services/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err25 = {instancePath:instancePath+"/services/" + i0,schemaPath:"#/properties/services/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err24];
+vErrors = [err25];
 }
 else {
-vErrors.push(err24);
+vErrors.push(err25);
 }
 errors++;
 }
 }
 }
 else {
-const err25 = {instancePath:instancePath+"/services",schemaPath:"#/properties/services/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err26 = {instancePath:instancePath+"/services",schemaPath:"#/properties/services/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err26];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err26);
 }
 errors++;
 }
@@ -323,17 +333,7 @@ for(let i1=0; i1<len1; i1++){
 let data11 = data10[i1];
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 if(data11.lab_name === undefined){
-const err26 = {instancePath:instancePath+"/labs/" + i1,schemaPath:"#/properties/labs/items/required",keyword:"required",params:{missingProperty: "lab_name"},message:"must have required property '"+"lab_name"+"'"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-if(data11.certifications === undefined){
-const err27 = {instancePath:instancePath+"/labs/" + i1,schemaPath:"#/properties/labs/items/required",keyword:"required",params:{missingProperty: "certifications"},message:"must have required property '"+"certifications"+"'"};
+const err27 = {instancePath:instancePath+"/labs/" + i1,schemaPath:"#/properties/labs/items/required",keyword:"required",params:{missingProperty: "lab_name"},message:"must have required property '"+"lab_name"+"'"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -342,14 +342,24 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data11.lab_name !== undefined){
-if(typeof data11.lab_name !== "string"){
-const err28 = {instancePath:instancePath+"/labs/" + i1+"/lab_name",schemaPath:"#/properties/labs/items/properties/lab_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data11.certifications === undefined){
+const err28 = {instancePath:instancePath+"/labs/" + i1,schemaPath:"#/properties/labs/items/required",keyword:"required",params:{missingProperty: "certifications"},message:"must have required property '"+"certifications"+"'"};
 if(vErrors === null){
 vErrors = [err28];
 }
 else {
 vErrors.push(err28);
+}
+errors++;
+}
+if(data11.lab_name !== undefined){
+if(typeof data11.lab_name !== "string"){
+const err29 = {instancePath:instancePath+"/labs/" + i1+"/lab_name",schemaPath:"#/properties/labs/items/properties/lab_name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
 }
 errors++;
 }
@@ -360,19 +370,7 @@ if(Array.isArray(data13)){
 const len2 = data13.length;
 for(let i2=0; i2<len2; i2++){
 if(typeof data13[i2] !== "string"){
-const err29 = {instancePath:instancePath+"/labs/" + i1+"/certifications/" + i2,schemaPath:"#/properties/labs/items/properties/certifications/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-}
-}
-else {
-const err30 = {instancePath:instancePath+"/labs/" + i1+"/certifications",schemaPath:"#/properties/labs/items/properties/certifications/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err30 = {instancePath:instancePath+"/labs/" + i1+"/certifications/" + i2,schemaPath:"#/properties/labs/items/properties/certifications/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -384,7 +382,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/labs/" + i1,schemaPath:"#/properties/labs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err31 = {instancePath:instancePath+"/labs/" + i1+"/certifications",schemaPath:"#/properties/labs/items/properties/certifications/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -396,12 +394,24 @@ errors++;
 }
 }
 else {
-const err32 = {instancePath:instancePath+"/labs",schemaPath:"#/properties/labs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err32 = {instancePath:instancePath+"/labs/" + i1,schemaPath:"#/properties/labs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err32];
 }
 else {
 vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/labs",schemaPath:"#/properties/labs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
 }
 errors++;
 }
@@ -414,17 +424,7 @@ for(let i3=0; i3<len3; i3++){
 let data16 = data15[i3];
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 if(data16.accreditation_body === undefined){
-const err33 = {instancePath:instancePath+"/accreditations/" + i3,schemaPath:"#/properties/accreditations/items/required",keyword:"required",params:{missingProperty: "accreditation_body"},message:"must have required property '"+"accreditation_body"+"'"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-if(data16.accreditation_id === undefined){
-const err34 = {instancePath:instancePath+"/accreditations/" + i3,schemaPath:"#/properties/accreditations/items/required",keyword:"required",params:{missingProperty: "accreditation_id"},message:"must have required property '"+"accreditation_id"+"'"};
+const err34 = {instancePath:instancePath+"/accreditations/" + i3,schemaPath:"#/properties/accreditations/items/required",keyword:"required",params:{missingProperty: "accreditation_body"},message:"must have required property '"+"accreditation_body"+"'"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -433,8 +433,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data16.valid_until === undefined){
-const err35 = {instancePath:instancePath+"/accreditations/" + i3,schemaPath:"#/properties/accreditations/items/required",keyword:"required",params:{missingProperty: "valid_until"},message:"must have required property '"+"valid_until"+"'"};
+if(data16.accreditation_id === undefined){
+const err35 = {instancePath:instancePath+"/accreditations/" + i3,schemaPath:"#/properties/accreditations/items/required",keyword:"required",params:{missingProperty: "accreditation_id"},message:"must have required property '"+"accreditation_id"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -443,11 +443,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data16.accreditation_body !== undefined){
-let data17 = data16.accreditation_body;
-if(typeof data17 === "string"){
-if(!pattern1.test(data17)){
-const err36 = {instancePath:instancePath+"/accreditations/" + i3+"/accreditation_body",schemaPath:"#/properties/accreditations/items/properties/accreditation_body/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(data16.valid_until === undefined){
+const err36 = {instancePath:instancePath+"/accreditations/" + i3,schemaPath:"#/properties/accreditations/items/required",keyword:"required",params:{missingProperty: "valid_until"},message:"must have required property '"+"valid_until"+"'"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -456,9 +453,11 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/accreditations/" + i3+"/accreditation_body",schemaPath:"#/properties/accreditations/items/properties/accreditation_body/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.accreditation_body !== undefined){
+let data17 = data16.accreditation_body;
+if(typeof data17 === "string"){
+if(!pattern1.test(data17)){
+const err37 = {instancePath:instancePath+"/accreditations/" + i3+"/accreditation_body",schemaPath:"#/properties/accreditations/items/properties/accreditation_body/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -468,9 +467,8 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data16.accreditation_id !== undefined){
-if(typeof data16.accreditation_id !== "string"){
-const err38 = {instancePath:instancePath+"/accreditations/" + i3+"/accreditation_id",schemaPath:"#/properties/accreditations/items/properties/accreditation_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err38 = {instancePath:instancePath+"/accreditations/" + i3+"/accreditation_body",schemaPath:"#/properties/accreditations/items/properties/accreditation_body/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -480,11 +478,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data16.valid_until !== undefined){
-let data19 = data16.valid_until;
-if(typeof data19 === "string"){
-if(!(formats0.validate(data19))){
-const err39 = {instancePath:instancePath+"/accreditations/" + i3+"/valid_until",schemaPath:"#/properties/accreditations/items/properties/valid_until/format",keyword:"format",params:{format: "calendar-date"},message:"must match format \""+"calendar-date"+"\""};
+if(data16.accreditation_id !== undefined){
+if(typeof data16.accreditation_id !== "string"){
+const err39 = {instancePath:instancePath+"/accreditations/" + i3+"/accreditation_id",schemaPath:"#/properties/accreditations/items/properties/accreditation_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -494,8 +490,11 @@ vErrors.push(err39);
 errors++;
 }
 }
-else {
-const err40 = {instancePath:instancePath+"/accreditations/" + i3+"/valid_until",schemaPath:"#/properties/accreditations/items/properties/valid_until/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data16.valid_until !== undefined){
+let data19 = data16.valid_until;
+if(typeof data19 === "string"){
+if(!(formats0.validate(data19))){
+const err40 = {instancePath:instancePath+"/accreditations/" + i3+"/valid_until",schemaPath:"#/properties/accreditations/items/properties/valid_until/format",keyword:"format",params:{format: "calendar-date"},message:"must match format \""+"calendar-date"+"\""};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -505,9 +504,8 @@ vErrors.push(err40);
 errors++;
 }
 }
-}
 else {
-const err41 = {instancePath:instancePath+"/accreditations/" + i3,schemaPath:"#/properties/accreditations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err41 = {instancePath:instancePath+"/accreditations/" + i3+"/valid_until",schemaPath:"#/properties/accreditations/items/properties/valid_until/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -519,7 +517,7 @@ errors++;
 }
 }
 else {
-const err42 = {instancePath:instancePath+"/accreditations",schemaPath:"#/properties/accreditations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err42 = {instancePath:instancePath+"/accreditations/" + i3,schemaPath:"#/properties/accreditations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -529,11 +527,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.snapshot_date !== undefined){
-let data20 = data.snapshot_date;
-if(typeof data20 === "string"){
-if(!(formats0.validate(data20))){
-const err43 = {instancePath:instancePath+"/snapshot_date",schemaPath:"#/properties/snapshot_date/format",keyword:"format",params:{format: "calendar-date"},message:"must match format \""+"calendar-date"+"\""};
+}
+else {
+const err43 = {instancePath:instancePath+"/accreditations",schemaPath:"#/properties/accreditations/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -543,8 +539,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-else {
-const err44 = {instancePath:instancePath+"/snapshot_date",schemaPath:"#/properties/snapshot_date/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.snapshot_date !== undefined){
+let data20 = data.snapshot_date;
+if(typeof data20 === "string"){
+if(!(formats0.validate(data20))){
+const err44 = {instancePath:instancePath+"/snapshot_date",schemaPath:"#/properties/snapshot_date/format",keyword:"format",params:{format: "calendar-date"},message:"must match format \""+"calendar-date"+"\""};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -554,14 +553,25 @@ vErrors.push(err44);
 errors++;
 }
 }
-}
 else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err45 = {instancePath:instancePath+"/snapshot_date",schemaPath:"#/properties/snapshot_date/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
 else {
 vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+else {
+const err46 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
 }
 errors++;
 }

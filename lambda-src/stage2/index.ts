@@ -1,9 +1,10 @@
 /** Stage 2: validate, quarantine and select expiring facilities, streaming (see docs/semantics.md). */
-import type { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ObjectResult, processStream, Stage2Prefixes } from './processor';
 import { S3Sink } from './sinks';
 import { openS3Object } from './sources';
-import { parseRawKey } from '../lib/keys';
+import { failureMarkerKey, parseRawKey } from '../lib/keys';
+import { isNotFound } from '../lib/watermark';
 
 export * from './lines';
 export * from './processor';
@@ -20,6 +21,8 @@ export interface ProcessS3ObjectOptions {
   readonly client: S3Client;
   readonly bucket: string;
   readonly key: string;
+  /** The object's ETag from the event, when known (recorded in a failure marker if the object cannot be read). */
+  readonly etag?: string;
   readonly rawPrefix: string;
   readonly prefixes: Stage2Prefixes;
   readonly months: number;
@@ -27,20 +30,67 @@ export interface ProcessS3ObjectOptions {
   readonly maxLineBytes?: number;
 }
 
-/** Reads `s3://bucket/key` and writes the outputs into the same bucket. */
+/**
+ * True when processing the object again cannot succeed without someone changing it (or the
+ * configuration): everything but TransientError (throttling, 5xx, network; retried by the state
+ * machine) and a missing object (deleted since its event: nothing is pending any more).
+ */
+export function isPermanentObjectFailure(err: unknown): boolean {
+  const name = (err as { name?: unknown })?.name;
+  if (name === 'TransientError') return false;
+  return !isNotFound(err);
+}
+
+/** The error with a message that names the object (same `name`, so Retry/Catch see the same errorType). */
+function naming(err: unknown, key: string, where: string): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  if (e.message.includes(key)) return e;
+  const out = new Error(`${where}: ${e.message}`, { cause: e });
+  out.name = e.name;
+  return out;
+}
+
+/**
+ * Reads `s3://bucket/key` and writes the outputs into the same bucket. When the object fails for
+ * good (isPermanentObjectFailure: a corrupt gzip, AccessDenied, …) a failure marker
+ * (failureMarkerKey) is written before the error is rethrown, so the snapshot's other executions
+ * stop waiting for this object at once (docs/runtime.md, "Waiting for the rest of a snapshot").
+ */
 export async function processS3Object(o: ProcessS3ObjectOptions): Promise<ProcessSummary> {
   const info = parseRawKey(o.key, o.rawPrefix);
-  const src = await openS3Object(o.client, o.bucket, o.key);
-  const result = await processStream(src.stream, {
-    sourceKey: o.key,
-    folderSnapshotDate: info.snapshotDate,
-    stem: info.stem,
-    gzip: info.gzip,
-    asOf: o.asOf,
-    months: o.months,
-    sink: new S3Sink(o.client, o.bucket),
-    prefixes: o.prefixes,
-    maxLineBytes: o.maxLineBytes,
-  });
-  return { bucket: o.bucket, ...(src.etag ? { etag: src.etag } : {}), ...result };
+  const where = `s3://${o.bucket}/${o.key}`;
+  let etag = o.etag;
+  try {
+    const src = await openS3Object(o.client, o.bucket, o.key);
+    etag = src.etag ?? etag;
+    const result = await processStream(src.stream, {
+      sourceKey: o.key,
+      folderSnapshotDate: info.snapshotDate,
+      stem: info.stem,
+      gzip: info.gzip,
+      asOf: o.asOf,
+      months: o.months,
+      sink: new S3Sink(o.client, o.bucket),
+      prefixes: o.prefixes,
+      maxLineBytes: o.maxLineBytes,
+    });
+    return { bucket: o.bucket, ...(src.etag ? { etag: src.etag } : {}), ...result };
+  } catch (err) {
+    if (!isPermanentObjectFailure(err) || info.snapshotDate === undefined) throw err;
+    const error = naming(err, o.key, where);
+    const marker = failureMarkerKey(o.prefixes.quarantine, info.snapshotDate, info.stem);
+    try {
+      await o.client.send(new PutObjectCommand({
+        Bucket: o.bucket,
+        Key: marker,
+        ContentType: 'application/json',
+        Body: `${JSON.stringify({ source_key: o.key, etag: etag ?? null, error: error.name, message: error.message })}\n`,
+      }));
+    } catch (markerErr) {
+      // Without the marker the snapshot's other executions wait out the pending-input window; the
+      // object's own failure is still what this execution reports.
+      error.message += ` (the failure marker ${marker} could not be written: ${(markerErr as Error).name}: ${(markerErr as Error).message})`;
+    }
+    throw error;
+  }
 }

@@ -286,12 +286,13 @@ export async function processStream(input: Readable, opts: ProcessOptions): Prom
         { raw_base64: line.bytes.toString('base64') });
     }
     let parsed: unknown;
+    const text = line.bytes.toString('utf8');
     try {
-      parsed = JSON.parse(line.bytes.toString('utf8'));
+      parsed = JSON.parse(text);
     } catch (e) {
       return quarantine(line, [{ code: 'invalid_json', field: '', message: `not JSON: ${(e as Error).message}` }], undefined);
     }
-    const v = validateRecord(parsed, { folderSnapshotDate: opts.folderSnapshotDate });
+    const v = validateRecord(parsed, { folderSnapshotDate: opts.folderSnapshotDate, raw: text });
     if (!v.ok) return quarantine(line, v.reasons, parsed);
     const rec = v.record;
     const p = partition(rec.snapshot_date, true);

@@ -5,7 +5,7 @@ import type { PublishResult, QueryStatus } from '../athena/types';
 import type { PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError, TransientError, isTransientAwsError } from '../lib/errors';
-import { partitionKey } from '../lib/keys';
+import { assertSnapshotInRange, partitionKey } from '../lib/keys';
 import { WATERMARK_METADATA_KEY, Watermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer } from '../lib/watermark';
 import { STATE_COUNTS_CSV, STATE_COUNTS_JSON } from '../stage3';
 
@@ -29,6 +29,7 @@ export function parsePublishInput(event: unknown, config: PipelineConfig): Publi
   if (typeof e.bucket !== 'string' || e.bucket === '') throw new InvalidEventError('bucket must be a non-empty string');
   if (config.bucket && e.bucket !== config.bucket) throw new InvalidEventError(`bucket '${e.bucket}' is not the pipeline's data bucket '${config.bucket}'`);
   if (!isCalendarDate(e.snapshotDate)) throw new InvalidEventError(`snapshotDate must be a YYYY-MM-DD calendar date (got ${JSON.stringify(e.snapshotDate)})`);
+  assertSnapshotInRange(e.snapshotDate, `publishing snapshot ${e.snapshotDate} refused`);
   const r = e.results as Record<string, unknown> | undefined;
   if (!r || typeof r !== 'object') throw new InvalidEventError('results (the state counts QueryStatus) is missing');
   if (r.query !== 'state_counts') throw new InvalidEventError(`results must be a state_counts QueryStatus (got query ${JSON.stringify(r.query)})`);

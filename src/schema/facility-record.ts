@@ -20,6 +20,13 @@ export const US_STATE_CODES = [
   'DC', 'PR', 'GU', 'VI', 'AS', 'MP',
 ] as const;
 
+/**
+ * The largest value of a Hive/Glue `int` column (2^31 − 1). An integer field whose schema bounds fit
+ * in [−2^31, 2^31 − 1] becomes an `int` column (glue-columns.ts); a larger value in the data would
+ * make the table's JSON SerDe fail the whole query, so the schema's `maximum` rejects it first.
+ */
+export const HIVE_INT_MAX = 2147483647;
+
 /** Not blank after trimming: at least one non-whitespace character. */
 const NOT_BLANK = '\\S';
 
@@ -43,7 +50,7 @@ export const FACILITY_RECORD_SCHEMA = {
         zip: { type: 'string', pattern: '^[0-9]{5}(-[0-9]{4})?$' },
       },
     },
-    employee_count: { type: 'integer', minimum: 0 },
+    employee_count: { type: 'integer', minimum: 0, maximum: HIVE_INT_MAX },
     services: { type: 'array', items: { type: 'string' } },
     labs: {
       type: 'array',

@@ -1,4 +1,4 @@
-import { FACILITY_RECORD_SCHEMA } from './facility-record';
+import { FACILITY_RECORD_SCHEMA, HIVE_INT_MAX } from './facility-record';
 
 /** A Glue column: name and Hive type string. */
 export interface GlueColumnDefinition {
@@ -9,17 +9,27 @@ export interface GlueColumnDefinition {
 type JsonSchemaNode = {
   readonly type?: string;
   readonly format?: string;
+  readonly minimum?: number;
+  readonly maximum?: number;
   readonly properties?: Readonly<Record<string, JsonSchemaNode>>;
   readonly items?: JsonSchemaNode;
 };
 
-/** The Hive type of one JSON Schema node: struct/array/string/int/double/boolean. */
+const HIVE_INT_MIN = -2147483648;
+
+/**
+ * The Hive type of one JSON Schema node: struct/array/string/int/bigint/double/boolean. An integer
+ * is `int` only when its schema bounds (`minimum`, `maximum`) keep every valid value inside the int
+ * range; otherwise `bigint`, so a valid record is always readable by the table.
+ */
 export function hiveType(node: JsonSchemaNode): string {
   switch (node.type) {
     case 'string':
       return 'string';
     case 'integer':
-      return 'int';
+      return node.minimum !== undefined && node.minimum >= HIVE_INT_MIN && node.maximum !== undefined && node.maximum <= HIVE_INT_MAX
+        ? 'int'
+        : 'bigint';
     case 'number':
       return 'double';
     case 'boolean':

@@ -59,3 +59,27 @@ test('a raw object is pending until its validated output is written after it; a 
   // Ten minutes later it no longer holds anyone back.
   expect(await pendingRawObjects(client, config, d, Date.now() + 601_000)).toEqual([]);
 }, 120_000);
+
+test('a raw object whose Stage 2 failed for good is settled by its failure marker at once; a re-upload is pending again', async () => {
+  const d = '2025-09-02';
+  await put(`data/batch/${d}/good.jsonl`);
+  await put(`data/batch/${d}/bad.jsonl.gz`);
+  await pause();
+  await put(`validated/snapshot_date=${d}/good.jsonl`);
+  // Well inside the window: without a marker the corrupt object holds the snapshot back.
+  expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([`data/batch/${d}/bad.jsonl.gz`]);
+  await put(`quarantine/_failed/snapshot_date=${d}/bad.json`);
+  expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([]);
+  // A marker of another stem or another snapshot settles nothing.
+  await pause();
+  await put(`data/batch/${d}/other.ndjson`);
+  await put('quarantine/_failed/snapshot_date=2025-09-03/other.json');
+  expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([`data/batch/${d}/other.ndjson`]);
+  await put(`validated/snapshot_date=${d}/other.jsonl`);
+  // The key is uploaded again (fixed): its marker is now older, so it waits for its new Stage 2.
+  await pause();
+  await put(`data/batch/${d}/bad.jsonl.gz`);
+  expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([`data/batch/${d}/bad.jsonl.gz`]);
+  await put(`validated/snapshot_date=${d}/bad.jsonl`);
+  expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([]);
+}, 60_000);

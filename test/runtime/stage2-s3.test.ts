@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { record } from './stage2-helpers';
@@ -68,9 +69,46 @@ describe('Stage 2 against S3 (mocked SDK)', () => {
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 
-  test('AccessDenied is permanent', async () => {
+  test('AccessDenied is permanent: the error names the object, and a failure marker settles it', async () => {
     s3Mock.on(GetObjectCommand).rejects(s3Error('AccessDenied', 403));
-    await expect(run()).rejects.toMatchObject({ name: 'AccessDenied' });
+    s3Mock.on(PutObjectCommand).resolves({});
+    const err = await processS3Object({ client, bucket: 'data', key: KEY, etag: '"ev"', rawPrefix: 'data/batch/', prefixes: PREFIXES, months: 6 }).catch((e) => e);
+    expect(err).toMatchObject({ name: 'AccessDenied' });
+    expect(err.message).toContain(`s3://data/${KEY}`);
+    const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.Key)).toEqual(['quarantine/_failed/snapshot_date=2025-08-10/sub__part-1.json']);
+    expect(JSON.parse(String(puts[0].Body))).toEqual({ source_key: KEY, etag: '"ev"', error: 'AccessDenied', message: err.message });
+  });
+
+  test('a corrupt gzip fails for good with CorruptInputError naming the key, writes only the failure marker', async () => {
+    const gz = gzipSync(`${line}\n${line}\n`);
+    gz[Math.floor(gz.length / 2)] = 255 - gz[Math.floor(gz.length / 2)];
+    s3Mock.on(GetObjectCommand).resolves({ Body: body(gz.subarray(0, gz.length - 4)), ETag: '"gz"' });
+    s3Mock.on(PutObjectCommand).resolves({});
+    const key = 'data/batch/2025-08-10/bad.jsonl.gz';
+    const err = await processS3Object({ client, bucket: 'data', key, rawPrefix: 'data/batch/', prefixes: PREFIXES, months: 6 }).catch((e) => e);
+    expect(err).toMatchObject({ name: 'CorruptInputError' });
+    expect(err.message).toContain(key);
+    const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.Key)).toEqual(['quarantine/_failed/snapshot_date=2025-08-10/bad.json']);
+    expect(JSON.parse(String(puts[0].Body))).toMatchObject({ source_key: key, etag: '"gz"', error: 'CorruptInputError' });
+  });
+
+  test('when the marker cannot be written, the object error is still reported, with a note', async () => {
+    s3Mock.on(GetObjectCommand).rejects(s3Error('AccessDenied', 403));
+    s3Mock.on(PutObjectCommand).rejects(s3Error('AccessDenied', 403));
+    const err = await run().catch((e) => e);
+    expect(err).toMatchObject({ name: 'AccessDenied' });
+    expect(err.message).toMatch(/failure marker .* could not be written/);
+  });
+
+  test('no marker for transient errors (retried) or a deleted object (nothing pending)', async () => {
+    s3Mock.on(PutObjectCommand).resolves({});
+    s3Mock.on(GetObjectCommand).rejects(s3Error('SlowDown', 503));
+    await expect(run()).rejects.toMatchObject({ name: 'TransientError' });
+    s3Mock.on(GetObjectCommand).rejects(new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'gone' }));
+    await expect(run()).rejects.toMatchObject({ name: 'NoSuchKey' });
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 
   test('SlowDown on read is a TransientError (retried by the state machine)', async () => {

@@ -1,0 +1,218 @@
+/**
+ * What the validated table's JSON SerDe cannot read, checked on a line's raw text (docs/semantics.md,
+ * "What the Glue table must be able to read").
+ *
+ * The validated table is read by the OpenX JSON SerDe with `case.insensitive` true and
+ * `ignore.malformed.json` false. That SerDe parses the whole line (every object, known field or
+ * not), lower-cases every key and refuses an object with a repeated key, and reads an `int` column
+ * with Java's `Integer.parseInt` on the number's text: `4230.0`, `1e3` or a value above 2^31 − 1
+ * fail. Either failure fails the whole query, not the one row. `JSON.parse` hides both (it keeps the
+ * last of two equal keys and turns `4230.0` into 4230), so these rules need the raw text.
+ *
+ * Cost: most lines need no scan. `needsScan` compares the number of keys `JSON.parse` kept with the
+ * number of `:` in the line (every key is followed by one; fewer keys than colons means a repeated
+ * key or a colon inside a string), looks for a key with upper-case letters, and for a digit followed
+ * by `.`, `e` or `E` (a fraction or an exponent somewhere). Only such lines get the full scan.
+ */
+import type { Reason } from './index';
+import { FACILITY_RECORD_SCHEMA } from '../../src/schema/facility-record';
+
+/** The integer positions of the schema, as a tree that mirrors `properties` and `items`. */
+interface ShapeNode {
+  readonly integer: boolean;
+  readonly props?: ReadonlyMap<string, ShapeNode>;
+  readonly items?: ShapeNode;
+}
+
+interface SchemaLike {
+  readonly type?: string;
+  readonly properties?: Readonly<Record<string, SchemaLike>>;
+  readonly items?: SchemaLike;
+}
+
+function shapeOf(node: SchemaLike): ShapeNode {
+  const props = node.properties
+    ? new Map(Object.entries(node.properties).map(([k, v]) => [k.toLowerCase(), shapeOf(v)]))
+    : undefined;
+  return { integer: node.type === 'integer', props, items: node.items ? shapeOf(node.items) : undefined };
+}
+
+const RECORD_SHAPE = shapeOf(FACILITY_RECORD_SCHEMA as SchemaLike);
+const EMPTY: ShapeNode = { integer: false };
+
+/** Counts the keys of every object in a parsed JSON value; `upper` is set when a key has upper-case letters. */
+function countKeys(v: unknown, acc: { keys: number; upper: boolean }): void {
+  if (v === null || typeof v !== 'object') return;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x !== null && typeof x === 'object') countKeys(x, acc);
+    }
+    return;
+  }
+  for (const k in v as Record<string, unknown>) {
+    acc.keys++;
+    if (!acc.upper && k !== k.toLowerCase()) acc.upper = true;
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== null && typeof x === 'object') countKeys(x, acc);
+  }
+}
+
+const FRACTION_OR_EXPONENT = /[0-9][.eE]/;
+
+/** True when the cheap checks cannot rule out a repeated key or a non-integer literal. */
+export function needsScan(text: string, parsed: unknown): boolean {
+  if (FRACTION_OR_EXPONENT.test(text)) return true;
+  const acc = { keys: 0, upper: false };
+  countKeys(parsed, acc);
+  if (acc.upper) return true;
+  let colons = 0;
+  for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) {
+    if (++colons > acc.keys) return true;
+  }
+  return false;
+}
+
+const INTEGER_LITERAL = /^-?(0|[1-9][0-9]*)$/;
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/**
+ * A scanner over one line that `JSON.parse` already accepted (so the text is valid JSON): reports
+ * every object key that repeats another key of the same object ignoring case, and every number at an
+ * integer position of the schema written with a fraction or an exponent.
+ */
+class Scanner {
+  private i = 0;
+  readonly reasons: Reason[] = [];
+
+  constructor(private readonly s: string) {}
+
+  scan(): Reason[] {
+    this.value(RECORD_SHAPE, '');
+    return this.reasons;
+  }
+
+  private ws(): void {
+    const s = this.s;
+    let c = s.charCodeAt(this.i);
+    while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = s.charCodeAt(++this.i);
+  }
+
+  /** Reads a string token at `i` (a `"`), returns its decoded value. */
+  private string(): string {
+    const s = this.s;
+    const start = this.i;
+    let escaped = false;
+    let j = start + 1;
+    for (;;) {
+      const q = s.indexOf('"', j);
+      // Count the backslashes before the quote: an odd number escapes it.
+      let b = q - 1;
+      while (s.charCodeAt(b) === 0x5c) b--;
+      if ((q - 1 - b) % 2 === 0) {
+        this.i = q + 1;
+        break;
+      }
+      escaped = true;
+      j = q + 1;
+    }
+    const raw = s.slice(start + 1, this.i - 1);
+    return escaped || raw.includes('\\') ? (JSON.parse(s.slice(start, this.i)) as string) : raw;
+  }
+
+  private value(shape: ShapeNode, path: string): void {
+    this.ws();
+    const c = this.s.charCodeAt(this.i);
+    if (c === 0x7b) return this.object(shape, path);
+    if (c === 0x5b) return this.array(shape, path);
+    if (c === 0x22) {
+      this.string();
+      return;
+    }
+    // number, true, false, null: up to the next delimiter
+    const start = this.i;
+    let j = start;
+    const s = this.s;
+    for (;;) {
+      const d = s.charCodeAt(j);
+      if (j >= s.length || d === 0x2c || d === 0x7d || d === 0x5d || d === 0x20 || d === 0x09 || d === 0x0a || d === 0x0d) break;
+      j++;
+    }
+    this.i = j;
+    if (shape.integer && (c === 0x2d || (c >= 0x30 && c <= 0x39))) {
+      const literal = s.slice(start, j);
+      if (!INTEGER_LITERAL.test(literal)) {
+        this.reasons.push({
+          code: 'not_an_integer',
+          field: path,
+          message: `${path} must be written as an integer (got ${literal}; the table's int column cannot read a fraction or an exponent)`,
+        });
+      }
+    }
+  }
+
+  private object(shape: ShapeNode, path: string): void {
+    this.i++; // {
+    const seen = new Map<string, string>();
+    this.ws();
+    if (this.s.charCodeAt(this.i) === 0x7d) {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      const key = this.string();
+      const lower = key.toLowerCase();
+      const first = seen.get(lower);
+      const field = join(path, key);
+      if (first !== undefined) {
+        this.reasons.push({
+          code: 'duplicate_key',
+          field,
+          message: first === key
+            ? `key ${JSON.stringify(key)} appears twice in ${path || 'the record'}`
+            : `keys ${JSON.stringify(first)} and ${JSON.stringify(key)} of ${path || 'the record'} differ only in case (the table reads keys case-insensitively)`,
+        });
+      } else {
+        seen.set(lower, key);
+      }
+      this.ws();
+      this.i++; // :
+      this.value(shape.props?.get(lower) ?? EMPTY, field);
+      this.ws();
+      const c = this.s.charCodeAt(this.i++);
+      if (c === 0x7d) return; // }
+    }
+  }
+
+  private array(shape: ShapeNode, path: string): void {
+    this.i++; // [
+    this.ws();
+    if (this.s.charCodeAt(this.i) === 0x5d) {
+      this.i++;
+      return;
+    }
+    const items = shape.items ?? EMPTY;
+    for (let n = 0; ; n++) {
+      this.value(items, `${path}[${n}]`);
+      this.ws();
+      const c = this.s.charCodeAt(this.i++);
+      if (c === 0x5d) return; // ]
+    }
+  }
+}
+
+/**
+ * The reasons the validated table could not read a line that `JSON.parse` accepted: `duplicate_key`
+ * (two keys of one object equal ignoring case, at any depth) and `not_an_integer` (an integer field
+ * written with a fraction or an exponent, e.g. `4230.0`, `1e3`). Empty for almost every line, after
+ * cheap checks only.
+ */
+export function glueReadabilityReasons(text: string, parsed: unknown): Reason[] {
+  if (parsed === null || typeof parsed !== 'object') return [];
+  if (!needsScan(text, parsed)) return [];
+  return new Scanner(text).scan();
+}
