@@ -74,12 +74,23 @@ interface Current {
   readonly exists: boolean;
 }
 
+/**
+ * True when S3 says the *object* is absent: `NoSuchKey` (GET, PUT with If-Match) or `NotFound` (HEAD,
+ * which has no error body), or another 404 that is not about the bucket. Never a 403: S3 answers
+ * 403 AccessDenied for a missing key when the caller may not list the bucket, and a denied read is
+ * an error, not an absence.
+ */
 export function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  if (e?.name === 'NoSuchBucket') return false;
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
 
-/** True for a lost conditional-write race: 412 PreconditionFailed or 409 ConditionalRequestConflict. */
+/**
+ * True for a lost conditional-write race: 412 PreconditionFailed or 409 ConditionalRequestConflict.
+ * (A PutObject with If-Match on a key deleted meanwhile fails with 404 NoSuchKey instead: putIfNewer
+ * treats that as a lost race too.)
+ */
 export function isConditionalConflict(err: unknown): boolean {
   const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   const status = e?.$metadata?.httpStatusCode;
@@ -105,7 +116,8 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
  * Compare-and-swap write: stores the object only when its watermark is newer than the stored one.
  * Reads the current ETag and `x-amz-meta-watermark` (HeadObject); skips when the stored watermark is
  * newer or equal; otherwise PutObject with `IfMatch: <etag>` (or `IfNoneMatch: '*'` when the object
- * is absent), re-reading and retrying when another writer won the race (412 / 409).
+ * is absent), re-reading and retrying when another writer won the race (412 / 409, or 404 NoSuchKey
+ * when the object was deleted between the read and an If-Match write).
  * An object without a (readable) watermark counts as older than any computation.
  */
 export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<PutIfNewerResult> {
@@ -135,7 +147,10 @@ export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<
       // A stream the failed request did not consume must not keep its socket open.
       const stream = body as { destroy?: () => void };
       if (typeof body === 'object' && typeof stream.destroy === 'function') stream.destroy();
-      if (isConditionalConflict(err)) {
+      // If-Match on a key deleted since our HeadObject: S3 answers 404 NoSuchKey, not 412. Another
+      // writer changed the object under us just the same: re-read (now absent → If-None-Match).
+      const deletedUnderUs = current.exists && current.etag !== undefined && isNotFound(err);
+      if (isConditionalConflict(err) || deletedUnderUs) {
         if (attempt >= maxAttempts) {
           throw new TransientError(`PutObject ${where}: lost the conditional-write race ${attempt} times`, { cause: err });
         }

@@ -7,6 +7,7 @@ import {
   Watermark,
   compareWatermarks,
   formatWatermark,
+  isNotFound,
   parseWatermark,
   putIfNewer,
 } from '../../lambda-src/lib/watermark';
@@ -47,7 +48,9 @@ function fakeS3(): Map<string, Stored> {
     await beforePut.shift()?.();
     const current = store.get(input.Key);
     if (input.IfNoneMatch === '*' && current) throw awsError('PreconditionFailed', 412);
-    if (input.IfMatch !== undefined && (!current || current.etag !== input.IfMatch)) throw awsError('PreconditionFailed', 412);
+    // As S3 answers: If-Match on a missing key is 404 NoSuchKey, on another ETag 412.
+    if (input.IfMatch !== undefined && !current) throw awsError('NoSuchKey', 404);
+    if (input.IfMatch !== undefined && current!.etag !== input.IfMatch) throw awsError('PreconditionFailed', 412);
     const body = await bytes(input.Body);
     const etag = `"${createHash('md5').update(body).digest('hex')}"`;
     store.set(input.Key, { body, etag, metadata: { ...(input.Metadata ?? {}) } });
@@ -166,6 +169,26 @@ describe('putIfNewer', () => {
     expect(store.get('results/x.json')!.body.toString()).toBe('mine');
   });
 
+  test('404 NoSuchKey on If-Match (the object was deleted after our read) is a lost race: re-read, then create', async () => {
+    const store = fakeS3();
+    store.set('results/x.json', { body: Buffer.from('older'), etag: '"o"', metadata: { watermark: formatWatermark(W1) } });
+    beforePut.push(() => {
+      store.delete('results/x.json');
+    });
+    const out = await putIfNewer(s3, { ...base, body: 'mine', watermark: W2 });
+    expect(out).toMatchObject({ outcome: 'written' });
+    const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => [c.args[0].input.IfMatch, c.args[0].input.IfNoneMatch]);
+    expect(puts).toEqual([['"o"', undefined], [undefined, '*']]);
+    expect(store.get('results/x.json')!.body.toString()).toBe('mine');
+  });
+
+  test('a 404 that is not a lost race (no such bucket, or If-None-Match) is not retried', async () => {
+    fakeS3();
+    beforePut.push(() => { throw awsError('NoSuchBucket', 404); });
+    await expect(putIfNewer(s3, { ...base, body: 'x', watermark: W1 })).rejects.toMatchObject({ name: 'NoSuchBucket' });
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1);
+  });
+
   test('409 ConditionalRequestConflict is retried too; losing every time ends in TransientError', async () => {
     fakeS3();
     for (let i = 0; i < 3; i++) beforePut.push(() => { throw awsError('ConditionalRequestConflict', 409); });
@@ -203,5 +226,24 @@ describe('putIfNewer', () => {
     await expect(putIfNewer(s3, { ...base, body: 'x', watermark: W1 })).rejects.toMatchObject({ name: 'AccessDenied' });
     beforePut.push(() => { throw awsError('AccessDenied', 403); });
     await expect(putIfNewer(s3, { ...base, body: 'x', watermark: W1 })).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+});
+
+describe('what counts as absent', () => {
+  test('404 NotFound (HEAD) and NoSuchKey are absent; a 403 or a missing bucket never is', () => {
+    expect(isNotFound(awsError('NotFound', 404))).toBe(true);
+    expect(isNotFound(awsError('NoSuchKey', 404))).toBe(true);
+    // S3 answers 403 for a missing key when the caller may not list the bucket: that is an error.
+    expect(isNotFound(awsError('AccessDenied', 403))).toBe(false);
+    expect(isNotFound(awsError('Forbidden', 403))).toBe(false);
+    expect(isNotFound(awsError('NoSuchBucket', 404))).toBe(false);
+    expect(isNotFound(new Error('socket hang up'))).toBe(false);
+  });
+
+  test('putIfNewer never writes over an object it was denied to read', async () => {
+    fakeS3();
+    beforeHead.push(() => { throw awsError('Forbidden', 403); });
+    await expect(putIfNewer(s3, { bucket: 'data', key: 'k', contentType: 'text/plain', body: 'x', watermark: W1, sleep: noSleep })).rejects.toMatchObject({ name: 'Forbidden' });
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
   });
 });
