@@ -11,8 +11,9 @@
  *
  * Cost: most lines need no scan. `needsScan` compares the number of keys `JSON.parse` kept with the
  * number of `:` in the line (every key is followed by one; fewer keys than colons means a repeated
- * key or a colon inside a string), looks for a key with upper-case letters, and for a digit followed
- * by `.`, `e` or `E` (a fraction or an exponent somewhere). Only such lines get the full scan.
+ * key or a colon inside a string), looks for a key with upper-case letters, and reads the literal of
+ * each top-level integer field where it stands. A line with a backslash, a repeated key name, a key
+ * with upper-case letters or a colon inside a string gets the full scan.
  */
 import type { Reason } from './index';
 import { FACILITY_RECORD_SCHEMA } from '../../src/schema/facility-record';
@@ -40,35 +41,97 @@ function shapeOf(node: SchemaLike): ShapeNode {
 const RECORD_SHAPE = shapeOf(FACILITY_RECORD_SCHEMA as SchemaLike);
 const EMPTY: ShapeNode = { integer: false };
 
-/** Counts the keys of every object in a parsed JSON value; `upper` is set when a key has upper-case letters. */
-function countKeys(v: unknown, acc: { keys: number; upper: boolean }): void {
-  if (v === null || typeof v !== 'object') return;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i];
-      if (x !== null && typeof x === 'object') countKeys(x, acc);
-    }
-    return;
-  }
-  for (const k in v as Record<string, unknown>) {
-    acc.keys++;
-    if (!acc.upper && k !== k.toLowerCase()) acc.upper = true;
-    const x = (v as Record<string, unknown>)[k];
-    if (x !== null && typeof x === 'object') countKeys(x, acc);
-  }
+/** Top-level integer fields: their literal is checked in place. Integer positions deeper down use a regex. */
+const TOP_INTEGERS = [...(RECORD_SHAPE.props ?? new Map<string, ShapeNode>())].filter(([, n]) => n.integer).map(([k]) => k);
+function hasDeepInteger(n: ShapeNode, depth: number): boolean {
+  if (n.integer && depth > 1) return true;
+  for (const c of n.props?.values() ?? []) if (hasDeepInteger(c, depth + 1)) return true;
+  return n.items !== undefined && hasDeepInteger(n.items, depth + 1);
 }
-
+const DEEP_INTEGERS = hasDeepInteger(RECORD_SHAPE, 0);
 const FRACTION_OR_EXPONENT = /[0-9][.eE]/;
 
+/** True when a key may lower-case to something else (an ASCII upper-case letter, or any non-ASCII character). */
+function mayHaveUpperCase(k: string): boolean {
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c > 127) return true;
+  }
+  return false;
+}
+
+/** Every property name of the schema (all lower-case): such a key needs no upper-case check. */
+const KNOWN_KEYS = new Set<string>();
+(function collect(n: ShapeNode): void {
+  for (const [k, c] of n.props ?? []) {
+    KNOWN_KEYS.add(k);
+    collect(c);
+  }
+  if (n.items) collect(n.items);
+})(RECORD_SHAPE);
+
+/** The number of keys of every object in a parsed JSON value; -1 when a key may have upper-case letters. */
+function countKeys(v: object): number {
+  let n = 0;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (x !== null && typeof x === 'object') {
+        const m = countKeys(x);
+        if (m < 0) return -1;
+        n += m;
+      }
+    }
+    return n;
+  }
+  for (const k in v) {
+    n++;
+    if (!KNOWN_KEYS.has(k) && mayHaveUpperCase(k)) return -1;
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== null && typeof x === 'object') {
+      const m = countKeys(x);
+      if (m < 0) return -1;
+      n += m;
+    }
+  }
+  return n;
+}
+
+/**
+ * True when the top-level integer fields are written as plain integers. Called only for text without
+ * backslashes (every `"` is a string delimiter); the key must occur once, so the occurrence found is
+ * the top-level field's.
+ */
+function topIntegersArePlain(text: string, parsed: Record<string, unknown>): boolean {
+  for (const name of TOP_INTEGERS) {
+    if (typeof parsed[name] !== 'number') continue; // absent or another type: the schema rules report it
+    const token = `"${name}"`;
+    const at = text.indexOf(token);
+    if (at === -1 || text.indexOf(token, at + 1) !== -1) return false;
+    let i = at + token.length;
+    let c = text.charCodeAt(i);
+    while (c === 0x20 || c === 0x09) c = text.charCodeAt(++i);
+    if (c !== 0x3a) return false; // a value, not the key
+    c = text.charCodeAt(++i);
+    while (c === 0x20 || c === 0x09) c = text.charCodeAt(++i);
+    if (c === 0x2d) c = text.charCodeAt(++i);
+    while (c >= 0x30 && c <= 0x39) c = text.charCodeAt(++i);
+    if (c === 0x2e || c === 0x65 || c === 0x45) return false; // . e E: a fraction or an exponent
+  }
+  return true;
+}
+
 /** True when the cheap checks cannot rule out a repeated key or a non-integer literal. */
-export function needsScan(text: string, parsed: unknown): boolean {
-  if (FRACTION_OR_EXPONENT.test(text)) return true;
-  const acc = { keys: 0, upper: false };
-  countKeys(parsed, acc);
-  if (acc.upper) return true;
+export function needsScan(text: string, parsed: object): boolean {
+  // Escapes can spell a key or hide a quote: leave such (rare) lines to the scanner.
+  if (text.indexOf('\\') !== -1) return true;
+  if (DEEP_INTEGERS ? FRACTION_OR_EXPONENT.test(text) : !topIntegersArePlain(text, parsed as Record<string, unknown>)) return true;
+  const keys = countKeys(parsed);
+  if (keys < 0) return true;
+  // Every key is followed by a colon; more colons than keys JSON.parse kept: a repeated key (or a colon in a string).
   let colons = 0;
   for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) {
-    if (++colons > acc.keys) return true;
+    if (++colons > keys) return true;
   }
   return false;
 }

@@ -63,6 +63,16 @@ describe('employee_count is an int column: 0 ≤ n ≤ 2147483647, written as an
     expect(check(withText([['"employee_count":10', '"employee_count" :  10.0 ']])).ok).toBe(false);
   });
 
+  test('the same key name in a nested extra object does not hide the top-level literal', () => {
+    const text = withText([['"facility_id"', '"extra":{"employee_count":1},"facility_id"'], ['"employee_count":10', '"employee_count":4230.0']]);
+    expect(text.indexOf('"employee_count":1}')).toBeLessThan(text.indexOf('"employee_count":4230.0'));
+    const r = check(text);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reasons).toEqual([expect.objectContaining({ code: 'not_an_integer', field: 'employee_count' })]);
+    // …and a fraction in the nested object is not the int column's business.
+    expect(check(withText([['"facility_id"', '"extra":{"employee_count":1.5},"facility_id"']])).ok).toBe(true);
+  });
+
   test('fractions elsewhere (unknown fields, strings) are fine', () => {
     const text = withText([['"employee_count":10', '"employee_count":10,"rating":4.5,"note":"3.5e2 beds"']]);
     expect(check(text).ok).toBe(true);
