@@ -70,14 +70,20 @@ const KNOWN_KEYS = new Set<string>();
   if (n.items) collect(n.items);
 })(RECORD_SHAPE);
 
-/** The number of keys of every object in a parsed JSON value; -1 when a key may have upper-case letters. */
-function countKeys(v: object): number {
+const TOP_INTEGER_SET = new Set(TOP_INTEGERS);
+
+/**
+ * The number of keys of every object in a parsed JSON value; -1 when a key may have upper-case
+ * letters, or when an object below the top level has a key named like a top-level integer field (so
+ * the first occurrence of that name in the text might not be the field's).
+ */
+function countKeys(v: object, top: boolean): number {
   let n = 0;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const x: unknown = v[i];
       if (x !== null && typeof x === 'object') {
-        const m = countKeys(x);
+        const m = countKeys(x, false);
         if (m < 0) return -1;
         n += m;
       }
@@ -86,10 +92,11 @@ function countKeys(v: object): number {
   }
   for (const k in v) {
     n++;
+    if (!top && TOP_INTEGER_SET.has(k)) return -1;
     if (!KNOWN_KEYS.has(k) && mayHaveUpperCase(k)) return -1;
     const x = (v as Record<string, unknown>)[k];
     if (x !== null && typeof x === 'object') {
-      const m = countKeys(x);
+      const m = countKeys(x, false);
       if (m < 0) return -1;
       n += m;
     }
@@ -97,17 +104,19 @@ function countKeys(v: object): number {
   return n;
 }
 
+const TOP_INTEGER_TOKENS = TOP_INTEGERS.map((k) => [k, `"${k}"`] as const);
+
 /**
  * True when the top-level integer fields are written as plain integers. Called only for text without
- * backslashes (every `"` is a string delimiter); the key must occur once, so the occurrence found is
- * the top-level field's.
+ * backslashes (every `"` is a string delimiter) whose nested objects have no key of the same name
+ * (countKeys), so the first `"<name>"` followed by a colon is the field's key; one that is a string
+ * value instead (`"label":"employee_count"`) is not followed by a colon and sends the line to the scanner.
  */
 function topIntegersArePlain(text: string, parsed: Record<string, unknown>): boolean {
-  for (const name of TOP_INTEGERS) {
+  for (const [name, token] of TOP_INTEGER_TOKENS) {
     if (typeof parsed[name] !== 'number') continue; // absent or another type: the schema rules report it
-    const token = `"${name}"`;
     const at = text.indexOf(token);
-    if (at === -1 || text.indexOf(token, at + 1) !== -1) return false;
+    if (at === -1) return false;
     let i = at + token.length;
     let c = text.charCodeAt(i);
     while (c === 0x20 || c === 0x09) c = text.charCodeAt(++i);
@@ -125,9 +134,9 @@ function topIntegersArePlain(text: string, parsed: Record<string, unknown>): boo
 export function needsScan(text: string, parsed: object): boolean {
   // Escapes can spell a key or hide a quote: leave such (rare) lines to the scanner.
   if (text.indexOf('\\') !== -1) return true;
-  if (DEEP_INTEGERS ? FRACTION_OR_EXPONENT.test(text) : !topIntegersArePlain(text, parsed as Record<string, unknown>)) return true;
-  const keys = countKeys(parsed);
+  const keys = countKeys(parsed, true);
   if (keys < 0) return true;
+  if (DEEP_INTEGERS ? FRACTION_OR_EXPONENT.test(text) : !topIntegersArePlain(text, parsed as Record<string, unknown>)) return true;
   // Every key is followed by a colon; more colons than keys JSON.parse kept: a repeated key (or a colon in a string).
   let colons = 0;
   for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) {
