@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isCalendarDate } from './dates';
 import { InvalidEventError } from './errors';
 import { snapshotOutOfRange } from '../../src/schema/snapshot-range';
@@ -6,7 +7,7 @@ import { snapshotOutOfRange } from '../../src/schema/snapshot-range';
 export interface RawKeyInfo {
   /** The `<snapshot_date>` folder, when the key has one. */
   readonly snapshotDate?: string;
-  /** The path below the snapshot folder, `/` → `__`, data extension removed. */
+  /** The output name (without `.jsonl`) of the path below the snapshot folder: injective (outputStem). */
   readonly stem: string;
   readonly gzip: boolean;
 }
@@ -18,13 +19,48 @@ export function isDataKey(key: string): boolean {
   return DATA_EXT.test(key);
 }
 
+/** Hex digits of the hash suffix of a stem that is not plain (outputStem). */
+export const STEM_HASH_HEX = 12;
+
+/**
+ * The output stem of a raw object: its path below the snapshot folder (`rel`), readable and
+ * injective, so two raw objects never share (and overwrite) each other's outputs:
+ *
+ * - the file name loses a trailing `.jsonl` (exactly that, when what is left has no data extension of
+ *   its own); every other extension stays: `a.jsonl` → `a`, `a.ndjson` → `a.ndjson`,
+ *   `a.jsonl.gz` → `a.jsonl.gz`, `A.JSON.gz` → `A.JSON.gz`;
+ * - folders are joined with `__`: `x/y.jsonl` → `x__y`;
+ * - that *plain* form is used when it can be read back unambiguously: no path segment is empty,
+ *   starts or ends with `_`, contains `__` or `~`, and the stem does not start with `.` (a hidden
+ *   name, which Athena would skip). Otherwise the stem is the plain form (leading `.`/`_` removed)
+ *   followed by `~` and the first STEM_HASH_HEX hex digits of the sha256 of `rel`: `x__y.jsonl` →
+ *   `x__y~<hash>`, keeping it apart from `x/y.jsonl` → `x__y`.
+ *
+ * Plain stems contain no `~` and can be split back into `rel`; hashed stems end in `~` + 12 hex
+ * digits of the full relative key (48 bits: distinct keys collide with negligible probability).
+ */
+export function outputStem(rel: string): string {
+  const segments = rel.split('/');
+  const name = segments[segments.length - 1];
+  const rest = name.endsWith('.jsonl') ? name.slice(0, -'.jsonl'.length) : '';
+  const fileStem = rest !== '' && !DATA_EXT.test(rest) ? rest : name;
+  const parts = [...segments.slice(0, -1), fileStem];
+  const plain = parts.join('__');
+  const unambiguous = parts.every((p) => p !== '' && !p.startsWith('_') && !p.endsWith('_') && !p.includes('__') && !p.includes('~'))
+    && !plain.startsWith('.');
+  if (unambiguous) return plain;
+  const readable = plain.replace(/^[._]+/, '') || 'part';
+  return `${readable}~${createHash('sha256').update(rel).digest('hex').slice(0, STEM_HASH_HEX)}`;
+}
+
 /**
  * Parses `<rawPrefix><YYYY-MM-DD>/<path>` (or any path, for local files, where the snapshot is the
- * nearest parent folder that is a calendar date). Returns the snapshot folder and the stem.
+ * nearest parent folder that is a calendar date). Returns the snapshot folder and the output stem
+ * of the path below it (outputStem; the file name alone when there is no date folder).
  */
 export function parseRawKey(key: string, rawPrefix = ''): RawKeyInfo {
   const rel = rawPrefix && key.startsWith(rawPrefix) ? key.slice(rawPrefix.length) : key;
-  const parts = rel.split('/').filter((p) => p !== '');
+  const parts = rel.split('/');
   let idx = -1;
   for (let i = parts.length - 2; i >= 0; i--) {
     const folder = parts[i].startsWith('snapshot_date=') ? parts[i].slice('snapshot_date='.length) : parts[i];
@@ -35,9 +71,8 @@ export function parseRawKey(key: string, rawPrefix = ''): RawKeyInfo {
   }
   const below = idx >= 0 ? parts.slice(idx + 1) : parts.slice(-1);
   const gzip = /\.gz$/i.test(key);
-  const stem = below.join('__').replace(DATA_EXT, '') || 'part';
   const snapshotDate = idx >= 0 ? parts[idx].replace(/^snapshot_date=/, '') : undefined;
-  return { snapshotDate, stem, gzip };
+  return { snapshotDate, stem: outputStem(below.join('/')), gzip };
 }
 
 /**

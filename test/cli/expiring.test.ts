@@ -43,7 +43,7 @@ describe('medlaunch-elt expiring', () => {
     expect(lastJson()).toEqual({ read: 4, valid: 3, matched: 1, quarantined: 1, duplicates: 1, blank: 1 });
     expect(ids(join(dir, 'out/snapshot_date=2025-08-10/part-1.jsonl'))).toEqual(['FAC1']);
     expect(ids(join(dir, 'out/_validated/snapshot_date=2025-08-10/part-1.jsonl'))).toEqual(['FAC1', 'FAC2']);
-    expect(lines(join(dir, 'out/_validated/snapshot_date=2025-08-10/part-2.jsonl'))).toEqual([]);
+    expect(lines(join(dir, 'out/_validated/snapshot_date=2025-08-10/part-2.jsonl.gz.jsonl'))).toEqual([]); // injective stems: part-2.jsonl.gz keeps its extension
     const q = lines(join(dir, 'out/_quarantine/snapshot_date=2025-08-10/part-1.jsonl')).map((l) => JSON.parse(l));
     expect(q).toEqual([expect.objectContaining({ line: 4, reason: 'invalid_json', raw: '{oops', snapshot_date: '2025-08-10' })]);
     expect(readdirSync(join(dir, 'out')).sort()).toEqual(['_quarantine', '_validated', 'snapshot_date=2025-08-10']);

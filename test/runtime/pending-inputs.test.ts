@@ -68,18 +68,19 @@ test('a raw object whose Stage 2 failed for good is settled by its failure marke
   await put(`validated/snapshot_date=${d}/good.jsonl`);
   // Well inside the window: without a marker the corrupt object holds the snapshot back.
   expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([`data/batch/${d}/bad.jsonl.gz`]);
-  await put(`quarantine/_failed/snapshot_date=${d}/bad.json`);
+  await put(`quarantine/_failed/snapshot_date=${d}/bad.jsonl.gz.json`);
   expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([]);
   // A marker of another stem or another snapshot settles nothing.
   await pause();
   await put(`data/batch/${d}/other.ndjson`);
-  await put('quarantine/_failed/snapshot_date=2025-09-03/other.json');
+  await put('quarantine/_failed/snapshot_date=2025-09-03/other.ndjson.json');
+  await put(`quarantine/_failed/snapshot_date=${d}/other.json`); // the marker of other.jsonl (stem other), not of other.ndjson
   expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([`data/batch/${d}/other.ndjson`]);
-  await put(`validated/snapshot_date=${d}/other.jsonl`);
+  await put(`validated/snapshot_date=${d}/other.ndjson.jsonl`);
   // The key is uploaded again (fixed): its marker is now older, so it waits for its new Stage 2.
   await pause();
   await put(`data/batch/${d}/bad.jsonl.gz`);
   expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([`data/batch/${d}/bad.jsonl.gz`]);
-  await put(`validated/snapshot_date=${d}/bad.jsonl`);
+  await put(`validated/snapshot_date=${d}/bad.jsonl.gz.jsonl`);
   expect(await pendingRawObjects(client, config, d, Date.now())).toEqual([]);
 }, 60_000);

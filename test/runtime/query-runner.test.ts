@@ -410,14 +410,15 @@ describe('waiting for the rest of a snapshot (PENDING_INPUT_WINDOW_SECONDS)', ()
   test('a raw object is pending while its validated output is missing or older than it, within the window', async () => {
     raw('a.jsonl', 30); validated('a', 20); // validated after it arrived: done
     raw('b.jsonl', 30); // no output yet: pending
-    raw('c.jsonl.gz', 10); validated('c', 50); // re-uploaded after its last validation: pending
-    raw('sub/d.ndjson', 5); validated('sub__d', 1); // nested path: stem sub__d, done
+    raw('a.ndjson', 30); // its own stem is a.ndjson: a's output does not settle it (injective stems)
+    raw('c.jsonl.gz', 10); validated('c.jsonl.gz', 50); // re-uploaded after its last validation: pending
+    raw('sub/d.ndjson', 5); validated('sub__d.ndjson', 1); // nested path: stem sub__d.ndjson, done
     raw('e.jsonl', 601); // older than the window: its own execution alerts; not waited for
     raw('_SUCCESS', 1); raw('notes.txt', 1); // not data objects
     raw('2025-08-11/f.jsonl', 1); // another snapshot's folder below this one
     putRaw('data/batch/2025-08-100/g.jsonl', '{}', {}, NOW); // a prefix sibling, not this snapshot
     expect(await pendingRawObjects(s3, waiting, '2025-08-10', NOW)).toEqual([
-      'data/batch/2025-08-10/b.jsonl', 'data/batch/2025-08-10/c.jsonl.gz',
+      'data/batch/2025-08-10/a.ndjson', 'data/batch/2025-08-10/b.jsonl', 'data/batch/2025-08-10/c.jsonl.gz',
     ]);
     expect(await pendingRawObjects(s3, config, '2025-08-10', NOW)).toEqual([]); // window 0: off, nothing listed
   });

@@ -54,7 +54,7 @@ test('a corrupt .jsonl.gz fails its own execution with one alert; the good file 
   expect(seconds).toBeLessThan(120);
 
   // The failure marker names the object; the refused raw object is still where it was uploaded.
-  const marker = join(r.bucketDir, 'quarantine', '_failed', `snapshot_date=${D}`, 'bad.json');
+  const marker = join(r.bucketDir, 'quarantine', '_failed', `snapshot_date=${D}`, 'bad.jsonl.gz.json');
   expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({ source_key: `data/batch/${D}/bad.jsonl.gz`, error: 'CorruptInputError' });
   expect(existsSync(join(r.bucketDir, 'data', 'batch', FUTURE, 'early.jsonl'))).toBe(true);
   expect(existsSync(join(r.bucketDir, 'validated', `snapshot_date=${FUTURE}`))).toBe(false);

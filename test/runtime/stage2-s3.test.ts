@@ -63,6 +63,26 @@ describe('Stage 2 against S3 (mocked SDK)', () => {
     expect(puts.every((c) => c.args[0].input.Bucket === 'data')).toBe(true);
   });
 
+  test('objects whose keys differ only in extension, case or path separators write different outputs', async () => {
+    s3Mock.on(GetObjectCommand).callsFake(() => ({ Body: body(`${line}\n`) }));
+    s3Mock.on(PutObjectCommand).resolves({});
+    const keys = ['a.jsonl', 'a.ndjson', 'A.JSON.gz', 'x/y.jsonl', 'x__y.jsonl'].map((k) => `data/batch/2025-08-10/${k}`);
+    const validated: string[] = [];
+    for (const key of keys) {
+      s3Mock.on(GetObjectCommand).callsFake(() => ({ Body: body(key.endsWith('.gz') ? gzipSync(`${line}\n`) : `${line}\n`) }));
+      const r = await processS3Object({ client, bucket: 'data', key, rawPrefix: 'data/batch/', prefixes: PREFIXES, months: 6 });
+      validated.push(...r.outputs.validated);
+    }
+    expect(new Set(validated).size).toBe(keys.length);
+    expect(validated.slice(0, 4)).toEqual([
+      'validated/snapshot_date=2025-08-10/a.jsonl',
+      'validated/snapshot_date=2025-08-10/a.ndjson.jsonl',
+      'validated/snapshot_date=2025-08-10/A.JSON.gz.jsonl',
+      'validated/snapshot_date=2025-08-10/x__y.jsonl',
+    ]);
+    expect(validated[4]).toMatch(/^validated\/snapshot_date=2025-08-10\/x__y~[0-9a-f]{12}\.jsonl$/);
+  });
+
   test('NoSuchKey is permanent and keeps the SDK error name', async () => {
     s3Mock.on(GetObjectCommand).rejects(new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'gone' }));
     await expect(run()).rejects.toMatchObject({ name: 'NoSuchKey' });
@@ -90,7 +110,7 @@ describe('Stage 2 against S3 (mocked SDK)', () => {
     expect(err).toMatchObject({ name: 'CorruptInputError' });
     expect(err.message).toContain(key);
     const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
-    expect(puts.map((p) => p.Key)).toEqual(['quarantine/_failed/snapshot_date=2025-08-10/bad.json']);
+    expect(puts.map((p) => p.Key)).toEqual(['quarantine/_failed/snapshot_date=2025-08-10/bad.jsonl.gz.json']);
     expect(JSON.parse(String(puts[0].Body))).toMatchObject({ source_key: key, etag: '"gz"', error: 'CorruptInputError' });
   });
 
