@@ -4,7 +4,7 @@
  * memory, asset folder), the state machine definition, EventBridge rules and targets, Glue
  * databases/tables, the Athena workgroup and SNS topics.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
@@ -13,6 +13,8 @@ import type { CfnTemplate, ResolveEnvironment } from './intrinsics';
 import * as pipelineLib from '../../src';
 
 export { IntrinsicResolver, TemplateResolutionError } from './intrinsics';
+export { AssemblyError, isPipelineTemplate, listAssemblyStacks, loadAssemblyStack } from './assembly';
+export type { AssemblyStackInfo, LoadedAssemblyStack } from './assembly';
 export type { CfnResource, CfnTemplate, ResolveEnvironment } from './intrinsics';
 
 /** Stack name used for the locally synthesized pipeline. */
@@ -177,6 +179,10 @@ export class ResolvedTemplate {
       let assetDir: string | undefined;
       if (typeof assetPath === 'string' && assetProperty === 'Code') {
         assetDir = isAbsolute(assetPath) || !this.assemblyDir ? resolvePath(assetPath) : join(this.assemblyDir, assetPath);
+      } else if (this.assemblyDir && typeof raw.Code?.S3Key === 'string') {
+        // Without asset metadata (an app synthesized outside the CDK CLI): the asset folder is named by the S3 key's hash.
+        const m = /^([0-9a-f]{64})\.zip$/.exec(raw.Code.S3Key);
+        if (m && existsSync(join(this.assemblyDir, `asset.${m[1]}`))) assetDir = join(this.assemblyDir, `asset.${m[1]}`);
       }
       return {
         logicalId: id,
@@ -282,6 +288,41 @@ export class ResolvedTemplate {
     return this.logicalIdsOfType('AWS::SNS::Topic').map((id) => ({
       logicalId: id, name: this.resolver.physicalName(id), arn: this.resolver.arn(id), properties: this.properties(id),
     }));
+  }
+
+  /**
+   * The default SSE-KMS key (ARN, or the key id/alias as written) of each bucket of the template,
+   * by bucket name: objects written without their own key are encrypted with it.
+   */
+  bucketKmsKeys(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const b of this.buckets()) {
+      const rule = (b.properties.BucketEncryption?.ServerSideEncryptionConfiguration ?? [])[0]?.ServerSideEncryptionByDefault;
+      if (rule?.SSEAlgorithm === 'aws:kms' || rule?.SSEAlgorithm === 'aws:kms:dsse') {
+        out[b.name] = rule.KMSMasterKeyID ? String(rule.KMSMasterKeyID) : `arn:aws:kms:${this.region}:${this.accountId}:alias/aws/s3`;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Buckets and topics the pipeline uses that the stack does not define (an imported `bucket` or
+   * `alertTopic` prop): the data bucket named by the functions' `DATA_BUCKET`, and the topics the
+   * state machine publishes to. Local mode creates them empty, without the policies or encryption
+   * settings they have in AWS (those are outside the template).
+   */
+  externalResources(): { buckets: string[]; topics: string[] } {
+    const own = new Set(this.buckets().map((b) => b.name));
+    const buckets = [...new Set(this.lambdaFunctions().map((f) => f.env.DATA_BUCKET).filter((b): b is string => !!b && !own.has(b)))];
+    const ownTopics = new Set(this.snsTopics().map((t) => t.arn));
+    const topics = new Set<string>();
+    for (const m of this.stateMachines()) {
+      JSON.stringify(m.definition, (k, v) => {
+        if (k === 'TopicArn' && typeof v === 'string' && v.startsWith('arn:') && !ownTopics.has(v)) topics.add(v);
+        return v;
+      });
+    }
+    return { buckets, topics: [...topics] };
   }
 
   /** S3 buckets. */
