@@ -406,8 +406,9 @@ export class AccreditationPipeline extends Construct {
 
     // Least privilege: each function reaches only the prefixes it reads or writes.
     this.grantPrefixes(this.processorFunction, { read: [p.raw], write: [p.validated, p.expiring, p.quarantine] });
+    // The query runner also lists (never reads) the raw prefix: which raw objects of a snapshot are still being
+    // validated (PENDING_INPUT_WINDOW_SECONDS); grantPrefixes' bucket-wide s3:ListBucket covers it.
     this.grantPrefixes(this.queryFunction, {
-      list: [p.raw], // which raw objects of a snapshot are still being validated (PENDING_INPUT_WINDOW_SECONDS)
       read: [p.validated],
       write: [p.curated, p.results, p.athenaResults],
       delete: [p.curated],
@@ -516,6 +517,9 @@ export class AccreditationPipeline extends Construct {
 
   /**
    * Lets `grantee` read the Stage 3 results and the published production results.
+   *
+   * Includes `s3:ListBucket` on the bucket (no prefix condition), so a GET or HEAD of a key that does not
+   * exist yet answers 404 rather than 403; the grantee can list key names of the bucket, never read other objects.
    */
   public grantReadResults(grantee: iam.IGrantable): iam.Grant {
     const grant = this.grantPrefixes(grantee, { read: [this.prefixes.results, this.prefixes.production] });
@@ -525,6 +529,8 @@ export class AccreditationPipeline extends Construct {
   /**
    * Lets `grantee` run Athena queries in the pipeline's workgroup over its two tables
    * (the data they read, the query results location and the KMS key included).
+   *
+   * Like `grantReadResults`, includes `s3:ListBucket` on the bucket, so missing keys answer 404.
    */
   public grantRunQueries(grantee: iam.IGrantable): iam.Grant {
     const grant = this.grantPrefixes(grantee, {
@@ -535,8 +541,8 @@ export class AccreditationPipeline extends Construct {
     return grant;
   }
 
-  /** Object-level access under prefixes, ListBucket limited to them, and the key. */
-  private grantPrefixes(grantee: iam.IGrantable, access: { list?: string[]; read?: string[]; write?: string[]; delete?: string[] }): iam.Grant {
+  /** Object-level access under prefixes, ListBucket on the bucket (404 for missing keys), and the key. */
+  private grantPrefixes(grantee: iam.IGrantable, access: { read?: string[]; write?: string[]; delete?: string[] }): iam.Grant {
     const read = access.read ?? [];
     const write = access.write ?? [];
     const del = access.delete ?? [];
@@ -557,10 +563,14 @@ export class AccreditationPipeline extends Construct {
     if (del.length > 0) {
       iam.Grant.addToPrincipal({ grantee, actions: ['s3:DeleteObject'], resourceArns: objects(del) });
     }
+    // s3:ListBucket on the bucket without an s3:prefix condition: a GET/HEAD/COPY of a missing key carries no
+    // s3:prefix, and without ListBucket S3 answers it with 403 AccessDenied instead of 404 NoSuchKey (S3 API
+    // reference, GetObject/HeadObject "Permissions"). The runtime treats only 404 as "absent" (watermarks,
+    // partition claims, compare-and-swap writes), so this is the narrowest grant that works: it lists key
+    // names, never reads an object (README, "Security").
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['s3:ListBucket'],
       resources: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [...new Set([...(access.list ?? []), ...all])].map((x) => `${x}*`) } },
     }));
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['s3:GetBucketLocation'],
