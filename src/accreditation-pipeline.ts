@@ -333,7 +333,9 @@ export class AccreditationPipeline extends Construct {
           outputLocation: this.athenaOutputLocation,
           encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: key.keyArn },
           expectedBucketOwner: Aws.ACCOUNT_ID,
-          aclConfiguration: { s3AclOption: 'BUCKET_OWNER_FULL_CONTROL' },
+          // No AclConfiguration: with it Athena sends x-amz-acl on every result and UNLOAD file (Athena API
+          // Reference, AclConfiguration), which needs s3:PutObjectAcl and does nothing on a BucketOwnerEnforced
+          // bucket (ACLs disabled; the bucket owner owns every object).
         },
       },
     });

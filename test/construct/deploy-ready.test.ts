@@ -49,3 +49,15 @@ describe('missing keys answer 404, not 403 (s3:ListBucket without an s3:prefix c
   });
 });
 
+
+describe('Athena writes results without ACLs', () => {
+  test('the workgroup sets no AclConfiguration (x-amz-acl would need s3:PutObjectAcl; the bucket has ACLs disabled)', () => {
+    const wg = template.findResources('AWS::Athena::WorkGroup');
+    expect(JSON.stringify(wg)).not.toContain('AclConfiguration');
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('s3:PutObjectAcl');
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] },
+    });
+  });
+});
