@@ -94,6 +94,11 @@ export class AccreditationPipeline extends Construct {
   public readonly executionsTimedOutAlarm: cloudwatch.Alarm;
   /** Alarms on aborted executions. */
   public readonly executionsAbortedAlarm: cloudwatch.Alarm;
+  /**
+   * Prefix of every alarm name (`medlaunch-elt-<path-derived>-`). The alert topic and the key let
+   * `cloudwatch.amazonaws.com` act for alarms of this name only; allow the same on an `alertTopic` you bring.
+   */
+  public readonly alarmNamePrefix: string;
   /** Every alarm (executions, Lambda errors of each function, depth of each DLQ); each notifies `alertTopic`. */
   public readonly alarms: cloudwatch.Alarm[];
   /** The log group of the state machine (level ALL, KMS-encrypted). */
@@ -187,6 +192,12 @@ export class AccreditationPipeline extends Construct {
     const derived = Names.uniqueResourceName(this, { maxLength: 60, separator: '_' }).toLowerCase().replace(/[^a-z0-9_]/g, '_');
     this.databaseName = validateDatabaseName(props.databaseName ?? `medlaunch_elt_${derived}`);
     this.workGroupName = validateWorkGroupName(props.workGroupName ?? `medlaunch-elt-${derived.replace(/_/g, '-')}`);
+    // Every alarm is named <alarmNamePrefix><what>, so the topic and key policies can let CloudWatch act for
+    // exactly these alarms (aws:SourceArn); alarms are deleted with the stack, so the names never block a redeploy.
+    this.alarmNamePrefix = `medlaunch-elt-${derived.replace(/_/g, '-')}-`;
+    const alarmArnPattern = Stack.of(this).formatArn({
+      service: 'cloudwatch', resource: 'alarm', resourceName: `${this.alarmNamePrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
 
     // ---------------------------------------------------------------- encryption key
     const key = props.encryptionKey ?? props.bucket?.encryptionKey ?? new kms.Key(this, 'Key', {
@@ -196,7 +207,7 @@ export class AccreditationPipeline extends Construct {
       pendingWindow: Duration.days(30),
     });
     this.encryptionKey = key;
-    if (key instanceof kms.Key) this.allowServicesToUseKey(key);
+    if (key instanceof kms.Key) this.allowServicesToUseKey(key, alarmArnPattern);
 
     // ---------------------------------------------------------------- storage
     if (props.bucket) {
@@ -428,6 +439,19 @@ export class AccreditationPipeline extends Construct {
         enforceSSL: true,
       });
       for (const email of emails) topic.addSubscription(new subs.EmailSubscription(email));
+      // enforceSSL makes CDK write an AWS::SNS::TopicPolicy, which replaces the topic's default policy: without
+      // this statement CloudWatch could not publish and no alarm would ever notify. Scoped as the SNS docs
+      // recommend against the confused deputy: this account, and only this construct's alarms.
+      topic.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: { 'aws:SourceArn': alarmArnPattern },
+        },
+      }));
       this.alertTopic = topic;
     }
 
@@ -477,6 +501,7 @@ export class AccreditationPipeline extends Construct {
     const action = new cwActions.SnsAction(this.alertTopic);
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
       const a = new cloudwatch.Alarm(this, alarmId, {
+        alarmName: `${this.alarmNamePrefix}${alarmId.replace(/Alarm$/, '')}`,
         metric,
         threshold: 1,
         evaluationPeriods: 1,
@@ -733,7 +758,7 @@ export class AccreditationPipeline extends Construct {
   }
 
   /** Key policy statements for the services that encrypt with the key on the pipeline's behalf. */
-  private allowServicesToUseKey(key: kms.Key): void {
+  private allowServicesToUseKey(key: kms.Key, alarmArnPattern: string): void {
     const stack = Stack.of(this);
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'AllowCloudWatchLogs',
@@ -744,12 +769,25 @@ export class AccreditationPipeline extends Construct {
         ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
       },
     }));
+    // EventBridge writes to the KMS-encrypted rule DLQ.
     key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowEventBridgeAndCloudWatchAlarms',
-      principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      sid: 'AllowEventBridge',
+      principals: [new iam.ServicePrincipal('events.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
       conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+    }));
+    // CloudWatch alarms publish to the KMS-encrypted alert topic (SNS docs, "Enable compatibility between event
+    // sources from AWS services and encrypted topics"): only this construct's alarms.
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarms',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': alarmArnPattern },
+      },
     }));
   }
 

@@ -5,10 +5,10 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { ENV, synth } from './helpers';
+import { ENV, only, synth } from './helpers';
 import { AccreditationPipeline } from '../../src';
 
-const { template } = synth();
+const { template, pipeline } = synth();
 
 function policyOf(t: Template, logicalIdPrefix: string): any[] {
   const entry = Object.entries(t.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith(logicalIdPrefix));
@@ -59,5 +59,43 @@ describe('Athena writes results without ACLs', () => {
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] },
     });
+  });
+});
+
+describe('alarms can notify the encrypted topic', () => {
+  const alarmArnPattern = {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:us-east-1:123456789012:alarm:${pipeline.alarmNamePrefix}*`]],
+  };
+
+  test('the topic policy (which replaces the default one) allows CloudWatch alarms of this construct to publish', () => {
+    const policy = only(template, 'AWS::SNS::TopicPolicy').props;
+    const topicId = only(template, 'AWS::SNS::Topic').logicalId;
+    expect(policy.PolicyDocument.Statement).toEqual(expect.arrayContaining([{
+      Sid: 'AllowCloudWatchAlarmsToPublish',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: { Ref: topicId },
+      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnLike: { 'aws:SourceArn': alarmArnPattern } },
+    }]));
+  });
+
+  test('the key lets CloudWatch (only for these alarms) encrypt to the topic', () => {
+    const key = only(template, 'AWS::KMS::Key').props;
+    expect(key.KeyPolicy.Statement).toEqual(expect.arrayContaining([expect.objectContaining({
+      Sid: 'AllowCloudWatchAlarms',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnLike: { 'aws:SourceArn': alarmArnPattern } },
+    })]));
+    const topicKey = only(template, 'AWS::SNS::Topic').props.KmsMasterKeyId;
+    expect(topicKey).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::KMS::Key').logicalId, 'Arn'] });
+  });
+
+  test('every alarm carries the prefix the policies allow', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[];
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const a of alarms) expect(a.Properties.AlarmName.startsWith(pipeline.alarmNamePrefix)).toBe(true);
+    expect(pipeline.alarmNamePrefix).toMatch(/^medlaunch-elt-[a-z0-9-]+-$/);
   });
 });
