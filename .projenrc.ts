@@ -50,6 +50,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-sdk-client-mock@^4',
     'aws-sdk-client-mock-jest@^4',
     'dt-sql-parser@4.5.1',
+    // Test oracle for the local IAM evaluator (test/local/iam-oracle.test.ts). AGPL-3.0: a dev
+    // dependency only, never imported from local/ or shipped.
+    '@cloud-copilot/iam-simulate@0.1.173',
   ],
   jestOptions: {
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
