@@ -16,8 +16,10 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { Upload } from '@aws-sdk/lib-storage';
 import { LocalAthena } from './athena';
 import { LocalEventBridge, S3ObjectNotice } from './events';
+import { LocalCredentials, type LocalCredentialSet } from './iam/credentials';
+import { IamPolicies } from './iam/index';
 import { InvokeResult, LocalLambdaRuntime } from './lambda';
-import { LocalS3 } from './s3';
+import { bucketSecurityOf, LocalS3, type AccessDeniedNotice } from './s3';
 import { LocalSns } from './sns';
 import { LocalStepFunctions } from './stepfunctions';
 import { resolveTemplate, synthesizePipelineTemplate, ResolvedTemplate } from './template';
@@ -48,6 +50,13 @@ export interface LocalRunOptions {
   readonly waitScale?: number;
   /** Scale of Retry intervals (default 0.05). */
   readonly retryScale?: number;
+  /**
+   * Authorize every call against the template's IAM policies, bucket policies and key policies, as
+   * AWS does (default true). See docs/local-s3.md.
+   */
+  readonly enforceIam?: boolean;
+  /** Changes the policies read from the template before the run (tests: remove one grant with `IamPolicies.without`). */
+  readonly adjustPolicies?: (fromTemplate: IamPolicies) => IamPolicies;
 }
 
 export type ProgressEvent =
@@ -80,10 +89,13 @@ export interface LocalRunResult {
   readonly workDir: string;
   /** Wall time of the run, ms. */
   readonly durationMs: number;
+  /** Requests the local S3 refused with AccessDenied (empty when IAM is not enforced). */
+  readonly accessDenied: AccessDeniedNotice[];
 }
 
 const REGION = 'us-east-1';
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** Credentials of a run without IAM enforcement (any signature is accepted then). */
+const CREDENTIALS: LocalCredentialSet = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** Lists `<dataDir>/<YYYY-MM-DD>/**` data files (sorted by key). */
 export function listSnapshotFiles(dataDir: string): Array<{ snapshot: string; path: string; rel: string }> {
@@ -134,7 +146,14 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   step(`synthesized ${synth.stackName}: ${tpl.lambdaFunctions().length} functions, state machine ${tpl.stateMachine().name}, ${tpl.glueTables().length} Glue tables`);
 
   // 2. Start the local services.
-  const s3 = await LocalS3.start({ rootDir: join(opts.workDir, 's3') });
+  const iam = localIam(tpl, opts);
+  const cliCredentials = iam ? iam.credentials.for(iam.credentials.root) : CREDENTIALS;
+  const s3 = await LocalS3.start({
+    rootDir: join(opts.workDir, 's3'),
+    iam: iam ? { policies: iam.policies, credentials: iam.credentials, region: REGION } : undefined,
+  });
+  const denials: AccessDeniedNotice[] = [];
+  s3.on('accessDenied', (d) => denials.push(d));
   const sns = await LocalSns.start({ logFile: join(opts.workDir, 'alerts.jsonl') });
   const athena = await LocalAthena.start({ s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, 's3') }, workDir: join(opts.workDir, 'athena'), region: REGION });
   const endpoints = { s3: s3.endpoint, sns: sns.endpoint, athena: athena.endpoint };
@@ -164,7 +183,10 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   });
   try {
     // 3. Deploy: buckets (+ EventBridge notifications), catalog, workgroup, functions, state machine, rules.
-    for (const b of tpl.buckets()) await s3.createBucket(b.name);
+    for (const b of tpl.buckets()) {
+      await s3.createBucket(b.name);
+      s3.setBucketSecurity(b.name, bucketSecurityOf(b.properties, { account: tpl.accountId, region: REGION }));
+    }
     for (const id of tpl.logicalIdsOfType('Custom::S3BucketNotifications')) {
       const p = tpl.properties(id);
       if (p.NotificationConfiguration?.EventBridgeConfiguration !== undefined) s3.setEventBridgeEnabled(String(p.BucketName), true);
@@ -190,6 +212,8 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
         timeoutSeconds: f.timeoutSeconds,
         memoryMb: f.memoryMb,
         reservedConcurrency: f.reservedConcurrency,
+        roleArn: f.roleArn,
+        credentials: iam && f.roleArn ? iam.credentials.for({ kind: 'role', arn: f.roleArn, account: tpl.accountId, sessionName: f.name }) : undefined,
       });
     }
     const machine = tpl.stateMachine();
@@ -215,13 +239,13 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       if (opts.shuffle) buffered.push(n);
       else events.objectsCreated([n]);
     });
-    const client = new S3Client({ region: REGION, endpoint: s3.endpoint, credentials: CREDENTIALS });
+    const client = new S3Client({ region: REGION, endpoint: s3.endpoint, credentials: cliCredentials });
     await uploadFiles(files.map((f) => ({
       path: f.path,
       bucket: dep.bucket,
       key: `${dep.rawPrefix}${f.rel}`,
       contentType: f.path.endsWith('.gz') ? 'application/gzip' : 'application/x-ndjson',
-    })), { endpoint: s3.endpoint, seed: opts.seed ?? 1 });
+    })), { endpoint: s3.endpoint, seed: opts.seed ?? 1, credentials: cliCredentials });
     if (opts.shuffle) events.objectsCreated(buffered.splice(0));
     step(`uploaded ${files.length} objects from ${opts.dataDir} to s3://${dep.bucket}/${dep.rawPrefix}`);
 
@@ -250,7 +274,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
         error: d.outcome?.error ? `${d.outcome.error}${d.outcome.cause ? `: ${oneLine(d.outcome.cause)}` : ''}` : undefined,
       };
     });
-    const athenaClient = new AthenaClient({ region: REGION, endpoint: athena.endpoint, credentials: CREDENTIALS });
+    const athenaClient = new AthenaClient({ region: REGION, endpoint: athena.endpoint, credentials: cliCredentials });
     const out: Record<string, SnapshotSummary> = {};
     for (const d of snapshots) {
       const own = [...summaries.values()].filter((s) => s.snapshotDate === d);
@@ -270,10 +294,14 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
         return { subject: m.subject, message: m.message };
       }
     });
+    if (denials.length > 0) {
+      step(`IAM: local S3 denied ${denials.length} request(s); first: ${denials[0].operation} by ${denials[0].principal}: ${denials[0].message}`);
+    }
     return {
       snapshots: out,
       alerts,
       executions,
+      accessDenied: denials,
       bucket: dep.bucket,
       bucketDir: s3.bucketPath(dep.bucket),
       workDir: opts.workDir,
@@ -312,11 +340,12 @@ const SILENT_LOGGER = { debug: () => undefined, info: () => undefined, warn: () 
  * SlowDown, 5xx, reset) re-opens the file and sends it again, with jittered backoff. Larger files use
  * a multipart upload (lib-storage buffers each part, so its parts are retried by the SDK).
  */
-export async function uploadFiles(items: UploadItem[], opts: { endpoint: string; seed: number }): Promise<void> {
+export async function uploadFiles(items: UploadItem[], opts: { endpoint: string; seed: number; credentials?: LocalCredentialSet }): Promise<void> {
+  const credentials = opts.credentials ?? CREDENTIALS;
   const streaming = new S3Client({
-    region: REGION, endpoint: opts.endpoint, credentials: CREDENTIALS, maxAttempts: 1, logger: SILENT_LOGGER,
+    region: REGION, endpoint: opts.endpoint, credentials, maxAttempts: 1, logger: SILENT_LOGGER,
   });
-  const multipart = new S3Client({ region: REGION, endpoint: opts.endpoint, credentials: CREDENTIALS });
+  const multipart = new S3Client({ region: REGION, endpoint: opts.endpoint, credentials });
   const rng = mulberry32(opts.seed);
   const queue = [...items];
   const one = async (item: UploadItem): Promise<void> => {
@@ -354,6 +383,21 @@ export async function uploadFiles(items: UploadItem[], opts: { endpoint: string;
     streaming.destroy();
     multipart.destroy();
   }
+}
+
+/**
+ * The IAM side of a run: the template's policies and the credentials every local principal gets
+ * (each function its execution role's, the CLI the account root's); undefined with `enforceIam: false`.
+ * TODO(iamsvc): pass `policies` and `credentials` to LocalAthena, LocalSns, LocalStepFunctions and
+ * LocalEventBridge once they accept them.
+ */
+function localIam(tpl: ResolvedTemplate, opts: LocalRunOptions): { policies: IamPolicies; credentials: LocalCredentials } | undefined {
+  if (opts.enforceIam === false) return undefined;
+  const fromTemplate = IamPolicies.fromTemplate(tpl, { account: tpl.accountId, region: REGION });
+  return {
+    policies: opts.adjustPolicies ? opts.adjustPolicies(fromTemplate) : fromTemplate,
+    credentials: new LocalCredentials(tpl.accountId),
+  };
 }
 
 function oneLine(s: string): string {
