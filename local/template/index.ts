@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
+import { loadAssemblyStack } from './assembly';
 import { IntrinsicResolver, TemplateResolutionError } from './intrinsics';
 import type { CfnTemplate, ResolveEnvironment } from './intrinsics';
 import * as pipelineLib from '../../src';
@@ -63,6 +64,29 @@ export function synthesizePipelineTemplate(props?: Record<string, unknown>, opti
     throw new TemplateResolutionError('src/ does not export AccreditationPipeline');
   }
   return synthesizeTemplate((stack) => { new Pipeline(stack, 'Pipeline', props); }, options);
+}
+
+/** Where the pipeline stack of a local run comes from (see {@link pipelineStack}). */
+export interface PipelineStackSource {
+  /** A synthesized app (cdk.out folder) and optionally the stack to run; default: the built-in stack. */
+  readonly assembly?: { readonly dir: string; readonly stack?: string };
+  /** Props of the built-in stack (ignored with `assembly`). */
+  readonly props?: Record<string, unknown>;
+  /** Where the built-in stack is synthesized. */
+  readonly outdir?: string;
+}
+
+/**
+ * The stack a local run executes: the pipeline stack of `assembly` (loaded as synthesized, its
+ * assets from the assembly folder), else `new AccreditationPipeline(stack, 'Pipeline', props)`
+ * synthesized now. `account`/`region` are set when the app bound the stack to an environment.
+ */
+export function pipelineStack(source: PipelineStackSource): SynthesizedTemplate & { account?: string; region?: string } {
+  if (source.assembly) {
+    const s = loadAssemblyStack(source.assembly.dir, source.assembly.stack);
+    return { template: s.template, assemblyDir: s.assemblyDir, stackName: s.stackName, account: s.account, region: s.region };
+  }
+  return synthesizePipelineTemplate(source.props ?? {}, { outdir: source.outdir });
 }
 
 /** A Lambda function of the template. */
@@ -288,21 +312,6 @@ export class ResolvedTemplate {
     return this.logicalIdsOfType('AWS::SNS::Topic').map((id) => ({
       logicalId: id, name: this.resolver.physicalName(id), arn: this.resolver.arn(id), properties: this.properties(id),
     }));
-  }
-
-  /**
-   * The default SSE-KMS key (ARN, or the key id/alias as written) of each bucket of the template,
-   * by bucket name: objects written without their own key are encrypted with it.
-   */
-  bucketKmsKeys(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const b of this.buckets()) {
-      const rule = (b.properties.BucketEncryption?.ServerSideEncryptionConfiguration ?? [])[0]?.ServerSideEncryptionByDefault;
-      if (rule?.SSEAlgorithm === 'aws:kms' || rule?.SSEAlgorithm === 'aws:kms:dsse') {
-        out[b.name] = rule.KMSMasterKeyID ? String(rule.KMSMasterKeyID) : `arn:aws:kms:${this.region}:${this.accountId}:alias/aws/s3`;
-      }
-    }
-    return out;
   }
 
   /**
