@@ -169,8 +169,9 @@ export class IamPolicies {
     const action = req.action;
     const ctx = toContext({ ...this.globalContext(p), ...req.context });
     const lookup = (key: string): string | undefined => {
+      // Multivalued keys cannot be policy variables.
       const v = ctx.get(key.toLowerCase());
-      return v && v.length === 1 ? v[0] : undefined;
+      return typeof v === 'string' ? v : undefined;
     };
     const idStatements = p.kind === 'role' ? this.candidatesFor('i', p.arn, action) : [];
     const owner = ownerArn(req.resource);
