@@ -37,6 +37,12 @@ export interface AccreditationPipelineProps {
    * An existing SNS topic for failure alerts and alarm actions. Cannot be combined with
    * `alarmEmails` (subscribe your own topic yourself).
    *
+   * The topic is yours, so the construct does not change its policies: its topic policy must let
+   * `cloudwatch.amazonaws.com` call `sns:Publish` (scope it with `aws:SourceAccount` and an
+   * `aws:SourceArn` of `arn:aws:cloudwatch:<region>:<account>:alarm:<alarmNamePrefix>*`), and when it is
+   * KMS-encrypted, its key policy must give the same principal `kms:Decrypt` and `kms:GenerateDataKey*`.
+   * The state machine's role gets `sns:Publish` and the key grant itself.
+   *
    * @default - a new KMS-encrypted topic that only accepts TLS requests
    */
   readonly alertTopic?: sns.ITopic;

@@ -94,6 +94,11 @@ export class AccreditationPipeline extends Construct {
   public readonly executionsTimedOutAlarm: cloudwatch.Alarm;
   /** Alarms on aborted executions. */
   public readonly executionsAbortedAlarm: cloudwatch.Alarm;
+  /**
+   * Prefix of every alarm name (`medlaunch-elt-<path-derived>-`). The alert topic and the key let
+   * `cloudwatch.amazonaws.com` act for alarms of this name only; allow the same on an `alertTopic` you bring.
+   */
+  public readonly alarmNamePrefix: string;
   /** Every alarm (executions, Lambda errors of each function, depth of each DLQ); each notifies `alertTopic`. */
   public readonly alarms: cloudwatch.Alarm[];
   /** The log group of the state machine (level ALL, KMS-encrypted). */
@@ -187,6 +192,12 @@ export class AccreditationPipeline extends Construct {
     const derived = Names.uniqueResourceName(this, { maxLength: 60, separator: '_' }).toLowerCase().replace(/[^a-z0-9_]/g, '_');
     this.databaseName = validateDatabaseName(props.databaseName ?? `medlaunch_elt_${derived}`);
     this.workGroupName = validateWorkGroupName(props.workGroupName ?? `medlaunch-elt-${derived.replace(/_/g, '-')}`);
+    // Every alarm is named <alarmNamePrefix><what>, so the topic and key policies can let CloudWatch act for
+    // exactly these alarms (aws:SourceArn); alarms are deleted with the stack, so the names never block a redeploy.
+    this.alarmNamePrefix = `medlaunch-elt-${derived.replace(/_/g, '-')}-`;
+    const alarmArnPattern = Stack.of(this).formatArn({
+      service: 'cloudwatch', resource: 'alarm', resourceName: `${this.alarmNamePrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
 
     // ---------------------------------------------------------------- encryption key
     const key = props.encryptionKey ?? props.bucket?.encryptionKey ?? new kms.Key(this, 'Key', {
@@ -196,7 +207,7 @@ export class AccreditationPipeline extends Construct {
       pendingWindow: Duration.days(30),
     });
     this.encryptionKey = key;
-    if (key instanceof kms.Key) this.allowServicesToUseKey(key);
+    if (key instanceof kms.Key) this.allowServicesToUseKey(key, alarmArnPattern);
 
     // ---------------------------------------------------------------- storage
     if (props.bucket) {
@@ -333,7 +344,9 @@ export class AccreditationPipeline extends Construct {
           outputLocation: this.athenaOutputLocation,
           encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: key.keyArn },
           expectedBucketOwner: Aws.ACCOUNT_ID,
-          aclConfiguration: { s3AclOption: 'BUCKET_OWNER_FULL_CONTROL' },
+          // No AclConfiguration: with it Athena sends x-amz-acl on every result and UNLOAD file (Athena API
+          // Reference, AclConfiguration), which needs s3:PutObjectAcl and does nothing on a BucketOwnerEnforced
+          // bucket (ACLs disabled; the bucket owner owns every object).
         },
       },
     });
@@ -406,8 +419,9 @@ export class AccreditationPipeline extends Construct {
 
     // Least privilege: each function reaches only the prefixes it reads or writes.
     this.grantPrefixes(this.processorFunction, { read: [p.raw], write: [p.validated, p.expiring, p.quarantine] });
+    // The query runner also lists (never reads) the raw prefix: which raw objects of a snapshot are still being
+    // validated (PENDING_INPUT_WINDOW_SECONDS); grantPrefixes' bucket-wide s3:ListBucket covers it.
     this.grantPrefixes(this.queryFunction, {
-      list: [p.raw], // which raw objects of a snapshot are still being validated (PENDING_INPUT_WINDOW_SECONDS)
       read: [p.validated],
       write: [p.curated, p.results, p.athenaResults],
       delete: [p.curated],
@@ -425,6 +439,19 @@ export class AccreditationPipeline extends Construct {
         enforceSSL: true,
       });
       for (const email of emails) topic.addSubscription(new subs.EmailSubscription(email));
+      // enforceSSL makes CDK write an AWS::SNS::TopicPolicy, which replaces the topic's default policy: without
+      // this statement CloudWatch could not publish and no alarm would ever notify. Scoped as the SNS docs
+      // recommend against the confused deputy: this account, and only this construct's alarms.
+      topic.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: { 'aws:SourceArn': alarmArnPattern },
+        },
+      }));
       this.alertTopic = topic;
     }
 
@@ -474,6 +501,7 @@ export class AccreditationPipeline extends Construct {
     const action = new cwActions.SnsAction(this.alertTopic);
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
       const a = new cloudwatch.Alarm(this, alarmId, {
+        alarmName: `${this.alarmNamePrefix}${alarmId.replace(/Alarm$/, '')}`,
         metric,
         threshold: 1,
         evaluationPeriods: 1,
@@ -516,6 +544,9 @@ export class AccreditationPipeline extends Construct {
 
   /**
    * Lets `grantee` read the Stage 3 results and the published production results.
+   *
+   * Includes `s3:ListBucket` on the bucket (no prefix condition), so a GET or HEAD of a key that does not
+   * exist yet answers 404 rather than 403; the grantee can list key names of the bucket, never read other objects.
    */
   public grantReadResults(grantee: iam.IGrantable): iam.Grant {
     const grant = this.grantPrefixes(grantee, { read: [this.prefixes.results, this.prefixes.production] });
@@ -525,6 +556,8 @@ export class AccreditationPipeline extends Construct {
   /**
    * Lets `grantee` run Athena queries in the pipeline's workgroup over its two tables
    * (the data they read, the query results location and the KMS key included).
+   *
+   * Like `grantReadResults`, includes `s3:ListBucket` on the bucket, so missing keys answer 404.
    */
   public grantRunQueries(grantee: iam.IGrantable): iam.Grant {
     const grant = this.grantPrefixes(grantee, {
@@ -535,8 +568,8 @@ export class AccreditationPipeline extends Construct {
     return grant;
   }
 
-  /** Object-level access under prefixes, ListBucket limited to them, and the key. */
-  private grantPrefixes(grantee: iam.IGrantable, access: { list?: string[]; read?: string[]; write?: string[]; delete?: string[] }): iam.Grant {
+  /** Object-level access under prefixes, ListBucket on the bucket (404 for missing keys), and the key. */
+  private grantPrefixes(grantee: iam.IGrantable, access: { read?: string[]; write?: string[]; delete?: string[] }): iam.Grant {
     const read = access.read ?? [];
     const write = access.write ?? [];
     const del = access.delete ?? [];
@@ -557,10 +590,14 @@ export class AccreditationPipeline extends Construct {
     if (del.length > 0) {
       iam.Grant.addToPrincipal({ grantee, actions: ['s3:DeleteObject'], resourceArns: objects(del) });
     }
+    // s3:ListBucket on the bucket without an s3:prefix condition: a GET/HEAD/COPY of a missing key carries no
+    // s3:prefix, and without ListBucket S3 answers it with 403 AccessDenied instead of 404 NoSuchKey (S3 API
+    // reference, GetObject/HeadObject "Permissions"). The runtime treats only 404 as "absent" (watermarks,
+    // partition claims, compare-and-swap writes), so this is the narrowest grant that works: it lists key
+    // names, never reads an object (README, "Security").
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['s3:ListBucket'],
       resources: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [...new Set([...(access.list ?? []), ...all])].map((x) => `${x}*`) } },
     }));
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['s3:GetBucketLocation'],
@@ -721,7 +758,7 @@ export class AccreditationPipeline extends Construct {
   }
 
   /** Key policy statements for the services that encrypt with the key on the pipeline's behalf. */
-  private allowServicesToUseKey(key: kms.Key): void {
+  private allowServicesToUseKey(key: kms.Key, alarmArnPattern: string): void {
     const stack = Stack.of(this);
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'AllowCloudWatchLogs',
@@ -732,12 +769,25 @@ export class AccreditationPipeline extends Construct {
         ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
       },
     }));
+    // EventBridge writes to the KMS-encrypted rule DLQ.
     key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowEventBridgeAndCloudWatchAlarms',
-      principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      sid: 'AllowEventBridge',
+      principals: [new iam.ServicePrincipal('events.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
       conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+    }));
+    // CloudWatch alarms publish to the KMS-encrypted alert topic (SNS docs, "Enable compatibility between event
+    // sources from AWS services and encrypted topics"): only this construct's alarms.
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarms',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': alarmArnPattern },
+      },
     }));
   }
 
