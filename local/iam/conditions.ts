@@ -25,7 +25,10 @@ export type ConditionValue = string | number | boolean | readonly string[];
  * The request context, with keys lower-cased (condition key names are case-insensitive). A list
  * is a multivalued key (possibly empty); a string a single value.
  */
-export type Context = ReadonlyMap<string, string | readonly string[]>;
+export interface Context {
+  /** The value of a lower-cased key, or undefined when the request lacks it. */
+  get(lowerCaseKey: string): string | readonly string[] | undefined;
+}
 
 type Base =
   | 'StringEquals' | 'StringEqualsIgnoreCase' | 'StringLike'
@@ -306,6 +309,19 @@ function runTest(t: CompiledTest, ctx: Context, lookup: VariableLookup): boolean
     result = valueHolds(present);
   }
   return result && !unresolved;
+}
+
+/** Context layers read in order (the request's own keys first, then the global keys AWS adds). */
+export class LayeredContext implements Context {
+  constructor(private readonly layers: readonly Context[]) {}
+
+  get(lowerCaseKey: string): string | readonly string[] | undefined {
+    for (const layer of this.layers) {
+      const v = layer.get(lowerCaseKey);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
 }
 
 /** Turns a request context into the lower-cased map the conditions read. */
