@@ -168,7 +168,8 @@ export class IamPolicies {
   authorize(req: AuthorizationRequest): AuthorizationResult {
     const p = req.principal;
     const action = req.action;
-    const ctx = new LayeredContext(req.context ? [toContext(req.context), this.principalContext(p), clockContext()] : [this.principalContext(p), clockContext()]);
+    const globals = [this.principalContext(p), clockContext()];
+    const ctx = new LayeredContext(req.context ? [toContext(req.context), ...globals] : globals);
     const lookup = (key: string): string | undefined => {
       // Multivalued keys cannot be policy variables.
       const v = ctx.get(key.toLowerCase());
