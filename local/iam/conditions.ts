@@ -8,7 +8,11 @@
  *   `NumericNotEquals`, `DateNotEquals`, `NotIpAddress`): NOR.
  * - A key absent from the request context: false for a positive operator, true for a negated one;
  *   `...IfExists` makes it true; `Null` tests presence; `ForAllValues:` is true on a missing key or an
- *   empty set, `ForAnyValue:` false.
+ *   empty set, `ForAnyValue:` false (true with IfExists).
+ * - A multivalued key (a list in the request context, even empty) needs `ForAnyValue:`/`ForAllValues:`;
+ *   a single-valued operator on it does not hold (the documentation says set operators are required;
+ *   @cloud-copilot/iam-simulate evaluates it so).
+ * - A policy variable (`${aws:SourceAccount}`) without a value in the request fails its test.
  * - An unknown operator never matches (IAM rejects such a policy when it is saved; here the
  *   statement simply has no effect).
  */
@@ -17,8 +21,14 @@ import { Pattern, VariableLookup } from './wildcard';
 /** A request context value. */
 export type ConditionValue = string | number | boolean | readonly string[];
 
-/** The request context, with keys lower-cased (condition key names are case-insensitive). */
-export type Context = ReadonlyMap<string, readonly string[]>;
+/**
+ * The request context, with keys lower-cased (condition key names are case-insensitive). A list
+ * is a multivalued key (possibly empty); a string a single value.
+ */
+export interface Context {
+  /** The value of a lower-cased key, or undefined when the request lacks it. */
+  get(lowerCaseKey: string): string | readonly string[] | undefined;
+}
 
 type Base =
   | 'StringEquals' | 'StringEqualsIgnoreCase' | 'StringLike'
@@ -70,7 +80,8 @@ interface CompiledTest {
   /** Null: true tests absence. */
   readonly nullExpected?: boolean[];
   readonly values: readonly string[];
-  readonly matchers: readonly ((value: string, lookup: VariableLookup) => boolean)[];
+  /** One per policy value: undefined when a policy variable in the value has no value. */
+  readonly matchers: readonly Matcher[];
   /** An operator this evaluator does not know: the test is false. */
   readonly unknown?: boolean;
 }
@@ -125,22 +136,24 @@ function compileTest(operatorRaw: string, key: string, raw: unknown): CompiledTe
   return { ...common, negated: negatedBase !== undefined, base, matchers: values.map((v) => matcher(base, v)) };
 }
 
+type Matcher = (value: string, lookup: VariableLookup) => boolean | undefined;
+
 /** A predicate testing one request value against one policy value. */
-function matcher(base: Base, policy: string): (value: string, lookup: VariableLookup) => boolean {
+function matcher(base: Base, policy: string): Matcher {
   switch (base) {
     case 'StringEquals': {
       if (!policy.includes('${')) return (v) => v === policy;
       const p = new Pattern(escapeWildcards(policy), 'like', true);
-      return (v, lookup) => p.test(v, lookup);
+      return (v, lookup) => p.match(v, lookup);
     }
     case 'StringEqualsIgnoreCase': {
       if (!policy.includes('${')) { const lower = policy.toLowerCase(); return (v) => v.toLowerCase() === lower; }
       const p = new Pattern(escapeWildcards(policy), 'action', true); // case-insensitive glob without wildcards
-      return (v, lookup) => p.test(v, lookup);
+      return (v, lookup) => p.match(v, lookup);
     }
     case 'StringLike': {
       const p = new Pattern(policy, 'like', true);
-      return (v, lookup) => p.test(v, lookup);
+      return (v, lookup) => p.match(v, lookup);
     }
     case 'ArnLike': {
       const pattern = arnSegments(policy);
@@ -148,7 +161,14 @@ function matcher(base: Base, policy: string): (value: string, lookup: VariableLo
       const segs = pattern.map((s) => new Pattern(s, 'like', true));
       return (v, lookup) => {
         const value = arnSegments(v);
-        return value !== undefined && segs.every((p, i) => p.test(value[i], lookup));
+        if (value === undefined) return false;
+        let all = true;
+        for (let i = 0; i < segs.length; i++) {
+          const m = segs[i].match(value[i], lookup);
+          if (m === undefined) return undefined;
+          if (!m) all = false;
+        }
+        return all;
       };
     }
     case 'Bool': {
@@ -253,39 +273,63 @@ function inCidr(value: string, cidr: Cidr): boolean {
 function runTest(t: CompiledTest, ctx: Context, lookup: VariableLookup): boolean {
   if (t.unknown) return false;
   const present = ctx.get(t.key);
-  const missing = present === undefined || present.length === 0;
+  const missing = present === undefined;
   if (t.nullExpected) {
     return t.nullExpected.some((absent) => absent === missing);
   }
-  // A value matches the operator: positive → matches one of the policy values (OR);
-  // negated → matches none of them (NOR).
+  if (missing) {
+    // ForAllValues: true on a missing key; ForAnyValue: false; single-valued operators: false,
+    // negated ones true; IfExists: true.
+    if (t.set === 'all') return true;
+    if (t.set === 'any') return t.ifExists;
+    return t.ifExists || t.negated;
+  }
+  // One request value against the policy values: positive → matches one of them (OR);
+  // negated → matches none (NOR). A policy variable without a value fails the test.
+  let unresolved = false;
   const valueHolds = (v: string): boolean => {
     let any = false;
-    for (const m of t.matchers) if (m(v, lookup)) { any = true; break; }
+    for (const m of t.matchers) {
+      const r = m(v, lookup);
+      if (r === undefined) { unresolved = true; continue; }
+      if (r) { any = true; break; }
+    }
     return t.negated ? !any : any;
   };
+  let result: boolean;
   if (t.set === 'all') {
-    if (missing) return true;
-    return present.every(valueHolds);
+    result = typeof present === 'string' ? valueHolds(present) : present.every(valueHolds);
+  } else if (t.set === 'any') {
+    result = typeof present === 'string' ? valueHolds(present) : present.some(valueHolds);
+  } else if (typeof present !== 'string') {
+    // A multivalued key needs ForAnyValue/ForAllValues (IAM User Guide, "Single-valued vs.
+    // multivalued context keys"); without one the test does not hold, as in iam-simulate.
+    return false;
+  } else {
+    result = valueHolds(present);
   }
-  if (t.set === 'any') {
-    if (missing) return t.ifExists;
-    return present.some(valueHolds);
+  return result && !unresolved;
+}
+
+/** Context layers read in order (the request's own keys first, then the global keys AWS adds). */
+export class LayeredContext implements Context {
+  constructor(private readonly layers: readonly Context[]) {}
+
+  get(lowerCaseKey: string): string | readonly string[] | undefined {
+    for (const layer of this.layers) {
+      const v = layer.get(lowerCaseKey);
+      if (v !== undefined) return v;
+    }
+    return undefined;
   }
-  if (missing) return t.ifExists || t.negated;
-  if (t.negated) {
-    // NOR over the policy values and the request's values.
-    return present.every(valueHolds);
-  }
-  return present.some(valueHolds);
 }
 
 /** Turns a request context into the lower-cased map the conditions read. */
-export function toContext(values: Readonly<Record<string, ConditionValue | undefined>>): Map<string, readonly string[]> {
-  const out = new Map<string, readonly string[]>();
+export function toContext(values: Readonly<Record<string, ConditionValue | undefined>>): Map<string, string | readonly string[]> {
+  const out = new Map<string, string | readonly string[]>();
   for (const [k, v] of Object.entries(values)) {
     if (v === undefined) continue;
-    out.set(k.toLowerCase(), Array.isArray(v) ? (v as readonly string[]).map(String) : [String(v)]);
+    out.set(k.toLowerCase(), Array.isArray(v) ? (v as readonly string[]).map(String) : String(v));
   }
   return out;
 }

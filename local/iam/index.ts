@@ -16,7 +16,7 @@
  * See docs/local-iam.md.
  */
 import { createHash } from 'node:crypto';
-import { ConditionValue, toContext } from './conditions';
+import { ConditionValue, Context, LayeredContext, toContext } from './conditions';
 import { AccessDeniedError } from './errors';
 import { CompiledStatement, PolicyDocumentJson, Principal, PolicyStatementJson, StatementSource, statementsOf } from './policy';
 import { extractPolicies } from './template-policies';
@@ -97,6 +97,7 @@ export class IamPolicies {
   private readonly identity = new Map<string, Entry[]>();
   private readonly resource = new Map<string, Entry[]>();
   private readonly candidates = new Map<string, CompiledStatement[]>();
+  private readonly principalContexts = new Map<string, Context>();
   private readonly partition: string;
 
   private constructor(private readonly init: IamPoliciesInit) {
@@ -167,10 +168,12 @@ export class IamPolicies {
   authorize(req: AuthorizationRequest): AuthorizationResult {
     const p = req.principal;
     const action = req.action;
-    const ctx = toContext({ ...this.globalContext(p), ...req.context });
+    const globals = [this.principalContext(p), clockContext()];
+    const ctx = new LayeredContext(req.context ? [toContext(req.context), ...globals] : globals);
     const lookup = (key: string): string | undefined => {
+      // Multivalued keys cannot be policy variables.
       const v = ctx.get(key.toLowerCase());
-      return v && v.length === 1 ? v[0] : undefined;
+      return typeof v === 'string' ? v : undefined;
     };
     const idStatements = p.kind === 'role' ? this.candidatesFor('i', p.arn, action) : [];
     const owner = ownerArn(req.resource);
@@ -234,20 +237,44 @@ export class IamPolicies {
     return hit;
   }
 
-  /** The global condition keys AWS adds to every request of this principal. */
-  private globalContext(p: Principal): Record<string, ConditionValue> {
-    const now = new Date();
+  /** The global condition keys AWS adds to every request of this principal (cached per principal). */
+  private principalContext(p: Principal): Context {
+    const cacheKey = `${p.kind}\n${p.arn}\n${p.account}\n${p.sessionName ?? ''}`;
+    let ctx = this.principalContexts.get(cacheKey);
+    if (ctx) return ctx;
     const base: Record<string, ConditionValue> = {
       'aws:SecureTransport': true,
-      'aws:CurrentTime': now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      'aws:EpochTime': Math.floor(now.getTime() / 1000),
       'aws:PrincipalIsAWSService': p.kind === 'service',
     };
-    if (p.kind === 'service') return { ...base, 'aws:PrincipalServiceName': p.arn };
-    const common = { ...base, 'aws:PrincipalAccount': p.account, 'aws:PrincipalArn': p.arn };
-    if (p.kind === 'root') return { ...common, 'aws:PrincipalType': 'Account', 'aws:userid': p.account };
-    return { ...common, 'aws:PrincipalType': 'AssumedRole', 'aws:userid': `${roleId(p.arn)}:${p.sessionName ?? 'local'}` };
+    let keys: Record<string, ConditionValue>;
+    if (p.kind === 'service') {
+      keys = { ...base, 'aws:PrincipalServiceName': p.arn };
+    } else {
+      const common = { ...base, 'aws:PrincipalAccount': p.account, 'aws:PrincipalArn': p.arn };
+      keys = p.kind === 'root'
+        ? { ...common, 'aws:PrincipalType': 'Account', 'aws:userid': p.account }
+        : { ...common, 'aws:PrincipalType': 'AssumedRole', 'aws:userid': `${roleId(p.arn)}:${p.sessionName ?? 'local'}` };
+    }
+    ctx = toContext(keys);
+    if (this.principalContexts.size >= MAX_CACHE) this.principalContexts.clear();
+    this.principalContexts.set(cacheKey, ctx);
+    return ctx;
   }
+}
+
+let clock: { second: number; ctx: Context } | undefined;
+
+/** aws:CurrentTime and aws:EpochTime, computed once per second. */
+function clockContext(): Context {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (clock?.second !== second) {
+    clock = {
+      second,
+      ctx: toContext({ 'aws:CurrentTime': new Date(second * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), 'aws:EpochTime': second }),
+    };
+  }
+  return clock.ctx;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -85,6 +85,20 @@ class PrincipalSet {
     this.services = new Set(list(raw?.Service).map((s) => s.toLowerCase()));
   }
 
+  /**
+   * Whether NotPrincipal excludes the caller. AWS checks the account, then the role, then the
+   * session: a role session is excluded only when both its account and its role (or session) are
+   * listed (IAM User Guide, "AWS JSON policy elements: NotPrincipal").
+   */
+  excludes(p: Principal): boolean {
+    if (this.anyone) return true;
+    if (p.kind === 'service') return this.services.has(p.arn.toLowerCase());
+    const root = `arn:${partitionOf(p.arn)}:iam::${p.account}:root`;
+    const account = this.aws.has(root) || this.aws.has(p.account);
+    if (p.kind === 'root') return account;
+    return account && (this.aws.has(p.arn) || this.aws.has(sessionArnOf(p)));
+  }
+
   match(p: Principal): PrincipalMatch {
     if (this.anyone) return 'direct';
     if (p.kind === 'service') return this.services.has(p.arn.toLowerCase()) ? 'direct' : 'none';
@@ -136,22 +150,27 @@ export class CompiledStatement {
     return this.notAction ? !hit : hit;
   }
 
-  /** True when Resource/NotResource covers the resource ARN. */
+  /**
+   * True when Resource/NotResource covers the resource ARN. A policy variable without a value makes
+   * its Resource entry match nothing, and a NotResource statement not apply at all (IAM User Guide,
+   * "IAM policy elements: Variables and tags": a variable AWS cannot resolve can make the whole
+   * statement invalid).
+   */
   appliesToResource(resource: string, lookup: VariableLookup): boolean {
-    const hit = this.resources.some((p) => p.test(resource, lookup));
+    let hit = false;
+    for (const p of this.resources) {
+      const m = p.match(resource, lookup);
+      if (m === undefined && this.notResource) return false;
+      if (m === true) { hit = true; break; }
+    }
     return this.notResource ? !hit : hit;
   }
 
-  /**
-   * How the Principal/NotPrincipal element names the caller (identity policies have none: 'direct').
-   * NotPrincipal excludes only principals it names directly: an account there excludes the root
-   * user, not the account's roles (IAM User Guide, "NotPrincipal").
-   */
+  /** How the Principal/NotPrincipal element names the caller (identity policies have none: 'direct'). */
   principalMatch(p: Principal): PrincipalMatch {
     if (!this.principals) return 'direct';
-    const m = this.principals.match(p);
-    if (!this.notPrincipal) return m;
-    return m === 'direct' ? 'none' : 'direct';
+    if (this.notPrincipal) return this.principals.excludes(p) ? 'none' : 'direct';
+    return this.principals.match(p);
   }
 
   /** True when the Condition block holds. */

@@ -123,9 +123,14 @@ export class Pattern {
 
   /** True when the value matches; `lookup` resolves policy variables. */
   test(value: string, lookup?: VariableLookup): boolean {
+    return this.match(value, lookup) === true;
+  }
+
+  /** Like {@link test}, but undefined when a policy variable of the pattern has no value. */
+  match(value: string, lookup?: VariableLookup): boolean | undefined {
     if (this.fixed) return this.fixed.test(value);
     const tokens = tokenize(this.source, lookup ?? (() => undefined));
-    if (!tokens) return false;
+    if (!tokens) return undefined;
     const key = JSON.stringify(tokens);
     let re = this.cache!.get(key);
     if (re === undefined) {
