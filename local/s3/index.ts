@@ -257,6 +257,11 @@ export class LocalS3 {
     this.bucketSecurity.set(bucket, security);
   }
 
+  /** The Object Ownership and default encryption given to a bucket with setBucketSecurity. */
+  securityOf(bucket: string): BucketSecurity | undefined {
+    return this.bucketSecurity.get(bucket);
+  }
+
   /** Whether requests are authorized against IAM policies. */
   get enforcesIam(): boolean {
     return this.authz !== undefined;
