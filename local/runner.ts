@@ -15,14 +15,14 @@ import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQu
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { LocalAthena } from './athena';
-import { LocalEventBridge, S3ObjectNotice } from './events';
+import { DeliveryRecord, LocalEventBridge, S3ObjectNotice } from './events';
 import { LocalCredentials, type LocalCredentialSet } from './iam/credentials';
 import { IamPolicies } from './iam/index';
 import { InvokeResult, LocalLambdaRuntime } from './lambda';
 import { bucketSecurityOf, LocalS3, type AccessDeniedNotice } from './s3';
 import { LocalSns } from './sns';
 import { LocalStepFunctions } from './stepfunctions';
-import { resolveTemplate, synthesizePipelineTemplate, ResolvedTemplate } from './template';
+import { pipelineStack, resolveTemplate, ResolvedTemplate } from './template';
 import { isTransientAwsError } from '../lambda-src/lib/errors';
 import { parseRawKey } from '../lambda-src/lib/keys';
 import { mulberry32 } from '../lambda-src/lib/prng';
@@ -57,6 +57,11 @@ export interface LocalRunOptions {
   readonly enforceIam?: boolean;
   /** Changes the policies read from the template before the run (tests: remove one grant with `IamPolicies.without`). */
   readonly adjustPolicies?: (fromTemplate: IamPolicies) => IamPolicies;
+  /**
+   * Run the pipeline stack of a synthesized app (a cdk.out folder) instead of the built-in one;
+   * `stack` picks it when several stacks hold an AccreditationPipeline (local/template/assembly.ts).
+   */
+  readonly assembly?: { readonly dir: string; readonly stack?: string };
 }
 
 export type ProgressEvent =
@@ -91,6 +96,8 @@ export interface LocalRunResult {
   readonly durationMs: number;
   /** Requests the local S3 refused with AccessDenied (empty when IAM is not enforced). */
   readonly accessDenied: AccessDeniedNotice[];
+  /** Events EventBridge could not deliver (e.g. the rule's role may not start the state machine). */
+  readonly failedDeliveries: DeliveryRecord[];
 }
 
 const REGION = 'us-east-1';
@@ -140,10 +147,14 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   // 1. Synthesize the stack exactly as a user would deploy it.
   const props: Record<string, unknown> = {};
   if (opts.months !== undefined) props.expiryMonths = opts.months;
-  const synth = synthesizePipelineTemplate(props, { outdir: join(opts.workDir, 'cdk.out') });
-  const tpl = resolveTemplate(synth.template, { assemblyDir: synth.assemblyDir, region: REGION });
+  // With --assembly: the user's synthesized app, loaded as it will deploy.
+  const synth = pipelineStack({ assembly: opts.assembly, props, outdir: join(opts.workDir, 'cdk.out') });
+  const tpl = resolveTemplate(synth.template, {
+    assemblyDir: synth.assemblyDir, region: REGION, accountId: synth.account, stackName: synth.stackName,
+  });
   const dep = inspect(tpl);
-  step(`synthesized ${synth.stackName}: ${tpl.lambdaFunctions().length} functions, state machine ${tpl.stateMachine().name}, ${tpl.glueTables().length} Glue tables`);
+  step(`${opts.assembly ? `loaded ${synth.stackName} from ${opts.assembly.dir}` : `synthesized ${synth.stackName}`}: `
+    + `${tpl.lambdaFunctions().length} functions, state machine ${tpl.stateMachine().name}, ${tpl.glueTables().length} Glue tables`);
 
   // 2. Start the local services.
   const iam = localIam(tpl, opts);
@@ -154,8 +165,11 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   });
   const denials: AccessDeniedNotice[] = [];
   s3.on('accessDenied', (d) => denials.push(d));
-  const sns = await LocalSns.start({ logFile: join(opts.workDir, 'alerts.jsonl') });
-  const athena = await LocalAthena.start({ s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, 's3') }, workDir: join(opts.workDir, 'athena'), region: REGION });
+  const services = servicesIam(tpl, iam);
+  const sns = await LocalSns.start({ logFile: join(opts.workDir, 'alerts.jsonl'), iam, topics: services?.topics });
+  const athena = await LocalAthena.start({
+    s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, 's3') }, workDir: join(opts.workDir, 'athena'), region: REGION, iam: services?.athena,
+  });
   const endpoints = { s3: s3.endpoint, sns: sns.endpoint, athena: athena.endpoint };
   const summaries = new Map<string, ProcessSummaryLike>();
   const lambda = new LocalLambdaRuntime({
@@ -180,6 +194,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     accountId: tpl.accountId,
     waitScale: opts.waitScale ?? 0.01,
     retryScale: opts.retryScale ?? 0.05,
+    iam,
   });
   try {
     // 3. Deploy: buckets (+ EventBridge notifications), catalog, workgroup, functions, state machine, rules.
@@ -187,6 +202,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       await s3.createBucket(b.name);
       s3.setBucketSecurity(b.name, bucketSecurityOf(b.properties, { account: tpl.accountId, region: REGION }));
     }
+    await createExternalResources(tpl, s3, step);
     for (const id of tpl.logicalIdsOfType('Custom::S3BucketNotifications')) {
       const p = tpl.properties(id);
       if (p.NotificationConfiguration?.EventBridgeConfiguration !== undefined) s3.setEventBridgeEnabled(String(p.BucketName), true);
@@ -194,11 +210,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     for (const t of tpl.glueTables()) athena.registerTable(t.databaseName, t.tableInput as any);
     for (const wg of tpl.athenaWorkGroups()) {
       const c = wg.configuration;
-      athena.registerWorkGroup(wg.name, {
-        outputLocation: c.ResultConfiguration?.OutputLocation,
-        enforce: c.EnforceWorkGroupConfiguration,
-        bytesScannedCutoffPerQuery: c.BytesScannedCutoffPerQuery,
-      });
+      athena.registerWorkGroupConfiguration(wg.name, c);
     }
     const pipelineFunctions = tpl.lambdaFunctions().filter((f) => f.assetDir && f.env.DATA_BUCKET !== undefined);
     for (const f of pipelineFunctions) {
@@ -217,12 +229,13 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       });
     }
     const machine = tpl.stateMachine();
-    sfn.register({ name: machine.name, arn: machine.arn, definition: machine.definition, type: machine.type });
+    sfn.register({ name: machine.name, arn: machine.arn, definition: machine.definition, type: machine.type, roleArn: machine.roleArn });
     const events = new LocalEventBridge({
       rules: tpl.eventRules(),
       targets: { startExecution: (arn, input) => sfn.startExecution(arn, input) },
       accountId: tpl.accountId,
       region: REGION,
+      iam,
       delivery: {
         duplicateRate: (opts.duplicateEvents ?? 0) > 0 ? 1 : 0,
         duplicateCount: Math.max(1, opts.duplicateEvents ?? 0),
@@ -302,6 +315,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       alerts,
       executions,
       accessDenied: denials,
+      failedDeliveries: events.failedDeliveries(),
       bucket: dep.bucket,
       bucketDir: s3.bucketPath(dep.bucket),
       workDir: opts.workDir,
@@ -388,8 +402,6 @@ export async function uploadFiles(items: UploadItem[], opts: { endpoint: string;
 /**
  * The IAM side of a run: the template's policies and the credentials every local principal gets
  * (each function its execution role's, the CLI the account root's); undefined with `enforceIam: false`.
- * TODO(iamsvc): pass `policies` and `credentials` to LocalAthena, LocalSns, LocalStepFunctions and
- * LocalEventBridge once they accept them.
  */
 function localIam(tpl: ResolvedTemplate, opts: LocalRunOptions): { policies: IamPolicies; credentials: LocalCredentials } | undefined {
   if (opts.enforceIam === false) return undefined;
@@ -398,6 +410,35 @@ function localIam(tpl: ResolvedTemplate, opts: LocalRunOptions): { policies: Iam
     policies: opts.adjustPolicies ? opts.adjustPolicies(fromTemplate) : fromTemplate,
     credentials: new LocalCredentials(tpl.accountId),
   };
+}
+
+/**
+ * What LocalAthena and LocalSns need besides the policies (docs/cloud-fidelity.md): the template's
+ * topics with their keys, and the SSE-KMS key of what Athena reads (the bucket's default key).
+ */
+function servicesIam(tpl: ResolvedTemplate, iam: { policies: IamPolicies; credentials: LocalCredentials } | undefined) {
+  if (!iam) return undefined;
+  const env = { account: tpl.accountId, region: REGION };
+  const keys = new Map(tpl.buckets().map((b) => [b.name, bucketSecurityOf(b.properties, env).defaultEncryption?.kmsKeyArn]));
+  return {
+    athena: { ...iam, objectKmsKey: (bucket: string) => keys.get(bucket) },
+    topics: tpl.snsTopics().map((t) => ({ arn: t.arn, kmsMasterKeyId: t.properties.KmsMasterKeyId as string | undefined })),
+  };
+}
+
+/**
+ * Buckets and topics the pipeline uses that the stack does not define (an imported `bucket` or
+ * `alertTopic` prop): created locally, empty and without the policies they have in the account.
+ */
+async function createExternalResources(tpl: ResolvedTemplate, s3: LocalS3, step: (m: string) => void): Promise<void> {
+  const external = tpl.externalResources();
+  for (const b of external.buckets) {
+    // An imported data bucket must have EventBridge notifications on (the construct cannot set them).
+    await s3.createBucket(b);
+    s3.setEventBridgeEnabled(b, true);
+    step(`bucket ${b} is not defined by the stack (imported): created locally, empty, without its bucket policy or default encryption`);
+  }
+  for (const t of external.topics) step(`topic ${t} is not defined by the stack (imported): used locally without its topic policy or key`);
 }
 
 function oneLine(s: string): string {

@@ -23,6 +23,12 @@ options:
   --shuffle            deliver the events in a random (seeded) order
   --fault NAME         inject a fault, repeatable: s3-slowdown, athena-throttle, athena-fail, lambda-timeout
   --seed S             seed for --shuffle, --duplicate-events and --fault (default: 1)
+  --assembly DIR       run the pipeline stack of a synthesized app (its cdk.out folder) instead of the
+                       built-in one: your props, prefixes and names, as they will deploy
+  --stack NAME         with --assembly: the stack to run (default: the only stack holding an
+                       AccreditationPipeline)
+  --no-enforce-iam     diagnostic switch: do not authorize calls against the template's IAM and resource
+                       policies (enforced by default, as in AWS; see docs/cloud-fidelity.md)
   -h, --help           show this help`;
 
 const FAULTS = ['s3-slowdown', 'athena-throttle', 'athena-fail', 'lambda-timeout'] as const;
@@ -71,6 +77,9 @@ export async function run(argv: string[]): Promise<number> {
       'shuffle': { type: 'boolean', default: false },
       'fault': { type: 'string', multiple: true },
       'seed': { type: 'string' },
+      'assembly': { type: 'string' },
+      'stack': { type: 'string' },
+      'no-enforce-iam': { type: 'boolean', default: false },
       'help': { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -90,6 +99,19 @@ export async function run(argv: string[]): Promise<number> {
   for (const f of faults) {
     if (!(FAULTS as readonly string[]).includes(f)) throw new UsageError(`--fault ${f}: unknown (expected one of: ${FAULTS.join(', ')})`);
   }
+  const assembly = values.assembly === undefined ? undefined : resolve(values.assembly);
+  if (values.stack !== undefined && assembly === undefined) throw new UsageError('--stack needs --assembly');
+  if (assembly !== undefined) {
+    if (months !== undefined) throw new UsageError('--months cannot change a synthesized app: set expiryMonths in the app and synthesize it again');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadAssemblyStack, AssemblyError } = require('../../local/template/assembly') as typeof import('../../local/template/assembly');
+    try {
+      loadAssemblyStack(assembly, values.stack);
+    } catch (e) {
+      if (e instanceof AssemblyError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
   const workDir = resolve(values.workdir ?? '.local-aws');
   if (workDir === resolve('.') || workDir === resolve('/') || dataDir.startsWith(`${workDir}/`)) {
     throw new UsageError(`--workdir ${workDir}: must be a dedicated folder (it is wiped at the start of each run)`);
@@ -108,6 +130,8 @@ export async function run(argv: string[]): Promise<number> {
     shuffle: values.shuffle,
     faults: faults as FaultName[],
     seed: positiveInt('--seed', values.seed) ?? 1,
+    ...(assembly !== undefined ? { assembly: { dir: assembly, stack: values.stack } } : {}),
+    enforceIam: !values['no-enforce-iam'],
     onProgress: values.json ? undefined : progressPrinter(tty),
   });
 
@@ -122,6 +146,13 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(
       `medlaunch-elt: ${failed.length} of ${result.executions.length} execution(s) failed; first: ${first.key ?? first.snapshot}: ${first.error ?? first.status}\n`,
     );
+    return 1;
+  }
+  // An event EventBridge could not deliver (e.g. the rule's role may not start the state machine) started nothing.
+  const undelivered = result.failedDeliveries ?? [];
+  if (undelivered.length > 0) {
+    process.stderr.write(`medlaunch-elt: ${undelivered.length} event(s) could not be delivered; first: ${undelivered[0].key ?? undelivered[0].eventId}: `
+      + `${undelivered[0].errorCode ?? 'FAILED'}: ${undelivered[0].error ?? ''}\n`);
     return 1;
   }
   return 0;
