@@ -129,6 +129,11 @@ export class S3Authorizer {
     return this.evaluate(caller, p) === null;
   }
 
+  /** null when one permission is allowed, else the AccessDenied message. */
+  denial(caller: S3Caller, p: Permission): string | null {
+    return this.evaluate(caller, p);
+  }
+
   /**
    * The KMS permission S3 needs for an SSE-KMS object (kms:GenerateDataKey to write, kms:Decrypt to
    * read), with the context S3 calls KMS with: kms:ViaService s3.<region>.amazonaws.com and the

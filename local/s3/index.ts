@@ -257,6 +257,11 @@ export class LocalS3 {
     this.bucketSecurity.set(bucket, security);
   }
 
+  /** The Object Ownership and default encryption given to a bucket with setBucketSecurity. */
+  securityOf(bucket: string): BucketSecurity | undefined {
+    return this.bucketSecurity.get(bucket);
+  }
+
   /** Whether requests are authorized against IAM policies. */
   get enforcesIam(): boolean {
     return this.authz !== undefined;
@@ -1033,10 +1038,11 @@ export class LocalS3 {
       if (key === undefined) {
         throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed or did not validate against our published schema');
       }
-      if (this.authz && ctx.caller && !this.authz.allows(ctx.caller, { action: 's3:DeleteObject', resource: objectArn(bucket, key) })) {
+      const denied = this.authz && ctx.caller ? this.authz.denial(ctx.caller, { action: 's3:DeleteObject', resource: objectArn(bucket, key) }) : null;
+      if (denied !== null) {
         // S3 reports a key the caller may not delete in the result, as an error of that key
         xml += `<Error><Key>${xmlEscape(key)}</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`;
-        this.noteDenied(ctx, 'AccessDenied', `s3:DeleteObject on arn:aws:s3:::${bucket}/${key} denied`, key);
+        this.noteDenied(ctx, 'AccessDenied', denied, key);
         continue;
       }
       try {

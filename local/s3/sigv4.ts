@@ -121,8 +121,21 @@ function canonicalQuery(rawQuery: string, presigned: boolean): string {
   return pairs.map(([k, v]) => `${k}=${v}`).join('&');
 }
 
-/** HMAC-SHA256 signing key of a secret for a scope (`date/region/service/aws4_request`). */
+const signingKeys = new Map<string, Buffer>();
+
+/** HMAC-SHA256 signing key of a secret for a scope (`date/region/service/aws4_request`), cached (it changes daily). */
 export function signingKey(secretAccessKey: string, scope: string): Buffer {
+  const id = `${secretAccessKey}\0${scope}`;
+  let key = signingKeys.get(id);
+  if (key === undefined) {
+    if (signingKeys.size >= 1000) signingKeys.clear();
+    key = deriveSigningKey(secretAccessKey, scope);
+    signingKeys.set(id, key);
+  }
+  return key;
+}
+
+function deriveSigningKey(secretAccessKey: string, scope: string): Buffer {
   const [date, region, service, terminator] = scope.split('/');
   let key = createHmac('sha256', `AWS4${secretAccessKey}`).update(date).digest();
   key = createHmac('sha256', key).update(region).digest();

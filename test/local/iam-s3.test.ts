@@ -221,6 +221,29 @@ describe('authentication', () => {
     expect(res.body).toMatch(/<Error><Code>AccessDenied<\/Code><Message>Access Denied<\/Message>.*<RequestId>[0-9A-F]{16}<\/RequestId><HostId>[^<]+<\/HostId><\/Error>/);
   });
 
+  test('presigned URLs: the X-Amz-Credential names the caller, the signature and the expiry are checked', async () => {
+    const signer = await (reader.config.signer as unknown as () => Promise<{ presign: (r: unknown, o: unknown) => Promise<any> }>)();
+    const url = new URL(s3.endpoint);
+    // as @aws-sdk/s3-request-presigner does it: the client's signer, an UNSIGNED-PAYLOAD hash
+    const presign = async (key: string, opts: Record<string, unknown>) => {
+      const signed = await signer.presign({
+        method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: `/${DATA}/${key}`, query: {}, headers: { 'host': url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      }, opts);
+      const q = new URLSearchParams(signed.query as Record<string, string>).toString();
+      return `${signed.path}?${q}`;
+    };
+    const ok = await rawRequest('GET', await presign('in/a.txt', { expiresIn: 60 }));
+    expect(ok).toEqual({ status: 200, body: 'body of in/a.txt' });
+    const denied = await rawRequest('GET', await presign('other/o.txt', { expiresIn: 60 }));
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatch(/<Code>AccessDenied<\/Code><Message>User: [^<]+s3:GetObject on resource: &quot;arn:aws:s3:::iam-data\/other\/o.txt&quot;/);
+    const tampered = (await presign('in/a.txt', { expiresIn: 60 })).replace(/X-Amz-Signature=[0-9a-f]{4}/, 'X-Amz-Signature=0000');
+    expect((await rawRequest('GET', tampered)).body).toMatch(/<Code>SignatureDoesNotMatch<\/Code>/);
+    const expired = await rawRequest('GET', await presign('in/a.txt', { expiresIn: 1, signingDate: new Date(Date.now() - 60_000) }));
+    expect(expired.status).toBe(403);
+    expect(expired.body).toMatch(/<Code>AccessDenied<\/Code><Message>Request has expired<\/Message>/);
+  });
+
   test('the same principal always gets the same credentials; roles get temporary ones', () => {
     const a = credentials.for(rolePrincipal('Reader'));
     expect(new LocalCredentials(ACCOUNT).for(rolePrincipal('Reader'))).toEqual(a);
