@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -267,7 +267,9 @@ export class AccreditationPipeline extends Construct {
         description: 'medlaunch-elt: validated facility records and their Stage 1 extract',
       },
     });
-    this.database.applyRemovalPolicy(removalPolicy);
+    // The catalog and the workgroup hold no data (the data is in S3) but have fixed names: they are always deleted
+    // with the stack, so deleting the stack and deploying it again never meets "already exists" (README, "Removal").
+    this.database.applyRemovalPolicy(RemovalPolicy.DESTROY);
     const projection = (prefix: string): Record<string, string> => ({
       'projection.enabled': 'true',
       'projection.snapshot_date.type': 'date',
@@ -299,7 +301,7 @@ export class AccreditationPipeline extends Construct {
       },
     });
     this.validatedTable.addDependency(this.database);
-    this.validatedTable.applyRemovalPolicy(removalPolicy);
+    this.validatedTable.applyRemovalPolicy(RemovalPolicy.DESTROY);
     this.curatedTable = new glue.CfnTable(this, 'CuratedTable', {
       catalogId: Aws.ACCOUNT_ID,
       databaseName: this.databaseName,
@@ -326,14 +328,16 @@ export class AccreditationPipeline extends Construct {
       },
     });
     this.curatedTable.addDependency(this.database);
-    this.curatedTable.applyRemovalPolicy(removalPolicy);
+    this.curatedTable.applyRemovalPolicy(RemovalPolicy.DESTROY);
 
     // ---------------------------------------------------------------- Athena workgroup
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: this.workGroupName,
       description: 'medlaunch-elt: Stage 1 extract and Stage 3 state counts',
       state: 'ENABLED',
-      recursiveDeleteOption: destroy,
+      // DeleteWorkGroup refuses a workgroup that holds query executions unless it is recursive (Athena API
+      // Reference, DeleteWorkGroup): after the first run it always does. Query results stay in S3.
+      recursiveDeleteOption: true,
       workGroupConfiguration: {
         engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
         enforceWorkGroupConfiguration: true,
@@ -350,7 +354,7 @@ export class AccreditationPipeline extends Construct {
         },
       },
     });
-    this.workGroup.applyRemovalPolicy(removalPolicy);
+    this.workGroup.applyRemovalPolicy(RemovalPolicy.DESTROY);
 
     // ---------------------------------------------------------------- Lambda functions
     const environment: Record<string, string> = {
@@ -456,8 +460,12 @@ export class AccreditationPipeline extends Construct {
     }
 
     // ---------------------------------------------------------------- state machine
+    // Under /aws/vendedlogs/ (Step Functions docs, "Avoiding CloudWatch Logs resource policy size restrictions"),
+    // ending in the stack's id (a new UUID for every created stack): a log group RETAINed from a deleted stack never
+    // collides with the next deployment's.
+    const stackUuid = Fn.select(2, Fn.split('/', Aws.STACK_ID));
     this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
-      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`,
+      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}-${stackUuid}`,
       retention: logRetention,
       encryptionKey: key,
       removalPolicy,
