@@ -165,7 +165,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   });
   const denials: AccessDeniedNotice[] = [];
   s3.on('accessDenied', (d) => denials.push(d));
-  const services = servicesIam(tpl, iam);
+  const services = servicesIam(tpl, iam, s3);
   const sns = await LocalSns.start({ logFile: join(opts.workDir, 'alerts.jsonl'), iam, topics: services?.topics });
   const athena = await LocalAthena.start({
     s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, 's3') }, workDir: join(opts.workDir, 'athena'), region: REGION, iam: services?.athena,
@@ -416,12 +416,10 @@ function localIam(tpl: ResolvedTemplate, opts: LocalRunOptions): { policies: Iam
  * What LocalAthena and LocalSns need besides the policies (docs/cloud-fidelity.md): the template's
  * topics with their keys, and the SSE-KMS key of what Athena reads (the bucket's default key).
  */
-function servicesIam(tpl: ResolvedTemplate, iam: { policies: IamPolicies; credentials: LocalCredentials } | undefined) {
+function servicesIam(tpl: ResolvedTemplate, iam: { policies: IamPolicies; credentials: LocalCredentials } | undefined, s3: LocalS3) {
   if (!iam) return undefined;
-  const env = { account: tpl.accountId, region: REGION };
-  const keys = new Map(tpl.buckets().map((b) => [b.name, bucketSecurityOf(b.properties, env).defaultEncryption?.kmsKeyArn]));
   return {
-    athena: { ...iam, objectKmsKey: (bucket: string) => keys.get(bucket) },
+    athena: { ...iam, objectKmsKey: (bucket: string) => s3.securityOf(bucket)?.defaultEncryption?.kmsKeyArn },
     topics: tpl.snsTopics().map((t) => ({ arn: t.arn, kmsMasterKeyId: t.properties.KmsMasterKeyId as string | undefined })),
   };
 }

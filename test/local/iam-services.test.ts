@@ -67,6 +67,7 @@ function build(stack: Stack): void {
     }),
   ]);
   athena('analyst', []);
+  athena('analyst-kms', []).addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn] }));
   athena('analyst-noglue', ['glue:GetTable']);
   athena('analyst-noread', ['s3:GetObject']);
   athena('analyst-noacl', ['s3:PutObjectAcl']);
@@ -290,8 +291,8 @@ describe('Athena', () => {
     await new Promise<void>((r) => s3.close(() => r()));
   });
 
-  async function run(name: string): Promise<QueryExecution> {
-    const client = new AthenaClient({ endpoint: athena.endpoint, region: REGION, credentials: credentials.for(roleOf(name)), maxAttempts: 1 });
+  async function run(name: string, on: LocalAthena = athena): Promise<QueryExecution> {
+    const client = new AthenaClient({ endpoint: on.endpoint, region: REGION, credentials: credentials.for(roleOf(name)), maxAttempts: 1 });
     const { QueryExecutionId } = await client.send(new StartQueryExecutionCommand({ QueryString: 'SELECT count(*) FROM t', WorkGroup: 'wg', QueryExecutionContext: { Database: 'db' } }));
     for (;;) {
       const q = (await client.send(new GetQueryExecutionCommand({ QueryExecutionId }))).QueryExecution!;
@@ -325,6 +326,23 @@ describe('Athena', () => {
     const q = await run('analyst-noread');
     expect(q.Status?.State).toBe('FAILED');
     expect(q.Status?.StateChangeReason).toMatch(/Permission denied on S3 path: s3:\/\/data\/t\/a\.jsonl.*s3:GetObject/);
+  });
+
+  test('a KMS-encrypted table file needs kms:Decrypt on its key for the caller', async () => {
+    const kmsAthena = await LocalAthena.start({
+      s3: { endpoint, rootDir: join(root, 's3') }, workDir: join(root, 'athena-kms'), region: REGION,
+      iam: { policies, credentials, objectKmsKey: (bucket) => (bucket === 'data' ? topicKeyArn : undefined) },
+    });
+    try {
+      kmsAthena.registerTable('db', table);
+      kmsAthena.registerWorkGroup('wg', { outputLocation: 's3://data/results/', enforce: true });
+      const denied = await run('analyst', kmsAthena);
+      expect(denied.Status?.State).toBe('FAILED');
+      expect(denied.Status?.StateChangeReason).toMatch(/Permission denied on S3 path: s3:\/\/data\/t\/a\.jsonl.*kms:Decrypt/);
+      expect((await run('analyst-kms', kmsAthena)).Status?.State).toBe('SUCCEEDED');
+    } finally {
+      await kmsAthena.close();
+    }
   });
 
   test('the workgroup ACL needs s3:PutObjectAcl on the results location', async () => {
