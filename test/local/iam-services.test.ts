@@ -330,7 +330,9 @@ describe('Athena', () => {
 
   test('a KMS-encrypted table file needs kms:Decrypt on its key for the caller', async () => {
     const kmsAthena = await LocalAthena.start({
-      s3: { endpoint, rootDir: join(root, 's3') }, workDir: join(root, 'athena-kms'), region: REGION,
+      s3: { endpoint, rootDir: join(root, 's3') },
+      workDir: join(root, 'athena-kms'),
+      region: REGION,
       iam: { policies, credentials, objectKmsKey: (bucket) => (bucket === 'data' ? topicKeyArn : undefined) },
     });
     try {
