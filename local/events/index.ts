@@ -143,6 +143,8 @@ export interface DeliveryRecord {
   errorCode?: string;
   /** The target's dead-letter queue the failed event was sent to. */
   deadLetterQueue?: string;
+  /** Why the failed event could not be sent to the dead-letter queue (its queue policy refused EventBridge). */
+  deadLetterError?: string;
 }
 
 /** A message EventBridge sends to a target's dead-letter queue: the event, with the failure in its attributes. */
@@ -383,6 +385,20 @@ export class LocalEventBridge {
   private toDeadLetterQueue(event: EventBridgeEvent, rule: EventRule, target: EventTarget, record: DeliveryRecord, message: string): void {
     const queueArn = target.deadLetterConfig?.Arn;
     if (!queueArn) return;
+    // EventBridge itself sends to the queue: its policy must let events.amazonaws.com send for this rule.
+    const iam = this.options.iam;
+    if (iam) {
+      const r = iam.policies.authorize({
+        principal: iam.policies.servicePrincipal('events.amazonaws.com'),
+        action: 'sqs:SendMessage',
+        resource: queueArn,
+        context: { 'aws:SourceArn': rule.arn ?? rule.name, 'aws:SourceAccount': this.accountId },
+      });
+      if (r.decision !== 'Allow') {
+        record.deadLetterError = `events.amazonaws.com is not authorized to perform: sqs:SendMessage on resource: ${queueArn} ${r.reason}: the event is dropped`;
+        return;
+      }
+    }
     const m: DeadLetterMessage = {
       queueArn,
       body: JSON.stringify(event),

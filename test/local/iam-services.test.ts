@@ -14,6 +14,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { GlueTableInput, LocalAthena } from '../../local/athena';
 import { LocalEventBridge } from '../../local/events';
 import { IamPolicies, Principal } from '../../local/iam';
@@ -51,6 +52,14 @@ function build(stack: Stack): void {
     new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [FN_OK, `${FN_OK}:*`] }),
     new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [plain.topicArn] }),
   ]);
+  const dlq = new sqs.Queue(stack, 'Dlq', { queueName: 'dlq' });
+  dlq.addToResourcePolicy(new iam.PolicyStatement({
+    actions: ['sqs:SendMessage'],
+    resources: [dlq.queueArn],
+    principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+    conditions: { ArnEquals: { 'aws:SourceArn': `arn:aws:events:${REGION}:${ACCOUNT}:rule/r` } },
+  }));
+  new sqs.Queue(stack, 'ClosedDlq', { queueName: 'closed-dlq' });
   role('events-ok', [new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [MACHINE] })]);
   role('events-none', []);
   const athena = (name: string, omit: string[]) => role(name, [
@@ -241,6 +250,14 @@ describe('EventBridge', () => {
     noRole.objectsCreated([event]);
     await noRole.waitForIdle();
     expect(noRole.failedDeliveries()[0].error).toMatch(/no RoleArn/);
+
+    // The dead-letter queue's policy must let EventBridge send to it; otherwise the event is dropped.
+    const closed = new LocalEventBridge({ rules: [rule(roleOf('events-none').arn, 'arn:aws:sqs:us-east-1:000000000000:closed-dlq')], targets, iam: { policies } });
+    closed.objectsCreated([event]);
+    await closed.waitForIdle();
+    expect(closed.deadLetterMessages()).toEqual([]);
+    expect(closed.failedDeliveries()[0].deadLetterQueue).toBeUndefined();
+    expect(closed.failedDeliveries()[0].deadLetterError).toMatch(/events\.amazonaws\.com is not authorized to perform: sqs:SendMessage .*dropped/);
   });
 });
 
