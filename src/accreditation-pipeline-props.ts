@@ -55,10 +55,11 @@ export interface AccreditationPipelineProps {
   readonly alarmEmails?: string[];
 
   /**
-   * What happens to the stateful resources (buckets, key, log groups, workgroup, Glue catalog)
+   * What happens to the stateful resources (buckets, key, log groups, state machine, rule DLQ)
    * when they leave the stack: `RETAIN` or `DESTROY`. `DESTROY` also empties the buckets on
-   * deletion (autoDeleteObjects) and deletes the workgroup's query history; it cannot be combined
-   * with an imported `bucket`.
+   * deletion (autoDeleteObjects); it cannot be combined with an imported `bucket`. The Glue
+   * catalog and the Athena workgroup hold no data and have fixed names: they are always deleted
+   * (the workgroup with its query history), so the stack can be deleted and deployed again.
    *
    * @default RemovalPolicy.RETAIN
    */

@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -42,6 +42,21 @@ const TRANSIENT_LAMBDA_ERRORS = [
 /** A Lambda or Task timeout: retried a bounded number of times (the handlers are idempotent). */
 const TIMEOUT_ERRORS = ['Sandbox.Timedout', 'States.Timeout'];
 const PROJECTION_RANGE = '2000-01-01,NOW+1DAYS';
+/** The data file extensions the rule starts an execution for (lowercase: see dataFileKeyPattern). */
+const DATA_FILE_EXTENSIONS = ['.jsonl', '.ndjson', '.json', '.jsonl.gz', '.ndjson.gz', '.json.gz'];
+
+/**
+ * The rule's matcher on `detail.object.key`: keys under the raw prefix that end in a data file extension.
+ * An event pattern ANDs fields but ORs the matchers of one field, so "prefix and suffix" on the same key is one
+ * `wildcard` per extension (`<prefix>*<ext>`; `*` matches any characters, `/` included). Wildcards are
+ * case-sensitive and EventBridge has no case-insensitive wildcard (`equals-ignore-case` combines only with
+ * `prefix`/`suffix` of a whole field), so the rule matches lowercase extensions only (README, "Input files").
+ */
+function dataFileKeyPattern(rawPrefix: string): Array<{ wildcard: string }> {
+  // A wildcard escapes `*` and `\` with a backslash (EventBridge event patterns, wildcard matching).
+  const literal = rawPrefix.replace(/[\\*]/g, (c) => `\\${c}`);
+  return DATA_FILE_EXTENSIONS.map((ext) => ({ wildcard: `${literal}*${ext}` }));
+}
 
 /**
  * The healthcare-accreditation ELT pipeline: an S3 data bucket whose "Object Created" events under
@@ -267,7 +282,9 @@ export class AccreditationPipeline extends Construct {
         description: 'medlaunch-elt: validated facility records and their Stage 1 extract',
       },
     });
-    this.database.applyRemovalPolicy(removalPolicy);
+    // The catalog and the workgroup hold no data (the data is in S3) but have fixed names: they are always deleted
+    // with the stack, so deleting the stack and deploying it again never meets "already exists" (README, "Removal").
+    this.database.applyRemovalPolicy(RemovalPolicy.DESTROY);
     const projection = (prefix: string): Record<string, string> => ({
       'projection.enabled': 'true',
       'projection.snapshot_date.type': 'date',
@@ -299,7 +316,7 @@ export class AccreditationPipeline extends Construct {
       },
     });
     this.validatedTable.addDependency(this.database);
-    this.validatedTable.applyRemovalPolicy(removalPolicy);
+    this.validatedTable.applyRemovalPolicy(RemovalPolicy.DESTROY);
     this.curatedTable = new glue.CfnTable(this, 'CuratedTable', {
       catalogId: Aws.ACCOUNT_ID,
       databaseName: this.databaseName,
@@ -326,14 +343,16 @@ export class AccreditationPipeline extends Construct {
       },
     });
     this.curatedTable.addDependency(this.database);
-    this.curatedTable.applyRemovalPolicy(removalPolicy);
+    this.curatedTable.applyRemovalPolicy(RemovalPolicy.DESTROY);
 
     // ---------------------------------------------------------------- Athena workgroup
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: this.workGroupName,
       description: 'medlaunch-elt: Stage 1 extract and Stage 3 state counts',
       state: 'ENABLED',
-      recursiveDeleteOption: destroy,
+      // DeleteWorkGroup refuses a workgroup that holds query executions unless it is recursive (Athena API
+      // Reference, DeleteWorkGroup): after the first run it always does. Query results stay in S3.
+      recursiveDeleteOption: true,
       workGroupConfiguration: {
         engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
         enforceWorkGroupConfiguration: true,
@@ -350,7 +369,7 @@ export class AccreditationPipeline extends Construct {
         },
       },
     });
-    this.workGroup.applyRemovalPolicy(removalPolicy);
+    this.workGroup.applyRemovalPolicy(RemovalPolicy.DESTROY);
 
     // ---------------------------------------------------------------- Lambda functions
     const environment: Record<string, string> = {
@@ -456,8 +475,12 @@ export class AccreditationPipeline extends Construct {
     }
 
     // ---------------------------------------------------------------- state machine
+    // Under /aws/vendedlogs/ (Step Functions docs, "Avoiding CloudWatch Logs resource policy size restrictions"),
+    // ending in the stack's id (a new UUID for every created stack): a log group RETAINed from a deleted stack never
+    // collides with the next deployment's.
+    const stackUuid = Fn.select(2, Fn.split('/', Aws.STACK_ID));
     this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
-      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`,
+      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}-${stackUuid}`,
       retention: logRetention,
       encryptionKey: key,
       removalPolicy,
@@ -480,13 +503,13 @@ export class AccreditationPipeline extends Construct {
     // ---------------------------------------------------------------- EventBridge rule
     this.ruleDeadLetterQueue = this.createQueue('RuleDlq', removalPolicy);
     this.rule = new events.Rule(this, 'ObjectCreatedRule', {
-      description: `Starts the medlaunch-elt state machine for every object created under ${p.raw}`,
+      description: `Starts the medlaunch-elt state machine for every data file (${DATA_FILE_EXTENSIONS.join(', ')}) created under ${p.raw}`,
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
         detail: {
           bucket: { name: [bucketName] },
-          object: { key: [{ prefix: p.raw }] },
+          object: { key: dataFileKeyPattern(p.raw) },
         },
       },
       targets: [new targets.SfnStateMachine(this.stateMachine, {

@@ -99,3 +99,53 @@ describe('alarms can notify the encrypted topic', () => {
     expect(pipeline.alarmNamePrefix).toMatch(/^medlaunch-elt-[a-z0-9-]+-$/);
   });
 });
+
+describe('delete the stack, deploy it again', () => {
+  /** Properties that give a resource a fixed physical name. */
+  const NAME_PROPS = ['BucketName', 'LogGroupName', 'QueueName', 'TopicName', 'Name', 'FunctionName', 'StateMachineName',
+    'RoleName', 'AliasName', 'RuleName', 'AlarmName', 'DatabaseInput', 'TableInput'];
+  const mentionsStackId = (v: unknown) => JSON.stringify(v).includes('"AWS::StackId"');
+
+  test('no resource that outlives the stack (DeletionPolicy Retain) has a fixed name', () => {
+    for (const t of [template, synth({ databaseName: 'accreditation', workGroupName: 'acc-wg' }).template]) {
+      const retained = Object.entries(t.toJSON().Resources as Record<string, any>).filter(([, r]) => r.DeletionPolicy === 'Retain');
+      expect(retained.length).toBeGreaterThan(0);
+      for (const [id, r] of retained) {
+        for (const prop of NAME_PROPS) {
+          const v = r.Properties?.[prop];
+          if (v !== undefined && !mentionsStackId(v)) throw new Error(`${id} (${r.Type}) is retained with a fixed ${prop}`);
+        }
+      }
+    }
+  });
+
+  test('Glue database and tables and the workgroup are always deleted with the stack (recursively: it holds query history)', () => {
+    for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup']) {
+      for (const r of Object.values(template.findResources(type)) as any[]) {
+        expect(r.DeletionPolicy).toBe('Delete');
+        expect(r.UpdateReplacePolicy).toBe('Delete');
+      }
+    }
+    template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: true });
+  });
+
+  test('the state machine log group stays under /aws/vendedlogs/states/ and ends in the stack UUID', () => {
+    const lg = template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: {} } });
+    const [r] = Object.values(lg) as any[];
+    expect(r.DeletionPolicy).toBe('Retain');
+    const parts = r.Properties.LogGroupName['Fn::Join'][1];
+    expect(parts[0]).toMatch(/^\/aws\/vendedlogs\/states\/[A-Za-z0-9-]+-$/);
+    expect(parts[1]).toEqual({ 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] });
+    expect(pipeline.stateMachineLogGroup.logGroupName).toBeDefined();
+  });
+});
+
+describe('the rule starts executions for data files only', () => {
+  test('one wildcard per lowercase data file extension under the raw prefix (EventBridge ORs the matchers of one field)', () => {
+    const rule = only(template, 'AWS::Events::Rule').props;
+    expect(rule.EventPattern.detail.object.key).toEqual([
+      { wildcard: 'data/batch/*.jsonl' }, { wildcard: 'data/batch/*.ndjson' }, { wildcard: 'data/batch/*.json' },
+      { wildcard: 'data/batch/*.jsonl.gz' }, { wildcard: 'data/batch/*.ndjson.gz' }, { wildcard: 'data/batch/*.json.gz' },
+    ]);
+  });
+});

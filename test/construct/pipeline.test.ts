@@ -90,9 +90,12 @@ describe('storage', () => {
 });
 
 describe('catalog', () => {
-  test('catalog and workgroup are retained by default, like the data', () => {
-    for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup', 'AWS::S3::Bucket', 'AWS::Logs::LogGroup']) {
+  test('data and logs are retained by default; the catalog and workgroup (no data, fixed names) are deleted', () => {
+    for (const type of ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::KMS::Key']) {
       for (const r of Object.values(template.findResources(type)) as any[]) expect(r.DeletionPolicy).toBe('Retain');
+    }
+    for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup']) {
+      for (const r of Object.values(template.findResources(type)) as any[]) expect(r.DeletionPolicy).toBe('Delete');
     }
   });
 
@@ -276,7 +279,7 @@ describe('state machine and rule', () => {
     expect(sm.TracingConfiguration).toEqual({ Enabled: true });
     expect(sm.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
     template.hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: Match.stringLikeRegexp('^/aws/vendedlogs/states/'),
+      LogGroupName: { 'Fn::Join': ['', [Match.stringLikeRegexp('^/aws/vendedlogs/states/'), Match.anyValue()]] },
       KmsKeyId: Match.anyValue(),
     });
   });
@@ -336,7 +339,7 @@ describe('state machine and rule', () => {
     expect(rule.EventPattern).toMatchObject({
       'source': ['aws.s3'],
       'detail-type': ['Object Created'],
-      'detail': { bucket: { name: [expect.anything()] }, object: { key: [{ prefix: 'data/batch/' }] } },
+      'detail': { bucket: { name: [expect.anything()] }, object: { key: expect.arrayContaining([{ wildcard: 'data/batch/*.jsonl' }]) } },
     });
     expect(rule.Targets).toHaveLength(1);
     expect(rule.Targets[0]).toMatchObject({
@@ -385,7 +388,7 @@ describe('alerting', () => {
 describe('props', () => {
   test('custom prefixes reach the rule, tables, lifecycle and environment', () => {
     const { template: t } = synth({ rawPrefix: 'in/', validatedPrefix: 'ok/', athenaResultsPrefix: 'aq/', expiryMonths: 3 });
-    expect(only(t, 'AWS::Events::Rule').props.EventPattern.detail.object.key).toEqual([{ prefix: 'in/' }]);
+    expect(only(t, 'AWS::Events::Rule').props.EventPattern.detail.object.key).toEqual(expect.arrayContaining([{ wildcard: 'in/*.json.gz' }]));
     t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ RAW_PREFIX: 'in/', VALIDATED_PREFIX: 'ok/', EXPIRY_MONTHS: '3' }) } });
     t.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'aq/' })]) } });
   });
