@@ -42,6 +42,21 @@ const TRANSIENT_LAMBDA_ERRORS = [
 /** A Lambda or Task timeout: retried a bounded number of times (the handlers are idempotent). */
 const TIMEOUT_ERRORS = ['Sandbox.Timedout', 'States.Timeout'];
 const PROJECTION_RANGE = '2000-01-01,NOW+1DAYS';
+/** The data file extensions the rule starts an execution for (lowercase: see dataFileKeyPattern). */
+const DATA_FILE_EXTENSIONS = ['.jsonl', '.ndjson', '.json', '.jsonl.gz', '.ndjson.gz', '.json.gz'];
+
+/**
+ * The rule's matcher on `detail.object.key`: keys under the raw prefix that end in a data file extension.
+ * An event pattern ANDs fields but ORs the matchers of one field, so "prefix and suffix" on the same key is one
+ * `wildcard` per extension (`<prefix>*<ext>`; `*` matches any characters, `/` included). Wildcards are
+ * case-sensitive and EventBridge has no case-insensitive wildcard (`equals-ignore-case` combines only with
+ * `prefix`/`suffix` of a whole field), so the rule matches lowercase extensions only (README, "Input files").
+ */
+function dataFileKeyPattern(rawPrefix: string): Array<{ wildcard: string }> {
+  // A wildcard escapes `*` and `\` with a backslash (EventBridge event patterns, wildcard matching).
+  const literal = rawPrefix.replace(/[\\*]/g, (c) => `\\${c}`);
+  return DATA_FILE_EXTENSIONS.map((ext) => ({ wildcard: `${literal}*${ext}` }));
+}
 
 /**
  * The healthcare-accreditation ELT pipeline: an S3 data bucket whose "Object Created" events under
@@ -488,13 +503,13 @@ export class AccreditationPipeline extends Construct {
     // ---------------------------------------------------------------- EventBridge rule
     this.ruleDeadLetterQueue = this.createQueue('RuleDlq', removalPolicy);
     this.rule = new events.Rule(this, 'ObjectCreatedRule', {
-      description: `Starts the medlaunch-elt state machine for every object created under ${p.raw}`,
+      description: `Starts the medlaunch-elt state machine for every data file (${DATA_FILE_EXTENSIONS.join(', ')}) created under ${p.raw}`,
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
         detail: {
           bucket: { name: [bucketName] },
-          object: { key: [{ prefix: p.raw }] },
+          object: { key: dataFileKeyPattern(p.raw) },
         },
       },
       targets: [new targets.SfnStateMachine(this.stateMachine, {

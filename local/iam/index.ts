@@ -26,6 +26,7 @@ export type { ConditionValue } from './conditions';
 export type { Principal, PolicyStatementJson, PolicyDocumentJson, StatementSource } from './policy';
 export { AccessDeniedError, accessDeniedMessage } from './errors';
 export { AWS_MANAGED_POLICIES } from './managed-policies';
+export { UnsupportedPolicyError } from './template-policies';
 
 /** One call to authorize. */
 export interface AuthorizationRequest {

@@ -7,12 +7,25 @@ import type { PolicyDocumentJson } from './policy';
 
 /** Policy name (after `:policy/`) → document. */
 export const AWS_MANAGED_POLICIES: Readonly<Record<string, PolicyDocumentJson>> = {
-  // CDK gives it to the roles of its own singleton Lambdas (e.g. the S3 bucket-notifications handler).
+  // v1 (default). CDK gives it to every Lambda role it creates, including its singleton handlers
+  // (e.g. the S3 bucket-notifications handler).
   'service-role/AWSLambdaBasicExecutionRole': {
     Version: '2012-10-17',
     Statement: [{
       Effect: 'Allow',
       Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: '*',
+    }],
+  },
+  // v3 (default). CDK adds it to the role of a Lambda function placed in a VPC.
+  'service-role/AWSLambdaVPCAccessExecutionRole': {
+    Version: '2012-10-17',
+    Statement: [{
+      Sid: 'AWSLambdaVPCAccessExecutionPermissions',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ec2:CreateNetworkInterface',
+        'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses'],
       Resource: '*',
     }],
   },

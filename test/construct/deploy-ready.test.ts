@@ -139,3 +139,13 @@ describe('delete the stack, deploy it again', () => {
     expect(pipeline.stateMachineLogGroup.logGroupName).toBeDefined();
   });
 });
+
+describe('the rule starts executions for data files only', () => {
+  test('one wildcard per lowercase data file extension under the raw prefix (EventBridge ORs the matchers of one field)', () => {
+    const rule = only(template, 'AWS::Events::Rule').props;
+    expect(rule.EventPattern.detail.object.key).toEqual([
+      { wildcard: 'data/batch/*.jsonl' }, { wildcard: 'data/batch/*.ndjson' }, { wildcard: 'data/batch/*.json' },
+      { wildcard: 'data/batch/*.jsonl.gz' }, { wildcard: 'data/batch/*.ndjson.gz' }, { wildcard: 'data/batch/*.json.gz' },
+    ]);
+  });
+});

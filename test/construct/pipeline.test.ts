@@ -339,7 +339,7 @@ describe('state machine and rule', () => {
     expect(rule.EventPattern).toMatchObject({
       'source': ['aws.s3'],
       'detail-type': ['Object Created'],
-      'detail': { bucket: { name: [expect.anything()] }, object: { key: [{ prefix: 'data/batch/' }] } },
+      'detail': { bucket: { name: [expect.anything()] }, object: { key: expect.arrayContaining([{ wildcard: 'data/batch/*.jsonl' }]) } },
     });
     expect(rule.Targets).toHaveLength(1);
     expect(rule.Targets[0]).toMatchObject({
@@ -388,7 +388,7 @@ describe('alerting', () => {
 describe('props', () => {
   test('custom prefixes reach the rule, tables, lifecycle and environment', () => {
     const { template: t } = synth({ rawPrefix: 'in/', validatedPrefix: 'ok/', athenaResultsPrefix: 'aq/', expiryMonths: 3 });
-    expect(only(t, 'AWS::Events::Rule').props.EventPattern.detail.object.key).toEqual([{ prefix: 'in/' }]);
+    expect(only(t, 'AWS::Events::Rule').props.EventPattern.detail.object.key).toEqual(expect.arrayContaining([{ wildcard: 'in/*.json.gz' }]));
     t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ RAW_PREFIX: 'in/', VALIDATED_PREFIX: 'ok/', EXPIRY_MONTHS: '3' }) } });
     t.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'aq/' })]) } });
   });

@@ -151,6 +151,14 @@ describe('AccessDeniedError', () => {
       + `on resource: "${BUCKET}/k" because no identity-based policy allows the s3:GetObject action`);
   });
 
+  test('the root user and service principals are named as they are', () => {
+    const iam = policies([], [[TOPIC, doc({ Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: TOPIC })]]);
+    expect(() => iam.assertAllowed({ principal: iam.rootPrincipal(), action: 'sns:Publish', resource: TOPIC }))
+      .toThrow(`User: arn:aws:iam::${ACCOUNT}:root is not authorized to perform: sns:Publish on resource: ${TOPIC} with an explicit deny in a resource-based policy`);
+    expect(() => iam.assertAllowed({ principal: iam.servicePrincipal('events.amazonaws.com'), action: 'sqs:SendMessage', resource: `arn:aws:sqs:us-east-1:${ACCOUNT}:q` }))
+      .toThrow(`User: events.amazonaws.com is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:${ACCOUNT}:q because no resource-based policy allows the sqs:SendMessage action`);
+  });
+
   test('non-S3 resources are not quoted; an explicit deny is named', () => {
     const iam = policies([doc({ Effect: 'Deny', Action: 'sns:*', Resource: '*' })]);
     expect(() => iam.assertAllowed({ principal: iam.rolePrincipal(ROLE, 's'), action: 'sns:Publish', resource: TOPIC }))
