@@ -1,6 +1,6 @@
 /** Argument helpers shared by the commands, so that every command reads the same flag the same way. */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors';
 
@@ -79,4 +79,11 @@ export function negativeValues(argv: string[]): string[] {
     }
   }
   return out;
+}
+
+/** A path relative to the current folder when it lies inside it, else absolute. */
+export function shortPath(p: string): string {
+  const rel = relative(process.cwd(), resolve(p));
+  if (rel === '') return '.';
+  return rel.startsWith('..') || isAbsolute(rel) ? resolve(p) : rel;
 }

@@ -571,7 +571,7 @@ function isPackageRoot(d: string): boolean {
 
 /** The folders a run never clears: `/`, the home folder, the current folder, the repository root and the package root. */
 function protectedFolders(): string[] {
-  const out = [resolve('/'), homedir(), process.cwd()];
+  const out = [resolve('/'), homedir()];
   for (let d = process.cwd(); ; d = dirname(d)) {
     if (existsSync(join(d, '.git'))) {
       out.push(d);
@@ -585,6 +585,7 @@ function protectedFolders(): string[] {
       break;
     }
   }
+  out.push(process.cwd());
   return [...new Set(out.map(real))];
 }
 
@@ -596,10 +597,10 @@ function protectedFolders(): string[] {
 export function checkWorkDir(workDir: string, dataDir: string): string | undefined {
   const w = real(workDir);
   const data = real(dataDir);
-  if (within(data, w) || within(w, data)) return `it holds, lies inside or is the --data folder ${dataDir}`;
   for (const p of protectedFolders()) {
     if (within(p, w)) return `it is or contains ${p === real(process.cwd()) ? 'the current folder' : p === real(homedir()) ? 'the home folder' : p === resolve('/') ? '/' : `the repository root ${p}`}`;
   }
+  if (within(data, w) || within(w, data)) return `it holds, lies inside or is the --data folder ${dataDir}`;
   if (!existsSync(w)) return undefined;
   if (!statSync(w).isDirectory()) return 'it is a file, not a folder';
   if (readdirSync(w).length > 0 && !existsSync(join(w, WORKDIR_MARKER))) {
@@ -849,8 +850,13 @@ function drillReport(opts: LocalRunOptions, injected: InjectedFault[], ex: Array
   alerts: unknown[], waits: WaitTracker, slowdowns: number): DrillReport {
   const retries: Record<string, number> = {};
   for (const e of ex) {
+    let lastError: string | undefined;
     for (const h of e.outcome?.history ?? []) {
-      if (h.type === 'StateRetried') retries[h.error ?? 'unknown'] = (retries[h.error ?? 'unknown'] ?? 0) + 1;
+      if (h.error !== undefined) lastError = h.error;
+      if (h.type === 'StateRetried') {
+        const err = h.error ?? lastError ?? 'unknown';
+        retries[err] = (retries[err] ?? 0) + 1;
+      }
     }
   }
   const failed = ex.filter((e) => e.status !== 'SUCCEEDED').length;

@@ -26,7 +26,7 @@ import {
   SeenFacilities, S3Sink, Sink,
   Stage2Prefixes,
 } from '../../lambda-src/stage2';
-import { MONTHS_MAX, MONTHS_MIN, parseCommandArgs, parseMonths, plural } from '../args';
+import { MONTHS_MAX, MONTHS_MIN, parseCommandArgs, parseMonths, plural, shortPath } from '../args';
 import { UsageError } from '../errors';
 
 export const HELP = `usage: medlaunch-elt expiring --input PATH_OR_S3_URI [--input …] --output PATH_OR_S3_URI
@@ -347,7 +347,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...total, ...(unreadable.length ? { unreadable } : {}) })}\n`);
   } else {
     const lines = total.read + total.blank;
-    const where = (area: string) => (target.where.startsWith('s3://') ? `${target.where}${area}` : join(relative(process.cwd(), target.where) || '.', area));
+    const where = (area: string) => (target.where.startsWith('s3://') ? `${target.where}${area}` : join(shortPath(target.where), area));
     process.stdout.write([
       `read ${plural(lines, 'line')} from ${plural(processed, 'file')}: ${plural(total.read, 'record')} + ${plural(total.blank, 'blank line')} (skipped)`,
       `  ${total.valid} valid (${plural(total.duplicates, 'duplicate')} among them, written once), ${total.quarantined} quarantined → ${where('_quarantine/')}`,

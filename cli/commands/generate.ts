@@ -4,9 +4,9 @@
  *   medlaunch-elt generate --n N --chunk C --snapshot YYYY-MM-DD [--start-index I] [--seed S]
  *                          [--outdir DIR] [--bad K] [--duplicates D] [--blank B] [--gzip]
  */
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isCalendarDate } from '../../lambda-src/lib/dates';
-import { packageRoot, parseCommandArgs, plural } from '../args';
+import { packageRoot, parseCommandArgs, plural, shortPath } from '../args';
 import { UsageError } from '../errors';
 import { BAD_KINDS, BadKind, DEFAULT_SEED } from '../generate/generator';
 import { writeDataset } from '../generate/writer';
@@ -164,7 +164,7 @@ export async function run(argv: string[]): Promise<number> {
     bar?.end();
   }
   if (!args.quiet) {
-    const where = relative(process.cwd(), result.dir) || result.dir;
+    const where = shortPath(result.dir);
     process.stdout.write(
       `generated ${plural(result.records, 'record')} (${result.valid} valid, ${result.invalid} invalid, ${plural(result.duplicates, 'duplicate')}`
       + `${result.blank ? `, ${plural(result.blank, 'blank line')}` : ''}) in ${plural(result.files.length, 'file')}`
@@ -173,7 +173,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (shipped) {
     process.stderr.write(
-      `medlaunch-elt: note: ${relative(process.cwd(), result.dir) || result.dir} is inside the shipped sample data set: \`local\` now includes`
+      `medlaunch-elt: note: ${shortPath(result.dir)} is inside the shipped sample data set: \`local\` now includes`
       + ` this snapshot and no longer gives docs/data.md's results; delete the folder to go back, or use --outdir\n`,
     );
   }

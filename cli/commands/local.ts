@@ -3,7 +3,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isCalendarDate } from '../../lambda-src/lib/dates';
 import type * as Runner from '../../local/runner';
-import { MONTHS_MAX, MONTHS_MIN, negativeValues, parseMonths, plural } from '../args';
+import { MONTHS_MAX, MONTHS_MIN, negativeValues, parseMonths, plural, shortPath } from '../args';
 import { UsageError } from '../errors';
 
 export const HELP = `usage: medlaunch-elt local [--data DIR] [--json] [options]
@@ -151,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
     const first = failed[0];
     process.stderr.write(
       `medlaunch-elt: ${failed.length} of ${result.executions.length} execution(s) failed; first: ${first.key ?? first.snapshot}: ${first.error ?? first.status}`
-      + `${result.alertsLog ? ` (alerts: ${relative(process.cwd(), result.alertsLog)})` : ''}\n`,
+      + `${result.alertsLog ? ` (alerts: ${shortPath(result.alertsLog)})` : ''}\n`,
     );
     return 1;
   }
@@ -238,7 +238,7 @@ const SAMPLE_HEADERS: Record<string, string> = {
   earliest_accreditation_expiry: 'earliest_expiry',
 };
 
-const here = (p: string) => relative(process.cwd(), p) || '.';
+const here = shortPath;
 const MAX_IDS = 5;
 
 function renderSummary(r: Runner.LocalRunResult): string {
@@ -298,7 +298,7 @@ function renderSummary(r: Runner.LocalRunResult): string {
     if (drill.duplicate_events > 0) out.push(`  injected: every S3 event delivered ${drill.duplicate_events} extra ${drill.duplicate_events === 1 ? 'time' : 'times'}`);
     if (drill.shuffle) out.push('  injected: events delivered in a shuffled (seeded) order');
     for (const f of drill.faults) out.push(`  injected ${f.fault}: ${f.injected}`);
-    if (drill.s3_slowdowns > 0) out.push(`  S3 answered ${plural(drill.s3_slowdowns, '503 SlowDown')}; the SDK and the uploader retried them`);
+    if (drill.s3_slowdowns > 0) out.push(`  S3 answered ${plural(drill.s3_slowdowns, 'request')} with 503 SlowDown; the SDK and the uploader retried them`);
     if (drill.lambda_timeouts.length > 0) out.push(`  Lambda timed out on: ${drill.lambda_timeouts.join(', ')}`);
     const retries = Object.entries(drill.retries).map(([k, n]) => `${k} ×${n}`).join(', ');
     out.push(`  state machine retries: ${retries || 'none'}`);
