@@ -45,3 +45,18 @@ export function fingerprint(dir: string): Record<string, string> {
   walk(dir, '');
   return out;
 }
+
+/** Like {@link cli}, without blocking the event loop (for tests that serve something in-process, e.g. a local S3). */
+export function cliAsync(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  return new Promise((resolveResult, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += String(d); });
+    child.stderr.on('data', (d) => { stderr += String(d); });
+    child.on('error', reject);
+    child.on('close', (status) => resolveResult({ status, stdout, stderr }));
+  });
+}
