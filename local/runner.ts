@@ -805,19 +805,19 @@ function trackWaits(inner: { invoke(nameOrArn: string, payload: unknown): Promis
       const processor = nameOrArn === processorArn || processorArn.endsWith(`:${nameOrArn}`);
       const key = p.key ?? p.detail?.object?.key ?? p.snapshotDate ?? 'event';
       const unit = `${key}|${processor ? 'stage2' : p.query ?? 'state_counts'}`;
-      waits.set(unit, processor ? 'Stage 2 validation running' : `${p.query ?? 'state_counts'} query starting`);
+      waits.set(unit, processor ? 'Stage 2 validating' : `${p.query ?? 'state_counts'} query starting`);
       const r = await inner.invoke(nameOrArn, payload);
       if (r.functionError) {
         const type = r.errorType ?? 'Error';
         waits.errors[type] = (waits.errors[type] ?? 0) + 1;
         if (type === 'Sandbox.Timedout') waits.timeouts.push(key);
-        waits.set(unit, `retry or catch after ${type}`);
+        waits.set(unit, `retrying after ${type}`);
         return r;
       }
       const status = r.payload as { state?: string; done?: boolean; pendingInputs?: number; query?: string } | undefined;
       if (processor || !status || status.done || status.state === 'SUCCEEDED') waits.set(unit, undefined);
-      else if (status.state === 'WAITING_FOR_INPUT') waits.set(unit, `${status.query ?? 'query'} waiting for pending inputs (other files of the snapshot still validating)`);
-      else waits.set(unit, `${status.query ?? 'query'} query ${status.state ?? 'running'} (polling)`);
+      else if (status.state === 'WAITING_FOR_INPUT') waits.set(unit, `${status.query ?? 'query'} waiting for pending inputs`);
+      else waits.set(unit, `${status.query ?? 'query'} query ${status.state ?? 'RUNNING'} (polling)`);
       return r;
     },
   };
