@@ -73,6 +73,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   eslintOptions: { dirs: ['src'], devdirs: ['test', 'lambda-src', 'local', 'cli', 'bench', 'integ', 'projenrc'] },
 });
 
+// The per-file coverage text table is wider than a terminal: the console gets the one-screen summary,
+// the per-file detail stays in coverage/ (lcov HTML, cobertura, clover, json). Set after construction,
+// because projen merges jestConfig arrays with its defaults (which include the wide 'text').
+project.jest?.config && (project.jest.config.coverageReporters = ['json', 'lcov', 'clover', 'cobertura', 'text-summary']);
+
 // ts-jest: transpile only (types are checked by the `typecheck` task), which keeps the suite fast.
 project.jest?.config && (project.jest.config.transform = {
   '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }],

@@ -6,8 +6,9 @@
  * What runs is what was synthesized: the state machine definition, the Lambda assets with the environment
  * the template gives them, the event rule's pattern and targets, the Glue tables and the workgroup.
  */
-import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { createReadStream, existsSync, linkSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +24,7 @@ import { bucketSecurityOf, LocalS3, type AccessDeniedNotice } from './s3';
 import { LocalSns } from './sns';
 import { LocalStepFunctions } from './stepfunctions';
 import { pipelineStack, resolveTemplate, ResolvedTemplate } from './template';
+import { addMonths } from '../lambda-src/lib/dates';
 import { isTransientAwsError } from '../lambda-src/lib/errors';
 import { parseRawKey } from '../lambda-src/lib/keys';
 import { mulberry32 } from '../lambda-src/lib/prng';
@@ -66,7 +68,8 @@ export interface LocalRunOptions {
 
 export type ProgressEvent =
   | { kind: 'step'; message: string }
-  | { kind: 'executions'; finished: number; total: number };
+  /** `waiting`: what the running executions wait for right now (description → how many). */
+  | { kind: 'executions'; finished: number; total: number; waiting?: Record<string, number> };
 
 export interface SnapshotSummary {
   records: number;
@@ -87,6 +90,16 @@ export interface ExecutionSummary {
 
 export interface LocalRunResult {
   readonly snapshots: Record<string, SnapshotSummary>;
+  /** What the contract summary leaves out, per snapshot (same keys as `snapshots`). */
+  readonly details: Record<string, SnapshotDetails>;
+  /** Files of --data that were not uploaded, and why. */
+  readonly skipped: SkippedFile[];
+  /** Data files uploaded. */
+  readonly uploaded: number;
+  /** The SNS alerts log, when any alert was published (the file exists only then). */
+  readonly alertsLog?: string;
+  /** What the drill options injected and how the pipeline recovered. */
+  readonly drill: DrillReport;
   readonly alerts: unknown[];
   readonly executions: ExecutionSummary[];
   readonly bucket: string;
@@ -128,6 +141,8 @@ interface Deployment {
   readonly rawPrefix: string;
   readonly productionPrefix: string;
   readonly expiringPrefix: string;
+  /** The expiry window the functions were synthesized with (EXPIRY_MONTHS). */
+  readonly expiryMonths: number;
   readonly database: string;
   readonly workGroup: string;
   readonly curatedTable: string;
@@ -139,10 +154,10 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   const started = Date.now();
   const step = (message: string) => opts.onProgress?.({ kind: 'step', message });
   const files = listSnapshotFiles(opts.dataDir);
+  const skipped = listSkippedFiles(opts.dataDir);
   const snapshots = [...new Set(files.map((f) => f.snapshot))];
 
-  rmSync(opts.workDir, { recursive: true, force: true });
-  mkdirSync(opts.workDir, { recursive: true });
+  prepareWorkDir(opts.workDir, opts.dataDir);
 
   // 1. Synthesize the stack exactly as a user would deploy it.
   const props: Record<string, unknown> = {};
@@ -153,8 +168,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     assemblyDir: synth.assemblyDir, region: REGION, accountId: synth.account, stackName: synth.stackName,
   });
   const dep = inspect(tpl);
-  step(`${opts.assembly ? `loaded ${synth.stackName} from ${opts.assembly.dir}` : `synthesized ${synth.stackName}`}: `
-    + `${tpl.lambdaFunctions().length} functions, state machine ${tpl.stateMachine().name}, ${tpl.glueTables().length} Glue tables`);
+  step(opts.assembly ? `loaded from ${opts.assembly.dir}: ${synthesizedMessage(synth.stackName, tpl).replace(/^synthesized /, '')}` : synthesizedMessage(synth.stackName, tpl));
 
   // 2. Start the local services.
   const iam = localIam(tpl, opts);
@@ -172,6 +186,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   });
   const endpoints = { s3: s3.endpoint, sns: sns.endpoint, athena: athena.endpoint };
   const summaries = new Map<string, ProcessSummaryLike>();
+  const waits = new WaitTracker();
   const lambda = new LocalLambdaRuntime({
     region: REGION,
     accountId: tpl.accountId,
@@ -188,7 +203,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     log: () => undefined,
   });
   const sfn = new LocalStepFunctions({
-    lambda: captureSummaries(lambda, dep.processorArn, summaries),
+    lambda: trackWaits(captureSummaries(lambda, dep.processorArn, summaries), waits, dep.processorArn),
     endpoints,
     region: REGION,
     accountId: tpl.accountId,
@@ -243,8 +258,8 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
         seed: opts.seed ?? 1,
       },
     });
-    step(`deployed locally: buckets ${tpl.buckets().map((b) => b.name).join(', ')}; ${pipelineFunctions.length} Lambda functions; rule ${tpl.eventRules().map((r) => r.name).join(', ')}`);
-    applyFaults(opts, { s3, athena, lambda, processorArn: dep.processorArn });
+    step(`deployed locally: ${plural(tpl.buckets().length, 'bucket')} ${tpl.buckets().map((b) => b.name).join(', ')}; ${plural(pipelineFunctions.length, 'pipeline Lambda function')}; ${plural(tpl.eventRules().length, 'rule')} ${tpl.eventRules().map((r) => r.name).join(', ')}`);
+    const injected = applyFaults(opts, { s3, athena, lambda, processorArn: dep.processorArn, snapshots });
 
     // 4. Upload: S3 sends "Object Created" to EventBridge, whose rule starts the state machine.
     const buffered: S3ObjectNotice[] = [];
@@ -260,12 +275,14 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       contentType: f.path.endsWith('.gz') ? 'application/gzip' : 'application/x-ndjson',
     })), { endpoint: s3.endpoint, seed: opts.seed ?? 1, credentials: cliCredentials });
     if (opts.shuffle) events.objectsCreated(buffered.splice(0));
-    step(`uploaded ${files.length} objects from ${opts.dataDir} to s3://${dep.bucket}/${dep.rawPrefix}`);
+    step(uploadedMessage(files.length, skipped, opts.dataDir, `s3://${dep.bucket}/${dep.rawPrefix}`));
 
     // 5. Wait for every delivered execution, reporting progress.
     const timer = setInterval(() => {
       const ex = events.executions();
-      opts.onProgress?.({ kind: 'executions', total: ex.length, finished: ex.filter((e) => e.status !== 'RUNNING' && e.status !== 'PENDING').length });
+      opts.onProgress?.({
+        kind: 'executions', total: ex.length, finished: ex.filter((e) => e.status !== 'RUNNING' && e.status !== 'PENDING').length, waiting: waits.summary(),
+      });
     }, 200);
     try {
       await events.waitForIdle();
@@ -277,7 +294,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     opts.onProgress?.({ kind: 'executions', total: ex.length, finished: ex.length });
 
     // 6. Read everything back.
-    const executions: ExecutionSummary[] = ex.map((e) => {
+    const executions: ExecutionSummary[] = sortExecutions(ex.map((e) => {
       const d = sfn.describeExecution(e.executionArn);
       return {
         snapshot: (e.key && parseRawKey(e.key, dep.rawPrefix).snapshotDate) ?? 'unknown',
@@ -286,9 +303,10 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
         name: d.name,
         error: d.outcome?.error ? `${d.outcome.error}${d.outcome.cause ? `: ${oneLine(d.outcome.cause)}` : ''}` : undefined,
       };
-    });
+    }));
     const athenaClient = new AthenaClient({ region: REGION, endpoint: athena.endpoint, credentials: cliCredentials });
     const out: Record<string, SnapshotSummary> = {};
+    const details: Record<string, SnapshotDetails> = {};
     for (const d of snapshots) {
       const own = [...summaries.values()].filter((s) => s.snapshotDate === d);
       out[d] = {
@@ -299,6 +317,19 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
         expiring: await expiringIds(client, dep, d),
         state_counts: await productionStateCounts(client, dep, d),
       };
+      details[d] = await snapshotDetails({
+        s3Client: client,
+        athenaClient,
+        dep,
+        snapshot: d,
+        own,
+        workDir: opts.workDir,
+        bucketDir: s3.bucketPath(dep.bucket),
+        asOf: opts.asOf,
+        months: opts.months ?? dep.expiryMonths,
+        files: files.filter((f) => f.snapshot === d).length,
+        expiring: out[d].expiring.length,
+      });
     }
     const alerts = sns.messages.map((m) => {
       try {
@@ -310,8 +341,14 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     if (denials.length > 0) {
       step(`IAM: local S3 denied ${denials.length} request(s); first: ${denials[0].operation} by ${denials[0].principal}: ${denials[0].message}`);
     }
+    const alertsLog = join(opts.workDir, 'alerts.jsonl');
     return {
       snapshots: out,
+      details,
+      skipped,
+      uploaded: files.length,
+      alertsLog: alerts.length > 0 && existsSync(alertsLog) ? alertsLog : undefined,
+      drill: drillReport(opts, injected, ex.map((e) => sfn.describeExecution(e.executionArn)), alerts, waits, s3.slowDownsInjected),
       alerts,
       executions,
       accessDenied: denials,
@@ -461,6 +498,7 @@ function inspect(tpl: ResolvedTemplate): Deployment {
     rawPrefix: env.RAW_PREFIX ?? 'data/batch/',
     productionPrefix: env.PRODUCTION_PREFIX ?? 'production/state_counts/',
     expiringPrefix: env.EXPIRING_PREFIX ?? 'expiring/',
+    expiryMonths: Number(env.EXPIRY_MONTHS ?? 6),
     database: env.GLUE_DATABASE,
     workGroup: env.ATHENA_WORKGROUP,
     curatedTable: env.CURATED_TABLE ?? 'facility_metrics',
@@ -468,7 +506,7 @@ function inspect(tpl: ResolvedTemplate): Deployment {
   };
 }
 
-interface ProcessSummaryLike { key: string; snapshotDate: string; read: number; valid: number; quarantined: number }
+interface ProcessSummaryLike { key: string; snapshotDate: string; read: number; valid: number; quarantined: number; duplicates?: number; blank?: number }
 
 /** Records the latest Stage 2 summary per object key, as the processor itself returned it (duplicates overwrite). */
 function captureSummaries(lambda: LocalLambdaRuntime, processorArn: string, processorSummaries: Map<string, ProcessSummaryLike>) {
@@ -485,24 +523,52 @@ function captureSummaries(lambda: LocalLambdaRuntime, processorArn: string, proc
   };
 }
 
-function applyFaults(opts: LocalRunOptions, t: { s3: LocalS3; athena: LocalAthena; lambda: LocalLambdaRuntime; processorArn: string }): void {
+/** One injected fault, as the drill report shows it. */
+export interface InjectedFault {
+  readonly fault: FaultName;
+  /** What was injected, in words. */
+  readonly injected: string;
+  /** The snapshot the fault targets, when it targets one (chosen from the seed and the sorted snapshot names). */
+  readonly target?: string;
+}
+
+/**
+ * Sets up the drill faults. Every choice depends only on the seed and stable names, never on the order
+ * in which concurrent requests arrive: `athena-fail` fails every facility-extract query of one snapshot,
+ * picked by the seed from the sorted snapshot names (the UNLOAD's staging location names the snapshot).
+ */
+function applyFaults(opts: LocalRunOptions, t: { s3: LocalS3; athena: LocalAthena; lambda: LocalLambdaRuntime; processorArn: string; snapshots: string[] }): InjectedFault[] {
   const seed = opts.seed ?? 1;
-  for (const f of opts.faults ?? []) {
+  const faults = [...new Set(opts.faults ?? [])];
+  const injected: InjectedFault[] = [];
+  const athena: Parameters<LocalAthena['setFaults']>[0] = { seed };
+  for (const f of faults) {
     switch (f) {
       case 's3-slowdown':
         t.s3.setFaults({ slowDownRate: 0.05, seed });
+        injected.push({ fault: f, injected: '503 SlowDown on 5% of S3 requests (seeded)' });
         break;
       case 'athena-throttle':
-        t.athena.setFaults({ throttleFirstN: 3, seed });
+        athena.throttleFirstN = 3;
+        injected.push({ fault: f, injected: 'TooManyRequestsException on the first 3 StartQueryExecution calls' });
         break;
-      case 'athena-fail':
-        t.athena.setFaults({ failNextN: 1, failRetryable: false, seed });
+      case 'athena-fail': {
+        const sorted = [...t.snapshots].sort();
+        const target = sorted[Math.floor(mulberry32(seed)() * sorted.length)];
+        if (target === undefined) break;
+        athena.failQueriesMatching = new RegExp(`/_staging/snapshot_date=${target}/`);
+        athena.failRetryable = false;
+        injected.push({ fault: f, injected: `every facility_extract query of snapshot ${target} ends FAILED (non-retryable)`, target });
         break;
+      }
       case 'lambda-timeout':
         t.lambda.setFaults({ timeoutNext: { fn: t.processorArn, n: 1 } });
+        injected.push({ fault: f, injected: 'the first Stage 2 processor invocation reports Sandbox.Timedout' });
         break;
     }
   }
+  if (athena.throttleFirstN !== undefined || athena.failQueriesMatching !== undefined) t.athena.setFaults(athena);
+  return injected;
 }
 
 async function countExtractRows(athena: AthenaClient, dep: Deployment, snapshot: string): Promise<number> {
@@ -572,3 +638,333 @@ async function productionStateCounts(s3: S3Client, dep: Deployment, snapshot: st
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.accredited_facilities)]));
 }
 
+
+// ------------------------------------------------------------------------------------------------
+// The work folder: only a folder an earlier run created is ever cleared.
+
+/** The marker file a run writes into the work folder it creates; only a folder holding it is cleared. */
+export const WORKDIR_MARKER = '.medlaunch-elt-workdir';
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+const within = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : `${parent}${sep}`);
+
+function isPackageRoot(d: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: string }).name === 'medlaunch-elt';
+  } catch {
+    return false;
+  }
+}
+
+/** The folders a run never clears: `/`, the home folder, the current folder, the repository root and the package root. */
+function protectedFolders(): string[] {
+  const out = [resolve('/'), homedir()];
+  for (let d = process.cwd(); ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) {
+      out.push(d);
+      break;
+    }
+    if (dirname(d) === d) break;
+  }
+  for (let d = __dirname; dirname(d) !== d; d = dirname(d)) {
+    if (isPackageRoot(d)) {
+      out.push(d);
+      break;
+    }
+  }
+  out.push(process.cwd());
+  return [...new Set(out.map(real))];
+}
+
+/**
+ * Why the work folder may not be used, or undefined when it may: it must not be (or contain) the
+ * current folder, the repository root, the home folder or `/`; it must not hold, lie inside or be
+ * the --data folder; and when it exists and is not empty it must carry {@link WORKDIR_MARKER}.
+ */
+export function checkWorkDir(workDir: string, dataDir: string): string | undefined {
+  const w = real(workDir);
+  const data = real(dataDir);
+  for (const p of protectedFolders()) {
+    if (within(p, w)) return `it is or contains ${p === real(process.cwd()) ? 'the current folder' : p === real(homedir()) ? 'the home folder' : p === resolve('/') ? '/' : `the repository root ${p}`}`;
+  }
+  if (within(data, w) || within(w, data)) return `it holds, lies inside or is the --data folder ${dataDir}`;
+  if (!existsSync(w)) return undefined;
+  if (!statSync(w).isDirectory()) return 'it is a file, not a folder';
+  if (readdirSync(w).length > 0 && !existsSync(join(w, WORKDIR_MARKER))) {
+    return `it is not empty and was not created by medlaunch-elt local (no ${WORKDIR_MARKER} inside); it is never cleared — pass a new or empty folder`;
+  }
+  return undefined;
+}
+
+/** Clears a work folder an earlier run created (or creates it) and marks it as the run's own. */
+export function prepareWorkDir(workDir: string, dataDir: string): void {
+  const reason = checkWorkDir(workDir, dataDir);
+  if (reason) throw new Error(`--workdir ${workDir}: ${reason}`);
+  if (existsSync(workDir)) {
+    for (const name of readdirSync(workDir)) if (name !== WORKDIR_MARKER) rmSync(join(workDir, name), { recursive: true, force: true });
+  }
+  mkdirSync(workDir, { recursive: true });
+  writeFileSync(join(workDir, WORKDIR_MARKER), 'Created by `medlaunch-elt local`; the next run clears this folder.\n');
+}
+
+// ------------------------------------------------------------------------------------------------
+// What the summary shows beyond the contract fields.
+
+/** A file of --data that was not uploaded. */
+export interface SkippedFile {
+  /** Path relative to --data. */
+  readonly path: string;
+  readonly reason: string;
+}
+
+const DATA_FILE = /\.(jsonl|ndjson|json)(\.gz)?$/i;
+
+/** Files in the snapshot folders that are not data files (the event rule would not match them either). */
+export function listSkippedFiles(dataDir: string): SkippedFile[] {
+  const out: SkippedFile[] = [];
+  for (const snapshot of readdirSync(dataDir).sort()) {
+    const dir = join(dataDir, snapshot);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(snapshot) || !statSync(dir).isDirectory()) continue;
+    const walk = (d: string) => {
+      for (const name of readdirSync(d).sort()) {
+        const p = join(d, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (!DATA_FILE.test(name)) {
+          out.push({
+            path: relative(dataDir, p).split(sep).join('/'),
+            reason: name.startsWith('.medlaunch-elt-') ? 'medlaunch-elt bookkeeping' : 'not a data file (.jsonl, .ndjson, .json, optionally .gz)',
+          });
+        }
+      }
+    };
+    walk(dir);
+  }
+  return out;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function synthesizedMessage(stackName: string, tpl: ResolvedTemplate): string {
+  const all = tpl.lambdaFunctions();
+  const pipeline = all.filter((f) => f.assetDir && f.env.DATA_BUCKET !== undefined).length;
+  const helpers = all.length - pipeline;
+  return `synthesized ${stackName}: ${plural(all.length, 'Lambda function')} (${pipeline} of the pipeline`
+    + `${helpers ? `, ${helpers} CDK deployment ${helpers === 1 ? 'helper' : 'helpers'} not needed locally` : ''}), `
+    + `state machine ${tpl.stateMachine().name}, ${plural(tpl.glueTables().length, 'Glue table')}`;
+}
+
+function uploadedMessage(n: number, skipped: SkippedFile[], dataDir: string, to: string): string {
+  const data = skipped.filter((f) => f.reason !== 'medlaunch-elt bookkeeping');
+  return `uploaded ${plural(n, 'object')} from ${dataDir} to ${to}`
+    + (data.length ? `; skipped ${plural(data.length, 'file')} that ${data.length === 1 ? 'is' : 'are'} not data (.jsonl, .ndjson, .json, optionally .gz): `
+      + `${data.slice(0, 5).map((f) => f.path).join(', ')}${data.length > 5 ? ', …' : ''}` : '');
+}
+
+/** Executions sorted by snapshot, then key, then name: the same order whatever order they arrived in. */
+function sortExecutions(ex: ExecutionSummary[]): ExecutionSummary[] {
+  const k = (e: ExecutionSummary) => `${e.snapshot}\u0000${e.key ?? ''}\u0000${e.name ?? ''}`;
+  return [...ex].sort((a, b) => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0));
+}
+
+/** Per-snapshot details the text summary (and `--json`'s `details`) shows. */
+export interface SnapshotDetails {
+  /** Data files of the snapshot. */
+  files: number;
+  /** Lines read: records + blank lines. */
+  lines: number;
+  /** Valid records whose facility_id the snapshot already had (counted once). */
+  duplicates: number;
+  blank: number;
+  /** Quarantined lines by reason code. */
+  quarantine_reasons: Record<string, number>;
+  /** Local folder of the quarantine output. */
+  quarantine_path: string;
+  /** The expiry window: as-of date (the snapshot date unless --as-of) to as-of + months, both inclusive. */
+  window: { from: string; to: string; months: number };
+  /** Local folder of the expiring output. */
+  expiring_path: string;
+  /** Local `.parquet` copies of the Stage 1 extract's files (S3 keys have no extension, as Athena writes them). */
+  extract_files: string[];
+  /** The first rows of the extract by facility_id (up to 3; Athena's text values). */
+  extract_sample: Array<Record<string, string | null>>;
+}
+
+async function snapshotDetails(a: {
+  s3Client: S3Client; athenaClient: AthenaClient; dep: Deployment; snapshot: string; own: ProcessSummaryLike[];
+  workDir: string; bucketDir: string; asOf?: string; months: number; files: number; expiring: number;
+}): Promise<SnapshotDetails> {
+  const { dep, snapshot: d } = a;
+  const env = Object.assign({}, ...dep.tpl.lambdaFunctions().filter((f) => f.env.DATA_BUCKET !== undefined).map((f) => f.env)) as Record<string, string>;
+  const quarantinePrefix = env.QUARANTINE_PREFIX ?? 'quarantine/';
+  const curatedPrefix = env.CURATED_PREFIX ?? 'curated/facility_metrics/';
+  const reasons: Record<string, number> = {};
+  for await (const { Key: key } of listObjects(a.s3Client, dep.bucket, `${quarantinePrefix}snapshot_date=${d}/`)) {
+    const body = (await a.s3Client.send(new GetObjectCommand({ Bucket: dep.bucket, Key: key }))).Body as Readable;
+    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
+      if (!line.trim()) continue;
+      const reason = String((JSON.parse(line) as { reason?: unknown }).reason ?? 'unknown');
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    }
+  }
+  // The extract's objects, linked (or copied) under <workDir>/extract/ with a .parquet name.
+  const extractFiles: string[] = [];
+  const partition = `${curatedPrefix}snapshot_date=${d}/`;
+  for await (const { Key: key } of listObjects(a.s3Client, dep.bucket, partition)) {
+    const rel = key.slice(partition.length);
+    if (rel.includes('/') || rel.startsWith('_')) continue;
+    const src = join(a.bucketDir, ...key.split('/'));
+    const dst = join(a.workDir, 'extract', `snapshot_date=${d}`, `${basename(rel).replace(/\.parquet$/i, '')}.parquet`);
+    mkdirSync(dirname(dst), { recursive: true });
+    try {
+      linkSync(src, dst);
+    } catch {
+      copyFileSync(src, dst);
+    }
+    extractFiles.push(dst);
+  }
+  const rows = await athenaRows(a.athenaClient, dep,
+    `SELECT * FROM ${dep.curatedTable} WHERE snapshot_date = ? ORDER BY facility_id LIMIT 3`, [`'${d}'`]);
+  const from = a.asOf ?? d;
+  return {
+    files: a.files,
+    lines: a.own.reduce((n, s) => n + s.read + (s.blank ?? 0), 0),
+    duplicates: a.own.reduce((n, s) => n + (s.duplicates ?? 0), 0),
+    blank: a.own.reduce((n, s) => n + (s.blank ?? 0), 0),
+    quarantine_reasons: Object.fromEntries(Object.entries(reasons).sort(([x], [y]) => (x < y ? -1 : 1))),
+    quarantine_path: join(a.bucketDir, ...`${quarantinePrefix}snapshot_date=${d}`.split('/')),
+    window: { from, to: addMonths(from, a.months), months: a.months },
+    expiring_path: join(a.bucketDir, ...`${dep.expiringPrefix}snapshot_date=${d}`.split('/')),
+    extract_files: extractFiles.sort(),
+    extract_sample: rows,
+  };
+}
+
+/** Runs one query through the local Athena (as a user would) and returns its rows as objects. */
+async function athenaRows(athena: AthenaClient, dep: Deployment, sql: string, params: string[]): Promise<Array<Record<string, string | null>>> {
+  const start = await athena.send(new StartQueryExecutionCommand({
+    QueryString: sql, ExecutionParameters: params, QueryExecutionContext: { Database: dep.database }, WorkGroup: dep.workGroup,
+  }));
+  const id = start.QueryExecutionId!;
+  for (;;) {
+    const q = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const state = q.QueryExecution?.Status?.State;
+    if (state === 'SUCCEEDED') break;
+    if (state === 'FAILED' || state === 'CANCELLED') throw new Error(`reading back the Stage 1 extract failed: ${q.QueryExecution?.Status?.StateChangeReason}`);
+    await sleep(20);
+  }
+  const res = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: id }));
+  const [head, ...data] = res.ResultSet?.Rows ?? [];
+  const names = (head?.Data ?? []).map((c) => c.VarCharValue ?? '');
+  return data.map((r) => Object.fromEntries(names.map((n, i) => [n, r.Data?.[i]?.VarCharValue ?? null])));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Progress: what the running executions wait for.
+
+/** What each in-flight unit of work (an object's Stage 2 call, a snapshot's query) is doing or waiting for. */
+export class WaitTracker {
+  private readonly state = new Map<string, string>();
+  /** Retries seen: error type → count (failed Lambda invocations the state machine may retry). */
+  readonly errors: Record<string, number> = {};
+  /** Lambda invocations that timed out, with the object key or snapshot they were for. */
+  readonly timeouts: string[] = [];
+
+  set(unit: string, what: string | undefined): void {
+    if (what === undefined) this.state.delete(unit);
+    else this.state.set(unit, what);
+  }
+
+  /** Description → number of units, sorted by description. */
+  summary(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const w of this.state.values()) out[w] = (out[w] ?? 0) + 1;
+    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+}
+
+/** Follows every Lambda invocation the state machine makes, to say what executions wait for. */
+function trackWaits(inner: { invoke(nameOrArn: string, payload: unknown): Promise<InvokeResult> }, waits: WaitTracker, processorArn: string) {
+  return {
+    async invoke(nameOrArn: string, payload: unknown): Promise<InvokeResult> {
+      const p = (payload ?? {}) as { key?: string; snapshotDate?: string; query?: string; detail?: { object?: { key?: string } } };
+      const processor = nameOrArn === processorArn || processorArn.endsWith(`:${nameOrArn}`);
+      const key = p.key ?? p.detail?.object?.key ?? p.snapshotDate ?? 'event';
+      const unit = `${key}|${processor ? 'stage2' : p.query ?? 'state_counts'}`;
+      waits.set(unit, processor ? 'Stage 2 validating' : `${p.query ?? 'state_counts'} query starting`);
+      const r = await inner.invoke(nameOrArn, payload);
+      if (r.functionError) {
+        const type = r.errorType ?? 'Error';
+        waits.errors[type] = (waits.errors[type] ?? 0) + 1;
+        if (type === 'Sandbox.Timedout') waits.timeouts.push(key);
+        waits.set(unit, `retrying after ${type}`);
+        return r;
+      }
+      const status = r.payload as { state?: string; done?: boolean; pendingInputs?: number; query?: string } | undefined;
+      if (processor || !status || status.done || status.state === 'SUCCEEDED') waits.set(unit, undefined);
+      else if (status.state === 'WAITING_FOR_INPUT') waits.set(unit, `${status.query ?? 'query'} waiting for pending inputs`);
+      else waits.set(unit, `${status.query ?? 'query'} query ${status.state ?? 'RUNNING'} (polling)`);
+      return r;
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Drill report.
+
+export interface DrillReport {
+  readonly seed: number;
+  readonly duplicate_events: number;
+  readonly shuffle: boolean;
+  /** The faults injected (see {@link InjectedFault}). */
+  readonly faults: InjectedFault[];
+  /** S3 503 SlowDown responses actually sent. */
+  readonly s3_slowdowns: number;
+  /** Lambda invocations that timed out, by object key. */
+  readonly lambda_timeouts: string[];
+  /** State machine retries by error (StateRetried events in the executions' histories). */
+  readonly retries: Record<string, number>;
+  /** Executions started (deliveries of duplicate events that start an execution included). */
+  readonly executions: number;
+  readonly failed: number;
+  readonly alerts: number;
+  /** True when every execution succeeded despite the faults. */
+  readonly recovered: boolean;
+}
+
+function drillReport(opts: LocalRunOptions, injected: InjectedFault[], ex: Array<{ status: string; outcome?: { history?: Array<{ type: string; error?: string }> } }>,
+  alerts: unknown[], waits: WaitTracker, slowdowns: number): DrillReport {
+  const retries: Record<string, number> = {};
+  for (const e of ex) {
+    let lastError: string | undefined;
+    for (const h of e.outcome?.history ?? []) {
+      if (h.error !== undefined) lastError = h.error;
+      if (h.type === 'StateRetried') {
+        const err = h.error ?? lastError ?? 'unknown';
+        retries[err] = (retries[err] ?? 0) + 1;
+      }
+    }
+  }
+  const failed = ex.filter((e) => e.status !== 'SUCCEEDED').length;
+  return {
+    seed: opts.seed ?? 1,
+    duplicate_events: opts.duplicateEvents ?? 0,
+    shuffle: opts.shuffle ?? false,
+    faults: injected,
+    s3_slowdowns: slowdowns,
+    lambda_timeouts: [...waits.timeouts].sort(),
+    retries: Object.fromEntries(Object.entries(retries).sort(([a], [b]) => (a < b ? -1 : 1))),
+    executions: ex.length,
+    failed,
+    alerts: alerts.length,
+    recovered: failed === 0,
+  };
+}
