@@ -164,8 +164,10 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   if (opts.months !== undefined) props.expiryMonths = opts.months;
   // With --assembly: the user's synthesized app, loaded as it will deploy.
   const synth = pipelineStack({ assembly: opts.assembly, props, outdir: join(opts.workDir, 'cdk.out') });
+  // A stack bound to an environment (an app's `env`) runs in its region and account.
+  const region = synth.region ?? REGION;
   const tpl = resolveTemplate(synth.template, {
-    assemblyDir: synth.assemblyDir, region: REGION, accountId: synth.account, stackName: synth.stackName,
+    assemblyDir: synth.assemblyDir, region, accountId: synth.account, stackName: synth.stackName,
   });
   const dep = inspect(tpl);
   step(opts.assembly ? `loaded from ${opts.assembly.dir}: ${synthesizedMessage(synth.stackName, tpl).replace(/^synthesized /, '')}` : synthesizedMessage(synth.stackName, tpl));
@@ -175,27 +177,27 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   const cliCredentials = iam ? iam.credentials.for(iam.credentials.root) : CREDENTIALS;
   const s3 = await LocalS3.start({
     rootDir: join(opts.workDir, 's3'),
-    iam: iam ? { policies: iam.policies, credentials: iam.credentials, region: REGION } : undefined,
+    iam: iam ? { policies: iam.policies, credentials: iam.credentials, region } : undefined,
   });
   const denials: AccessDeniedNotice[] = [];
   s3.on('accessDenied', (d) => denials.push(d));
   const services = servicesIam(tpl, iam, s3);
   const sns = await LocalSns.start({ logFile: join(opts.workDir, 'alerts.jsonl'), iam, topics: services?.topics });
   const athena = await LocalAthena.start({
-    s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, 's3') }, workDir: join(opts.workDir, 'athena'), region: REGION, iam: services?.athena,
+    s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, 's3') }, workDir: join(opts.workDir, 'athena'), region, iam: services?.athena,
   });
   const endpoints = { s3: s3.endpoint, sns: sns.endpoint, athena: athena.endpoint };
   const summaries = new Map<string, ProcessSummaryLike>();
   const waits = new WaitTracker();
   const lambda = new LocalLambdaRuntime({
-    region: REGION,
+    region,
     accountId: tpl.accountId,
     baseEnv: {
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_ATHENA: athena.endpoint,
       AWS_ENDPOINT_URL_SNS: sns.endpoint,
-      AWS_REGION: REGION,
-      AWS_DEFAULT_REGION: REGION,
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
       ...(opts.asOf ? { AS_OF_DATE: opts.asOf } : {}),
@@ -205,7 +207,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
   const sfn = new LocalStepFunctions({
     lambda: trackWaits(captureSummaries(lambda, dep.processorArn, summaries), waits, dep.processorArn),
     endpoints,
-    region: REGION,
+    region,
     accountId: tpl.accountId,
     waitScale: opts.waitScale ?? 0.01,
     retryScale: opts.retryScale ?? 0.05,
@@ -215,7 +217,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     // 3. Deploy: buckets (+ EventBridge notifications), catalog, workgroup, functions, state machine, rules.
     for (const b of tpl.buckets()) {
       await s3.createBucket(b.name);
-      s3.setBucketSecurity(b.name, bucketSecurityOf(b.properties, { account: tpl.accountId, region: REGION }));
+      s3.setBucketSecurity(b.name, bucketSecurityOf(b.properties, { account: tpl.accountId, region }));
     }
     await createExternalResources(tpl, s3, step);
     for (const id of tpl.logicalIdsOfType('Custom::S3BucketNotifications')) {
@@ -249,7 +251,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       rules: tpl.eventRules(),
       targets: { startExecution: (arn, input) => sfn.startExecution(arn, input) },
       accountId: tpl.accountId,
-      region: REGION,
+      region,
       iam,
       delivery: {
         duplicateRate: (opts.duplicateEvents ?? 0) > 0 ? 1 : 0,
@@ -267,13 +269,13 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       if (opts.shuffle) buffered.push(n);
       else events.objectsCreated([n]);
     });
-    const client = new S3Client({ region: REGION, endpoint: s3.endpoint, credentials: cliCredentials });
+    const client = new S3Client({ region, endpoint: s3.endpoint, credentials: cliCredentials });
     await uploadFiles(files.map((f) => ({
       path: f.path,
       bucket: dep.bucket,
       key: `${dep.rawPrefix}${f.rel}`,
       contentType: f.path.endsWith('.gz') ? 'application/gzip' : 'application/x-ndjson',
-    })), { endpoint: s3.endpoint, seed: opts.seed ?? 1, credentials: cliCredentials });
+    })), { endpoint: s3.endpoint, seed: opts.seed ?? 1, credentials: cliCredentials, region });
     if (opts.shuffle) events.objectsCreated(buffered.splice(0));
     step(uploadedMessage(files.length, skipped, opts.dataDir, `s3://${dep.bucket}/${dep.rawPrefix}`));
 
@@ -304,7 +306,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
         error: d.outcome?.error ? `${d.outcome.error}${d.outcome.cause ? `: ${oneLine(d.outcome.cause)}` : ''}` : undefined,
       };
     }));
-    const athenaClient = new AthenaClient({ region: REGION, endpoint: athena.endpoint, credentials: cliCredentials });
+    const athenaClient = new AthenaClient({ region, endpoint: athena.endpoint, credentials: cliCredentials });
     const out: Record<string, SnapshotSummary> = {};
     const details: Record<string, SnapshotDetails> = {};
     for (const d of snapshots) {
@@ -391,12 +393,15 @@ const SILENT_LOGGER = { debug: () => undefined, info: () => undefined, warn: () 
  * SlowDown, 5xx, reset) re-opens the file and sends it again, with jittered backoff. Larger files use
  * a multipart upload (lib-storage buffers each part, so its parts are retried by the SDK).
  */
-export async function uploadFiles(items: UploadItem[], opts: { endpoint: string; seed: number; credentials?: LocalCredentialSet }): Promise<void> {
+export async function uploadFiles(
+  items: UploadItem[], opts: { endpoint: string; seed: number; credentials?: LocalCredentialSet; region?: string },
+): Promise<void> {
   const credentials = opts.credentials ?? CREDENTIALS;
+  const region = opts.region ?? REGION;
   const streaming = new S3Client({
-    region: REGION, endpoint: opts.endpoint, credentials, maxAttempts: 1, logger: SILENT_LOGGER,
+    region, endpoint: opts.endpoint, credentials, maxAttempts: 1, logger: SILENT_LOGGER,
   });
-  const multipart = new S3Client({ region: REGION, endpoint: opts.endpoint, credentials });
+  const multipart = new S3Client({ region, endpoint: opts.endpoint, credentials });
   const rng = mulberry32(opts.seed);
   const queue = [...items];
   const one = async (item: UploadItem): Promise<void> => {
@@ -442,7 +447,7 @@ export async function uploadFiles(items: UploadItem[], opts: { endpoint: string;
  */
 function localIam(tpl: ResolvedTemplate, opts: LocalRunOptions): { policies: IamPolicies; credentials: LocalCredentials } | undefined {
   if (opts.enforceIam === false) return undefined;
-  const fromTemplate = IamPolicies.fromTemplate(tpl, { account: tpl.accountId, region: REGION });
+  const fromTemplate = IamPolicies.fromTemplate(tpl, { account: tpl.accountId, region: tpl.region });
   return {
     policies: opts.adjustPolicies ? opts.adjustPolicies(fromTemplate) : fromTemplate,
     credentials: new LocalCredentials(tpl.accountId),

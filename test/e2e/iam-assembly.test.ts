@@ -82,6 +82,17 @@ test('a stack the app imports a bucket into: the bucket is created locally and r
   expect(r.snapshots['2025-08-10'].expiring).toEqual(['FAC00004', 'FAC00005']);
 });
 
+test('a stack bound to an account and region runs there (ARNs, policies and clients agree)', async () => {
+  const dir = synth(join(work, 'bound-app'), (app) => {
+    new AccreditationPipeline(new Stack(app, 'Bound', { env: { account: '111122223333', region: 'eu-west-1' } }), 'P');
+  });
+  const loaded = loadAssemblyStack(dir);
+  expect([loaded.account, loaded.region]).toEqual(['111122223333', 'eu-west-1']);
+  const r = await runLocalPipeline({ dataDir: data, workDir: join(work, 'run-bound'), assembly: { dir } });
+  expect(r.executions.map((e) => [e.status, e.error])).toEqual([['SUCCEEDED', undefined]]);
+  expect(r.snapshots['2025-08-10'].extract_rows).toBe(5);
+});
+
 test('choosing the stack: --stack, several candidates, none', () => {
   const dir = synth(join(work, 'two-app'), (app) => {
     new AccreditationPipeline(new Stack(app, 'Dev'), 'P', PROPS);
