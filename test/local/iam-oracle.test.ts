@@ -211,7 +211,8 @@ function generate(seed: number, count: number): Case[] {
       : roll < 0.9 ? { kind: 'service', arn: pick(r, ['cloudwatch.amazonaws.com', 'events.amazonaws.com']), account: ACCOUNT }
         : { kind: 'root', arn: ROOT, account: ACCOUNT };
     const target = pick(r, TARGETS);
-    const identity = principal.arn === ROLE ? Array.from({ length: Math.floor(r() * 3) }, () => policy(r, 1 + Math.floor(r() * 3), false, target)) : [];
+    const identity = principal.arn === ROLE
+      ? Array.from({ length: Math.floor(r() * 3) }, () => policy(r, 1 + Math.floor(r() * 3), false, target)) : [];
     const resourcePolicy = target.resource === KEY || r() < 0.6 ? policy(r, 1 + Math.floor(r() * 3), true, target) : undefined;
     // The global keys the evaluator adds itself are given explicitly, so both sides see the same context.
     const context: Record<string, string | string[]> = {
