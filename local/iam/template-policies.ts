@@ -3,10 +3,12 @@
  * `AWS::IAM::ManagedPolicy`, a role's inline `Policies` and `ManagedPolicyArns`), resource policies
  * (`AWS::S3::BucketPolicy`, `AWS::SNS::TopicPolicy`, `AWS::SNS::TopicInlinePolicy`,
  * `AWS::SQS::QueuePolicy`, `AWS::SQS::QueueInlinePolicy`, `AWS::KMS::Key` `KeyPolicy`,
- * `AWS::Lambda::Permission`) and the roles of functions, state machines and rule targets.
+ * `AWS::Lambda::Permission`, a role's trust policy) and the roles of functions, state machines and
+ * rule targets.
  */
 import type { IamPoliciesInit, IdentityPolicyEntry, ResourcePolicyEntry } from './index';
 import { awsManagedPolicy } from './managed-policies';
+import { statementsOf } from './policy';
 import type { PolicyDocumentJson, PolicyStatementJson } from './policy';
 import type { ResolvedTemplate } from '../template';
 
@@ -66,6 +68,13 @@ export function extractPolicies(t: ResolvedTemplate, env: { account: string; reg
   for (const id of t.logicalIdsOfType('AWS::IAM::Role')) {
     const p = t.properties(id);
     const arn = t.arn(id);
+    // The trust policy is the role's resource policy: it decides sts:AssumeRole by the service.
+    // Its statements name no Resource: they apply to the role itself.
+    if (p.AssumeRolePolicyDocument !== undefined) {
+      const trust = document(p.AssumeRolePolicyDocument, `trust policy of role ${id}`);
+      const statements = statementsOf(trust).map((st) => (st.Resource === undefined && st.NotResource === undefined ? { ...st, Resource: arn } : st));
+      resource.push({ resourceArn: arn, logicalId: id, document: { ...trust, Statement: statements } });
+    }
     for (const inline of list<Record<string, unknown>>(p.Policies)) {
       identity.push({ roleArn: arn, logicalId: id, document: document(inline.PolicyDocument, `inline policy ${String(inline.PolicyName)} of role ${id}`) });
     }

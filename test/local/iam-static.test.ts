@@ -30,6 +30,24 @@ const events = iam.servicePrincipal('events.amazonaws.com');
 const logs = iam.servicePrincipal(`logs.${REGION}.amazonaws.com`);
 const topicsByArn = new Map(tpl.snsTopics().map((t) => [t.arn, t]));
 
+describe('services can assume the roles they run as', () => {
+  const assumes = (service: string, roleArn: string): string => decide(iam.servicePrincipal(service), 'sts:AssumeRole', roleArn);
+
+  test('each function role trusts Lambda, the state machine role Step Functions, each rule target role EventBridge', () => {
+    for (const f of tpl.lambdaFunctions()) expect(assumes('lambda.amazonaws.com', f.roleArn!)).toBe('Allow');
+    for (const sm of tpl.stateMachines()) expect(assumes('states.amazonaws.com', sm.roleArn!)).toBe('Allow');
+    const targets = tpl.eventRules().flatMap((r) => r.targets.filter((t) => t.roleArn));
+    expect(targets.length).toBeGreaterThan(0);
+    for (const t of targets) expect(assumes('events.amazonaws.com', String(t.roleArn))).toBe('Allow');
+  });
+
+  test('and no other service', () => {
+    const f = tpl.lambdaFunctions()[0];
+    expect(assumes('states.amazonaws.com', f.roleArn!)).toMatch(/^ImplicitDeny/);
+    expect(assumes('lambda.amazonaws.com', tpl.stateMachine().roleArn!)).toMatch(/^ImplicitDeny/);
+  });
+});
+
 describe('CloudWatch alarms → alert topic', () => {
   const alarms = tpl.logicalIdsOfType('AWS::CloudWatch::Alarm');
 
