@@ -280,8 +280,17 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
         state_counts: await productionStateCounts(client, dep, d),
       };
       details[d] = await snapshotDetails({
-        s3Client: client, athenaClient, dep, snapshot: d, own, workDir: opts.workDir, bucketDir: s3.bucketPath(dep.bucket),
-        asOf: opts.asOf, months: opts.months ?? 6, files: files.filter((f) => f.snapshot === d).length, expiring: out[d].expiring.length,
+        s3Client: client,
+        athenaClient,
+        dep,
+        snapshot: d,
+        own,
+        workDir: opts.workDir,
+        bucketDir: s3.bucketPath(dep.bucket),
+        asOf: opts.asOf,
+        months: opts.months ?? 6,
+        files: files.filter((f) => f.snapshot === d).length,
+        expiring: out[d].expiring.length,
       });
     }
     const alerts = sns.messages.map((m) => {
@@ -412,7 +421,9 @@ function inspect(tpl: ResolvedTemplate): Deployment {
   };
 }
 
-interface ProcessSummaryLike { key: string; snapshotDate: string; read: number; valid: number; quarantined: number; duplicates?: number; blank?: number }
+interface ProcessSummaryLike {
+  key: string; snapshotDate: string; read: number; valid: number; quarantined: number; duplicates?: number; blank?: number;
+}
 
 /** Records the latest Stage 2 summary per object key, as the processor itself returned it (duplicates overwrite). */
 function captureSummaries(lambda: LocalLambdaRuntime, processorArn: string, processorSummaries: Map<string, ProcessSummaryLike>) {
@@ -443,7 +454,9 @@ export interface InjectedFault {
  * in which concurrent requests arrive: `athena-fail` fails every facility-extract query of one snapshot,
  * picked by the seed from the sorted snapshot names (the UNLOAD's staging location names the snapshot).
  */
-function applyFaults(opts: LocalRunOptions, t: { s3: LocalS3; athena: LocalAthena; lambda: LocalLambdaRuntime; processorArn: string; snapshots: string[] }): InjectedFault[] {
+interface FaultTargets { s3: LocalS3; athena: LocalAthena; lambda: LocalLambdaRuntime; processorArn: string; snapshots: string[] }
+
+function applyFaults(opts: LocalRunOptions, t: FaultTargets): InjectedFault[] {
   const seed = opts.seed ?? 1;
   const faults = [...new Set(opts.faults ?? [])];
   const injected: InjectedFault[] = [];
@@ -641,8 +654,7 @@ export function listSkippedFiles(dataDir: string): SkippedFile[] {
     const walk = (d: string) => {
       for (const name of readdirSync(d).sort()) {
         const p = join(d, name);
-        if (statSync(p).isDirectory()) walk(p);
-        else if (!DATA_FILE.test(name)) {
+        if (statSync(p).isDirectory()) {walk(p);} else if (!DATA_FILE.test(name)) {
           out.push({
             path: relative(dataDir, p).split(sep).join('/'),
             reason: name.startsWith('.medlaunch-elt-') ? 'medlaunch-elt bookkeeping' : 'not a data file (.jsonl, .ndjson, .json, optionally .gz)',
@@ -705,11 +717,21 @@ export interface SnapshotDetails {
 }
 
 async function snapshotDetails(a: {
-  s3Client: S3Client; athenaClient: AthenaClient; dep: Deployment; snapshot: string; own: ProcessSummaryLike[];
-  workDir: string; bucketDir: string; asOf?: string; months: number; files: number; expiring: number;
+  s3Client: S3Client;
+  athenaClient: AthenaClient;
+  dep: Deployment;
+  snapshot: string;
+  own: ProcessSummaryLike[];
+  workDir: string;
+  bucketDir: string;
+  asOf?: string;
+  months: number;
+  files: number;
+  expiring: number;
 }): Promise<SnapshotDetails> {
   const { dep, snapshot: d } = a;
-  const env = Object.assign({}, ...dep.tpl.lambdaFunctions().filter((f) => f.env.DATA_BUCKET !== undefined).map((f) => f.env)) as Record<string, string>;
+  const pipelineFns = dep.tpl.lambdaFunctions().filter((f) => f.env.DATA_BUCKET !== undefined);
+  const env = Object.assign({}, ...pipelineFns.map((f) => f.env)) as Record<string, string>;
   const quarantinePrefix = env.QUARANTINE_PREFIX ?? 'quarantine/';
   const curatedPrefix = env.CURATED_PREFIX ?? 'curated/facility_metrics/';
   const reasons: Record<string, number> = {};
@@ -846,7 +868,9 @@ export interface DrillReport {
   readonly recovered: boolean;
 }
 
-function drillReport(opts: LocalRunOptions, injected: InjectedFault[], ex: Array<{ status: string; outcome?: { history?: Array<{ type: string; error?: string }> } }>,
+type EndedExecution = { status: string; outcome?: { history?: Array<{ type: string; error?: string }> } };
+
+function drillReport(opts: LocalRunOptions, injected: InjectedFault[], ex: EndedExecution[],
   alerts: unknown[], waits: WaitTracker, slowdowns: number): DrillReport {
   const retries: Record<string, number> = {};
   for (const e of ex) {
