@@ -616,10 +616,21 @@ export function checkWorkDir(workDir: string, dataDir: string): string | undefin
   if (within(data, w) || within(w, data)) return `it holds, lies inside or is the --data folder ${dataDir}`;
   if (!existsSync(w)) return undefined;
   if (!statSync(w).isDirectory()) return 'it is a file, not a folder';
-  if (readdirSync(w).length > 0 && !existsSync(join(w, WORKDIR_MARKER))) {
+  if (readdirSync(w).length > 0 && !existsSync(join(w, WORKDIR_MARKER)) && !isUnmarkedRunFolder(w)) {
     return `it is not empty and was not created by medlaunch-elt local (no ${WORKDIR_MARKER} inside); it is never cleared — pass a new or empty folder`;
   }
   return undefined;
+}
+
+/** The entries a run writes at the top of its work folder. */
+const RUN_ENTRIES = new Set(['s3', 'athena', 'cdk.out', 'alerts.jsonl', 'extract']);
+
+/**
+ * A work folder written by a version that did not mark it yet: nothing but a run's own entries, with the
+ * cloud assembly a run synthesizes (`cdk.out/manifest.json`).
+ */
+function isUnmarkedRunFolder(dir: string): boolean {
+  return readdirSync(dir).every((name) => RUN_ENTRIES.has(name)) && existsSync(join(dir, 'cdk.out', 'manifest.json'));
 }
 
 /** Clears a work folder an earlier run created (or creates it) and marks it as the run's own. */
