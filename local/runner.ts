@@ -838,7 +838,7 @@ function trackWaits(inner: { invoke(nameOrArn: string, payload: unknown): Promis
       const processor = nameOrArn === processorArn || processorArn.endsWith(`:${nameOrArn}`);
       const key = p.key ?? p.detail?.object?.key ?? p.snapshotDate ?? 'event';
       const unit = `${key}|${processor ? 'stage2' : p.query ?? 'state_counts'}`;
-      waits.set(unit, processor ? 'Stage 2 validating' : `${p.query ?? 'state_counts'} query starting`);
+      waits.set(unit, processor ? 'Stage 2 validating' : `${p.query ?? 'state_counts'} query in progress`);
       const r = await inner.invoke(nameOrArn, payload);
       if (r.functionError) {
         const type = r.errorType ?? 'Error';
