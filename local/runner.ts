@@ -511,7 +511,9 @@ function inspect(tpl: ResolvedTemplate): Deployment {
   };
 }
 
-interface ProcessSummaryLike { key: string; snapshotDate: string; read: number; valid: number; quarantined: number; duplicates?: number; blank?: number }
+interface ProcessSummaryLike {
+  key: string; snapshotDate: string; read: number; valid: number; quarantined: number; duplicates?: number; blank?: number;
+}
 
 /** Records the latest Stage 2 summary per object key, as the processor itself returned it (duplicates overwrite). */
 function captureSummaries(lambda: LocalLambdaRuntime, processorArn: string, processorSummaries: Map<string, ProcessSummaryLike>) {
@@ -542,7 +544,9 @@ export interface InjectedFault {
  * in which concurrent requests arrive: `athena-fail` fails every facility-extract query of one snapshot,
  * picked by the seed from the sorted snapshot names (the UNLOAD's staging location names the snapshot).
  */
-function applyFaults(opts: LocalRunOptions, t: { s3: LocalS3; athena: LocalAthena; lambda: LocalLambdaRuntime; processorArn: string; snapshots: string[] }): InjectedFault[] {
+interface FaultTargets { s3: LocalS3; athena: LocalAthena; lambda: LocalLambdaRuntime; processorArn: string; snapshots: string[] }
+
+function applyFaults(opts: LocalRunOptions, t: FaultTargets): InjectedFault[] {
   const seed = opts.seed ?? 1;
   const faults = [...new Set(opts.faults ?? [])];
   const injected: InjectedFault[] = [];
@@ -702,10 +706,21 @@ export function checkWorkDir(workDir: string, dataDir: string): string | undefin
   if (within(data, w) || within(w, data)) return `it holds, lies inside or is the --data folder ${dataDir}`;
   if (!existsSync(w)) return undefined;
   if (!statSync(w).isDirectory()) return 'it is a file, not a folder';
-  if (readdirSync(w).length > 0 && !existsSync(join(w, WORKDIR_MARKER))) {
+  if (readdirSync(w).length > 0 && !existsSync(join(w, WORKDIR_MARKER)) && !isUnmarkedRunFolder(w)) {
     return `it is not empty and was not created by medlaunch-elt local (no ${WORKDIR_MARKER} inside); it is never cleared — pass a new or empty folder`;
   }
   return undefined;
+}
+
+/** The entries a run writes at the top of its work folder. */
+const RUN_ENTRIES = new Set(['s3', 'athena', 'cdk.out', 'alerts.jsonl', 'extract']);
+
+/**
+ * A work folder written by a version that did not mark it yet: nothing but a run's own entries, with the
+ * cloud assembly a run synthesizes (`cdk.out/manifest.json`).
+ */
+function isUnmarkedRunFolder(dir: string): boolean {
+  return readdirSync(dir).every((name) => RUN_ENTRIES.has(name)) && existsSync(join(dir, 'cdk.out', 'manifest.json'));
 }
 
 /** Clears a work folder an earlier run created (or creates it) and marks it as the run's own. */
@@ -740,8 +755,7 @@ export function listSkippedFiles(dataDir: string): SkippedFile[] {
     const walk = (d: string) => {
       for (const name of readdirSync(d).sort()) {
         const p = join(d, name);
-        if (statSync(p).isDirectory()) walk(p);
-        else if (!DATA_FILE.test(name)) {
+        if (statSync(p).isDirectory()) {walk(p);} else if (!DATA_FILE.test(name)) {
           out.push({
             path: relative(dataDir, p).split(sep).join('/'),
             reason: name.startsWith('.medlaunch-elt-') ? 'medlaunch-elt bookkeeping' : 'not a data file (.jsonl, .ndjson, .json, optionally .gz)',
@@ -804,11 +818,21 @@ export interface SnapshotDetails {
 }
 
 async function snapshotDetails(a: {
-  s3Client: S3Client; athenaClient: AthenaClient; dep: Deployment; snapshot: string; own: ProcessSummaryLike[];
-  workDir: string; bucketDir: string; asOf?: string; months: number; files: number; expiring: number;
+  s3Client: S3Client;
+  athenaClient: AthenaClient;
+  dep: Deployment;
+  snapshot: string;
+  own: ProcessSummaryLike[];
+  workDir: string;
+  bucketDir: string;
+  asOf?: string;
+  months: number;
+  files: number;
+  expiring: number;
 }): Promise<SnapshotDetails> {
   const { dep, snapshot: d } = a;
-  const env = Object.assign({}, ...dep.tpl.lambdaFunctions().filter((f) => f.env.DATA_BUCKET !== undefined).map((f) => f.env)) as Record<string, string>;
+  const pipelineFns = dep.tpl.lambdaFunctions().filter((f) => f.env.DATA_BUCKET !== undefined);
+  const env = Object.assign({}, ...pipelineFns.map((f) => f.env)) as Record<string, string>;
   const quarantinePrefix = env.QUARANTINE_PREFIX ?? 'quarantine/';
   const curatedPrefix = env.CURATED_PREFIX ?? 'curated/facility_metrics/';
   const reasons: Record<string, number> = {};
@@ -904,7 +928,7 @@ function trackWaits(inner: { invoke(nameOrArn: string, payload: unknown): Promis
       const processor = nameOrArn === processorArn || processorArn.endsWith(`:${nameOrArn}`);
       const key = p.key ?? p.detail?.object?.key ?? p.snapshotDate ?? 'event';
       const unit = `${key}|${processor ? 'stage2' : p.query ?? 'state_counts'}`;
-      waits.set(unit, processor ? 'Stage 2 validating' : `${p.query ?? 'state_counts'} query starting`);
+      waits.set(unit, processor ? 'Stage 2 validating' : `${p.query ?? 'state_counts'} query in progress`);
       const r = await inner.invoke(nameOrArn, payload);
       if (r.functionError) {
         const type = r.errorType ?? 'Error';
@@ -945,7 +969,9 @@ export interface DrillReport {
   readonly recovered: boolean;
 }
 
-function drillReport(opts: LocalRunOptions, injected: InjectedFault[], ex: Array<{ status: string; outcome?: { history?: Array<{ type: string; error?: string }> } }>,
+type EndedExecution = { status: string; outcome?: { history?: Array<{ type: string; error?: string }> } };
+
+function drillReport(opts: LocalRunOptions, injected: InjectedFault[], ex: EndedExecution[],
   alerts: unknown[], waits: WaitTracker, slowdowns: number): DrillReport {
   const retries: Record<string, number> = {};
   for (const e of ex) {

@@ -174,7 +174,7 @@ export async function run(argv: string[]): Promise<number> {
   if (shipped) {
     process.stderr.write(
       `medlaunch-elt: note: ${shortPath(result.dir)} is inside the shipped sample data set: \`local\` now includes`
-      + ` this snapshot and no longer gives docs/data.md's results; delete the folder to go back, or use --outdir\n`,
+      + ' this snapshot and no longer gives docs/data.md\'s results; delete the folder to go back, or use --outdir\n',
     );
   }
   return 0;

@@ -111,7 +111,7 @@ test('a folder with no data files is an error (exit 2), not an empty success', (
   expect(existsSync(join(work, 'nodata-out'))).toBe(false);
 });
 
-describe('S3 errors name the operation and the s3:// URI', () => {
+describe('S3 inputs and outputs (a local S3): errors name the operation and the s3:// URI', () => {
   let s3: LocalS3;
   let env: Record<string, string>;
   beforeAll(async () => {
@@ -129,6 +129,31 @@ describe('S3 errors name the operation and the s3:// URI', () => {
     const r = await cliAsync(['expiring', '--input', 's3://no-such-bucket/data/', '--output', join(work, 's3-out')], { cwd: work, env });
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toMatch(/^medlaunch-elt: ListObjectsV2 s3:\/\/no-such-bucket\/data\/ failed: NoSuchBucket \(HTTP 404\): /);
+  });
+
+  test('S3 in and out: the second run replaces the first run\'s objects and never reads them back', async () => {
+    const put = async (key: string, body: string) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { S3Client, PutObjectCommand } = require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+      const c = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, forcePathStyle: true });
+      await c.send(new PutObjectCommand({ Bucket: 'in-bucket', Key: key, Body: body }));
+      c.destroy();
+    };
+    await put('batch/2025-08-10/a.jsonl', `${line('FAC1', '2025-08-10', '2025-09-01')}\n`);
+    const first = await cliAsync(['expiring', '--input', 's3://in-bucket/batch/', '--output', 's3://in-bucket/batch/', '--json'], { cwd: work, env });
+    expect(first.stderr).toBe('');
+    expect(lastJson(first.stdout)).toMatchObject({ read: 1, matched: 1, duplicates: 0 });
+    const keysAfterFirst = readdirSync(join(work, 's3', 'in-bucket', 'batch', 'snapshot_date=2025-08-10'));
+    expect(keysAfterFirst).toContain('a.jsonl');
+    // A second run over the same prefix reads only the input, not the outputs of the first run.
+    const second = await cliAsync(['expiring', '--input', 's3://in-bucket/batch/', '--output', 's3://in-bucket/batch/', '--json'], { cwd: work, env });
+    expect(lastJson(second.stdout)).toEqual(lastJson(first.stdout));
+    // Output to another prefix from a different input: the first run's objects there are replaced.
+    await put('other/2025-08-11/b.jsonl', `${line('FAC2', '2025-08-11', '2030-01-01')}\n`);
+    expect((await cliAsync(['expiring', '--input', 's3://in-bucket/batch/', '--output', 's3://in-bucket/res/'], { cwd: work, env })).status).toBe(0);
+    expect((await cliAsync(['expiring', '--input', 's3://in-bucket/other/', '--output', 's3://in-bucket/res/'], { cwd: work, env })).status).toBe(0);
+    expect(existsSync(join(work, 's3', 'in-bucket', 'res', 'snapshot_date=2025-08-10'))).toBe(false);
+    expect(existsSync(join(work, 's3', 'in-bucket', 'res', 'snapshot_date=2025-08-11', 'b.jsonl'))).toBe(true);
   });
 
   test('an empty prefix: no data objects, exit 2', async () => {

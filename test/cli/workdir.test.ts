@@ -97,6 +97,16 @@ describe('checkWorkDir / prepareWorkDir (what the runner itself enforces)', () =
     expect(existsSync(join(w, WORKDIR_MARKER))).toBe(true);
   });
 
+  test('a folder an earlier version of local wrote (only its own entries, with cdk.out/manifest.json) is recognised', () => {
+    const w = join(work, 'legacy');
+    mkdirSync(join(w, 'cdk.out'), { recursive: true });
+    mkdirSync(join(w, 's3'), { recursive: true });
+    writeFileSync(join(w, 'cdk.out', 'manifest.json'), '{}');
+    expect(checkWorkDir(w, data)).toBeUndefined();
+    writeFileSync(join(w, 'thesis.tex'), 'mine');
+    expect(checkWorkDir(w, data)).toMatch(/was not created by medlaunch-elt local/);
+  });
+
   test('the runner refuses an unmarked non-empty folder even when called directly', () => {
     const w = join(work, 'users');
     mkdirSync(w, { recursive: true });

@@ -53,7 +53,10 @@ test('local --json: last stdout line is the run summary (contract fields + detai
   // What the contract fields leave unexplained: 6 records + 1 blank line, 3 valid of which 1 duplicate → 2 extract rows.
   const d13 = summary.details['2025-08-13'];
   expect(d13).toMatchObject({
-    files: 3, lines: 7, duplicates: 1, blank: 1,
+    files: 3,
+    lines: 7,
+    duplicates: 1,
+    blank: 1,
     quarantine_reasons: { invalid_date: 1, invalid_json: 1, snapshot_mismatch: 1 },
     window: { from: '2025-08-13', to: '2026-02-13', months: 6 },
   });
@@ -123,7 +126,10 @@ test('--fault athena-fail: the same seed fails the same snapshot on every run; t
   const failed = summary.executions.filter((e: any) => e.status !== 'SUCCEEDED').map((e: any) => e.snapshot);
   expect(failed).toEqual(['2025-08-11', '2025-08-11', '2025-08-11']);
   expect(summary.drill).toMatchObject({
-    seed: 1, failed: 3, alerts: 3, recovered: false,
+    seed: 1,
+    failed: 3,
+    alerts: 3,
+    recovered: false,
     faults: [{ fault: 'athena-fail', target: '2025-08-11', injected: expect.stringMatching(/snapshot 2025-08-11/) }],
   });
   expect(summary.alerts).toHaveLength(3);
