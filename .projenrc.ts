@@ -50,6 +50,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-sdk-client-mock@^4',
     'aws-sdk-client-mock-jest@^4',
     'dt-sql-parser@4.5.1',
+    // Test oracle for the local IAM evaluator (test/local/iam-oracle.test.ts). AGPL-3.0: a dev
+    // dependency only, never imported from local/ or shipped.
+    '@cloud-copilot/iam-simulate@0.1.173',
   ],
   jestOptions: {
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
@@ -69,6 +72,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   npmignoreEnabled: true,
   eslintOptions: { dirs: ['src'], devdirs: ['test', 'lambda-src', 'local', 'cli', 'bench', 'integ', 'projenrc'] },
 });
+
+// The per-file coverage text table is wider than a terminal: the console gets the one-screen summary,
+// the per-file detail stays in coverage/ (lcov HTML, cobertura, clover, json). Set after construction,
+// because projen merges jestConfig arrays with its defaults (which include the wide 'text').
+project.jest?.config && (project.jest.config.coverageReporters = ['json', 'lcov', 'clover', 'cobertura', 'text-summary']);
 
 // ts-jest: transpile only (types are checked by the `typecheck` task), which keeps the suite fast.
 project.jest?.config && (project.jest.config.transform = {

@@ -1,3 +1,4 @@
+import { packageVersion } from './args';
 import { UsageError } from './errors';
 
 /** A CLI command: resolves to the process exit code. */
@@ -28,14 +29,29 @@ ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
   .join('\n')}
 
-Run \`medlaunch-elt <command> --help\` for the options of a command.`;
+Run \`medlaunch-elt <command> --help\` (or \`medlaunch-elt help <command>\`) for the options of a command;
+\`medlaunch-elt --version\` prints the version.`;
 
-/** Runs the CLI; returns the exit code. Usage errors print one line on stderr and return 2. */
+/**
+ * Runs the CLI; returns the exit code. Usage errors print one line on stderr and return 2.
+ * `--help`/`help` print the usage on stdout (exit 0); the bare command prints it on stderr (exit 2);
+ * `help <command>` is `<command> --help`.
+ */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  let [name, ...rest] = argv;
+  if (name === undefined) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  if (name === 'help' && rest.length > 0) {
+    [name, rest] = [rest[0], ['--help']];
+  } else if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${USAGE}\n`);
-    return name ? 0 : 2;
+    return 0;
   }
   const command = COMMANDS[name];
   try {

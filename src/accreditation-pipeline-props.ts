@@ -37,6 +37,12 @@ export interface AccreditationPipelineProps {
    * An existing SNS topic for failure alerts and alarm actions. Cannot be combined with
    * `alarmEmails` (subscribe your own topic yourself).
    *
+   * The topic is yours, so the construct does not change its policies: its topic policy must let
+   * `cloudwatch.amazonaws.com` call `sns:Publish` (scope it with `aws:SourceAccount` and an
+   * `aws:SourceArn` of `arn:aws:cloudwatch:<region>:<account>:alarm:<alarmNamePrefix>*`), and when it is
+   * KMS-encrypted, its key policy must give the same principal `kms:Decrypt` and `kms:GenerateDataKey*`.
+   * The state machine's role gets `sns:Publish` and the key grant itself.
+   *
    * @default - a new KMS-encrypted topic that only accepts TLS requests
    */
   readonly alertTopic?: sns.ITopic;
@@ -49,10 +55,11 @@ export interface AccreditationPipelineProps {
   readonly alarmEmails?: string[];
 
   /**
-   * What happens to the stateful resources (buckets, key, log groups, workgroup, Glue catalog)
+   * What happens to the stateful resources (buckets, key, log groups, state machine, rule DLQ)
    * when they leave the stack: `RETAIN` or `DESTROY`. `DESTROY` also empties the buckets on
-   * deletion (autoDeleteObjects) and deletes the workgroup's query history; it cannot be combined
-   * with an imported `bucket`.
+   * deletion (autoDeleteObjects); it cannot be combined with an imported `bucket`. The Glue
+   * catalog and the Athena workgroup hold no data and have fixed names: they are always deleted
+   * (the workgroup with its query history), so the stack can be deleted and deployed again.
    *
    * @default RemovalPolicy.RETAIN
    */

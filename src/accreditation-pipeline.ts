@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -42,6 +42,21 @@ const TRANSIENT_LAMBDA_ERRORS = [
 /** A Lambda or Task timeout: retried a bounded number of times (the handlers are idempotent). */
 const TIMEOUT_ERRORS = ['Sandbox.Timedout', 'States.Timeout'];
 const PROJECTION_RANGE = '2000-01-01,NOW+1DAYS';
+/** The data file extensions the rule starts an execution for (lowercase: see dataFileKeyPattern). */
+const DATA_FILE_EXTENSIONS = ['.jsonl', '.ndjson', '.json', '.jsonl.gz', '.ndjson.gz', '.json.gz'];
+
+/**
+ * The rule's matcher on `detail.object.key`: keys under the raw prefix that end in a data file extension.
+ * An event pattern ANDs fields but ORs the matchers of one field, so "prefix and suffix" on the same key is one
+ * `wildcard` per extension (`<prefix>*<ext>`; `*` matches any characters, `/` included). Wildcards are
+ * case-sensitive and EventBridge has no case-insensitive wildcard (`equals-ignore-case` combines only with
+ * `prefix`/`suffix` of a whole field), so the rule matches lowercase extensions only (README, "Input files").
+ */
+function dataFileKeyPattern(rawPrefix: string): Array<{ wildcard: string }> {
+  // A wildcard escapes `*` and `\` with a backslash (EventBridge event patterns, wildcard matching).
+  const literal = rawPrefix.replace(/[\\*]/g, (c) => `\\${c}`);
+  return DATA_FILE_EXTENSIONS.map((ext) => ({ wildcard: `${literal}*${ext}` }));
+}
 
 /**
  * The healthcare-accreditation ELT pipeline: an S3 data bucket whose "Object Created" events under
@@ -86,7 +101,12 @@ export class AccreditationPipeline extends Construct {
   public readonly alertTopic: sns.ITopic;
   /** The dead-letter queue of the EventBridge rule target. */
   public readonly ruleDeadLetterQueue: sqs.Queue;
-  /** Every dead-letter queue (the rule target's, then one per Lambda function). */
+  /**
+   * Every dead-letter queue: only the rule target's (`ruleDeadLetterQueue`).
+   *
+   * @deprecated the functions have no asynchronous dead-letter queues (Step Functions invokes them
+   * synchronously, so such queues could never receive anything); use `ruleDeadLetterQueue`.
+   */
   public readonly dlqs: sqs.Queue[];
   /** Alarms on failed executions. */
   public readonly executionsFailedAlarm: cloudwatch.Alarm;
@@ -94,6 +114,11 @@ export class AccreditationPipeline extends Construct {
   public readonly executionsTimedOutAlarm: cloudwatch.Alarm;
   /** Alarms on aborted executions. */
   public readonly executionsAbortedAlarm: cloudwatch.Alarm;
+  /**
+   * Prefix of every alarm name (`medlaunch-elt-<path-derived>-`). The alert topic and the key let
+   * `cloudwatch.amazonaws.com` act for alarms of this name only; allow the same on an `alertTopic` you bring.
+   */
+  public readonly alarmNamePrefix: string;
   /** Every alarm (executions, Lambda errors of each function, depth of each DLQ); each notifies `alertTopic`. */
   public readonly alarms: cloudwatch.Alarm[];
   /** The log group of the state machine (level ALL, KMS-encrypted). */
@@ -187,6 +212,12 @@ export class AccreditationPipeline extends Construct {
     const derived = Names.uniqueResourceName(this, { maxLength: 60, separator: '_' }).toLowerCase().replace(/[^a-z0-9_]/g, '_');
     this.databaseName = validateDatabaseName(props.databaseName ?? `medlaunch_elt_${derived}`);
     this.workGroupName = validateWorkGroupName(props.workGroupName ?? `medlaunch-elt-${derived.replace(/_/g, '-')}`);
+    // Every alarm is named <alarmNamePrefix><what>, so the topic and key policies can let CloudWatch act for
+    // exactly these alarms (aws:SourceArn); alarms are deleted with the stack, so the names never block a redeploy.
+    this.alarmNamePrefix = `medlaunch-elt-${derived.replace(/_/g, '-')}-`;
+    const alarmArnPattern = Stack.of(this).formatArn({
+      service: 'cloudwatch', resource: 'alarm', resourceName: `${this.alarmNamePrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
 
     // ---------------------------------------------------------------- encryption key
     const key = props.encryptionKey ?? props.bucket?.encryptionKey ?? new kms.Key(this, 'Key', {
@@ -196,7 +227,7 @@ export class AccreditationPipeline extends Construct {
       pendingWindow: Duration.days(30),
     });
     this.encryptionKey = key;
-    if (key instanceof kms.Key) this.allowServicesToUseKey(key);
+    if (key instanceof kms.Key) this.allowServicesToUseKey(key, alarmArnPattern);
 
     // ---------------------------------------------------------------- storage
     if (props.bucket) {
@@ -256,7 +287,9 @@ export class AccreditationPipeline extends Construct {
         description: 'medlaunch-elt: validated facility records and their Stage 1 extract',
       },
     });
-    this.database.applyRemovalPolicy(removalPolicy);
+    // The catalog and the workgroup hold no data (the data is in S3) but have fixed names: they are always deleted
+    // with the stack, so deleting the stack and deploying it again never meets "already exists" (README, "Removal").
+    this.database.applyRemovalPolicy(RemovalPolicy.DESTROY);
     const projection = (prefix: string): Record<string, string> => ({
       'projection.enabled': 'true',
       'projection.snapshot_date.type': 'date',
@@ -288,7 +321,7 @@ export class AccreditationPipeline extends Construct {
       },
     });
     this.validatedTable.addDependency(this.database);
-    this.validatedTable.applyRemovalPolicy(removalPolicy);
+    this.validatedTable.applyRemovalPolicy(RemovalPolicy.DESTROY);
     this.curatedTable = new glue.CfnTable(this, 'CuratedTable', {
       catalogId: Aws.ACCOUNT_ID,
       databaseName: this.databaseName,
@@ -315,14 +348,16 @@ export class AccreditationPipeline extends Construct {
       },
     });
     this.curatedTable.addDependency(this.database);
-    this.curatedTable.applyRemovalPolicy(removalPolicy);
+    this.curatedTable.applyRemovalPolicy(RemovalPolicy.DESTROY);
 
     // ---------------------------------------------------------------- Athena workgroup
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: this.workGroupName,
       description: 'medlaunch-elt: Stage 1 extract and Stage 3 state counts',
       state: 'ENABLED',
-      recursiveDeleteOption: destroy,
+      // DeleteWorkGroup refuses a workgroup that holds query executions unless it is recursive (Athena API
+      // Reference, DeleteWorkGroup): after the first run it always does. Query results stay in S3.
+      recursiveDeleteOption: true,
       workGroupConfiguration: {
         engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
         enforceWorkGroupConfiguration: true,
@@ -333,11 +368,13 @@ export class AccreditationPipeline extends Construct {
           outputLocation: this.athenaOutputLocation,
           encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: key.keyArn },
           expectedBucketOwner: Aws.ACCOUNT_ID,
-          aclConfiguration: { s3AclOption: 'BUCKET_OWNER_FULL_CONTROL' },
+          // No AclConfiguration: with it Athena sends x-amz-acl on every result and UNLOAD file (Athena API
+          // Reference, AclConfiguration), which needs s3:PutObjectAcl and does nothing on a BucketOwnerEnforced
+          // bucket (ACLs disabled; the bucket owner owns every object).
         },
       },
     });
-    this.workGroup.applyRemovalPolicy(removalPolicy);
+    this.workGroup.applyRemovalPolicy(RemovalPolicy.DESTROY);
 
     // ---------------------------------------------------------------- Lambda functions
     const environment: Record<string, string> = {
@@ -360,7 +397,6 @@ export class AccreditationPipeline extends Construct {
       PENDING_INPUT_WINDOW_SECONDS: String(pendingInputWindow.toSeconds()),
       POWERTOOLS_LOG_LEVEL: logLevel,
     };
-    const functionDlqs: sqs.Queue[] = [];
     const makeFunction = (fnId: string, asset: LambdaAssetName, description: string, timeout: Duration, memorySize: number) => {
       const logGroup = new logs.LogGroup(this, `${fnId}Logs`, {
         retention: logRetention,
@@ -376,8 +412,6 @@ export class AccreditationPipeline extends Construct {
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`],
       }));
-      const dlq = this.createQueue(`${fnId}Dlq`, removalPolicy);
-      functionDlqs.push(dlq);
       const fn = new lambda.Function(this, fnId, {
         description,
         code: lambda.Code.fromAsset(lambdaAssetPath(asset)),
@@ -391,7 +425,9 @@ export class AccreditationPipeline extends Construct {
         tracing: lambda.Tracing.ACTIVE,
         environment: { ...environment, POWERTOOLS_SERVICE_NAME: `medlaunch-elt-${asset}` },
         environmentEncryption: key,
-        deadLetterQueue: dlq,
+        // No async dead-letter queue: Step Functions invokes the functions synchronously (RequestResponse), so a
+        // Lambda DLQ, which only receives failed asynchronous invocations, could never receive anything.
+        // Failures reach the state machine's Retry/Catch instead (README, "Alerting").
         reservedConcurrentExecutions: reserved,
       });
       fn.node.addDependency(this.workGroup);
@@ -406,8 +442,9 @@ export class AccreditationPipeline extends Construct {
 
     // Least privilege: each function reaches only the prefixes it reads or writes.
     this.grantPrefixes(this.processorFunction, { read: [p.raw], write: [p.validated, p.expiring, p.quarantine] });
+    // The query runner also lists (never reads) the raw prefix: which raw objects of a snapshot are still being
+    // validated (PENDING_INPUT_WINDOW_SECONDS); grantPrefixes' bucket-wide s3:ListBucket covers it.
     this.grantPrefixes(this.queryFunction, {
-      list: [p.raw], // which raw objects of a snapshot are still being validated (PENDING_INPUT_WINDOW_SECONDS)
       read: [p.validated],
       write: [p.curated, p.results, p.athenaResults],
       delete: [p.curated],
@@ -425,12 +462,29 @@ export class AccreditationPipeline extends Construct {
         enforceSSL: true,
       });
       for (const email of emails) topic.addSubscription(new subs.EmailSubscription(email));
+      // enforceSSL makes CDK write an AWS::SNS::TopicPolicy, which replaces the topic's default policy: without
+      // this statement CloudWatch could not publish and no alarm would ever notify. Scoped as the SNS docs
+      // recommend against the confused deputy: this account, and only this construct's alarms.
+      topic.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: { 'aws:SourceArn': alarmArnPattern },
+        },
+      }));
       this.alertTopic = topic;
     }
 
     // ---------------------------------------------------------------- state machine
+    // Under /aws/vendedlogs/ (Step Functions docs, "Avoiding CloudWatch Logs resource policy size restrictions"),
+    // ending in the stack's id (a new UUID for every created stack): a log group RETAINed from a deleted stack never
+    // collides with the next deployment's.
+    const stackUuid = Fn.select(2, Fn.split('/', Aws.STACK_ID));
     this.stateMachineLogGroup = new logs.LogGroup(this, 'StateMachineLogs', {
-      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`,
+      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}-${stackUuid}`,
       retention: logRetention,
       encryptionKey: key,
       removalPolicy,
@@ -453,13 +507,13 @@ export class AccreditationPipeline extends Construct {
     // ---------------------------------------------------------------- EventBridge rule
     this.ruleDeadLetterQueue = this.createQueue('RuleDlq', removalPolicy);
     this.rule = new events.Rule(this, 'ObjectCreatedRule', {
-      description: `Starts the medlaunch-elt state machine for every object created under ${p.raw}`,
+      description: `Starts the medlaunch-elt state machine for every data file (${DATA_FILE_EXTENSIONS.join(', ')}) created under ${p.raw}`,
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
         detail: {
           bucket: { name: [bucketName] },
-          object: { key: [{ prefix: p.raw }] },
+          object: { key: dataFileKeyPattern(p.raw) },
         },
       },
       targets: [new targets.SfnStateMachine(this.stateMachine, {
@@ -468,12 +522,13 @@ export class AccreditationPipeline extends Construct {
         maxEventAge: Duration.hours(6),
       })],
     });
-    this.dlqs = [this.ruleDeadLetterQueue, ...functionDlqs];
+    this.dlqs = [this.ruleDeadLetterQueue];
 
     // ---------------------------------------------------------------- alarms
     const action = new cwActions.SnsAction(this.alertTopic);
     const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
       const a = new cloudwatch.Alarm(this, alarmId, {
+        alarmName: `${this.alarmNamePrefix}${alarmId.replace(/Alarm$/, '')}`,
         metric,
         threshold: 1,
         evaluationPeriods: 1,
@@ -493,10 +548,9 @@ export class AccreditationPipeline extends Construct {
       this.stateMachine.metricAborted({ period, statistic: 'Sum' }), 'A pipeline execution was aborted');
     const fnAlarms = ([['Processor', this.processorFunction], ['QueryRunner', this.queryFunction], ['Publisher', this.publishFunction]] as const)
       .map(([name, fn]) => alarm(`${name}ErrorsAlarm`, fn.metricErrors({ period, statistic: 'Sum' }), `The ${name} Lambda function reported errors`));
-    const dlqAlarms = ([['Rule', this.ruleDeadLetterQueue], ['Processor', functionDlqs[0]], ['QueryRunner', functionDlqs[1]], ['Publisher', functionDlqs[2]]] as const)
-      .map(([name, q]) => alarm(`${name}DlqDepthAlarm`, q.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
-        `The ${name} dead-letter queue holds messages`));
-    this.alarms = [this.executionsFailedAlarm, this.executionsTimedOutAlarm, this.executionsAbortedAlarm, ...fnAlarms, ...dlqAlarms];
+    const ruleDlqAlarm = alarm('RuleDlqDepthAlarm', this.ruleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+      'The dead-letter queue of the EventBridge rule holds events that never started an execution');
+    this.alarms = [this.executionsFailedAlarm, this.executionsTimedOutAlarm, this.executionsAbortedAlarm, ...fnAlarms, ruleDlqAlarm];
 
     this.acknowledgeNagFindings(reserved !== undefined);
   }
@@ -516,6 +570,9 @@ export class AccreditationPipeline extends Construct {
 
   /**
    * Lets `grantee` read the Stage 3 results and the published production results.
+   *
+   * Includes `s3:ListBucket` on the bucket (no prefix condition), so a GET or HEAD of a key that does not
+   * exist yet answers 404 rather than 403; the grantee can list key names of the bucket, never read other objects.
    */
   public grantReadResults(grantee: iam.IGrantable): iam.Grant {
     const grant = this.grantPrefixes(grantee, { read: [this.prefixes.results, this.prefixes.production] });
@@ -525,6 +582,8 @@ export class AccreditationPipeline extends Construct {
   /**
    * Lets `grantee` run Athena queries in the pipeline's workgroup over its two tables
    * (the data they read, the query results location and the KMS key included).
+   *
+   * Like `grantReadResults`, includes `s3:ListBucket` on the bucket, so missing keys answer 404.
    */
   public grantRunQueries(grantee: iam.IGrantable): iam.Grant {
     const grant = this.grantPrefixes(grantee, {
@@ -535,8 +594,8 @@ export class AccreditationPipeline extends Construct {
     return grant;
   }
 
-  /** Object-level access under prefixes, ListBucket limited to them, and the key. */
-  private grantPrefixes(grantee: iam.IGrantable, access: { list?: string[]; read?: string[]; write?: string[]; delete?: string[] }): iam.Grant {
+  /** Object-level access under prefixes, ListBucket on the bucket (404 for missing keys), and the key. */
+  private grantPrefixes(grantee: iam.IGrantable, access: { read?: string[]; write?: string[]; delete?: string[] }): iam.Grant {
     const read = access.read ?? [];
     const write = access.write ?? [];
     const del = access.delete ?? [];
@@ -557,10 +616,14 @@ export class AccreditationPipeline extends Construct {
     if (del.length > 0) {
       iam.Grant.addToPrincipal({ grantee, actions: ['s3:DeleteObject'], resourceArns: objects(del) });
     }
+    // s3:ListBucket on the bucket without an s3:prefix condition: a GET/HEAD/COPY of a missing key carries no
+    // s3:prefix, and without ListBucket S3 answers it with 403 AccessDenied instead of 404 NoSuchKey (S3 API
+    // reference, GetObject/HeadObject "Permissions"). The runtime treats only 404 as "absent" (watermarks,
+    // partition claims, compare-and-swap writes), so this is the narrowest grant that works: it lists key
+    // names, never reads an object (README, "Security").
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['s3:ListBucket'],
       resources: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [...new Set([...(access.list ?? []), ...all])].map((x) => `${x}*`) } },
     }));
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['s3:GetBucketLocation'],
@@ -641,6 +704,9 @@ export class AccreditationPipeline extends Construct {
       const rules: NagAcknowledgement[] = [{
         id: 'HIPAA.Security-LambdaInsideVPC',
         reason: 'The functions call only regional AWS APIs (S3, Athena, Glue, SNS) over TLS with IAM authentication and reach no private network resources; a VPC would add NAT or endpoints without reducing exposure.',
+      }, {
+        id: 'HIPAA.Security-LambdaDLQ',
+        reason: 'Step Functions invokes the function synchronously; a Lambda dead-letter queue only receives failed asynchronous invocations and would stay empty. Every failure reaches the state machine (Retry, then Catch to the NotifyFailure alert).',
       }];
       if (!hasReservedConcurrency) {
         rules.push({
@@ -721,7 +787,7 @@ export class AccreditationPipeline extends Construct {
   }
 
   /** Key policy statements for the services that encrypt with the key on the pipeline's behalf. */
-  private allowServicesToUseKey(key: kms.Key): void {
+  private allowServicesToUseKey(key: kms.Key, alarmArnPattern: string): void {
     const stack = Stack.of(this);
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'AllowCloudWatchLogs',
@@ -732,12 +798,25 @@ export class AccreditationPipeline extends Construct {
         ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
       },
     }));
+    // EventBridge writes to the KMS-encrypted rule DLQ.
     key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'AllowEventBridgeAndCloudWatchAlarms',
-      principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      sid: 'AllowEventBridge',
+      principals: [new iam.ServicePrincipal('events.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
       conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+    }));
+    // CloudWatch alarms publish to the KMS-encrypted alert topic (SNS docs, "Enable compatibility between event
+    // sources from AWS services and encrypted topics"): only this construct's alarms.
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarms',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': alarmArnPattern },
+      },
     }));
   }
 

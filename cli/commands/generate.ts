@@ -4,8 +4,9 @@
  *   medlaunch-elt generate --n N --chunk C --snapshot YYYY-MM-DD [--start-index I] [--seed S]
  *                          [--outdir DIR] [--bad K] [--duplicates D] [--blank B] [--gzip]
  */
-import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
 import { isCalendarDate } from '../../lambda-src/lib/dates';
+import { packageRoot, parseCommandArgs, plural, shortPath } from '../args';
 import { UsageError } from '../errors';
 import { BAD_KINDS, BadKind, DEFAULT_SEED } from '../generate/generator';
 import { writeDataset } from '../generate/writer';
@@ -15,7 +16,10 @@ export const DEFAULT_OUTDIR = 'data/batch';
 
 export const GENERATE_USAGE = `usage: medlaunch-elt generate --n N --snapshot YYYY-MM-DD [options]
 
-Writes <outdir>/<snapshot>/facilities_0001.jsonl, facilities_0002.jsonl, … (NDJSON, C records each).
+Writes <outdir>/<snapshot>/facilities_0001.jsonl, facilities_0002.jsonl, … (NDJSON, C records each)
+and a manifest (.medlaunch-elt-generate.manifest) naming them. Running again into the same snapshot
+folder replaces the files generate wrote there; a folder holding other files (such as the shipped
+sample snapshots in data/batch) is refused and left untouched.
 
 options:
   --n N             valid facility records to generate (positive integer, required)
@@ -37,7 +41,7 @@ function intArg(raw: string | undefined, flag: string, min: number, fallback?: n
     if (fallback === undefined) throw new UsageError(`generate: ${flag} is required (see --help)`);
     return fallback;
   }
-  const v = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  const v = /^[-+]?\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
   if (!Number.isSafeInteger(v) || v < min) {
     throw new UsageError(`generate: ${flag} must be ${min === 1 ? 'a positive' : 'a non-negative'} integer (got '${raw}')`);
   }
@@ -74,33 +78,21 @@ export interface GenerateArgs {
 
 /** Parses and validates the command's arguments; throws a one-line UsageError. */
 export function parseGenerateArgs(argv: string[]): GenerateArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'n': { type: 'string' },
-        'chunk': { type: 'string' },
-        'snapshot': { type: 'string' },
-        'start-index': { type: 'string' },
-        'seed': { type: 'string' },
-        'outdir': { type: 'string' },
-        'bad': { type: 'string' },
-        'bad-kinds': { type: 'string' },
-        'duplicates': { type: 'string' },
-        'blank': { type: 'string' },
-        'gzip': { type: 'boolean' },
-        'quiet': { type: 'boolean' },
-        'help': { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    if (e.code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(`generate: ${e.message.split('\n')[0]}`);
-    throw err;
-  }
+  const parsed = parseCommandArgs('generate', argv, {
+    'n': { type: 'string' },
+    'chunk': { type: 'string' },
+    'snapshot': { type: 'string' },
+    'start-index': { type: 'string' },
+    'seed': { type: 'string' },
+    'outdir': { type: 'string' },
+    'bad': { type: 'string' },
+    'bad-kinds': { type: 'string' },
+    'duplicates': { type: 'string' },
+    'blank': { type: 'string' },
+    'gzip': { type: 'boolean' },
+    'quiet': { type: 'boolean' },
+    'help': { type: 'boolean', short: 'h' },
+  });
   const values = parsed.values;
   if (values.help) {
     return { help: true } as GenerateArgs;
@@ -157,18 +149,32 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${GENERATE_USAGE}\n`);
     return 0;
   }
+  // The shipped sample data set (docs/data.md's expected results) sits in the package's data/batch.
+  const root = packageRoot();
+  const shipped = root !== undefined && resolve(args.outdir) === join(root, 'data', 'batch');
   const bar = progressBar(args.n + args.bad + args.duplicates + args.blank);
   let result;
   try {
-    result = await writeDataset({ ...args, onProgress: bar?.update });
+    result = await writeDataset({
+      ...args,
+      onProgress: bar?.update,
+      foreignHint: shipped ? ' (they are the shipped sample data set)' : '',
+    });
   } finally {
     bar?.end();
   }
   if (!args.quiet) {
+    const where = shortPath(result.dir);
     process.stdout.write(
-      `generated ${result.records} records (${result.valid} valid, ${result.invalid} invalid, ${result.duplicates} duplicates`
-      + `${result.blank ? `, ${result.blank} blank lines` : ''}) in ${result.files.length} file${result.files.length === 1 ? '' : 's'}`
-      + ` under ${result.dir}\n`,
+      `generated ${plural(result.records, 'record')} (${result.valid} valid, ${result.invalid} invalid, ${plural(result.duplicates, 'duplicate')}`
+      + `${result.blank ? `, ${plural(result.blank, 'blank line')}` : ''}) in ${plural(result.files.length, 'file')}`
+      + ` under ${where}${result.replaced ? ` (replacing the ${plural(result.replaced, 'file')} an earlier generate wrote there)` : ''}\n`,
+    );
+  }
+  if (shipped) {
+    process.stderr.write(
+      `medlaunch-elt: note: ${shortPath(result.dir)} is inside the shipped sample data set: \`local\` now includes`
+      + ' this snapshot and no longer gives docs/data.md\'s results; delete the folder to go back, or use --outdir\n',
     );
   }
   return 0;

@@ -1,8 +1,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isCalendarDate } from '../../lambda-src/lib/dates';
 import type * as Runner from '../../local/runner';
+import { MONTHS_MAX, MONTHS_MIN, negativeValues, parseMonths, plural, shortPath } from '../args';
 import { UsageError } from '../errors';
 
 export const HELP = `usage: medlaunch-elt local [--data DIR] [--json] [options]
@@ -15,14 +16,23 @@ state machine, exactly as in AWS.
 options:
   --data DIR           snapshot folders to upload (default: the shipped data/batch)
   --json               print the run summary as one JSON object on the last line of stdout
-  --workdir DIR        where the local AWS keeps its state and every output (default: ./.local-aws;
-                       wiped at the start of each run)
+  --workdir DIR        where the local AWS keeps its state and every output (default: ./.local-aws).
+                       A run clears only a folder an earlier run created (it holds .medlaunch-elt-workdir);
+                       a non-empty folder without it, the current folder, the repository root, the home
+                       folder, / and any folder holding --data are refused
   --as-of YYYY-MM-DD   evaluate expiry and accreditation as of this date (default: each record's snapshot date)
-  --months M           expiry window in calendar months (default: 6)
+  --months M           expiry window in calendar months, ${MONTHS_MIN} to ${MONTHS_MAX} (default: 6)
   --duplicate-events N deliver every S3 event N extra times (at-least-once delivery drill)
   --shuffle            deliver the events in a random (seeded) order
   --fault NAME         inject a fault, repeatable: s3-slowdown, athena-throttle, athena-fail, lambda-timeout
-  --seed S             seed for --shuffle, --duplicate-events and --fault (default: 1)
+  --seed S             seed for --shuffle, --duplicate-events and --fault (default: 1): the same seed
+                       injects the same faults into the same snapshots on every run
+  --assembly DIR       run the pipeline stack of a synthesized app (its cdk.out folder) instead of the
+                       built-in one: your props, prefixes and names, as they will deploy
+  --stack NAME         with --assembly: the stack to run (default: the only stack holding an
+                       AccreditationPipeline)
+  --no-enforce-iam     diagnostic switch: do not authorize calls against the template's IAM and resource
+                       policies (enforced by default, as in AWS; see docs/cloud-fidelity.md)
   -h, --help           show this help`;
 
 const FAULTS = ['s3-slowdown', 'athena-throttle', 'athena-fail', 'lambda-timeout'] as const;
@@ -46,19 +56,43 @@ function positiveInt(name: string, value: string | undefined, min = 0): number |
   return n;
 }
 
-/** Checks that DIR holds snapshot folders with data files; returns the snapshot dates. */
-export function scanDataDir(dir: string): string[] {
+const DATA_FILE = /\.(jsonl|ndjson|json)(\.gz)?$/i;
+
+function hasDataFiles(dir: string): boolean {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory() ? hasDataFiles(p) : DATA_FILE.test(name)) return true;
+  }
+  return false;
+}
+
+/**
+ * Checks that DIR holds snapshot folders with data files; returns the snapshot dates that have data.
+ * A folder named like a date that is not a calendar date is refused; empty snapshot folders are
+ * reported through `warn` and skipped.
+ */
+export function scanDataDir(dir: string, warn: (message: string) => void = () => undefined): string[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--data ${dir}: not a directory`);
-  const snapshots = readdirSync(dir)
-    .filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d) && statSync(join(dir, d)).isDirectory())
-    .sort();
-  if (snapshots.length === 0) throw new UsageError(`--data ${dir}: no <YYYY-MM-DD>/ snapshot folders inside`);
-  return snapshots;
+  const dated = readdirSync(dir).filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d) && statSync(join(dir, d)).isDirectory()).sort();
+  const bad = dated.find((d) => !isCalendarDate(d));
+  if (bad !== undefined) throw new UsageError(`--data ${dir}: snapshot folder ${bad} is not a calendar date (rename or remove it)`);
+  if (dated.length === 0) {
+    const hint = isCalendarDate(basename(dir)) && hasDataFiles(dir)
+      ? `; ${basename(dir)} is itself a snapshot folder: pass its parent, --data ${relative(process.cwd(), resolve(dir, '..')) || '.'}`
+      : hasDataFiles(dir) ? '; put the data files in a <YYYY-MM-DD>/ folder named after their snapshot date' : '';
+    throw new UsageError(`--data ${dir}: no <YYYY-MM-DD>/ snapshot folders inside${hint}`);
+  }
+  const withData = dated.filter((d) => hasDataFiles(join(dir, d)));
+  for (const d of dated) {
+    if (!withData.includes(d)) warn(`--data ${join(dir, d)}: snapshot folder holds no data files (.jsonl, .ndjson, .json, optionally .gz); skipped`);
+  }
+  if (withData.length === 0) throw new UsageError(`--data ${dir}: the snapshot folders hold no data files (.jsonl, .ndjson, .json, optionally .gz)`);
+  return withData;
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv,
+    args: negativeValues(argv),
     strict: true,
     allowPositionals: false,
     options: {
@@ -71,6 +105,9 @@ export async function run(argv: string[]): Promise<number> {
       'shuffle': { type: 'boolean', default: false },
       'fault': { type: 'string', multiple: true },
       'seed': { type: 'string' },
+      'assembly': { type: 'string' },
+      'stack': { type: 'string' },
+      'no-enforce-iam': { type: 'boolean', default: false },
       'help': { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -79,108 +116,230 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const dataDir = resolve(values.data ?? defaultDataDir());
-  scanDataDir(dataDir);
+  const warnings: string[] = [];
+  scanDataDir(dataDir, (m) => warnings.push(m));
   const asOf = values['as-of'];
   if (asOf !== undefined) {
     if (!isCalendarDate(asOf)) throw new UsageError(`--as-of must be a YYYY-MM-DD calendar date (got '${asOf}')`);
   }
-  const months = positiveInt('--months', values.months, 1);
-  if (months !== undefined && months > 120) throw new UsageError(`--months must be at most 120 (got ${months})`);
+  const months = parseMonths('local', values.months);
   const faults = (values.fault ?? []) as string[];
   for (const f of faults) {
     if (!(FAULTS as readonly string[]).includes(f)) throw new UsageError(`--fault ${f}: unknown (expected one of: ${FAULTS.join(', ')})`);
   }
-  const workDir = resolve(values.workdir ?? '.local-aws');
-  if (workDir === resolve('.') || workDir === resolve('/') || dataDir.startsWith(`${workDir}/`)) {
-    throw new UsageError(`--workdir ${workDir}: must be a dedicated folder (it is wiped at the start of each run)`);
+  const assembly = values.assembly === undefined ? undefined : resolve(values.assembly);
+  if (values.stack !== undefined && assembly === undefined) throw new UsageError('--stack needs --assembly');
+  if (assembly !== undefined) {
+    if (months !== undefined) throw new UsageError('--months cannot change a synthesized app: set expiryMonths in the app and synthesize it again');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadAssemblyStack, AssemblyError } = require('../../local/template/assembly') as typeof import('../../local/template/assembly');
+    try {
+      loadAssemblyStack(assembly, values.stack);
+    } catch (e) {
+      if (e instanceof AssemblyError) throw new UsageError(e.message);
+      throw e;
+    }
   }
+  const workDir = resolve(values.workdir ?? '.local-aws');
+  const duplicateEvents = positiveInt('--duplicate-events', values['duplicate-events']) ?? 0;
+  const seed = positiveInt('--seed', values.seed) ?? 1;
 
   // Loaded on demand: it pulls in aws-cdk-lib, DuckDB and the local services.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runLocalPipeline } = require('../../local/runner') as typeof Runner;
+  const { runLocalPipeline, checkWorkDir } = require('../../local/runner') as typeof Runner;
+  const refused = checkWorkDir(workDir, dataDir);
+  if (refused) throw new UsageError(`--workdir ${values.workdir ?? '.local-aws'}: ${refused}`);
+  for (const w of warnings) process.stderr.write(`medlaunch-elt: warning: ${w}\n`);
   const tty = !values.json && process.stderr.isTTY === true;
   const result = await runLocalPipeline({
     dataDir,
     workDir,
     asOf,
     months,
-    duplicateEvents: positiveInt('--duplicate-events', values['duplicate-events']) ?? 0,
+    duplicateEvents,
     shuffle: values.shuffle,
     faults: faults as FaultName[],
-    seed: positiveInt('--seed', values.seed) ?? 1,
-    onProgress: values.json ? undefined : progressPrinter(tty),
+    seed,
+    ...(assembly !== undefined ? { assembly: { dir: assembly, stack: values.stack } } : {}),
+    enforceIam: !values['no-enforce-iam'],
+    onProgress: values.json ? undefined : progressPrinter({ tty }),
   });
 
   if (values.json) {
     process.stdout.write(`${JSON.stringify(summaryJson(result))}\n`);
   } else {
-    process.stdout.write(renderSummary(result, workDir));
+    process.stdout.write(renderSummary(result));
   }
   const failed = result.executions.filter((e) => e.status !== 'SUCCEEDED');
   if (failed.length > 0) {
     const first = failed[0];
     process.stderr.write(
-      `medlaunch-elt: ${failed.length} of ${result.executions.length} execution(s) failed; first: ${first.key ?? first.snapshot}: ${first.error ?? first.status}\n`,
+      `medlaunch-elt: ${failed.length} of ${result.executions.length} execution(s) failed; first: ${first.key ?? first.snapshot}: ${first.error ?? first.status}`
+      + `${result.alertsLog ? ` (alerts: ${shortPath(result.alertsLog)})` : ''}\n`,
     );
+    return 1;
+  }
+  // An event EventBridge could not deliver (e.g. the rule's role may not start the state machine) started nothing.
+  const undelivered = result.failedDeliveries ?? [];
+  if (undelivered.length > 0) {
+    process.stderr.write(`medlaunch-elt: ${undelivered.length} event(s) could not be delivered; first: ${undelivered[0].key ?? undelivered[0].eventId}: `
+      + `${undelivered[0].errorCode ?? 'FAILED'}: ${undelivered[0].error ?? ''}\n`);
     return 1;
   }
   return 0;
 }
 
-/** The SPEC §4 JSON summary. */
+/**
+ * The SPEC §4 JSON summary (`snapshots`, `alerts`, `executions`: the contract) plus `details` (per
+ * snapshot: files, lines, duplicates, blank lines, quarantine reasons, the expiry window, output
+ * paths, the extract's local .parquet files and sample rows), `skipped` (files of --data not uploaded)
+ * and `drill` (what was injected and how the pipeline recovered).
+ */
 export function summaryJson(r: Runner.LocalRunResult): Record<string, unknown> {
   return {
     snapshots: r.snapshots,
     alerts: r.alerts,
     executions: r.executions.map((e) => ({ snapshot: e.snapshot, status: e.status, key: e.key, name: e.name })),
+    details: r.details,
+    skipped: r.skipped,
+    drill: r.drill,
   };
 }
 
-function progressPrinter(tty: boolean): (e: Runner.ProgressEvent) => void {
+/** Options of {@link progressPrinter} (tests pass a clock and a writer). */
+export interface ProgressPrinterOptions {
+  readonly tty: boolean;
+  /** Pipes get an execution status line at least this often while executions run (default 30 s). */
+  readonly intervalMs?: number;
+  readonly now?: () => number;
+  readonly out?: (s: string) => void;
+  readonly err?: (s: string) => void;
+  /** Terminal width (default: stderr's columns, else 100). */
+  readonly columns?: number;
+}
+
+function waitingText(waiting: Record<string, number> | undefined): string {
+  const parts = Object.entries(waiting ?? {}).map(([what, n]) => `${n} ${what}`);
+  return parts.length ? `; waiting: ${parts.join(', ')}` : '';
+}
+
+/**
+ * Progress of a run. On a terminal: a bar on stderr with what the running executions wait for
+ * (pending inputs, query polls, retries), redrawn in place. In a pipe: the steps on stdout and an
+ * execution status line at least every 30 s, so a CI log never looks stuck.
+ */
+export function progressPrinter(o: ProgressPrinterOptions): (e: Runner.ProgressEvent) => void {
+  const now = o.now ?? Date.now;
+  const interval = o.intervalMs ?? 30_000;
+  const out = o.out ?? ((t: string) => process.stdout.write(t));
+  const err = o.err ?? ((t: string) => process.stderr.write(t));
   let lastBar = '';
+  let lastLine = now();
   return (e) => {
-    if (e.kind === 'executions' && tty) {
-      const width = 30;
-      const done = Math.round((e.finished / Math.max(1, e.total)) * width);
-      const bar = `\r  [${'#'.repeat(done)}${'.'.repeat(width - done)}] ${e.finished}/${e.total} executions finished`;
-      if (bar !== lastBar) process.stderr.write(bar + (e.finished === e.total ? '\n' : ''));
-      lastBar = bar;
+    if (e.kind === 'executions') {
+      const status = `${e.finished}/${e.total} executions finished`;
+      if (o.tty) {
+        const width = 30;
+        const done = Math.round((e.finished / Math.max(1, e.total)) * width);
+        const cols = o.columns ?? process.stderr.columns ?? 100;
+        const text = `  [${'#'.repeat(done)}${'.'.repeat(width - done)}] ${status}${e.finished === e.total ? '' : waitingText(e.waiting)}`;
+        const bar = `\r\x1b[2K${text.length > cols - 1 ? `${text.slice(0, cols - 2)}…` : text}`;
+        if (bar !== lastBar) err(bar + (e.finished === e.total && e.total > 0 ? '\n' : ''));
+        lastBar = bar;
+      } else if (now() - lastLine >= interval && e.finished < e.total) {
+        out(`  … ${status}${waitingText(e.waiting)}\n`);
+        lastLine = now();
+      }
       return;
     }
     // On a terminal progress goes to stderr; in pipes and CI it is part of the readable stdout, so that stderr
     // carries nothing but the one-line reason of a failure.
-    if (e.kind === 'step') (tty ? process.stderr : process.stdout).write(`  ✓ ${e.message}\n`);
+    if (e.kind === 'step') {
+      (o.tty ? err : out)(`  ✓ ${e.message}\n`);
+      lastLine = now();
+    }
   };
 }
 
-function renderSummary(r: Runner.LocalRunResult, workDir: string): string {
-  const rows = Object.entries(r.snapshots).map(([d, s]) => [
-    d,
-    String(s.records),
-    String(s.valid),
-    String(s.quarantined),
-    String(s.extract_rows),
-    String(s.expiring.length),
-    Object.entries(s.state_counts)
-      .map(([st, n]) => `${st}:${n}`)
-      .join(' ') || '-',
-  ]);
-  const head = ['snapshot', 'records', 'valid', 'quarantined', 'extract', 'expiring', 'accredited facilities by state'];
+/** Short headers for the extract's sample rows (the Parquet column names are in README's Outputs table). */
+const SAMPLE_HEADERS: Record<string, string> = {
+  employee_count: 'employees',
+  number_of_offered_services: 'services',
+  expiry_date_of_first_accreditation: 'first_expiry',
+  earliest_accreditation_expiry: 'earliest_expiry',
+};
+
+const here = shortPath;
+const MAX_IDS = 5;
+
+function renderSummary(r: Runner.LocalRunResult): string {
+  const rows = Object.entries(r.snapshots).map(([d, s]) => {
+    const x = r.details[d];
+    return [
+      d,
+      String(x?.files ?? ''),
+      String(x?.lines ?? ''),
+      String(s.records),
+      String(s.valid),
+      String(x?.duplicates ?? ''),
+      String(s.quarantined),
+      String(x?.blank ?? ''),
+      String(s.extract_rows),
+      String(s.expiring.length),
+      Object.entries(s.state_counts).map(([st, n]) => `${st}:${n}`).join(' ') || '-',
+    ];
+  });
+  const head = ['snapshot', 'files', 'lines', 'records', 'valid', 'duplicates', 'quarantined', 'blank', 'extract', 'expiring', 'accredited facilities by state'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   const ok = r.executions.filter((e) => e.status === 'SUCCEEDED').length;
-  const out = [
-    '',
-    line(head),
-    ...rows.map(line),
-    '',
-    `executions: ${ok} succeeded, ${r.executions.length - ok} failed; alerts: ${r.alerts.length}`,
-    ...Object.entries(r.snapshots)
-      .filter(([, s]) => s.expiring.length > 0)
-      .map(([d, s]) => `expiring within the window (${d}): ${s.expiring.join(', ')}`),
-    `outputs: ${relative(process.cwd(), r.bucketDir) || r.bucketDir}/ (validated/, expiring/, quarantine/, curated/, results/, production/)`,
-    `alerts log: ${relative(process.cwd(), join(workDir, 'alerts.jsonl'))}`,
-    '',
-  ];
+  const out = ['', line(head), ...rows.map(line), ''];
+  out.push('lines = records + blank lines; records = valid + quarantined; the extract and the counts hold each facility once (valid − duplicates)');
+  for (const [d, s] of Object.entries(r.snapshots)) {
+    const x = r.details[d];
+    if (!x) continue;
+    out.push('', `${d}:`);
+    const reasons = Object.entries(x.quarantine_reasons).map(([k, n]) => `${k} ${n}`).join(', ');
+    out.push(s.quarantined > 0 ? `  quarantined ${s.quarantined} (${reasons}) → ${here(x.quarantine_path)}/` : '  quarantined 0');
+    const ids = s.expiring.slice(0, MAX_IDS).join(', ') + (s.expiring.length > MAX_IDS ? `, … (+${s.expiring.length - MAX_IDS} more)` : '');
+    out.push(`  expiring ${plural(s.expiring.length, 'facility', 'facilities')} in ${x.window.from} → ${x.window.to}${ids ? `: ${ids}` : ''}`
+      + `${s.expiring.length > 0 ? ` → ${here(x.expiring_path)}/` : ''}`);
+    if (x.extract_files.length > 0) {
+      out.push(`  extract ${plural(s.extract_rows, 'row')} (Parquet) → ${here(join(x.extract_files[0], '..'))}/ (${plural(x.extract_files.length, '.parquet file')})`);
+      const cols = Object.keys(x.extract_sample[0] ?? {}).filter((c) => c !== 'snapshot_date');
+      if (cols.length > 0) {
+        const cell = (v: string | null) => (v === null ? 'NULL' : v.length > 28 ? `${v.slice(0, 27)}…` : v);
+        const cells = [cols.map((c) => SAMPLE_HEADERS[c] ?? c), ...x.extract_sample.map((row) => cols.map((c) => cell(row[c])))];
+        const w = cols.map((_, i) => Math.max(...cells.map((c) => String(c[i]).length)));
+        for (const c of cells) out.push(`    ${c.map((v, i) => String(v).padEnd(w[i])).join('  ').trimEnd()}`);
+      }
+    } else {
+      out.push(`  extract ${plural(s.extract_rows, 'row')}`);
+    }
+  }
+  out.push('');
+  if (r.skipped.some((f) => f.reason !== 'medlaunch-elt bookkeeping')) {
+    const data = r.skipped.filter((f) => f.reason !== 'medlaunch-elt bookkeeping');
+    out.push(`not uploaded: ${data.map((f) => f.path).join(', ')} (not data files: the pipeline's event rule matches only .jsonl, .ndjson, .json, optionally .gz)`);
+  }
+  out.push(`executions: ${ok} succeeded, ${r.executions.length - ok} failed; alerts: ${r.alerts.length}`);
+  const drill = r.drill;
+  if (drill.faults.length > 0 || drill.duplicate_events > 0 || drill.shuffle) {
+    out.push(`drill (seed ${drill.seed}):`);
+    if (drill.duplicate_events > 0) out.push(`  injected: every S3 event delivered ${drill.duplicate_events} extra ${drill.duplicate_events === 1 ? 'time' : 'times'}`);
+    if (drill.shuffle) out.push('  injected: events delivered in a shuffled (seeded) order');
+    for (const f of drill.faults) out.push(`  injected ${f.fault}: ${f.injected}`);
+    if (drill.s3_slowdowns > 0) out.push(`  S3 answered ${plural(drill.s3_slowdowns, 'request')} with 503 SlowDown; the SDK and the uploader retried them`);
+    if (drill.lambda_timeouts.length > 0) out.push(`  Lambda timed out on: ${drill.lambda_timeouts.join(', ')}`);
+    const retries = Object.entries(drill.retries).map(([k, n]) => `${k} ×${n}`).join(', ');
+    out.push(`  state machine retries: ${retries || 'none'}`);
+    out.push(drill.recovered
+      ? `  recovered: all ${plural(drill.executions, 'execution')} succeeded, ${plural(drill.alerts, 'alert')}`
+      : `  not recovered: ${drill.failed} of ${plural(drill.executions, 'execution')} failed, ${plural(drill.alerts, 'alert')} published (as designed for a permanent failure)`);
+  }
+  const bucketDir = here(r.bucketDir);
+  out.push(`outputs: ${bucketDir}/ (validated/, expiring/, quarantine/, curated/, results/, production/); extract as .parquet: ${here(join(r.workDir, 'extract'))}/`);
+  if (r.alertsLog) out.push(`alerts log: ${here(r.alertsLog)}`);
+  out.push('');
   return out.join('\n');
 }

@@ -4,12 +4,12 @@
  * synthesized template, read straight from the local S3 files on disk; results are written back
  * through the local S3 API. See docs/local-athena.md for the supported API and SQL subset.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { DuckDBConnection, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import { BodyTooLargeError, closeServer, endpointUrl, listen, newRequestId, readBody, send } from '../http';
 import { DataFile, GlueTableInput, RegisteredTable, jsonToParquetSql, listDataFiles, parseS3Uri, tableFormat, tableLayout, tableRelation } from './catalog';
@@ -20,6 +20,8 @@ import {
   stripTrailingSemicolon, substituteParameters, tokenize,
 } from './sql-text';
 import { mulberry32 } from '../../lambda-src/lib/prng';
+import { AccessDeniedError, type IamPolicies, type Principal } from '../iam';
+import { accessKeyIdOf, type LocalCredentials } from '../iam/credentials';
 
 export type { GlueTableInput } from './catalog';
 export { transpile, COMPAT_MACROS, SESSION_SETTINGS } from './compat';
@@ -55,13 +57,41 @@ export interface LocalAthenaOptions {
    * @default false
    */
   jsonCache?: boolean;
+  /**
+   * Authorize as Athena does (docs/cloud-fidelity.md): the caller is the principal its SigV4 access
+   * key names; every API call needs its athena: action on the workgroup; a query then acts with the
+   * caller's identity (aws:CalledVia athena.amazonaws.com): glue:GetDatabase/GetTable (and
+   * GetPartitions without partition projection) on the catalog, database and table, s3:ListBucket
+   * and s3:GetObject (+ kms:Decrypt) on what it reads, s3:GetBucketLocation and s3:PutObject (+ the
+   * workgroup's ACL and KMS key) where it writes. A denial fails the query as Athena does. Without
+   * it, nothing is authorized.
+   */
+  iam?: AthenaIam;
 }
 
-interface WorkGroup {
+/** IAM enforcement of the local Athena. */
+export interface AthenaIam {
+  readonly policies: IamPolicies;
+  readonly credentials: LocalCredentials;
+  /**
+   * The SSE-KMS key (ARN) an object is encrypted with, for the kms:Decrypt a read needs
+   * (e.g. the bucket's default encryption key); undefined: not KMS-encrypted.
+   */
+  readonly objectKmsKey?: (bucket: string, key: string) => string | undefined;
+}
+
+/** Workgroup settings the local Athena honours (`WorkGroupConfiguration` of the template). */
+export interface WorkGroupSettings {
   outputLocation?: string;
   enforce?: boolean;
   bytesScannedCutoffPerQuery?: number;
+  /** `AclConfiguration.S3AclOption`: results are written with this canned ACL (x-amz-acl). */
+  s3AclOption?: string;
+  /** `EncryptionConfiguration`: results are written SSE_S3 or SSE_KMS (with this key). */
+  encryption?: { option: string; kmsKey?: string };
 }
+
+type WorkGroup = WorkGroupSettings;
 
 type State = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
@@ -96,6 +126,8 @@ interface Execution {
   fingerprint: string;
   rowsFile?: string;
   columns?: AthenaColumnInfo[];
+  /** Who started the query (IAM enforcement): Athena acts with this identity. */
+  principal?: Principal;
 }
 
 /** The files a query's views may read, grouped by UNION ALL branch (one scan each). */
@@ -129,15 +161,53 @@ function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
 }
 
-/** PUT an object (a file or a buffer) through the local S3 API; retries 5xx/SlowDown a few times. */
+/** Credentials a request is signed with (SigV4). */
+export interface SigningCredentials { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
+
+/** Options of {@link s3Put}: who writes, and the headers Athena sends for the workgroup's settings. */
+export interface S3PutOptions {
+  /** Sign the request as this principal's credentials (AWS Signature V4, unsigned payload). */
+  readonly credentials?: SigningCredentials;
+  readonly region?: string;
+  /** x-amz-acl, x-amz-server-side-encryption, ... */
+  readonly headers?: Record<string, string>;
+}
+
+const sha256Hex = (data: string): string => createHash('sha256').update(data).digest('hex');
+const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
+
+/** Signs a request with AWS Signature Version 4 (UNSIGNED-PAYLOAD), adding Authorization and x-amz-* headers. */
+export function signV4(method: string, url: URL, headers: Record<string, string>, creds: SigningCredentials, region: string, service: string,
+  now = new Date()): Record<string, string> {
+  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const day = amzDate.slice(0, 8);
+  const all: Record<string, string> = { ...headers, 'host': url.host, 'x-amz-date': amzDate, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+  if (creds.sessionToken) all['x-amz-security-token'] = creds.sessionToken;
+  const names = Object.keys(all).map((h) => h.toLowerCase()).sort();
+  const lower = Object.fromEntries(Object.entries(all).map(([k, v]) => [k.toLowerCase(), String(v).trim()]));
+  const query = [...url.searchParams.entries()].map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).sort().join('&');
+  const canonical = [method, url.pathname, query, names.map((h) => `${h}:${lower[h]}\n`).join(''), names.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
+  const scope = `${day}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonical)].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${creds.secretAccessKey}`, day), region), service), 'aws4_request');
+  const signature = createHmac('sha256', key).update(toSign).digest('hex');
+  return { ...all, authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` };
+}
+
+/**
+ * PUT an object (a file or a buffer) through the local S3 API, signed as `opts.credentials` when
+ * given; retries 5xx/SlowDown a few times. An HTTP 403 is an {@link S3AccessDenied}.
+ */
 export async function s3Put(
-  endpoint: string, bucket: string, key: string, body: { file: string } | { data: Buffer }, contentType: string,
+  endpoint: string, bucket: string, key: string, body: { file: string } | { data: Buffer }, contentType: string, opts: S3PutOptions = {},
 ): Promise<void> {
   const url = new URL(`${endpoint.replace(/\/+$/, '')}/${encodeURIComponent(bucket)}/${encodeKey(key)}`);
   for (let attempt = 1; ; attempt++) {
     const size = 'file' in body ? statSync(body.file).size : body.data.length;
+    let headers: Record<string, string> = { 'content-length': String(size), 'content-type': contentType, ...opts.headers };
+    if (opts.credentials) headers = signV4('PUT', url, headers, opts.credentials, opts.region ?? 'us-east-1', 's3');
     const status = await new Promise<{ code: number; text: string }>((resolve, reject) => {
-      const req = httpRequest(url, { method: 'PUT', headers: { 'content-length': size, 'content-type': contentType } }, (res) => {
+      const req = httpRequest(url, { method: 'PUT', headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -148,11 +218,20 @@ export async function s3Put(
       else req.end(body.data);
     }).catch((e: Error) => ({ code: 0, text: e.message }));
     if (status.code >= 200 && status.code < 300) return;
+    if (status.code === 403) throw new S3AccessDenied(bucket, key, status.text);
     const retryable = status.code === 0 || status.code >= 500;
     if (!retryable || attempt >= 5) {
       throw new QueryError(`Error writing s3://${bucket}/${key}: HTTP ${status.code} ${status.text.slice(0, 300)}`, 1, 401, retryable);
     }
     await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+  }
+}
+
+/** The local S3 refused a write (HTTP 403). */
+export class S3AccessDenied extends Error {
+  constructor(readonly bucket: string, readonly key: string, readonly body: string) {
+    super(`Access Denied writing s3://${bucket}/${key}`);
+    this.name = 'S3AccessDenied';
   }
 }
 
@@ -200,8 +279,24 @@ export class LocalAthena {
   }
 
   /** Registers (or replaces) a workgroup. `primary` exists from the start. */
-  registerWorkGroup(name: string, cfg: { outputLocation?: string; enforce?: boolean; bytesScannedCutoffPerQuery?: number }): void {
+  registerWorkGroup(name: string, cfg: WorkGroupSettings): void {
     this.workGroups.set(name, { ...cfg });
+  }
+
+  /**
+   * Registers a workgroup from its CloudFormation `WorkGroupConfiguration` (resolved): output
+   * location, enforcement, bytes-scanned cutoff, result ACL and result encryption.
+   */
+  registerWorkGroupConfiguration(name: string, c: Record<string, any>): void {
+    const rc = c.ResultConfiguration ?? {};
+    this.registerWorkGroup(name, {
+      outputLocation: rc.OutputLocation,
+      enforce: c.EnforceWorkGroupConfiguration,
+      bytesScannedCutoffPerQuery: c.BytesScannedCutoffPerQuery,
+      s3AclOption: rc.AclConfiguration?.S3AclOption,
+      encryption: rc.EncryptionConfiguration?.EncryptionOption
+        ? { option: rc.EncryptionConfiguration.EncryptionOption, kmsKey: rc.EncryptionConfiguration.KmsKey } : undefined,
+    });
   }
 
   /** Replaces the fault options (counters restart). */
@@ -244,7 +339,7 @@ export class LocalAthena {
         throw new ApiError('SerializationException', 'The request body is not valid JSON');
       }
       if (!input || typeof input !== 'object' || Array.isArray(input)) throw new ApiError('SerializationException', 'The request body must be a JSON object');
-      reply(200, await this.dispatch(m[1], input));
+      reply(200, await this.dispatch(m[1], input, this.authenticate(req)));
     } catch (e) {
       if (e instanceof ApiError) {
         reply(400, { __type: e.type, message: e.message, ...e.extra });
@@ -254,16 +349,219 @@ export class LocalAthena {
     }
   }
 
-  private async dispatch(op: string, input: Record<string, unknown>): Promise<unknown> {
+  private async dispatch(op: string, input: Record<string, unknown>, principal?: Principal): Promise<unknown> {
+    const allow = (action: string, workGroup: string) => this.authorizeApi(principal, action, workGroup);
     switch (op) {
-      case 'StartQueryExecution': return this.startQueryExecution(input);
-      case 'GetQueryExecution': return { QueryExecution: this.describe(this.lookup(input.QueryExecutionId)) };
-      case 'GetQueryResults': return this.getQueryResults(input);
-      case 'StopQueryExecution': this.stop(this.lookup(input.QueryExecutionId)); return {};
-      case 'BatchGetQueryExecution': return this.batchGet(input);
-      case 'ListQueryExecutions': return this.list(input);
-      case 'GetWorkGroup': return this.getWorkGroup(input);
+      case 'StartQueryExecution': return this.startQueryExecution(input, principal);
+      case 'GetQueryExecution': {
+        const ex = this.lookup(input.QueryExecutionId);
+        allow('athena:GetQueryExecution', ex.workGroup);
+        return { QueryExecution: this.describe(ex) };
+      }
+      case 'GetQueryResults': return this.getQueryResults(input, principal);
+      case 'StopQueryExecution': {
+        const ex = this.lookup(input.QueryExecutionId);
+        allow('athena:StopQueryExecution', ex.workGroup);
+        this.stop(ex);
+        return {};
+      }
+      case 'BatchGetQueryExecution': return this.batchGet(input, principal);
+      case 'ListQueryExecutions': {
+        allow('athena:ListQueryExecutions', typeof input.WorkGroup === 'string' ? input.WorkGroup : 'primary');
+        return this.list(input);
+      }
+      case 'GetWorkGroup': {
+        allow('athena:GetWorkGroup', String(input.WorkGroup ?? ''));
+        return this.getWorkGroup(input);
+      }
       default: throw new ApiError('UnknownOperationException', `Operation ${op} is not supported by the local Athena`);
+    }
+  }
+
+  // ---------------------------------------------------------------- IAM
+
+  /** The caller (IAM enforcement only): the principal the SigV4 access key names. */
+  private authenticate(req: IncomingMessage): Principal | undefined {
+    const iam = this.opts.iam;
+    if (!iam) return undefined;
+    const key = accessKeyIdOf(req.headers, new URL(req.url ?? '/', 'http://localhost').searchParams);
+    if (key === undefined) throw new ApiError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+    const principal = iam.credentials.principalOf(key);
+    if (!principal) throw new ApiError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    return principal;
+  }
+
+  private workGroupArn(name: string, account: string): string {
+    return `arn:aws:athena:${this.region}:${account}:workgroup/${name}`;
+  }
+
+  private get region(): string { return this.opts.region ?? 'us-east-1'; }
+
+  /** An Athena API action on a workgroup: AccessDeniedException (HTTP 400) unless allowed. */
+  private authorizeApi(principal: Principal | undefined, action: string, workGroup: string): void {
+    const iam = this.opts.iam;
+    if (!iam || !principal) return;
+    try {
+      iam.policies.assertAllowed({ principal, action, resource: this.workGroupArn(workGroup, principal.account) });
+    } catch (e) {
+      if (e instanceof AccessDeniedError) throw new ApiError('AccessDeniedException', e.message);
+      throw e;
+    }
+  }
+
+  /** Authorizes an action Athena performs with the caller's identity (aws:CalledVia athena.amazonaws.com). */
+  private viaAthena(ex: Execution, action: string, resource: string, context: Record<string, string | string[]> = {}): AccessDeniedError | undefined {
+    const iam = this.opts.iam;
+    if (!iam || !ex.principal) return undefined;
+    try {
+      iam.policies.assertAllowed({
+        principal: ex.principal,
+        action,
+        resource,
+        context: { 'aws:CalledVia': ['athena.amazonaws.com'], 'aws:CalledViaFirst': 'athena.amazonaws.com', 'aws:CalledViaLast': 'athena.amazonaws.com', ...context },
+      });
+      return undefined;
+    } catch (e) {
+      if (e instanceof AccessDeniedError) return e;
+      throw e;
+    }
+  }
+
+  /** KMS on behalf of the caller through S3 (kms:ViaService s3.<region>.amazonaws.com). */
+  private kmsViaS3(ex: Execution, action: string, keyArn: string, objectArn: string): AccessDeniedError | undefined {
+    return this.viaAthena(ex, action, keyArn, {
+      'kms:ViaService': `s3.${this.region}.amazonaws.com`,
+      'kms:CallerAccount': ex.principal!.account,
+      'kms:EncryptionContext:aws:s3:arn': objectArn,
+    });
+  }
+
+  /**
+   * The Glue Data Catalog calls of a query, as the caller: glue:GetDatabase and glue:GetTable on
+   * the catalog, the database and the table (Glue authorizes a catalog object together with its
+   * ancestors), and glue:GetPartitions for a partitioned table without partition projection.
+   */
+  private authorizeCatalog(ex: Execution, table: RegisteredTable): void {
+    if (!this.opts.iam || !ex.principal) return;
+    const base = `arn:aws:glue:${this.region}:${ex.principal.account}`;
+    const name = table.input.Name.toLowerCase();
+    const catalog = `${base}:catalog`;
+    const database = `${base}:database/${table.database}`;
+    const tableArn = `${base}:table/${table.database}/${name}`;
+    const projection = (table.input.Parameters?.['projection.enabled'] ?? '').toLowerCase() === 'true';
+    const checks: Array<[string, string[]]> = [
+      ['glue:GetDatabase', [catalog, database]],
+      ['glue:GetTable', [catalog, database, tableArn]],
+    ];
+    if ((table.input.PartitionKeys ?? []).length > 0 && !projection) checks.push(['glue:GetPartitions', [catalog, database, tableArn]]);
+    for (const [action, resources] of checks) {
+      for (const resource of resources) {
+        const denied = this.viaAthena(ex, action, resource);
+        if (denied) {
+          throw new QueryError(`${denied.message} (Service: AmazonDataCatalog; Status Code: 400; Error Code: AccessDeniedException; `
+            + `Request ID: ${randomUUID()}; Proxy: null)`, 2, 1000);
+        }
+      }
+    }
+  }
+
+  /**
+   * The S3 reads of a query, as the caller: s3:ListBucket on each location listed (s3:prefix the
+   * table or partition folder), s3:GetObject on each file its tables may read, kms:Decrypt for a
+   * KMS-encrypted file. The local engine reads the files from disk, so this is checked first, for
+   * every file of every partition the views may read (a WHERE clause does not narrow it).
+   */
+  private authorizeReads(ex: Execution, table: RegisteredTable, files: DataFile[]): void {
+    const iam = this.opts.iam;
+    if (!iam || !ex.principal) return;
+    const root = this.opts.s3.rootDir;
+    const prefixes = new Map<string, string>();
+    if ((table.input.PartitionKeys ?? []).length === 0) {
+      try {
+        const loc = parseS3Uri(table.input.StorageDescriptor?.Location ?? '');
+        prefixes.set(`${loc.bucket}\0${loc.key}`, loc.bucket);
+      } catch {
+        // an invalid location fails later, when the view is made
+      }
+    }
+    const objects: Array<{ bucket: string; key: string }> = [];
+    for (const f of files) {
+      const rel = relative(root, f.path).split(sep);
+      const bucket = rel[0];
+      const key = rel.slice(1).join('/');
+      objects.push({ bucket, key });
+      prefixes.set(`${bucket}\0${key.slice(0, key.lastIndexOf('/') + 1)}`, bucket);
+    }
+    const permissionDenied = (path: string, e: AccessDeniedError) => new QueryError(
+      `PERMISSION_DENIED: Permission denied on S3 path: ${path}: Access Denied (Service: Amazon S3; Status Code: 403; Error Code: AccessDenied; `
+      + `Request ID: ${randomUUID()}; Proxy: null) — ${e.message}`, 2, 1000);
+    for (const [id, bucket] of prefixes) {
+      const prefix = id.slice(bucket.length + 1);
+      const denied = this.viaAthena(ex, 's3:ListBucket', `arn:aws:s3:::${bucket}`, { 's3:prefix': prefix, 's3:delimiter': '/' });
+      if (denied) throw permissionDenied(`s3://${bucket}/${prefix}`, denied);
+    }
+    for (const { bucket, key } of objects) {
+      const objectArn = `arn:aws:s3:::${bucket}/${key}`;
+      const denied = this.viaAthena(ex, 's3:GetObject', objectArn);
+      if (denied) throw permissionDenied(`s3://${bucket}/${key}`, denied);
+      const keyArn = iam.objectKmsKey?.(bucket, key);
+      const kms = keyArn ? this.kmsViaS3(ex, 'kms:Decrypt', keyArn, objectArn) : undefined;
+      if (kms) throw permissionDenied(`s3://${bucket}/${key}`, kms);
+    }
+  }
+
+  /** The headers Athena writes results with, from the workgroup's ACL and encryption settings. */
+  private writeHeaders(ex: Execution): Record<string, string> {
+    const wg = this.workGroups.get(ex.workGroup) ?? {};
+    const h: Record<string, string> = {};
+    if (wg.s3AclOption === 'BUCKET_OWNER_FULL_CONTROL') h['x-amz-acl'] = 'bucket-owner-full-control';
+    if (wg.encryption?.option === 'SSE_KMS') {
+      h['x-amz-server-side-encryption'] = 'aws:kms';
+      if (wg.encryption.kmsKey) h['x-amz-server-side-encryption-aws-kms-key-id'] = wg.encryption.kmsKey;
+    } else if (wg.encryption?.option === 'SSE_S3') {
+      h['x-amz-server-side-encryption'] = 'AES256';
+    }
+    return h;
+  }
+
+  /**
+   * A write Athena makes with the caller's identity: s3:PutObject (with the request's ACL and
+   * encryption headers as condition keys), s3:PutObjectAcl when a canned ACL is sent, and
+   * kms:GenerateDataKey on the SSE-KMS key. Athena's error when it is denied.
+   */
+  private authorizeWrite(ex: Execution, bucket: string, key: string): void {
+    if (!this.opts.iam || !ex.principal) return;
+    const h = this.writeHeaders(ex);
+    const objectArn = `arn:aws:s3:::${bucket}/${key}`;
+    const context: Record<string, string> = {};
+    if (h['x-amz-acl']) context['s3:x-amz-acl'] = h['x-amz-acl'];
+    if (h['x-amz-server-side-encryption']) context['s3:x-amz-server-side-encryption'] = h['x-amz-server-side-encryption'];
+    if (h['x-amz-server-side-encryption-aws-kms-key-id']) context['s3:x-amz-server-side-encryption-aws-kms-key-id'] = h['x-amz-server-side-encryption-aws-kms-key-id'];
+    let denied = this.viaAthena(ex, 's3:PutObject', objectArn, context);
+    if (!denied && h['x-amz-acl']) denied = this.viaAthena(ex, 's3:PutObjectAcl', objectArn, context);
+    const keyId = h['x-amz-server-side-encryption-aws-kms-key-id'];
+    if (!denied && keyId) denied = this.kmsViaS3(ex, 'kms:GenerateDataKey', this.kmsKeyArn(keyId, ex.principal.account), objectArn);
+    if (denied) throw writeDenied(bucket, key, denied.message);
+  }
+
+  private kmsKeyArn(keyId: string, account: string): string {
+    if (keyId.startsWith('arn:')) return keyId;
+    return keyId.startsWith('alias/') ? `arn:aws:kms:${this.region}:${account}:${keyId}` : `arn:aws:kms:${this.region}:${account}:key/${keyId}`;
+  }
+
+  /** Writes one object as Athena does for `ex`: authorized as the caller, signed with its credentials. */
+  private async put(ex: Execution, bucket: string, key: string, body: { file: string } | { data: Buffer }, contentType: string): Promise<void> {
+    this.authorizeWrite(ex, bucket, key);
+    const iam = this.opts.iam;
+    try {
+      await s3Put(this.opts.s3.endpoint, bucket, key, body, contentType, {
+        credentials: iam && ex.principal ? iam.credentials.for(ex.principal) : undefined,
+        region: this.region,
+        headers: this.writeHeaders(ex),
+      });
+    } catch (e) {
+      if (e instanceof S3AccessDenied) throw writeDenied(bucket, key, e.body.replace(/\s+/g, ' ').slice(0, 500));
+      throw e;
     }
   }
 
@@ -276,7 +574,8 @@ export class LocalAthena {
 
   // ---------------------------------------------------------------- operations
 
-  private startQueryExecution(input: Record<string, unknown>): { QueryExecutionId: string } {
+  private startQueryExecution(input: Record<string, unknown>, principal?: Principal): { QueryExecutionId: string } {
+    this.authorizeApi(principal, 'athena:StartQueryExecution', typeof input.WorkGroup === 'string' && input.WorkGroup !== '' ? input.WorkGroup : 'primary');
     const query = input.QueryString;
     if (typeof query !== 'string' || query.length < 1 || query.length > MAX_QUERY) {
       throw new ApiError('InvalidRequestException', `QueryString must be a string of 1 to ${MAX_QUERY} characters`, { AthenaErrorCode: 'INVALID_INPUT' });
@@ -337,6 +636,7 @@ export class LocalAthena {
       engineMs: 0,
       cancelRequested: false,
       fingerprint,
+      principal,
     };
     if (f.failNextN !== undefined && f.failNextN > 0) { f.failNextN--; ex.injectedFailure = true; }
     if (f.failQueriesMatching && f.failQueriesMatching.test(query)) ex.injectedFailure = true;
@@ -378,8 +678,9 @@ export class LocalAthena {
     return out;
   }
 
-  private async getQueryResults(input: Record<string, unknown>): Promise<unknown> {
+  private async getQueryResults(input: Record<string, unknown>, principal?: Principal): Promise<unknown> {
     const ex = this.lookup(input.QueryExecutionId);
+    this.authorizeApi(principal, 'athena:GetQueryResults', ex.workGroup);
     const max = input.MaxResults === undefined ? 1000 : Number(input.MaxResults);
     if (!Number.isInteger(max) || max < 1 || max > 1000) {
       throw new ApiError('InvalidRequestException', 'MaxResults must be between 1 and 1000', { AthenaErrorCode: 'INVALID_INPUT' });
@@ -422,13 +723,14 @@ export class LocalAthena {
     }
   }
 
-  private batchGet(input: Record<string, unknown>): unknown {
+  private batchGet(input: Record<string, unknown>, principal?: Principal): unknown {
     const ids = input.QueryExecutionIds;
     if (!Array.isArray(ids) || ids.length < 1 || ids.length > 50) throw new ApiError('InvalidRequestException', 'QueryExecutionIds must list 1 to 50 ids');
     const found: unknown[] = [];
     const missing: unknown[] = [];
     for (const id of ids) {
       const ex = this.executions.get(String(id));
+      if (ex) this.authorizeApi(principal, 'athena:BatchGetQueryExecution', ex.workGroup);
       if (ex) found.push(this.describe(ex));
       else missing.push({ QueryExecutionId: String(id), ErrorCode: 'INVALID_INPUT', ErrorMessage: `QueryExecution ${id} was not found` });
     }
@@ -531,10 +833,23 @@ export class LocalAthena {
         ? new QueryError('GENERIC_INTERNAL_ERROR: injected fault (local Athena)', 1, 200, true)
         : new QueryError('GENERIC_USER_ERROR: injected fault (local Athena)', 2, 1000, false);
     }
+    this.authorizeOutput(ex);
     const kind = statementKind(sql);
     if (kind.kind === 'SELECT') return this.runSelect(ex, sql);
     if (kind.kind === 'UNLOAD') return this.runUnload(ex, sql);
     throw new QueryError(`NOT_SUPPORTED: the local Athena runs SELECT and UNLOAD statements only (got ${kind.keyword || 'an empty statement'})`, 2, 1000);
+  }
+
+  /**
+   * The result location, checked before the query runs as Athena does: s3:GetBucketLocation on
+   * its bucket and the write of the result file (s3:PutObject with the workgroup's ACL and key).
+   */
+  private authorizeOutput(ex: Execution): void {
+    if (!this.opts.iam || !ex.principal) return;
+    const { bucket, key } = parseS3Uri(ex.outputLocation);
+    const denied = this.viaAthena(ex, 's3:GetBucketLocation', `arn:aws:s3:::${bucket}`);
+    if (denied) throw writeDenied(bucket, key, denied.message);
+    this.authorizeWrite(ex, bucket, `${key}${ex.id}${ex.substatementType === 'UNLOAD' ? '-manifest.csv' : '.csv'}`);
   }
 
   /**
@@ -555,7 +870,9 @@ export class LocalAthena {
     for (const table of this.tables.values()) {
       const name = table.input.Name.toLowerCase();
       if (!names.has(name)) continue;
+      this.authorizeCatalog(ex, table);
       const layout = tableLayout(table.input, this.opts.s3.rootDir);
+      this.authorizeReads(ex, table, layout.flatMap((g) => g.files));
       const jsonCache = (this.opts.jsonCache ?? false) && tableFormat(table.input) === 'json'
         ? await this.jsonCopiesOf(ex, table.input, layout.flatMap((g) => g.files))
         : undefined;
@@ -718,9 +1035,9 @@ export class LocalAthena {
     if (ex.cancelRequested) return;
     ex.rowsFile = rowsPath;
     const { bucket, key } = parseS3Uri(ex.outputLocation);
-    await s3Put(this.opts.s3.endpoint, bucket, `${key}${ex.id}.csv`, { file: csvPath }, 'text/csv');
+    await this.put(ex, bucket, `${key}${ex.id}.csv`, { file: csvPath }, 'text/csv');
     const metadata = JSON.stringify({ QueryExecutionId: ex.id, ResultSetMetadata: { ColumnInfo: ex.columns } });
-    await s3Put(this.opts.s3.endpoint, bucket, `${key}${ex.id}.csv.metadata`, { data: Buffer.from(metadata) }, 'application/octet-stream');
+    await this.put(ex, bucket, `${key}${ex.id}.csv.metadata`, { data: Buffer.from(metadata) }, 'application/octet-stream');
     rmSync(csvPath, { force: true });
   }
 
@@ -734,6 +1051,9 @@ export class LocalAthena {
     try { target = parseS3Uri(stmt.location); } catch (e) { throw new QueryError(`INVALID_INPUT: ${(e as Error).message}`, 2, 1000); }
     const prefix = target.key === '' || target.key.endsWith('/') ? target.key : `${target.key}/`;
     const dirOnDisk = join(this.opts.s3.rootDir, target.bucket, prefix);
+    // Athena lists the target to check that it is empty.
+    const listDenied = this.viaAthena(ex, 's3:ListBucket', `arn:aws:s3:::${target.bucket}`, { 's3:prefix': prefix, 's3:delimiter': '/' });
+    if (listDenied) throw writeDenied(target.bucket, prefix, listDenied.message);
     if (existsSync(dirOnDisk) && hasAnyFile(dirOnDisk)) {
       throw new QueryError(`HIVE_PATH_ALREADY_EXISTS: Target directory for table '${ex.database}.tmp_unload' already exists: ${stmt.location}. You may need to manually clean the data at location '${stmt.location}' before retrying. Athena will not delete data in your account.`, 2, 1000);
     }
@@ -773,15 +1093,24 @@ export class LocalAthena {
       for (const f of [...listDataFiles(tmp), ...listEmptyFiles(tmp)]) {
         const rel = relative(tmp, f.path).split('/').slice(0, -1).join('/');
         const key = `${prefix}${rel ? `${rel}/` : ''}${ex.id}_${String(n++).padStart(5, '0')}${ext}`;
-        await s3Put(this.opts.s3.endpoint, target.bucket, key, { file: f.path }, 'application/octet-stream');
+        await this.put(ex, target.bucket, key, { file: f.path }, 'application/octet-stream');
         written.push(`s3://${target.bucket}/${key}`);
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
     const out = parseS3Uri(ex.outputLocation);
-    await s3Put(this.opts.s3.endpoint, out.bucket, `${out.key}${ex.id}-manifest.csv`, { data: Buffer.from(written.map((w) => `${w}\n`).join('')) }, 'text/csv');
+    await this.put(ex, out.bucket, `${out.key}${ex.id}-manifest.csv`, { data: Buffer.from(written.map((w) => `${w}\n`).join('')) }, 'text/csv');
   }
+}
+
+/**
+ * Athena's failure when it may not write a result (Trino's wording, with the IAM explanation
+ * appended locally).
+ */
+function writeDenied(bucket: string, key: string, why: string): QueryError {
+  return new QueryError(`Access denied when writing output to url: s3://${bucket}/${key} . Please ensure you are allowed to access the S3 bucket. `
+    + `If you are encrypting query results with KMS key, please ensure you are allowed to access your KMS key — ${why}`, 2, 1000);
 }
 
 function hasAnyFile(dir: string): boolean {

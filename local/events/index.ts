@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { InvalidEventPatternError, matchesPattern } from './pattern';
 import { mulberry32 as prng } from '../../lambda-src/lib/prng';
+import { AccessDeniedError, type IamPolicies } from '../iam';
 
 export { matchesPattern, InvalidEventPatternError } from './pattern';
 
@@ -90,6 +91,8 @@ export interface EventRule {
 export interface EventTarget {
   readonly id: string;
   readonly arn: string;
+  /** The role EventBridge assumes to call the target (required for state machine targets). */
+  readonly roleArn?: string;
   readonly input?: string;
   readonly inputPath?: string;
   readonly inputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
@@ -136,6 +139,25 @@ export interface DeliveryRecord {
   executionStatus?: string;
   /** Object key for S3 events (for summaries). */
   readonly key?: string;
+  /** Why the delivery failed, as EventBridge records it in the dead-letter message (e.g. NO_PERMISSIONS). */
+  errorCode?: string;
+  /** The target's dead-letter queue the failed event was sent to. */
+  deadLetterQueue?: string;
+  /** Why the failed event could not be sent to the dead-letter queue (its queue policy refused EventBridge). */
+  deadLetterError?: string;
+}
+
+/** A message EventBridge sends to a target's dead-letter queue: the event, with the failure in its attributes. */
+export interface DeadLetterMessage {
+  readonly queueArn: string;
+  readonly body: string;
+  readonly attributes: {
+    readonly RULE_ARN: string;
+    readonly TARGET_ARN: string;
+    readonly ERROR_CODE: string;
+    readonly ERROR_MESSAGE: string;
+    readonly RETRY_ATTEMPTS: string;
+  };
 }
 
 /** Options of {@link LocalEventBridge}. */
@@ -145,6 +167,23 @@ export interface LocalEventBridgeOptions {
   readonly accountId?: string;
   readonly region?: string;
   readonly delivery?: DeliveryOptions;
+  /**
+   * Authorize each delivery as EventBridge does: a state machine target is started with the
+   * target's role (`RoleArn`), which must allow states:StartExecution on it. A denial is not
+   * retried: the delivery fails (NO_PERMISSIONS) and the event goes to the target's dead-letter
+   * queue if it has one. Without it, deliveries are not authorized.
+   */
+  readonly iam?: { readonly policies: IamPolicies };
+  /** Receives what would be sent to a target's dead-letter queue. */
+  readonly onDeadLetter?: (m: DeadLetterMessage) => void;
+}
+
+/** A delivery failure that EventBridge does not retry. */
+class PermanentDeliveryError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = code === 'NO_PERMISSIONS' ? 'AccessDeniedException' : 'DeliveryError';
+  }
 }
 
 /* eslint-enable no-bitwise */
@@ -215,6 +254,7 @@ export class LocalEventBridge {
   private readonly rules: EventRule[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private readonly records: DeliveryRecord[] = [];
+  private readonly deadLetters: DeadLetterMessage[] = [];
   private readonly random: () => number;
   private readonly accountId: string;
   private readonly region: string;
@@ -303,19 +343,86 @@ export class LocalEventBridge {
       record.attempts++;
       try {
         const input = targetInput(target, event, rule);
+        this.authorize(target);
         await this.send(target.arn, input, record);
         record.status = 'DELIVERED';
         return;
       } catch (err) {
         record.error = `${(err as Error).name}: ${(err as Error).message}`;
-        const permanent = err instanceof InvalidEventPatternError || (err as Error).name === 'UnsupportedTargetError' || (err as Error).name === 'SyntaxError';
+        const permanent = err instanceof PermanentDeliveryError || err instanceof InvalidEventPatternError
+          || (err as Error).name === 'UnsupportedTargetError' || (err as Error).name === 'SyntaxError';
         if (permanent || record.attempts > maxRetries || Date.now() - started > maxAgeMs) {
           record.status = 'FAILED';
+          record.errorCode = err instanceof PermanentDeliveryError ? err.code : 'SDK_CLIENT_ERROR';
+          this.toDeadLetterQueue(event, rule, target, record, (err as Error).message);
           return;
         }
         await wait(Math.min(base * 2 ** (record.attempts - 1), 60_000));
       }
     }
+  }
+
+  /**
+   * EventBridge calls a state machine target as the target's role: states:StartExecution must be
+   * allowed for it (identity policies of the role). Other target types are invoked through their
+   * resource policies, which the local targets do not model.
+   */
+  private authorize(target: EventTarget): void {
+    const iam = this.options.iam;
+    if (!iam || !/^arn:[^:]+:states:[^:]+:[^:]+:stateMachine:/.test(target.arn)) return;
+    const m = /^arn:[^:]+:iam::(\d{12}):role\/.+$/.exec(target.roleArn ?? '');
+    if (!m) {
+      throw new PermanentDeliveryError('NO_PERMISSIONS', `target ${target.id} (${target.arn}) has no RoleArn: EventBridge needs a role to start a state machine`);
+    }
+    try {
+      iam.policies.assertAllowed({ principal: { kind: 'role', arn: target.roleArn!, account: m[1] }, action: 'states:StartExecution', resource: target.arn });
+    } catch (e) {
+      if (e instanceof AccessDeniedError) throw new PermanentDeliveryError('NO_PERMISSIONS', e.message);
+      throw e;
+    }
+  }
+
+  private toDeadLetterQueue(event: EventBridgeEvent, rule: EventRule, target: EventTarget, record: DeliveryRecord, message: string): void {
+    const queueArn = target.deadLetterConfig?.Arn;
+    if (!queueArn) return;
+    // EventBridge itself sends to the queue: its policy must let events.amazonaws.com send for this rule.
+    const iam = this.options.iam;
+    if (iam) {
+      const r = iam.policies.authorize({
+        principal: iam.policies.servicePrincipal('events.amazonaws.com'),
+        action: 'sqs:SendMessage',
+        resource: queueArn,
+        context: { 'aws:SourceArn': rule.arn ?? rule.name, 'aws:SourceAccount': this.accountId },
+      });
+      if (r.decision !== 'Allow') {
+        record.deadLetterError = `events.amazonaws.com is not authorized to perform: sqs:SendMessage on resource: ${queueArn} ${r.reason}: the event is dropped`;
+        return;
+      }
+    }
+    const m: DeadLetterMessage = {
+      queueArn,
+      body: JSON.stringify(event),
+      attributes: {
+        RULE_ARN: rule.arn ?? rule.name,
+        TARGET_ARN: target.arn,
+        ERROR_CODE: record.errorCode ?? 'SDK_CLIENT_ERROR',
+        ERROR_MESSAGE: message,
+        RETRY_ATTEMPTS: String(Math.max(0, record.attempts - 1)),
+      },
+    };
+    record.deadLetterQueue = queueArn;
+    this.deadLetters.push(m);
+    this.options.onDeadLetter?.(m);
+  }
+
+  /** Every message sent to a dead-letter queue so far. */
+  deadLetterMessages(): DeadLetterMessage[] {
+    return [...this.deadLetters];
+  }
+
+  /** Deliveries that failed for good (not retried any more), with their error. */
+  failedDeliveries(): DeliveryRecord[] {
+    return this.records.filter((r) => r.status === 'FAILED').map((r) => ({ ...r }));
   }
 
   private async send(arn: string, input: unknown, record: DeliveryRecord): Promise<void> {

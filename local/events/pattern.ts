@@ -137,14 +137,36 @@ function numeric(arg: unknown, v: number): boolean {
 }
 
 const wildcardCache = new Map<string, RegExp>();
+/**
+ * A wildcard value as EventBridge (Event Ruler) reads it: `*` matches zero or more characters (any, `/`
+ * included; case-sensitive), consecutive `*` are rejected, backslash-asterisk is a literal asterisk, two
+ * backslashes a literal backslash, and a backslash before anything else is rejected (Event Ruler README).
+ */
 function wildcardRegExp(w: string): RegExp {
   let re = wildcardCache.get(w);
   if (!re) {
     let src = '';
+    let lastWasWildcard = false;
     for (let i = 0; i < w.length; i++) {
       const c = w[i];
-      if (c === '\\' && (w[i + 1] === '*' || w[i + 1] === '\\')) { src += `\\${w[++i]}`; continue; }
-      src += c === '*' ? '.*' : c.replace(/[.+?^${}()|[\]\\/]/g, '\\$&');
+      if (c === '\\') {
+        const next = w[i + 1];
+        if (next !== '*' && next !== '\\') {
+          throw new InvalidEventPatternError(`wildcard '${w}': a backslash may only escape '*' or '\\'`);
+        }
+        src += `\\${next}`;
+        i++;
+        lastWasWildcard = false;
+        continue;
+      }
+      if (c === '*') {
+        if (lastWasWildcard) throw new InvalidEventPatternError(`wildcard '${w}': consecutive wildcard characters are not allowed`);
+        src += '.*';
+        lastWasWildcard = true;
+        continue;
+      }
+      src += c.replace(/[.+?^${}()|[\]\\/]/g, '\\$&');
+      lastWasWildcard = false;
     }
     re = new RegExp(`^${src}$`, 's');
     wildcardCache.set(w, re);

@@ -28,6 +28,14 @@ export interface LocalFunctionConfig {
   readonly memoryMb?: number;
   /** Reserved concurrency (max concurrent invocations of this function). */
   readonly reservedConcurrency?: number;
+  /**
+   * The execution role's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN),
+   * which the local endpoints map back to the role (see local/iam/credentials.ts). As in Lambda they
+   * override any variable of the same name.
+   */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  /** The execution role's ARN (informational, as Lambda's `Role`). */
+  readonly roleArn?: string;
 }
 
 /** Result of one synchronous (RequestResponse) invocation, like Lambda's Invoke API. */
@@ -119,6 +127,14 @@ interface Registered extends LocalFunctionConfig {
   readonly idle: Container[];
   readonly all: Set<Container>;
   running: number;
+}
+
+/** The environment Lambda gives a function for its execution role's temporary credentials. */
+function credentialEnv(c: LocalFunctionConfig['credentials']): Record<string, string> {
+  if (!c) return {};
+  const env: Record<string, string> = { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey };
+  if (c.sessionToken !== undefined) env.AWS_SESSION_TOKEN = c.sessionToken;
+  return env;
 }
 
 function findNodePath(): string | undefined {
@@ -310,6 +326,7 @@ export class LocalLambdaRuntime {
       AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
       ...(this.options.baseEnv ?? {}),
       ...(fn.env ?? {}),
+      ...credentialEnv(fn.credentials),
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',

@@ -11,14 +11,23 @@ import { pipeline } from 'node:stream/promises';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { BodyTooLargeError, closeServer, drain, endpointUrl, listen, newRequestId, readBody, send, xmlEscape } from '../http';
 import {
+  accessDenied, ACL_HEADERS, bucketArn, objectArn, kmsKeyArnOf, S3Authorizer,
+  type BucketSecurity, type Permission, type S3Caller, type S3IamOptions,
+} from './authz';
+import {
   checksumElementName, checksumHeaderName, CHECKSUM_ALGORITHMS, createHasher, isChecksumAlgorithm, type ChecksumAlgorithm,
 } from './checksums';
 import { AwsChunkedDecoder, ChunkedEncodingError } from './chunked';
 import { invalidArgument, invalidRequest, noSuchKey, notImplemented, preconditionFailed, S3Error } from './errors';
-import { S3Store, type CompletePart, type ListEntry, type NewObjectMeta, type ObjectChecksum, type ObjectMeta, type TempFile } from './store';
+import {
+  S3Store, type CompletePart, type ListEntry, type NewObjectMeta, type ObjectChecksum, type ObjectEncryption, type ObjectMeta, type TempFile,
+} from './store';
 import { mulberry32 } from '../../lambda-src/lib/prng';
+import { accessKeyIdOf } from '../iam/credentials';
 
 export { S3Error } from './errors';
+export { bucketSecurityOf, S3Authorizer } from './authz';
+export type { BucketSecurity, ObjectEncryption, S3Caller, S3IamOptions } from './authz';
 export { compareKeys } from './store';
 export type { ObjectMeta } from './store';
 
@@ -42,6 +51,11 @@ export interface LocalS3Options {
   faults?: S3FaultOptions;
   /** metadata sidecar folder, default `<rootDir>/.s3-meta` (must be outside every bucket folder) */
   metaDir?: string;
+  /**
+   * Authorize every request against these policies, as S3 does (docs/local-s3.md, "IAM
+   * enforcement"). Absent: any request is accepted, whoever signed it.
+   */
+  iam?: S3IamOptions;
 }
 
 export interface ObjectCreatedNotice {
@@ -54,6 +68,19 @@ export interface ObjectCreatedNotice {
   time: string;
   versionId?: string;
 }
+
+/** A request refused by IAM enforcement (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, InvalidToken). */
+export interface AccessDeniedNotice {
+  readonly operation: string;
+  readonly code: string;
+  readonly message: string;
+  /** The caller's ARN ('anonymous' for an unsigned request, the access key id for an unknown one). */
+  readonly principal: string;
+  readonly bucket?: string;
+  readonly key?: string;
+}
+
+const DENIAL_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'AccessControlListNotSupported']);
 
 const XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n';
@@ -87,6 +114,8 @@ interface Ctx {
   bucket?: string;
   key?: string;
   query: URLSearchParams;
+  /** The authenticated caller (only when IAM is enforced). */
+  caller?: S3Caller;
 }
 
 /* eslint-enable no-bitwise */
@@ -184,7 +213,7 @@ export class LocalS3 {
   static async start(opts: LocalS3Options): Promise<LocalS3> {
     const store = new S3Store(opts.rootDir, opts.metaDir);
     await store.init();
-    const s3 = new LocalS3(store, opts.faults ?? {});
+    const s3 = new LocalS3(store, opts.faults ?? {}, opts.iam ? new S3Authorizer(opts.iam) : undefined);
     const host = opts.host ?? '127.0.0.1';
     const port = await listen(s3.server, host, opts.port ?? 0);
     s3.url = endpointUrl(host, port);
@@ -206,7 +235,9 @@ export class LocalS3 {
   private rng: () => number = mulberry32(1);
   private sequence = BigInt(Date.now()) * 1_000_000n;
 
-  private constructor(private readonly store: S3Store, faults: S3FaultOptions) {
+  private readonly bucketSecurity = new Map<string, BucketSecurity>();
+
+  private constructor(private readonly store: S3Store, faults: S3FaultOptions, private readonly authz?: S3Authorizer) {
     this.setFaults(faults);
     // no overall request deadline: a large upload from a slow client is not cut off
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => { void this.handle(req, res); });
@@ -217,6 +248,25 @@ export class LocalS3 {
     await this.store.createBucket(name);
   }
 
+  /**
+   * Object Ownership and default encryption of a bucket (from its template properties, see
+   * `bucketSecurityOf`): new objects record the default encryption, an SSE-KMS object needs the
+   * KMS permissions, and a BucketOwnerEnforced bucket refuses ACLs.
+   */
+  setBucketSecurity(bucket: string, security: BucketSecurity): void {
+    this.bucketSecurity.set(bucket, security);
+  }
+
+  /** The Object Ownership and default encryption given to a bucket with setBucketSecurity. */
+  securityOf(bucket: string): BucketSecurity | undefined {
+    return this.bucketSecurity.get(bucket);
+  }
+
+  /** Whether requests are authorized against IAM policies. */
+  get enforcesIam(): boolean {
+    return this.authz !== undefined;
+  }
+
   /** Turns the bucket's EventBridge notifications (the 'objectCreated' events) on or off. */
   setEventBridgeEnabled(bucket: string, enabled: boolean): void {
     this.eventBridge.set(bucket, enabled);
@@ -224,14 +274,28 @@ export class LocalS3 {
   }
 
   /** Listens for objects created in EventBridge-enabled buckets. */
-  on(event: 'objectCreated', listener: (n: ObjectCreatedNotice) => void): this {
+  on(event: 'objectCreated', listener: (n: ObjectCreatedNotice) => void): this;
+
+  /** Listens for requests refused by IAM enforcement. */
+  on(event: 'accessDenied', listener: (n: AccessDeniedNotice) => void): this;
+  on(event: 'objectCreated' | 'accessDenied', listener: ((n: ObjectCreatedNotice) => void) | ((n: AccessDeniedNotice) => void)): this {
     this.emitter.on(event, listener);
     return this;
   }
 
-  off(event: 'objectCreated', listener: (n: ObjectCreatedNotice) => void): this {
+  off(event: 'objectCreated', listener: (n: ObjectCreatedNotice) => void): this;
+  off(event: 'accessDenied', listener: (n: AccessDeniedNotice) => void): this;
+  off(event: 'objectCreated' | 'accessDenied', listener: ((n: ObjectCreatedNotice) => void) | ((n: AccessDeniedNotice) => void)): this {
     this.emitter.off(event, listener);
     return this;
+  }
+
+  private noteDenied(ctx: Ctx | undefined, code: string, message: string, key = ctx?.key): void {
+    if (!this.authz || this.emitter.listenerCount('accessDenied') === 0) return;
+    let principal = ctx?.caller?.principal.arn;
+    if (!principal && ctx) principal = accessKeyIdOf(ctx.req.headers, ctx.query) ?? 'anonymous';
+    const notice: AccessDeniedNotice = { operation: ctx?.op ?? 'unknown', code, message, principal: principal ?? 'anonymous', bucket: ctx?.bucket, key };
+    this.emitter.emit('accessDenied', notice);
   }
 
   /** Absolute path of the byte-exact object file. */
@@ -295,6 +359,10 @@ export class LocalS3 {
         await drain(req);
         throw new S3Error('SlowDown', 503, 'Please reduce your request rate.');
       }
+      if (this.authz) {
+        ctx.caller = this.authz.authenticate(req, query);
+        await this.authorize(ctx, this.requestPermissions(ctx));
+      }
       await this.dispatch(ctx);
     } catch (e) {
       this.sendError(req, res, requestId, e, ctx);
@@ -330,6 +398,7 @@ export class LocalS3 {
       // eslint-disable-next-line no-console
       console.error(`local S3: ${ctx?.op ?? 'request'} ${req.method} ${req.url} failed:`, e);
     }
+    if (DENIAL_CODES.has(err.code)) this.noteDenied(ctx, err.code, err.message);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -341,7 +410,7 @@ export class LocalS3 {
     const resource = ctx?.bucket ? `/${ctx.bucket}${ctx.key !== undefined ? `/${ctx.key}` : ''}` : '/';
     const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
     const body = `${XML_DECL}<Error><Code>${err.code}</Code><Message>${xmlEscape(err.message)}</Message>${extra}`
-      + `<Resource>${xmlEscape(resource)}</Resource><RequestId>${requestId}</RequestId></Error>`;
+      + `<Resource>${xmlEscape(resource)}</Resource><RequestId>${requestId}</RequestId><HostId>${Buffer.from(requestId).toString('base64')}</HostId></Error>`;
     send(res, err.status, req.method === 'HEAD' ? '' : body, { 'Content-Type': 'application/xml', ...err.headers });
   }
 
@@ -372,6 +441,159 @@ export class LocalS3 {
         throw notImplemented(`${ctx.req.method} ${ctx.req.url}`);
       }
     }
+  }
+
+  // ---------------------------------------------------------------- IAM
+
+  /**
+   * The permissions a request needs before anything else is looked at (the IAM action of the
+   * operation on its bucket or object ARN, with the request's condition keys). What depends on the
+   * stored state — a missing key (404 or 403), the KMS key of an object, a copy source — is
+   * authorized by the operation itself.
+   */
+  private requestPermissions(ctx: Ctx): Permission[] {
+    const { bucket, key, query: q, req } = ctx;
+    const b = bucket === undefined ? '*' : bucketArn(bucket);
+    const o = bucket !== undefined && key !== undefined ? objectArn(bucket, key) : '*';
+    const versioned = q.has('versionId') && q.get('versionId') !== 'null';
+    switch (ctx.op) {
+      case 'ListBuckets': return [{ action: 's3:ListAllMyBuckets', resource: '*' }];
+      case 'CreateBucket': return [{ action: 's3:CreateBucket', resource: b }];
+      case 'HeadBucket': return [{ action: 's3:ListBucket', resource: b }];
+      case 'DeleteBucket': return [{ action: 's3:DeleteBucket', resource: b }];
+      case 'GetBucketLocation': return [{ action: 's3:GetBucketLocation', resource: b }];
+      case 'PutBucketNotificationConfiguration': return [{ action: 's3:PutBucketNotification', resource: b }];
+      case 'GetBucketNotificationConfiguration': return [{ action: 's3:GetBucketNotification', resource: b }];
+      case 'ListObjects':
+      case 'ListObjectsV2': {
+        const context: Record<string, string | number> = {};
+        if (q.has('prefix')) context['s3:prefix'] = q.get('prefix')!;
+        if (q.has('delimiter')) context['s3:delimiter'] = q.get('delimiter')!;
+        if (q.has('max-keys') && /^\d+$/.test(q.get('max-keys')!)) context['s3:max-keys'] = Number(q.get('max-keys'));
+        return [{ action: 's3:ListBucket', resource: b, context }];
+      }
+      case 'ListMultipartUploads': return [{ action: 's3:ListBucketMultipartUploads', resource: b }];
+      case 'GetObject':
+      case 'HeadObject':
+        return [{ action: versioned ? 's3:GetObjectVersion' : 's3:GetObject', resource: o }];
+      case 'PutObject':
+      case 'CreateMultipartUpload':
+        return this.writePermissions(req, bucket!, key!);
+      case 'CopyObject': return this.writePermissions(req, bucket!, key!, true);
+      case 'UploadPart':
+      case 'CompleteMultipartUpload':
+        return [{ action: 's3:PutObject', resource: o }];
+      case 'AbortMultipartUpload': return [{ action: 's3:AbortMultipartUpload', resource: o }];
+      case 'ListParts': return [{ action: 's3:ListMultipartUploadParts', resource: o }];
+      case 'DeleteObject': return [{ action: versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject', resource: o }];
+      default: return []; // DeleteObjects authorizes each key; anything else is NotImplemented
+    }
+  }
+
+  /** s3:PutObject with its condition keys, plus s3:PutObjectAcl for ACL headers and s3:PutObjectTagging for tags. */
+  private writePermissions(req: IncomingMessage, bucket: string, key: string, copy = false): Permission[] {
+    const context: Record<string, string> = {};
+    for (const h of [...ACL_HEADERS, 'x-amz-server-side-encryption', 'x-amz-server-side-encryption-aws-kms-key-id',
+      'x-amz-storage-class', 'x-amz-metadata-directive', 'x-amz-copy-source']) {
+      const v = header(req, h);
+      if (v !== undefined && (copy || (h !== 'x-amz-metadata-directive' && h !== 'x-amz-copy-source'))) context[`s3:${h}`] = v;
+    }
+    const resource = objectArn(bucket, key);
+    const out: Permission[] = [{ action: 's3:PutObject', resource, context }];
+    if (ACL_HEADERS.some((h) => header(req, h) !== undefined)) out.push({ action: 's3:PutObjectAcl', resource, context });
+    const tagged = header(req, 'x-amz-tagging') !== undefined
+      && (!copy || (header(req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'REPLACE');
+    if (tagged) out.push({ action: 's3:PutObjectTagging', resource, context });
+    return out;
+  }
+
+  /**
+   * Throws AccessDenied unless the caller has every permission (no-op without IAM enforcement). As
+   * on S3, a request to a bucket that does not exist is NoSuchBucket whoever makes it.
+   */
+  private async authorize(ctx: Ctx, permissions: ReadonlyArray<Permission | undefined>): Promise<void> {
+    if (!this.authz || !ctx.caller) return;
+    try {
+      this.authz.require(ctx.caller, permissions.filter((p): p is Permission => p !== undefined));
+    } catch (e) {
+      if (ctx.bucket !== undefined && ctx.op !== 'CreateBucket' && ctx.op !== 'ListBuckets') {
+        await drain(ctx.req);
+        await this.store.requireBucket(ctx.bucket);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * A key that does not exist: 404 NoSuchKey for a caller allowed s3:ListBucket on the bucket, else
+   * 403 AccessDenied, so that a caller who may not list the bucket cannot learn which keys exist.
+   */
+  private missingKey(ctx: Ctx, bucket: string, key: string): S3Error {
+    if (!this.authz || !ctx.caller) return noSuchKey(key);
+    try {
+      this.authz.require(ctx.caller, [{ action: 's3:ListBucket', resource: bucketArn(bucket) }]);
+    } catch (e) {
+      return e instanceof S3Error ? e : accessDenied();
+    }
+    return noSuchKey(key);
+  }
+
+  /**
+   * The encryption of a new object: the request's x-amz-server-side-encryption headers, else the
+   * bucket's default encryption (undefined when neither is set).
+   */
+  private writeEncryption(req: IncomingMessage, bucket: string): ObjectEncryption | undefined {
+    const algorithm = header(req, 'x-amz-server-side-encryption');
+    const keyId = header(req, 'x-amz-server-side-encryption-aws-kms-key-id');
+    const bucketKey = header(req, 'x-amz-server-side-encryption-bucket-key-enabled');
+    const env = { account: this.authz?.account ?? '000000000000', region: this.authz?.region ?? 'us-east-1' };
+    const byDefault = this.bucketSecurity.get(bucket)?.defaultEncryption;
+    if (algorithm === undefined) {
+      if (keyId !== undefined) {
+        throw invalidArgument('Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms',
+          'x-amz-server-side-encryption', 'null');
+      }
+      return byDefault;
+    }
+    if (algorithm !== 'AES256' && algorithm !== 'aws:kms' && algorithm !== 'aws:kms:dsse') {
+      throw invalidArgument('The encryption method specified is not supported', 'x-amz-server-side-encryption', algorithm);
+    }
+    if (algorithm === 'AES256') {
+      if (keyId !== undefined) {
+        throw invalidArgument('Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms',
+          'x-amz-server-side-encryption', algorithm);
+      }
+      return { algorithm };
+    }
+    const kmsKeyArn = keyId !== undefined ? kmsKeyArnOf(keyId, env)
+      : byDefault?.algorithm === algorithm && byDefault.kmsKeyArn ? byDefault.kmsKeyArn
+        : `arn:aws:kms:${env.region}:${env.account}:alias/aws/s3`;
+    const bucketKeyEnabled = bucketKey !== undefined ? bucketKey.toLowerCase() === 'true' : byDefault?.bucketKeyEnabled ?? false;
+    return { algorithm, kmsKeyArn, bucketKeyEnabled };
+  }
+
+  /** A BucketOwnerEnforced bucket only accepts no ACL or bucket-owner-full-control (400 AccessControlListNotSupported). */
+  private checkAclSupported(req: IncomingMessage, bucket: string): void {
+    if (this.bucketSecurity.get(bucket)?.objectOwnership !== 'BucketOwnerEnforced') return;
+    const acl = header(req, 'x-amz-acl');
+    const grants = ACL_HEADERS.filter((h) => h !== 'x-amz-acl' && header(req, h) !== undefined);
+    if ((acl !== undefined && acl !== 'bucket-owner-full-control') || grants.length > 0) {
+      throw new S3Error('AccessControlListNotSupported', 400, 'The bucket does not allow ACLs');
+    }
+  }
+
+  /** Response headers naming an object's server-side encryption. */
+  private sseHeaders(sse: ObjectEncryption | undefined): Record<string, string> {
+    if (!sse) return {};
+    const out: Record<string, string> = { 'x-amz-server-side-encryption': sse.algorithm };
+    if (sse.kmsKeyArn) out['x-amz-server-side-encryption-aws-kms-key-id'] = sse.kmsKeyArn;
+    if (sse.bucketKeyEnabled) out['x-amz-server-side-encryption-bucket-key-enabled'] = 'true';
+    return out;
+  }
+
+  /** The encryption of a stored object (an object written from outside the endpoint has the bucket default). */
+  private storedEncryption(bucket: string, meta: ObjectMeta): ObjectEncryption | undefined {
+    return meta.sse ?? this.bucketSecurity.get(bucket)?.defaultEncryption;
   }
 
   private sendXml(ctx: Ctx, body: string, headers: Record<string, string | number> = {}, status = 200): void {
@@ -660,14 +882,18 @@ export class LocalS3 {
     const condition = this.writeCondition(req);
     const meta = this.requestMeta(req);
     await this.store.requireBucket(bucket);
+    const sse = this.writeEncryption(req, bucket);
+    this.checkAclSupported(req, bucket);
+    await this.authorize(ctx, [this.authz?.kmsPermission('kms:GenerateDataKey', sse, bucket, key)]);
     const { tmp, algorithm, checksum } = await this.receiveBody(req);
     const stored = await this.store.commitObject(bucket, key, tmp.path, {
       ...meta,
       etag: tmp.md5!.toString('hex'),
       checksum: algorithm && checksum ? { algorithm, value: checksum, type: 'FULL_OBJECT' } : undefined,
+      ...(sse ? { sse } : {}),
     }, condition);
     await this.notifyCreated(bucket, stored, 'PutObject');
-    this.sendEmpty(ctx, 200, { ETag: quote(stored.etag), ...this.checksumHeaders(stored.checksum) });
+    this.sendEmpty(ctx, 200, { ETag: quote(stored.etag), ...this.checksumHeaders(stored.checksum), ...this.sseHeaders(stored.sse) });
   }
 
   private async copyObject(ctx: Ctx): Promise<void> {
@@ -676,6 +902,7 @@ export class LocalS3 {
     await drain(req);
     let source = header(req, 'x-amz-copy-source')!;
     const vi = source.indexOf('?versionId=');
+    const sourceVersion = vi === -1 ? undefined : source.slice(vi + '?versionId='.length);
     if (vi !== -1) source = source.slice(0, vi);
     let srcBucket: string;
     let srcKey: string;
@@ -698,15 +925,29 @@ export class LocalS3 {
     if (srcBucket === bucket && srcKey === key && directive === 'COPY' && !requested) {
       throw invalidRequest('This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
     }
+    // the source is read as by GetObject (its own permission, 404/403 rule and KMS key)
+    const versioned = sourceVersion !== undefined && sourceVersion !== 'null';
+    await this.authorize(ctx, [{ action: versioned ? 's3:GetObjectVersion' : 's3:GetObject', resource: objectArn(srcBucket, srcKey) }]);
+    const sse = this.writeEncryption(req, bucket);
+    this.checkAclSupported(req, bucket);
     let opened;
     try {
       opened = await this.store.openObject(srcBucket, srcKey);
     } catch (e) {
-      if (e instanceof S3Error && e.code === 'InvalidArgument') throw noSuchKey(srcKey);
+      if (e instanceof S3Error && e.code === 'InvalidArgument') throw this.missingKey(ctx, srcBucket, srcKey);
       throw e;
     }
-    if (!opened) throw noSuchKey(srcKey);
+    if (!opened) throw this.missingKey(ctx, srcBucket, srcKey);
     const { meta: src, handle } = opened;
+    try {
+      await this.authorize(ctx, [
+        this.authz?.kmsPermission('kms:Decrypt', this.storedEncryption(srcBucket, src), srcBucket, srcKey),
+        this.authz?.kmsPermission('kms:GenerateDataKey', sse, bucket, key),
+      ]);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
     let tmp: TempFile;
     const algorithm = (requested as ChecksumAlgorithm | undefined) ?? src.checksum?.algorithm;
     // A copy is a new single-part object: its ETag is the MD5 of the content and its checksum a
@@ -730,10 +971,11 @@ export class LocalS3 {
       checksum: algorithm
         ? { algorithm, value: sourceChecksum ?? tmp.digests.get(algorithm)!.toString('base64'), type: 'FULL_OBJECT' }
         : undefined,
+      ...(sse ? { sse } : {}),
     }, condition);
     await this.notifyCreated(bucket, stored, 'CopyObject');
     this.sendXml(ctx, `<CopyObjectResult xmlns="${XMLNS}"><ETag>${xmlEscape(quote(stored.etag))}</ETag><LastModified>${stored.lastModified}</LastModified>`
-      + `${this.checksumXml(stored.checksum)}</CopyObjectResult>`, { 'x-amz-copy-source-version-id': 'null' });
+      + `${this.checksumXml(stored.checksum)}</CopyObjectResult>`, { 'x-amz-copy-source-version-id': 'null', ...this.sseHeaders(stored.sse) });
   }
 
   private checkCopySourceConditions(req: IncomingMessage, src: ObjectMeta): void {
@@ -796,6 +1038,13 @@ export class LocalS3 {
       if (key === undefined) {
         throw new S3Error('MalformedXML', 400, 'The XML you provided was not well-formed or did not validate against our published schema');
       }
+      const denied = this.authz && ctx.caller ? this.authz.denial(ctx.caller, { action: 's3:DeleteObject', resource: objectArn(bucket, key) }) : null;
+      if (denied !== null) {
+        // S3 reports a key the caller may not delete in the result, as an error of that key
+        xml += `<Error><Key>${xmlEscape(key)}</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`;
+        this.noteDenied(ctx, 'AccessDenied', denied, key);
+        continue;
+      }
       try {
         await this.store.deleteObject(bucket, key);
         if (!quiet) xml += `<Deleted><Key>${xmlEscape(key)}</Key></Deleted>`;
@@ -826,17 +1075,21 @@ export class LocalS3 {
         opened = await this.store.openObject(bucket, key);
       }
     } catch (e) {
-      if (e instanceof S3Error && (e.code === 'InvalidArgument' || e.code === 'KeyTooLongError')) throw noSuchKey(key);
+      if (e instanceof S3Error && (e.code === 'InvalidArgument' || e.code === 'KeyTooLongError')) throw this.missingKey(ctx, bucket, key);
       throw e;
     }
-    if (!opened) throw noSuchKey(key);
+    if (!opened) throw this.missingKey(ctx, bucket, key);
     const { meta, handle } = opened;
     try {
+      const sse = this.storedEncryption(bucket, meta);
+      // reading the bytes of an SSE-KMS object needs the key (HeadObject does not decrypt)
+      if (!headOnly) await this.authorize(ctx, [this.authz?.kmsPermission('kms:Decrypt', sse, bucket, key)]);
       const headers: Record<string, string | number> = {
         'Content-Type': meta.contentType,
         'ETag': quote(meta.etag),
         'Last-Modified': httpDate(meta.lastModified),
         'Accept-Ranges': 'bytes',
+        ...this.sseHeaders(sse),
       };
       for (const [k, v] of Object.entries(meta.headers)) headers[k] = v;
       for (const [k, v] of Object.entries(meta.userMetadata)) headers[`x-amz-meta-${k}`] = v;
@@ -916,10 +1169,14 @@ export class LocalS3 {
     if (checksumType === 'FULL_OBJECT' && (algName === 'SHA1' || algName === 'SHA256')) {
       throw invalidRequest(`The FULL_OBJECT checksum type cannot be used with the ${algName} checksum algorithm.`);
     }
+    await this.store.requireBucket(bucket);
+    const sse = this.writeEncryption(req, bucket);
+    this.checkAclSupported(req, bucket);
+    await this.authorize(ctx, [this.authz?.kmsPermission('kms:GenerateDataKey', sse, bucket, key)]);
     const upload = await this.store.createUpload({
-      bucket, key, meta, checksumAlgorithm: algName as ChecksumAlgorithm | undefined, checksumType,
+      bucket, key, meta: sse ? { ...meta, sse } : meta, checksumAlgorithm: algName as ChecksumAlgorithm | undefined, checksumType,
     });
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.sseHeaders(sse) };
     if (upload.checksumAlgorithm) {
       headers['x-amz-checksum-algorithm'] = upload.checksumAlgorithm;
       headers['x-amz-checksum-type'] = upload.checksumType!;
@@ -937,6 +1194,8 @@ export class LocalS3 {
     }
     await this.store.requireBucket(bucket);
     const upload = await this.store.getUpload(bucket, key, uploadId);
+    // a part of an SSE-KMS upload needs kms:Decrypt (S3 decrypts the upload's data key)
+    await this.authorize(ctx, [this.authz?.kmsPermission('kms:Decrypt', upload.meta.sse, bucket, key)]);
     const { tmp, algorithm, checksum } = await this.receiveBody(req, upload.checksumAlgorithm);
     const partChecksum = upload.checksumAlgorithm ? tmp.digests.get(upload.checksumAlgorithm)!.toString('base64') : undefined;
     const part = await this.store.putPart(bucket, key, uploadId, Number(pn), tmp, partChecksum);
@@ -971,7 +1230,8 @@ export class LocalS3 {
     const host = header(req, 'host') ?? this.endpoint.replace(/^http:\/\//, '');
     const location = `http://${host}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
     this.sendXml(ctx, `<CompleteMultipartUploadResult xmlns="${XMLNS}"><Location>${xmlEscape(location)}</Location><Bucket>${xmlEscape(bucket)}</Bucket>`
-      + `<Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(quote(stored.etag))}</ETag>${this.checksumXml(stored.checksum)}</CompleteMultipartUploadResult>`);
+      + `<Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(quote(stored.etag))}</ETag>${this.checksumXml(stored.checksum)}</CompleteMultipartUploadResult>`,
+    this.sseHeaders(stored.sse));
   }
 
   private async abortMultipartUpload(ctx: Ctx): Promise<void> {

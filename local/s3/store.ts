@@ -31,6 +31,15 @@ export interface ObjectChecksum {
   type: 'FULL_OBJECT' | 'COMPOSITE';
 }
 
+/** Server-side encryption of an object, as recorded in its metadata. */
+export interface ObjectEncryption {
+  algorithm: 'AES256' | 'aws:kms' | 'aws:kms:dsse';
+  /** Full key ARN for SSE-KMS. */
+  kmsKeyArn?: string;
+  /** Encrypted under an S3 Bucket Key (KMS sees the bucket ARN as encryption context). */
+  bucketKeyEnabled?: boolean;
+}
+
 export interface ObjectMeta {
   key: string;
   /** hex MD5 (or `<hex>-<parts>` for multipart uploads), without quotes */
@@ -45,6 +54,8 @@ export interface ObjectMeta {
   userMetadata: Record<string, string>;
   checksum?: ObjectChecksum;
   partsCount?: number;
+  /** Server-side encryption the object was written with (SSE-KMS: the key S3 needs kms:Decrypt on to read it). */
+  sse?: ObjectEncryption;
   /** mtime of the data file when the metadata was written: detects replacement from outside */
   mtimeMs: number;
 }
@@ -336,6 +347,7 @@ export class S3Store {
       contentType: old?.key === key ? old.contentType : 'binary/octet-stream',
       headers: {},
       userMetadata: {},
+      ...(old?.key === key && old.sse ? { sse: old.sse } : {}),
       mtimeMs: st.mtimeMs,
     };
     await mkdir(join(this.metaPath(bucket, key), '..'), { recursive: true });

@@ -9,6 +9,8 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { BodyTooLargeError, closeServer, endpointUrl, listen, newRequestId, readBody, send, xmlEscape } from '../http';
+import { AccessDeniedError, type IamPolicies, type Principal } from '../iam';
+import { accessKeyIdOf, type LocalCredentials } from '../iam/credentials';
 
 export interface SnsMessage {
   topicArn: string;
@@ -28,6 +30,22 @@ export interface LocalSnsOptions {
   /** 0 (default) = ephemeral */
   port?: number;
   echo?: (m: SnsMessage) => void;
+  /**
+   * Authorize every request as SNS does: the caller is the principal its SigV4 access key names;
+   * sns:Publish must be allowed by its identity policies or the topic policy, and publishing to a
+   * KMS-encrypted topic needs kms:GenerateDataKey and kms:Decrypt on the topic's key (key policy
+   * plus identity policies). Without it, every request is accepted (no enforcement).
+   */
+  iam?: { readonly policies: IamPolicies; readonly credentials: LocalCredentials };
+  /** Topics with their configuration (e.g. from the template); others are created on first use. */
+  topics?: ReadonlyArray<TopicConfig>;
+}
+
+/** A topic's settings that the local SNS honours. */
+export interface TopicConfig {
+  readonly arn: string;
+  /** `KmsMasterKeyId`: a key ARN, key id or alias; the topic is then SSE-KMS encrypted. */
+  readonly kmsMasterKeyId?: string;
 }
 
 const XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
@@ -91,11 +109,20 @@ export class LocalSns {
   /** Every message published, in order. */
   readonly messages: SnsMessage[] = [];
   private readonly topics = new Set<string>();
+  private readonly topicKeys = new Map<string, string>();
   private readonly server: Server;
   private logChain: Promise<void> = Promise.resolve();
 
   private constructor(private readonly opts: LocalSnsOptions) {
     this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => { void this.handle(req, res); });
+    for (const t of opts.topics ?? []) this.registerTopic(t);
+  }
+
+  /** Creates (or reconfigures) a topic, e.g. one of the template's `AWS::SNS::Topic`s. */
+  registerTopic(topic: TopicConfig): void {
+    this.topics.add(topic.arn);
+    if (topic.kmsMasterKeyId) this.topicKeys.set(topic.arn, topic.kmsMasterKeyId);
+    else this.topicKeys.delete(topic.arn);
   }
 
   async close(): Promise<void> {
@@ -125,7 +152,8 @@ export class LocalSns {
         for (const [k, v] of new URLSearchParams(body)) params.set(k, v);
         action = params.get('Action') ?? '';
       }
-      const result = await this.dispatch(action, params, req);
+      const principal = this.authenticate(req);
+      const result = await this.dispatch(action, params, req, principal);
       if (json) {
         send(res, 200, JSON.stringify(result.json), { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': requestId });
       } else {
@@ -156,10 +184,54 @@ export class LocalSns {
     }
   }
 
-  private async dispatch(action: string, p: Params, req: IncomingMessage): Promise<{ xml: string; json: unknown }> {
+  /** The caller (IAM enforcement only): the principal the SigV4 access key names. */
+  private authenticate(req: IncomingMessage): Principal | undefined {
+    if (!this.opts.iam) return undefined;
+    const key = accessKeyIdOf(req.headers, new URL(req.url ?? '/', 'http://localhost').searchParams);
+    if (key === undefined) throw new SnsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
+    const principal = this.opts.iam.credentials.principalOf(key);
+    if (!principal) throw new SnsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+    return principal;
+  }
+
+  /**
+   * sns:Publish on the topic (identity or topic policy), then the topic key: SNS encrypts the
+   * message with a data key it asks KMS for on the publisher's behalf, so the publisher needs
+   * kms:GenerateDataKey and kms:Decrypt on it (key policy, and identity policies where the key
+   * policy delegates to the account). A KMS denial is SNS's KMSAccessDenied (HTTP 400).
+   */
+  private authorizePublish(principal: Principal | undefined, topicArn: string, region: string): void {
+    const iam = this.opts.iam;
+    if (!iam || !principal) return;
+    try {
+      iam.policies.assertAllowed({ principal, action: 'SNS:Publish', resource: topicArn });
+    } catch (e) {
+      if (e instanceof AccessDeniedError) throw new SnsError('AuthorizationError', e.message, 403);
+      throw e;
+    }
+    const keyId = this.topicKeys.get(topicArn);
+    if (keyId === undefined || /^alias\/aws\//.test(keyId) || /:alias\/aws\//.test(keyId)) return; // AWS managed key: usable by the account
+    const keyArn = kmsKeyArn(keyId, topicArn);
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+      try {
+        iam.policies.assertAllowed({
+          principal,
+          action,
+          resource: keyArn,
+          context: { 'kms:ViaService': `sns.${region}.amazonaws.com`, 'kms:CallerAccount': principal.account },
+        });
+      } catch (e) {
+        if (!(e instanceof AccessDeniedError)) throw e;
+        throw new SnsError('KMSAccessDenied', `${e.message} (Service: AWSKMS; Status Code: 400; `
+          + `Error Code: AccessDeniedException; Request ID: ${newRequestId()}; Proxy: null)`, 400);
+      }
+    }
+  }
+
+  private async dispatch(action: string, p: Params, req: IncomingMessage, principal?: Principal): Promise<{ xml: string; json: unknown }> {
     switch (action) {
       case 'Publish': {
-        const m = await this.publish(p);
+        const m = await this.publish(p, (topicArn) => this.authorizePublish(principal, topicArn, regionOf(req)));
         return { xml: `<MessageId>${m.messageId}</MessageId>`, json: { MessageId: m.messageId } };
       }
       case 'CreateTopic': {
@@ -185,10 +257,11 @@ export class LocalSns {
     }
   }
 
-  private async publish(p: Params): Promise<SnsMessage> {
+  private async publish(p: Params, authorize: (topicArn: string) => void): Promise<SnsMessage> {
     const topicArn = p.get('TopicArn') ?? p.get('TargetArn');
     if (!topicArn) throw invalidParameter('Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter');
     if (!TOPIC_ARN.test(topicArn)) throw invalidParameter('Invalid parameter: TopicArn');
+    authorize(topicArn);
     const message = p.get('Message');
     if (message === undefined || message === '') throw invalidParameter('Invalid parameter: Empty message');
     if (Buffer.byteLength(message, 'utf8') > MAX_MESSAGE_BYTES) throw invalidParameter('Invalid parameter: Message too long');
@@ -232,4 +305,11 @@ export class LocalSns {
     }
     return m;
   }
+}
+
+/** A `KmsMasterKeyId` (key ARN, key id, alias name or alias ARN) as the ARN IAM evaluates. */
+function kmsKeyArn(keyId: string, topicArn: string): string {
+  if (keyId.startsWith('arn:')) return keyId;
+  const [, partition, , region, account] = topicArn.split(':');
+  return keyId.startsWith('alias/') ? `arn:${partition}:kms:${region}:${account}:${keyId}` : `arn:${partition}:kms:${region}:${account}:key/${keyId}`;
 }

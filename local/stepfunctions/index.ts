@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type * as Asl from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { awsSdkCall, lambdaArnInvoke, lambdaInvoke, LambdaInvoker, ServiceClients, ServiceEndpoints, snsPublish, TaskFailure } from './integrations';
+import { AccessDeniedError, type IamPolicies, type Principal } from '../iam';
+import type { LocalCredentials } from '../iam/credentials';
 
 // The package's typings are ESM-only; its `require` export is CommonJS (build/main.node.cjs).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -47,6 +49,14 @@ export interface LocalStepFunctionsOptions {
   readonly retryScale?: number;
   /** Keep state inputs/outputs in the history (default false: names, types, errors only). */
   readonly historyData?: boolean;
+  /**
+   * Act as the state machine's role (`RoleArn`), as Step Functions does: a Lambda task needs
+   * lambda:InvokeFunction on the function for the role (identity policy or the function's resource
+   * policy), and SDK/SNS integrations are signed with the role's local credentials so the embedded
+   * services authorize the role. A machine without a RoleArn cannot be registered. Without it, no
+   * call is authorized.
+   */
+  readonly iam?: { readonly policies: IamPolicies; readonly credentials: LocalCredentials };
 }
 
 /** One entry of an execution's history. */
@@ -111,6 +121,10 @@ interface Machine {
   readonly handlers: Record<string, (input: any) => Promise<any>>;
   readonly waitOverrides: Record<string, number>;
   readonly retryOverrides: Record<string, number | number[]>;
+  /** The role the machine acts as (IAM enforcement). */
+  readonly role?: Principal;
+  /** SDK clients signed as the role (or the default clients without enforcement). */
+  readonly clients: ServiceClients;
 }
 
 interface Execution {
@@ -151,6 +165,17 @@ export class LocalStepFunctions {
   /** Registers a state machine (validating its definition); returns its ARN. */
   register(config: StateMachineConfig): string {
     const arn = config.arn ?? `arn:aws:states:${this.region}:${this.accountId}:stateMachine:${config.name}`;
+    const iam = this.options.iam;
+    let role: Principal | undefined;
+    let clients = this.clients;
+    if (iam) {
+      const m = /^arn:[^:]+:iam::(\d{12}):role\/.+$/.exec(config.roleArn ?? '');
+      if (!m) {
+        throw new StepFunctionsApiError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${config.roleArn ?? '(no RoleArn)'}' (state machine ${config.name} needs a RoleArn)`);
+      }
+      role = { kind: 'role', arn: config.roleArn!, account: m[1] };
+      clients = new ServiceClients(this.options.endpoints ?? {}, this.region, iam.credentials.for(role));
+    }
     const definition = JSON.parse(JSON.stringify(config.definition)) as Record<string, any>;
     if (definition.QueryLanguage === 'JSONata') {
       throw new StepFunctionsApiError('InvalidDefinition', 'JSONata state machines are not supported by the local engine');
@@ -174,7 +199,7 @@ export class LocalStepFunctions {
         if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
           state.TimeoutSeconds = NO_TASK_TIMEOUT_SECONDS;
         }
-        handlers[name] = (input: any) => this.dispatch(resource, input);
+        handlers[name] = (input: any) => this.dispatch(resource, input, arn);
       }
       if (state.Type === 'Wait' && this.options.waitScale !== undefined && typeof state.Seconds === 'number' && !(name in waitOverrides)) {
         waitOverrides[name] = Math.round(state.Seconds * 1000 * this.options.waitScale);
@@ -195,7 +220,7 @@ export class LocalStepFunctions {
     } catch (err) {
       throw new StepFunctionsApiError('InvalidDefinition', (err as Error).message);
     }
-    this.machines.set(arn, { config, definition, arn, machine, handlers, waitOverrides, retryOverrides });
+    this.machines.set(arn, { config, definition, arn, machine, handlers, waitOverrides, retryOverrides, role, clients });
     return arn;
   }
 
@@ -212,19 +237,42 @@ export class LocalStepFunctions {
   /** ARNs of the registered state machines. */
   stateMachineArns(): string[] { return [...this.machines.keys()]; }
 
-  private async dispatch(resource: string, input: any): Promise<any> {
+  private async dispatch(resource: string, input: any, machineArn: string): Promise<any> {
+    const m = this.machines.get(machineArn);
+    const clients = m?.clients ?? this.clients;
     if (resource === 'arn:aws:states:::lambda:invoke' || /^arn:[^:]+:states:::lambda:invoke$/.test(resource)) {
+      if (input && typeof input === 'object' && typeof input.FunctionName === 'string') this.authorizeInvoke(m, input.FunctionName);
       return lambdaInvoke(this.options.lambda, input);
     }
     if (/^arn:[^:]+:lambda:[^:]+:[^:]+:function:/.test(resource)) {
+      this.authorizeInvoke(m, resource);
       return lambdaArnInvoke(this.options.lambda, resource, input);
     }
     if (/^arn:[^:]+:states:::sns:publish$/.test(resource)) {
-      return snsPublish(this.clients, input);
+      return snsPublish(clients, input);
     }
     const sdk = /^arn:[^:]+:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/.exec(resource);
-    if (sdk) return awsSdkCall(this.clients, sdk[1], sdk[2], input);
+    if (sdk) return awsSdkCall(clients, sdk[1], sdk[2], input);
     throw new TaskFailure('States.Runtime', `Task resource '${resource}' is not emulated locally (no .sync/.waitForTaskToken)`, false);
+  }
+
+  /**
+   * lambda:InvokeFunction for the machine's role on the function (the ARN as the task names it:
+   * a qualified ARN is authorized as such). A denial fails the task as Step Functions reports it —
+   * `Lambda.AWSLambdaException` with Lambda's AccessDeniedException text as the cause — so the
+   * state's Retry and Catch apply to it as in AWS.
+   */
+  private authorizeInvoke(m: Machine | undefined, functionName: string): void {
+    const iam = this.options.iam;
+    if (!iam || !m?.role) return;
+    const resource = functionArnOf(functionName, this.region, m.role.account);
+    try {
+      iam.policies.assertAllowed({ principal: m.role, action: 'lambda:InvokeFunction', resource });
+    } catch (e) {
+      if (!(e instanceof AccessDeniedError)) throw e;
+      throw new TaskFailure('Lambda.AWSLambdaException',
+        `${e.message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Request ID: ${randomUUID()}; Proxy: null)`);
+    }
   }
 
   /**
@@ -351,7 +399,16 @@ export class LocalStepFunctions {
     for (const e of this.executions.values()) if (e.description.status === 'RUNNING') e.abort();
     await Promise.allSettled([...this.executions.values()].map((e) => e.result));
     this.clients.destroy();
+    for (const m of this.machines.values()) if (m.clients !== this.clients) m.clients.destroy();
   }
+}
+
+/** A Lambda FunctionName (name, partial ARN `123456789012:function:name`, or ARN, optionally qualified) as an ARN. */
+export function functionArnOf(functionName: string, region: string, account: string): string {
+  if (functionName.startsWith('arn:')) return functionName;
+  const partial = /^(\d{12}):function:(.+)$/.exec(functionName);
+  if (partial) return `arn:aws:lambda:${region}:${partial[1]}:function:${partial[2]}`;
+  return `arn:aws:lambda:${region}:${account}:function:${functionName}`;
 }
 
 function causeText(cause: unknown): string {

@@ -118,7 +118,12 @@ export class ServiceClients {
   private snsClient?: sns.SNSClient;
   private athenaClient?: athena.AthenaClient;
 
-  constructor(private readonly endpoints: ServiceEndpoints, private readonly region: string) {}
+  /**
+   * `credentials`: what the SDK calls are signed with — with IAM enforcement, the state machine
+   * role's local credentials, so the embedded services authorize the role.
+   */
+  constructor(private readonly endpoints: ServiceEndpoints, private readonly region: string,
+    private readonly credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = { accessKeyId: 'test', secretAccessKey: 'test' }) {}
 
   /** Never reaches real AWS: an integration without a local endpoint fails (States.Runtime). */
   private common(service: 's3' | 'sns' | 'athena', endpoint?: string) {
@@ -126,7 +131,7 @@ export class ServiceClients {
     if (!url) throw new TaskFailure('States.Runtime', `no local endpoint configured for ${service}`, false);
     return {
       region: this.region,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      credentials: this.credentials,
       endpoint: url,
     };
   }
@@ -162,10 +167,10 @@ export class ServiceClients {
   }
 }
 
-function sdkFailure(service: string, err: unknown): TaskFailure {
+function sdkFailure(service: string, err: unknown, errorPrefix?: string): TaskFailure {
   if (err instanceof TaskFailure) return err;
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
-  const prefix = SERVICE_ERROR_PREFIX[service] ?? service;
+  const prefix = errorPrefix ?? SERVICE_ERROR_PREFIX[service] ?? service;
   let name = e.name && e.name !== 'Error' ? e.name : `${prefix}Exception`;
   if (!name.endsWith('Exception')) name = `${name}Exception`;
   const status = e.$metadata?.httpStatusCode ?? 500;
@@ -173,7 +178,11 @@ function sdkFailure(service: string, err: unknown): TaskFailure {
     `${e.message ?? String(err)} (Service: ${prefix}, Status Code: ${status}, Request ID: ${e.$metadata?.requestId ?? randomUUID()})`);
 }
 
-/** `arn:aws:states:::sns:publish` — Message objects are sent as JSON text like AWS does. */
+/**
+ * `arn:aws:states:::sns:publish` — Message objects are sent as JSON text like AWS does. Its errors
+ * are named `SNS.<Exception>` (e.g. `SNS.AuthorizationErrorException` when the role may not
+ * publish), where the aws-sdk integration says `Sns.`.
+ */
 export async function snsPublish(clients: ServiceClients, params: any): Promise<unknown> {
   if (!params || typeof params !== 'object') throw new TaskFailure('States.Runtime', 'sns:publish requires Parameters', false);
   const input: Record<string, unknown> = { ...params };
@@ -187,7 +196,7 @@ export async function snsPublish(clients: ServiceClients, params: any): Promise<
       ...httpMetadata(requestId, out.$metadata.httpStatusCode ?? 200, { 'Content-Type': 'text/xml' }),
     };
   } catch (err) {
-    throw sdkFailure('sns', err);
+    throw sdkFailure('sns', err, 'SNS');
   }
 }
 

@@ -4,15 +4,18 @@
  * memory, asset folder), the state machine definition, EventBridge rules and targets, Glue
  * databases/tables, the Athena workgroup and SNS topics.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
+import { loadAssemblyStack } from './assembly';
 import { IntrinsicResolver, TemplateResolutionError } from './intrinsics';
 import type { CfnTemplate, ResolveEnvironment } from './intrinsics';
 import * as pipelineLib from '../../src';
 
 export { IntrinsicResolver, TemplateResolutionError } from './intrinsics';
+export { AssemblyError, isPipelineTemplate, listAssemblyStacks, loadAssemblyStack } from './assembly';
+export type { AssemblyStackInfo, LoadedAssemblyStack } from './assembly';
 export type { CfnResource, CfnTemplate, ResolveEnvironment } from './intrinsics';
 
 /** Stack name used for the locally synthesized pipeline. */
@@ -61,6 +64,29 @@ export function synthesizePipelineTemplate(props?: Record<string, unknown>, opti
     throw new TemplateResolutionError('src/ does not export AccreditationPipeline');
   }
   return synthesizeTemplate((stack) => { new Pipeline(stack, 'Pipeline', props); }, options);
+}
+
+/** Where the pipeline stack of a local run comes from (see {@link pipelineStack}). */
+export interface PipelineStackSource {
+  /** A synthesized app (cdk.out folder) and optionally the stack to run; default: the built-in stack. */
+  readonly assembly?: { readonly dir: string; readonly stack?: string };
+  /** Props of the built-in stack (ignored with `assembly`). */
+  readonly props?: Record<string, unknown>;
+  /** Where the built-in stack is synthesized. */
+  readonly outdir?: string;
+}
+
+/**
+ * The stack a local run executes: the pipeline stack of `assembly` (loaded as synthesized, its
+ * assets from the assembly folder), else `new AccreditationPipeline(stack, 'Pipeline', props)`
+ * synthesized now. `account`/`region` are set when the app bound the stack to an environment.
+ */
+export function pipelineStack(source: PipelineStackSource): SynthesizedTemplate & { account?: string; region?: string } {
+  if (source.assembly) {
+    const s = loadAssemblyStack(source.assembly.dir, source.assembly.stack);
+    return { template: s.template, assemblyDir: s.assemblyDir, stackName: s.stackName, account: s.account, region: s.region };
+  }
+  return synthesizePipelineTemplate(source.props ?? {}, { outdir: source.outdir });
 }
 
 /** A Lambda function of the template. */
@@ -177,6 +203,10 @@ export class ResolvedTemplate {
       let assetDir: string | undefined;
       if (typeof assetPath === 'string' && assetProperty === 'Code') {
         assetDir = isAbsolute(assetPath) || !this.assemblyDir ? resolvePath(assetPath) : join(this.assemblyDir, assetPath);
+      } else if (this.assemblyDir && typeof raw.Code?.S3Key === 'string') {
+        // Without asset metadata (an app synthesized outside the CDK CLI): the asset folder is named by the S3 key's hash.
+        const m = /^([0-9a-f]{64})\.zip$/.exec(raw.Code.S3Key);
+        if (m && existsSync(join(this.assemblyDir, `asset.${m[1]}`))) assetDir = join(this.assemblyDir, `asset.${m[1]}`);
       }
       return {
         logicalId: id,
@@ -282,6 +312,26 @@ export class ResolvedTemplate {
     return this.logicalIdsOfType('AWS::SNS::Topic').map((id) => ({
       logicalId: id, name: this.resolver.physicalName(id), arn: this.resolver.arn(id), properties: this.properties(id),
     }));
+  }
+
+  /**
+   * Buckets and topics the pipeline uses that the stack does not define (an imported `bucket` or
+   * `alertTopic` prop): the data bucket named by the functions' `DATA_BUCKET`, and the topics the
+   * state machine publishes to. Local mode creates them empty, without the policies or encryption
+   * settings they have in AWS (those are outside the template).
+   */
+  externalResources(): { buckets: string[]; topics: string[] } {
+    const own = new Set(this.buckets().map((b) => b.name));
+    const buckets = [...new Set(this.lambdaFunctions().map((f) => f.env.DATA_BUCKET).filter((b): b is string => !!b && !own.has(b)))];
+    const ownTopics = new Set(this.snsTopics().map((t) => t.arn));
+    const topics = new Set<string>();
+    for (const m of this.stateMachines()) {
+      JSON.stringify(m.definition, (k, v) => {
+        if (k === 'TopicArn' && typeof v === 'string' && v.startsWith('arn:') && !ownTopics.has(v)) topics.add(v);
+        return v;
+      });
+    }
+    return { buckets, topics: [...topics] };
   }
 
   /** S3 buckets. */

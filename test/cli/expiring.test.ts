@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { run } from '../../cli/commands/expiring';
+import { EXPIRING_MANIFEST, run } from '../../cli/commands/expiring';
 import { record } from '../runtime/stage2-helpers';
 
 let dir: string;
@@ -46,7 +46,7 @@ describe('medlaunch-elt expiring', () => {
     expect(lines(join(dir, 'out/_validated/snapshot_date=2025-08-10/part-2.jsonl.gz.jsonl'))).toEqual([]); // injective stems: part-2.jsonl.gz keeps its extension
     const q = lines(join(dir, 'out/_quarantine/snapshot_date=2025-08-10/part-1.jsonl')).map((l) => JSON.parse(l));
     expect(q).toEqual([expect.objectContaining({ line: 4, reason: 'invalid_json', raw: '{oops', snapshot_date: '2025-08-10' })]);
-    expect(readdirSync(join(dir, 'out')).sort()).toEqual(['_quarantine', '_validated', 'snapshot_date=2025-08-10']);
+    expect(readdirSync(join(dir, 'out')).sort()).toEqual([EXPIRING_MANIFEST, '_quarantine', '_validated', 'snapshot_date=2025-08-10']);
   });
 
   test('duplicates are detected across several --input values, first one wins', async () => {
@@ -76,7 +76,7 @@ describe('medlaunch-elt expiring', () => {
     const first = readFileSync(join(dir, 'out/_quarantine/snapshot_date=2025-08-10/a.jsonl'), 'utf8');
     await run(['--input', join(dir, 'in'), '--output', join(dir, 'out')]);
     expect(readFileSync(join(dir, 'out/_quarantine/snapshot_date=2025-08-10/a.jsonl'), 'utf8')).toBe(first);
-    expect(out.join('')).toMatch(/1 facilities expiring within 6 months/);
+    expect(out.join('')).toMatch(/1 facility expiring within 6 months/);
   });
 
   test.each([
@@ -86,12 +86,16 @@ describe('medlaunch-elt expiring', () => {
     [['--input', '.', '--output', '/tmp/x', '--as-of', '2025-02-30'], /--as-of/],
     [['--input', '.', '--output', '/tmp/x', '--months', '1.5'], /--months/],
     [['--input', '.', '--output', '/tmp/x', '--months=-1'], /--months/],
+    [['--input', '.', '--output', '/tmp/x', '--months', '0'], /--months must be an integer from 1 to 120/],
+    [['--input', '.', '--output', '/tmp/x', '--months', '121'], /--months must be an integer from 1 to 120/],
   ])('bad arguments %j → UsageError', async (argv, message) => {
     await expect(run(argv as string[])).rejects.toMatchObject({ name: 'UsageError', message: expect.stringMatching(message) });
   });
 
   test('unknown options are rejected by the strict parser', async () => {
-    await expect(run(['--input', '.', '--output', '/tmp/x', '--bogus'])).rejects.toMatchObject({ code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
+    await expect(run(['--input', '.', '--output', '/tmp/x', '--bogus'])).rejects.toMatchObject({
+      name: 'UsageError', message: expect.stringMatching(/^expiring: Unknown option '--bogus'/),
+    });
   });
 
   test('--help', async () => {

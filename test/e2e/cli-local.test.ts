@@ -1,15 +1,27 @@
-/** The SPEC §4 command-line contract of `medlaunch-elt local`, through the real bin script. */
+/** The SPEC §4 command-line contract of `medlaunch-elt local` and its text summary, through the real bin script. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'medlaunch-elt.js');
 const expected: Record<string, any> = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'shipped-expected.json'), 'utf8'));
+const MARKER = '.medlaunch-elt-workdir';
 
 function cli(args: string[], cwd: string) {
   return spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 280_000 });
+}
+
+function magic(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    readSync(fd, b, 0, 4, 0);
+    return b.toString('latin1');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 let work: string;
@@ -18,13 +30,13 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-test('local --json: last stdout line is the run summary, exit 0', () => {
+test('local --json: last stdout line is the run summary (contract fields + details, skipped, drill), exit 0', () => {
   const r = cli(['local', '--json'], work);
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   const last = r.stdout.trim().split('\n').pop()!;
   const summary = JSON.parse(last);
-  expect(Object.keys(summary).sort()).toEqual(['alerts', 'executions', 'snapshots']);
+  expect(Object.keys(summary).sort()).toEqual(['alerts', 'details', 'drill', 'executions', 'skipped', 'snapshots']);
   expect(summary.alerts).toEqual([]);
   for (const [d, want] of Object.entries(expected)) {
     const got = summary.snapshots[d];
@@ -38,13 +50,89 @@ test('local --json: last stdout line is the run summary, exit 0', () => {
     });
   }
   for (const e of summary.executions) expect(e).toEqual(expect.objectContaining({ snapshot: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), status: 'SUCCEEDED' }));
+  // What the contract fields leave unexplained: 6 records + 1 blank line, 3 valid of which 1 duplicate → 2 extract rows.
+  const d13 = summary.details['2025-08-13'];
+  expect(d13).toMatchObject({
+    files: 3,
+    lines: 7,
+    duplicates: 1,
+    blank: 1,
+    quarantine_reasons: { invalid_date: 1, invalid_json: 1, snapshot_mismatch: 1 },
+    window: { from: '2025-08-13', to: '2026-02-13', months: 6 },
+  });
+  expect(summary.snapshots['2025-08-13'].valid - d13.duplicates).toBe(summary.snapshots['2025-08-13'].extract_rows);
+  expect(summary.details['2025-08-10'].window).toEqual({ from: '2025-08-10', to: '2026-02-10', months: 6 });
+  for (const d of Object.keys(expected)) {
+    const x = summary.details[d];
+    expect(x.extract_files.length).toBeGreaterThan(0);
+    for (const f of x.extract_files) {
+      expect(f).toMatch(new RegExp(`/extract/snapshot_date=${d}/[^/]+\\.parquet$`));
+      expect(magic(f)).toBe('PAR1');
+    }
+    expect(x.extract_sample.length).toBe(Math.min(3, summary.snapshots[d].extract_rows));
+    expect(x.extract_sample[0].facility_id).toBe([...x.extract_sample.map((s: any) => s.facility_id)].sort()[0]);
+    expect(existsSync(x.quarantine_path) || summary.snapshots[d].quarantined === 0).toBe(true);
+  }
+  expect(summary.skipped).toEqual([]);
+  expect(summary.drill).toMatchObject({ seed: 1, faults: [], recovered: true, failed: 0, alerts: 0 });
 }, 300_000);
 
-test('local with a failed execution exits 1 with a one-line reason', () => {
-  const r = cli(['local', '--fault', 'athena-fail', '--workdir', join(work, 'fail')], work);
-  expect(r.status).toBe(1);
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(r.stderr).toMatch(/^medlaunch-elt: [1-9] of 9 execution\(s\) failed; first: .*QueryFailedError/);
+test('local (text): counts explained, ids capped with the window and the path, skipped files named, a marked work folder cleared', () => {
+  const data = join(work, 'data');
+  cpSync(join(ROOT, 'data', 'batch'), data, { recursive: true });
+  writeFileSync(join(data, '2025-08-10', 'notes.txt'), 'not data');
+  mkdirSync(join(data, '2025-08-12'));
+  const wd = join(work, 'marked');
+  mkdirSync(join(wd, 's3'), { recursive: true });
+  writeFileSync(join(wd, MARKER), '');
+  writeFileSync(join(wd, 's3', 'stale-from-last-run.jsonl'), '{}');
+
+  const r = cli(['local', '--data', data, '--workdir', wd], work);
+  expect(r.status).toBe(0);
+  expect(r.stderr).toBe(`medlaunch-elt: warning: --data ${join(data, '2025-08-12')}: snapshot folder holds no data files (.jsonl, .ndjson, .json, optionally .gz); skipped\n`);
+  const out = r.stdout;
+  expect(out).toMatch(/synthesized \S+: 4 Lambda functions \(3 of the pipeline, 1 CDK deployment helper not needed locally\)/);
+  expect(out).toMatch(/deployed locally: 2 buckets .*; 3 pipeline Lambda functions; 1 rule /);
+  expect(out).toMatch(/uploaded 9 objects from .* to s3:\/\/\S+\/data\/batch\/; skipped 1 file that is not data \(\.jsonl, \.ndjson, \.json, optionally \.gz\): 2025-08-10\/notes\.txt/);
+  expect(out).toMatch(/^snapshot +files +lines +records +valid +duplicates +quarantined +blank +extract +expiring +accredited/m);
+  expect(out).toMatch(/^2025-08-13 +3 +7 +6 +3 +1 +3 +1 +2 +1 +AR:1 ID:1$/m);
+  expect(out).toMatch(/^ {2}quarantined 3 \(invalid_date 1, invalid_json 1, snapshot_mismatch 1\) → .*marked\/s3\/\S+\/quarantine\/snapshot_date=2025-08-13\/$/m);
+  expect(out).toMatch(/^ {2}expiring 19 facilities in 2025-08-11 → 2026-02-11: FAC00024, FAC00026, FAC00027, FAC00030, FAC00036, … \(\+14 more\) → \S+\/expiring\/snapshot_date=2025-08-11\/$/m);
+  expect(out).toMatch(/^ {2}expiring 1 facility in 2025-08-13 → 2026-02-13: FAC00071 → /m);
+  expect(out).toMatch(/^ {2}extract 2 rows \(Parquet\) → \S+\/extract\/snapshot_date=2025-08-13\/ \(1 \.parquet file\)$/m);
+  expect(out).toMatch(/^ {4}FAC00071 +Little Rock Community Healt… +64 +6 +2025-10-24 +2025-10-24$/m);
+  // No line lists every expiring id; no alerts log when nothing was alerted.
+  for (const line of out.split('\n')) expect(line.includes('FAC00070')).toBe(false);
+  expect(out).not.toMatch(/alerts log/);
+  expect(existsSync(join(wd, 'alerts.jsonl'))).toBe(false);
+  // The folder an earlier run created was cleared and marked again.
+  expect(existsSync(join(wd, 's3', 'stale-from-last-run.jsonl'))).toBe(false);
+  expect(existsSync(join(wd, MARKER))).toBe(true);
+}, 300_000);
+
+test('--fault athena-fail: the same seed fails the same snapshot on every run; text and --json say what was injected', () => {
+  const text = cli(['local', '--fault', 'athena-fail', '--workdir', join(work, 'fail1')], work);
+  expect(text.status).toBe(1);
+  expect(text.stderr.trim().split('\n')).toHaveLength(1);
+  expect(text.stderr.trim()).toMatch(/^medlaunch-elt: 3 of 9 execution\(s\) failed; first: data\/batch\/2025-08-11\/facilities_0001\.jsonl: QueryFailedError.* \(alerts: .*fail1\/alerts\.jsonl\)$/);
+  expect(text.stdout).toMatch(/^drill \(seed 1\):$/m);
+  expect(text.stdout).toMatch(/^ {2}injected athena-fail: every facility_extract query of snapshot 2025-08-11 ends FAILED \(non-retryable\)$/m);
+  expect(text.stdout).toMatch(/^ {2}not recovered: 3 of 9 executions failed, 3 alerts published/m);
+  expect(text.stdout).toMatch(/^alerts log: .*fail1\/alerts\.jsonl$/m);
+
+  const json = cli(['local', '--fault', 'athena-fail', '--json', '--workdir', join(work, 'fail2')], work);
+  expect(json.status).toBe(1);
+  const summary = JSON.parse(json.stdout.trim().split('\n').pop()!);
+  const failed = summary.executions.filter((e: any) => e.status !== 'SUCCEEDED').map((e: any) => e.snapshot);
+  expect(failed).toEqual(['2025-08-11', '2025-08-11', '2025-08-11']);
+  expect(summary.drill).toMatchObject({
+    seed: 1,
+    failed: 3,
+    alerts: 3,
+    recovered: false,
+    faults: [{ fault: 'athena-fail', target: '2025-08-11', injected: expect.stringMatching(/snapshot 2025-08-11/) }],
+  });
+  expect(summary.alerts).toHaveLength(3);
 }, 300_000);
 
 test.each([

@@ -7,7 +7,7 @@ import { parseGenerateArgs, run } from '../../cli/commands/generate';
 import { UsageError } from '../../cli/errors';
 import { BAD_KINDS, BadKind, DEFAULT_SEED, generateItems, generateLines, makeRecord } from '../../cli/generate/generator';
 import { ACCREDITATION_BODIES, CITIES, FACILITY_TYPES, LAB_CERTIFICATIONS } from '../../cli/generate/reference-data';
-import { chunkFileName, writeDataset } from '../../cli/generate/writer';
+import { chunkFileName, GENERATE_MANIFEST, writeDataset } from '../../cli/generate/writer';
 import { main } from '../../cli/index';
 
 const SNAP = '2025-08-10';
@@ -21,8 +21,11 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let dirCount = 0;
 const freshDir = () => join(tmp, `out${++dirCount}`);
 
+/** The data files of a folder (generate's manifest is left out). */
+const dataFiles = (dir: string) => readdirSync(dir).filter((f) => f !== GENERATE_MANIFEST).sort();
+
 function readAll(dir: string): Buffer {
-  return Buffer.concat(readdirSync(dir).sort().map((f) => readFileSync(join(dir, f))));
+  return Buffer.concat(dataFiles(dir).map((f) => readFileSync(join(dir, f))));
 }
 
 describe('generateLines / generateItems', () => {
@@ -225,8 +228,8 @@ describe('writeDataset / generate command', () => {
   test('chunking and file naming: facilities_0001.jsonl … with chunk records each', async () => {
     const out = freshDir();
     const res = await writeDataset({ n: 25, chunk: 10, snapshot: SNAP, outdir: out });
-    expect(readdirSync(join(out, SNAP))).toEqual(['facilities_0001.jsonl', 'facilities_0002.jsonl', 'facilities_0003.jsonl']);
-    const counts = readdirSync(join(out, SNAP)).map((f) => readFileSync(join(out, SNAP, f), 'utf8'));
+    expect(dataFiles(join(out, SNAP))).toEqual(['facilities_0001.jsonl', 'facilities_0002.jsonl', 'facilities_0003.jsonl']);
+    const counts = dataFiles(join(out, SNAP)).map((f) => readFileSync(join(out, SNAP, f), 'utf8'));
     expect(counts.map((t) => t.split('\n').length - 1)).toEqual([10, 10, 5]);
     for (const t of counts) expect(t.endsWith('\n')).toBe(true);
     expect(res).toMatchObject({ records: 25, valid: 25, invalid: 0, duplicates: 0, blank: 0 });
@@ -241,7 +244,7 @@ describe('writeDataset / generate command', () => {
   test('a duplicate stays in the file of the record it repeats, even at a chunk boundary', async () => {
     const out = freshDir();
     await writeDataset({ n: 10, chunk: 5, snapshot: SNAP, outdir: out, duplicates: 1 });
-    const files = readdirSync(join(out, SNAP)).map((f) => readFileSync(join(out, SNAP, f), 'utf8').trim().split('\n'));
+    const files = dataFiles(join(out, SNAP)).map((f) => readFileSync(join(out, SNAP, f), 'utf8').trim().split('\n'));
     expect(files.map((f) => f.length)).toEqual([6, 5]);
     expect(JSON.parse(files[0][5]).facility_id).toBe(JSON.parse(files[0][4]).facility_id);
   });
@@ -263,7 +266,7 @@ describe('writeDataset / generate command', () => {
     const gz = freshDir();
     await run(['--n', '40', '--chunk', '15', '--snapshot', SNAP, '--outdir', plain, '--bad', '5', '--quiet']);
     await run(['--n', '40', '--chunk', '15', '--snapshot', SNAP, '--outdir', gz, '--bad', '5', '--gzip', '--quiet']);
-    const gzFiles = readdirSync(join(gz, SNAP));
+    const gzFiles = dataFiles(join(gz, SNAP));
     expect(gzFiles).toEqual(['facilities_0001.jsonl.gz', 'facilities_0002.jsonl.gz', 'facilities_0003.jsonl.gz']);
     for (const f of gzFiles) {
       const raw = readFileSync(join(gz, SNAP, f));
@@ -278,7 +281,7 @@ describe('writeDataset / generate command', () => {
     try {
       expect(await run(['--n', '7', '--chunk', '3', '--snapshot', SNAP, '--outdir', out, '--bad', '2', '--blank', '1'])).toBe(0);
       const text = spy.mock.calls.map((c) => String(c[0])).join('');
-      expect(text).toBe(`generated 9 records (7 valid, 2 invalid, 0 duplicates, 1 blank lines) in 3 files under ${join(out, SNAP)}\n`);
+      expect(text).toBe(`generated 9 records (7 valid, 2 invalid, 0 duplicates, 1 blank line) in 3 files under ${join(out, SNAP)}\n`);
     } finally {
       spy.mockRestore();
     }
@@ -294,7 +297,7 @@ describe('writeDataset / generate command', () => {
     [['--snapshot', SNAP], /--n is required/],
     [['--n', '0', '--snapshot', SNAP], /--n must be a positive integer/],
     [['--n=-3', '--snapshot', SNAP], /--n must be a positive integer/],
-    [['--n', '-3', '--snapshot', SNAP], /^generate: Option '--n' argument is ambiguous\.$/],
+    [['--n', '-3', '--snapshot', SNAP], /^generate: --n must be a positive integer \(got '-3'\)$/],
     [['--n', '2.5', '--snapshot', SNAP], /--n must be a positive integer/],
     [['--n', 'ten', '--snapshot', SNAP], /--n must be a positive integer/],
     [['--n', '5'], /--snapshot is required/],

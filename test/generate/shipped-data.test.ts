@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { refExpectations, refViolation } from './reference';
 import { run } from '../../cli/commands/generate';
+import { GENERATE_MANIFEST } from '../../cli/generate/writer';
 
 const ROOT = join(__dirname, '..', '..');
 const SHIPPED = join(ROOT, 'data', 'batch');
@@ -26,7 +27,7 @@ export const SHIPPED_COMMANDS: string[][] = [
 
 function listTree(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
+    .filter((e) => e.isFile() && e.name !== GENERATE_MANIFEST)
     .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
     .sort();
 }

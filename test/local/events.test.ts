@@ -1,9 +1,13 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { synthesizeFixture } from './engine-helpers';
 import { LocalEventBridge, matchesPattern, objectCreatedEvent, targetInput } from '../../local/events';
 import type { EventBridgeEvent, EventRule } from '../../local/events';
 import { LocalLambdaRuntime } from '../../local/lambda';
 import { LocalStepFunctions } from '../../local/stepfunctions';
 import { resolveTemplate } from '../../local/template';
+import type { CfnTemplate } from '../../local/template';
+import { AccreditationPipeline } from '../../src';
 
 const base = objectCreatedEvent({
   bucket: 'data-bucket',
@@ -86,10 +90,56 @@ describe('matchesPattern', () => {
     expect(matchesPattern(pattern, e)).toBe(expected);
   });
 
+  test('wildcard: * spans "/", is case-sensitive, escapes * and \\ only, and may not repeat (as Event Ruler)', () => {
+    const key = (k: string) => ({ ...base, detail: { ...base.detail, object: { ...(base.detail.object as object), key: k } } });
+    const w = (wildcard: string, k: string) => matchesPattern({ detail: { object: { key: [{ wildcard }] } } }, key(k));
+    expect(w('data/batch/*.jsonl', 'data/batch/2025-08-10/deep/part-1.jsonl')).toBe(true);
+    expect(w('data/batch/*.jsonl', 'data/batch/2025-08-10/part-1.JSONL')).toBe(false);
+    expect(w('data/batch/*.jsonl', 'data/batch/2025-08-10/part-1.jsonl.gz')).toBe(false);
+    expect(w('a\\*b*', 'a*bcd')).toBe(true);
+    expect(w('a\\*b*', 'axbcd')).toBe(false);
+    expect(w('a\\\\b*', 'a\\bc')).toBe(true);
+    expect(() => w('data/**.jsonl', 'data/x.jsonl')).toThrow(/consecutive wildcard/);
+    expect(() => w('data\\/x*', 'data/x')).toThrow(/backslash/);
+    expect(() => w('data/x\\', 'data/x')).toThrow(/backslash/);
+  });
+
   test('invalid patterns are rejected', () => {
     expect(() => matchesPattern({ source: 'aws.s3' }, e)).toThrow(/array or an object/);
     expect(() => matchesPattern({ source: [{ nope: 1 }] }, e)).toThrow(/unknown matcher/);
     expect(() => matchesPattern({ detail: { count: [{ numeric: ['>>', 1] }] } }, e)).toThrow(/numeric operator/);
+  });
+});
+
+describe('the pipeline rule starts executions for data files under the raw prefix only', () => {
+  const stack = new Stack(new App(), 'Stack', { env: { account: '000000000000', region: 'us-east-1' } });
+  new AccreditationPipeline(stack, 'Pipeline');
+  const t = resolveTemplate(Template.fromStack(stack).toJSON() as CfnTemplate);
+  const [rule] = t.eventRules();
+  const bucket = t.buckets().find((b) => b.logicalId.startsWith('PipelineDataBucket'))!.name;
+  const created = (key: string) => objectCreatedEvent({ bucket, key, size: 10, etag: '"e"', sequencer: '01', time: base.time, requestId: 'r' });
+
+  test.each([
+    'data/batch/2025-08-10/part-1.jsonl', 'data/batch/2025-08-10/part-1.ndjson', 'data/batch/2025-08-10/part-1.json',
+    'data/batch/2025-08-10/part-1.jsonl.gz', 'data/batch/2025-08-10/part-1.ndjson.gz', 'data/batch/2025-08-10/part-1.json.gz',
+    'data/batch/2025-08-10/nested/dir/x.jsonl',
+  ])('matches %s', (key) => {
+    expect(matchesPattern(rule.eventPattern!, created(key))).toBe(true);
+  });
+
+  test.each([
+    'data/batch/2025-08-10/', 'data/batch/2025-08-10/_SUCCESS', 'data/batch/2025-08-10/manifest.txt',
+    'data/batch/2025-08-10/part-1.jsonl.tmp', 'data/batch/2025-08-10/part-1.gz', 'data/batch/2025-08-10/part-1.csv',
+    'validated/snapshot_date=2025-08-10/part-1.jsonl', 'other/data/batch/x.jsonl',
+    // the rule matches lowercase extensions only (EventBridge wildcards are case-sensitive)
+    'data/batch/2025-08-10/PART-1.JSONL', 'data/batch/2025-08-10/part-1.Json.GZ',
+  ])('ignores %s', (key) => {
+    expect(matchesPattern(rule.eventPattern!, created(key))).toBe(false);
+  });
+
+  test('an object in another bucket does not match', () => {
+    const other = objectCreatedEvent({ bucket: 'elsewhere', key: 'data/batch/2025-08-10/x.jsonl', size: 1, etag: '"e"', sequencer: '01', time: base.time, requestId: 'r' });
+    expect(matchesPattern(rule.eventPattern!, other)).toBe(false);
   });
 });
 

@@ -30,6 +30,7 @@ exports.callback = (event, ctx, cb) => { console.log('log line from callback'); 
 exports.sleep = async (event) => { await new Promise((r) => setTimeout(r, event.ms)); return Date.now(); };
 exports.crash = async () => { process.exit(3); };
 exports.throwString = async () => { throw 'plain text'; };
+exports.creds = async () => ({ id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY, token: process.env.AWS_SESSION_TOKEN });
 `);
 
 writeFileSync(join(code, 'slowinit.js'), `
@@ -157,6 +158,26 @@ describe('LocalLambdaRuntime', () => {
     expect((await rt.invoke('fn-fail', {})).errorType).toBe('QueryFailedError');
     expect((await rt.invoke('fn-fail', {})).errorType).toBe('TransientError');
     rt.setFaults({});
+  });
+});
+
+describe('execution role credentials', () => {
+  test('a function gets its role\'s credentials in the environment, over any variable of the same name', async () => {
+    const rt = new LocalLambdaRuntime({ baseEnv: { AWS_ACCESS_KEY_ID: 'base', AWS_SECRET_ACCESS_KEY: 'base' }, log: () => undefined });
+    try {
+      rt.register({
+        name: 'fn-role',
+        assetDir: code,
+        handler: 'index.creds',
+        env: { AWS_ACCESS_KEY_ID: 'from-template' },
+        credentials: { accessKeyId: 'ASIAROLE', secretAccessKey: 'secret', sessionToken: 'token' },
+      });
+      rt.register({ name: 'fn-norole', assetDir: code, handler: 'index.creds' });
+      expect((await rt.invoke('fn-role', {})).payload).toEqual({ id: 'ASIAROLE', secret: 'secret', token: 'token' });
+      expect((await rt.invoke('fn-norole', {})).payload).toEqual({ id: 'base', secret: 'base' });
+    } finally {
+      await rt.close();
+    }
   });
 });
 

@@ -189,7 +189,7 @@ describe('raw HTTP', () => {
     const res = await raw(s3.endpoint, 'GET', '/raw-bucket/no%20such%2Bkey', {});
     expect(res.status).toBe(404);
     expect(res.headers['content-type']).toBe('application/xml');
-    expect(res.body).toMatch(/<Error><Code>NoSuchKey<\/Code><Message>[^<]+<\/Message><Key>no such\+key<\/Key><Resource>\/raw-bucket\/no such\+key<\/Resource><RequestId>[0-9A-F]{16}<\/RequestId><\/Error>/);
+    expect(res.body).toMatch(/<Error><Code>NoSuchKey<\/Code><Message>[^<]+<\/Message><Key>no such\+key<\/Key><Resource>\/raw-bucket\/no such\+key<\/Resource><RequestId>[0-9A-F]{16}<\/RequestId><HostId>[A-Za-z0-9+/=]+<\/HostId><\/Error>/);
     const bucket = await raw(s3.endpoint, 'GET', '/nosuchbucket?list-type=2', {});
     expect(bucket.status).toBe(404);
     expect(bucket.body).toContain('<Code>NoSuchBucket</Code>');

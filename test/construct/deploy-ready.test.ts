@@ -1,0 +1,166 @@
+/**
+ * What a first deployment in a real AWS account needs beyond what the local emulator checks: each test
+ * names the AWS behaviour it guards (README, "Security" and "Alerting").
+ */
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { ENV, only, synth } from './helpers';
+import { AccreditationPipeline } from '../../src';
+
+const { template, pipeline } = synth();
+
+function policyOf(t: Template, logicalIdPrefix: string): any[] {
+  const entry = Object.entries(t.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith(logicalIdPrefix));
+  if (!entry) throw new Error(`no policy ${logicalIdPrefix}`);
+  return (entry[1] as any).Properties.PolicyDocument.Statement;
+}
+
+const actions = (s: any): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const dataBucketId = Object.keys(template.findResources('AWS::S3::Bucket')).find((id) => id.startsWith('PipelineDataBucket'))!;
+
+describe('missing keys answer 404, not 403 (s3:ListBucket without an s3:prefix condition)', () => {
+  /** The statement granting s3:ListBucket on the data bucket with no condition, if any. */
+  const unconditionedList = (st: any[]) => st.find((s) => actions(s).includes('s3:ListBucket')
+    && s.Condition === undefined
+    && JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [dataBucketId, 'Arn'] }));
+
+  test.each(['PipelineProcessorRole', 'PipelineQueryRunnerRole', 'PipelinePublisherRole'])('%s', (role) => {
+    const st = policyOf(template, `${role}DefaultPolicy`);
+    expect(unconditionedList(st)).toBeDefined();
+    // never a ListBucket limited by s3:prefix (it would not apply to GET/HEAD of a missing key)
+    expect(JSON.stringify(st)).not.toContain('s3:prefix');
+  });
+
+  test('grantReadResults and grantRunQueries behave the same for the user roles', () => {
+    const stack = new Stack(new App(), 'Stack', { env: ENV });
+    const p = new AccreditationPipeline(stack, 'Pipeline');
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    const analyst = new iam.Role(stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
+    p.grantReadResults(reader);
+    p.grantRunQueries(analyst);
+    const t = Template.fromStack(stack);
+    expect(unconditionedList(policyOf(t, 'ReaderDefaultPolicy'))).toBeDefined();
+    expect(unconditionedList(policyOf(t, 'AnalystDefaultPolicy'))).toBeDefined();
+    // still no object reads outside the granted prefixes
+    const get = policyOf(t, 'ReaderDefaultPolicy').find((s) => actions(s).includes('s3:GetObject'));
+    expect(JSON.stringify(get.Resource)).toContain('/results/state_counts/*');
+    expect(JSON.stringify(get.Resource)).not.toContain('/validated/');
+  });
+});
+
+
+describe('Athena writes results without ACLs', () => {
+  test('the workgroup sets no AclConfiguration (x-amz-acl would need s3:PutObjectAcl; the bucket has ACLs disabled)', () => {
+    const wg = template.findResources('AWS::Athena::WorkGroup');
+    expect(JSON.stringify(wg)).not.toContain('AclConfiguration');
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('s3:PutObjectAcl');
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] },
+    });
+  });
+});
+
+describe('alarms can notify the encrypted topic', () => {
+  const alarmArnPattern = {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:cloudwatch:us-east-1:123456789012:alarm:${pipeline.alarmNamePrefix}*`]],
+  };
+
+  test('the topic policy (which replaces the default one) allows CloudWatch alarms of this construct to publish', () => {
+    const policy = only(template, 'AWS::SNS::TopicPolicy').props;
+    const topicId = only(template, 'AWS::SNS::Topic').logicalId;
+    expect(policy.PolicyDocument.Statement).toEqual(expect.arrayContaining([{
+      Sid: 'AllowCloudWatchAlarmsToPublish',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: { Ref: topicId },
+      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnLike: { 'aws:SourceArn': alarmArnPattern } },
+    }]));
+  });
+
+  test('the key lets CloudWatch (only for these alarms) encrypt to the topic', () => {
+    const key = only(template, 'AWS::KMS::Key').props;
+    expect(key.KeyPolicy.Statement).toEqual(expect.arrayContaining([expect.objectContaining({
+      Sid: 'AllowCloudWatchAlarms',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnLike: { 'aws:SourceArn': alarmArnPattern } },
+    })]));
+    const topicKey = only(template, 'AWS::SNS::Topic').props.KmsMasterKeyId;
+    expect(topicKey).toEqual({ 'Fn::GetAtt': [only(template, 'AWS::KMS::Key').logicalId, 'Arn'] });
+  });
+
+  test('every alarm carries the prefix the policies allow', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[];
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const a of alarms) expect(a.Properties.AlarmName.startsWith(pipeline.alarmNamePrefix)).toBe(true);
+    expect(pipeline.alarmNamePrefix).toMatch(/^medlaunch-elt-[a-z0-9-]+-$/);
+  });
+});
+
+describe('delete the stack, deploy it again', () => {
+  /** Properties that give a resource a fixed physical name. */
+  const NAME_PROPS = ['BucketName', 'LogGroupName', 'QueueName', 'TopicName', 'Name', 'FunctionName', 'StateMachineName',
+    'RoleName', 'AliasName', 'RuleName', 'AlarmName', 'DatabaseInput', 'TableInput'];
+  const mentionsStackId = (v: unknown) => JSON.stringify(v).includes('"AWS::StackId"');
+
+  test('no resource that outlives the stack (DeletionPolicy Retain) has a fixed name', () => {
+    for (const t of [template, synth({ databaseName: 'accreditation', workGroupName: 'acc-wg' }).template]) {
+      const retained = Object.entries(t.toJSON().Resources as Record<string, any>).filter(([, r]) => r.DeletionPolicy === 'Retain');
+      expect(retained.length).toBeGreaterThan(0);
+      for (const [id, r] of retained) {
+        for (const prop of NAME_PROPS) {
+          const v = r.Properties?.[prop];
+          if (v !== undefined && !mentionsStackId(v)) throw new Error(`${id} (${r.Type}) is retained with a fixed ${prop}`);
+        }
+      }
+    }
+  });
+
+  test('Glue database and tables and the workgroup are always deleted with the stack (recursively: it holds query history)', () => {
+    for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup']) {
+      for (const r of Object.values(template.findResources(type)) as any[]) {
+        expect(r.DeletionPolicy).toBe('Delete');
+        expect(r.UpdateReplacePolicy).toBe('Delete');
+      }
+    }
+    template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: true });
+  });
+
+  test('the state machine log group stays under /aws/vendedlogs/states/ and ends in the stack UUID', () => {
+    const lg = template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: {} } });
+    const [r] = Object.values(lg) as any[];
+    expect(r.DeletionPolicy).toBe('Retain');
+    const parts = r.Properties.LogGroupName['Fn::Join'][1];
+    expect(parts[0]).toMatch(/^\/aws\/vendedlogs\/states\/[A-Za-z0-9-]+-$/);
+    expect(parts[1]).toEqual({ 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] });
+    expect(pipeline.stateMachineLogGroup.logGroupName).toBeDefined();
+  });
+});
+
+describe('the rule starts executions for data files only', () => {
+  test('one wildcard per lowercase data file extension under the raw prefix (EventBridge ORs the matchers of one field)', () => {
+    const rule = only(template, 'AWS::Events::Rule').props;
+    expect(rule.EventPattern.detail.object.key).toEqual([
+      { wildcard: 'data/batch/*.jsonl' }, { wildcard: 'data/batch/*.ndjson' }, { wildcard: 'data/batch/*.json' },
+      { wildcard: 'data/batch/*.jsonl.gz' }, { wildcard: 'data/batch/*.ndjson.gz' }, { wildcard: 'data/batch/*.json.gz' },
+    ]);
+  });
+});
+
+describe('no inert dead-letter queues', () => {
+  test('the functions (invoked synchronously by Step Functions) have no async DLQ; the rule target keeps its DLQ and alarm', () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs24.x' } })) as any[]) {
+      expect(fn.Properties.DeadLetterConfig).toBeUndefined();
+    }
+    const [queueId] = Object.keys(template.findResources('AWS::SQS::Queue'));
+    expect(Object.keys(template.findResources('AWS::SQS::Queue'))).toHaveLength(1);
+    expect(only(template, 'AWS::Events::Rule').props.Targets[0].DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } });
+    const depth = template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ApproximateNumberOfMessagesVisible' } });
+    expect(Object.values(depth).map((a: any) => a.Properties.Dimensions)).toEqual([[{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }]]);
+    // every state machine Lambda task is a synchronous invoke (never InvocationType Event)
+    expect(JSON.stringify(only(template, 'AWS::StepFunctions::StateMachine').props.DefinitionString)).not.toContain('"InvocationType":"Event"');
+  });
+});
