@@ -101,7 +101,12 @@ export class AccreditationPipeline extends Construct {
   public readonly alertTopic: sns.ITopic;
   /** The dead-letter queue of the EventBridge rule target. */
   public readonly ruleDeadLetterQueue: sqs.Queue;
-  /** Every dead-letter queue (the rule target's, then one per Lambda function). */
+  /**
+   * Every dead-letter queue: only the rule target's (`ruleDeadLetterQueue`).
+   *
+   * @deprecated the functions have no asynchronous dead-letter queues (Step Functions invokes them
+   * synchronously, so such queues could never receive anything); use `ruleDeadLetterQueue`.
+   */
   public readonly dlqs: sqs.Queue[];
   /** Alarms on failed executions. */
   public readonly executionsFailedAlarm: cloudwatch.Alarm;
@@ -392,7 +397,6 @@ export class AccreditationPipeline extends Construct {
       PENDING_INPUT_WINDOW_SECONDS: String(pendingInputWindow.toSeconds()),
       POWERTOOLS_LOG_LEVEL: logLevel,
     };
-    const functionDlqs: sqs.Queue[] = [];
     const makeFunction = (fnId: string, asset: LambdaAssetName, description: string, timeout: Duration, memorySize: number) => {
       const logGroup = new logs.LogGroup(this, `${fnId}Logs`, {
         retention: logRetention,
@@ -408,8 +412,6 @@ export class AccreditationPipeline extends Construct {
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`],
       }));
-      const dlq = this.createQueue(`${fnId}Dlq`, removalPolicy);
-      functionDlqs.push(dlq);
       const fn = new lambda.Function(this, fnId, {
         description,
         code: lambda.Code.fromAsset(lambdaAssetPath(asset)),
@@ -423,7 +425,9 @@ export class AccreditationPipeline extends Construct {
         tracing: lambda.Tracing.ACTIVE,
         environment: { ...environment, POWERTOOLS_SERVICE_NAME: `medlaunch-elt-${asset}` },
         environmentEncryption: key,
-        deadLetterQueue: dlq,
+        // No async dead-letter queue: Step Functions invokes the functions synchronously (RequestResponse), so a
+        // Lambda DLQ, which only receives failed asynchronous invocations, could never receive anything.
+        // Failures reach the state machine's Retry/Catch instead (README, "Alerting").
         reservedConcurrentExecutions: reserved,
       });
       fn.node.addDependency(this.workGroup);
@@ -518,7 +522,7 @@ export class AccreditationPipeline extends Construct {
         maxEventAge: Duration.hours(6),
       })],
     });
-    this.dlqs = [this.ruleDeadLetterQueue, ...functionDlqs];
+    this.dlqs = [this.ruleDeadLetterQueue];
 
     // ---------------------------------------------------------------- alarms
     const action = new cwActions.SnsAction(this.alertTopic);
@@ -544,10 +548,9 @@ export class AccreditationPipeline extends Construct {
       this.stateMachine.metricAborted({ period, statistic: 'Sum' }), 'A pipeline execution was aborted');
     const fnAlarms = ([['Processor', this.processorFunction], ['QueryRunner', this.queryFunction], ['Publisher', this.publishFunction]] as const)
       .map(([name, fn]) => alarm(`${name}ErrorsAlarm`, fn.metricErrors({ period, statistic: 'Sum' }), `The ${name} Lambda function reported errors`));
-    const dlqAlarms = ([['Rule', this.ruleDeadLetterQueue], ['Processor', functionDlqs[0]], ['QueryRunner', functionDlqs[1]], ['Publisher', functionDlqs[2]]] as const)
-      .map(([name, q]) => alarm(`${name}DlqDepthAlarm`, q.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
-        `The ${name} dead-letter queue holds messages`));
-    this.alarms = [this.executionsFailedAlarm, this.executionsTimedOutAlarm, this.executionsAbortedAlarm, ...fnAlarms, ...dlqAlarms];
+    const ruleDlqAlarm = alarm('RuleDlqDepthAlarm', this.ruleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+      'The dead-letter queue of the EventBridge rule holds events that never started an execution');
+    this.alarms = [this.executionsFailedAlarm, this.executionsTimedOutAlarm, this.executionsAbortedAlarm, ...fnAlarms, ruleDlqAlarm];
 
     this.acknowledgeNagFindings(reserved !== undefined);
   }
@@ -701,6 +704,9 @@ export class AccreditationPipeline extends Construct {
       const rules: NagAcknowledgement[] = [{
         id: 'HIPAA.Security-LambdaInsideVPC',
         reason: 'The functions call only regional AWS APIs (S3, Athena, Glue, SNS) over TLS with IAM authentication and reach no private network resources; a VPC would add NAT or endpoints without reducing exposure.',
+      }, {
+        id: 'HIPAA.Security-LambdaDLQ',
+        reason: 'Step Functions invokes the function synchronously; a Lambda dead-letter queue only receives failed asynchronous invocations and would stay empty. Every failure reaches the state machine (Retry, then Catch to the NotifyFailure alert).',
       }];
       if (!hasReservedConcurrency) {
         rules.push({

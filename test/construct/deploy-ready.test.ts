@@ -149,3 +149,18 @@ describe('the rule starts executions for data files only', () => {
     ]);
   });
 });
+
+describe('no inert dead-letter queues', () => {
+  test('the functions (invoked synchronously by Step Functions) have no async DLQ; the rule target keeps its DLQ and alarm', () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Runtime: 'nodejs24.x' } })) as any[]) {
+      expect(fn.Properties.DeadLetterConfig).toBeUndefined();
+    }
+    const [queueId] = Object.keys(template.findResources('AWS::SQS::Queue'));
+    expect(Object.keys(template.findResources('AWS::SQS::Queue'))).toHaveLength(1);
+    expect(only(template, 'AWS::Events::Rule').props.Targets[0].DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } });
+    const depth = template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ApproximateNumberOfMessagesVisible' } });
+    expect(Object.values(depth).map((a: any) => a.Properties.Dimensions)).toEqual([[{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }]]);
+    // every state machine Lambda task is a synchronous invoke (never InvocationType Event)
+    expect(JSON.stringify(only(template, 'AWS::StepFunctions::StateMachine').props.DefinitionString)).not.toContain('"InvocationType":"Event"');
+  });
+});
