@@ -116,27 +116,6 @@ describe('EventBridge → rule dead-letter queues', () => {
   });
 });
 
-describe('Lambda asynchronous invocations → function dead-letter queues', () => {
-  const withDlq = tpl.lambdaFunctions().filter((f) => tpl.properties(f.logicalId).DeadLetterConfig?.TargetArn);
-
-  test('each pipeline function has a dead-letter queue', () => {
-    expect(withDlq.length).toBe(tpl.lambdaFunctions().filter((f) => f.assetDir).length);
-  });
-
-  test.each(withDlq.map((f) => [f.logicalId, f] as const))('%s: its role can send to its DLQ through the queue key', (_, f) => {
-    const dlq = String(tpl.properties(f.logicalId).DeadLetterConfig.TargetArn);
-    const role = iam.rolePrincipal(f.roleArn!, f.name);
-    expect(decide(role, 'sqs:SendMessage', dlq)).toBe('Allow');
-    const queueId = tpl.logicalIdsOfType('AWS::SQS::Queue').find((id) => tpl.arn(id) === dlq)!;
-    const kms = tpl.properties(queueId).KmsMasterKeyId;
-    if (kms !== undefined && kms !== 'alias/aws/sqs') {
-      const viaSqs = { 'kms:ViaService': `sqs.${REGION}.amazonaws.com`, 'kms:CallerAccount': ACCOUNT };
-      expect(decide(role, 'kms:GenerateDataKey', keyArn(kms), viaSqs)).toBe('Allow');
-      expect(decide(role, 'kms:Decrypt', keyArn(kms), viaSqs)).toBe('Allow');
-    }
-  });
-});
-
 describe('CloudWatch Logs → KMS key', () => {
   const groups = tpl.logicalIdsOfType('AWS::Logs::LogGroup').filter((id) => tpl.properties(id).KmsKeyId !== undefined);
 
