@@ -34,3 +34,11 @@ export function accessDeniedMessage(p: Principal, action: string, resource: stri
   const res = resource.startsWith('arn:') && resource.split(':')[2] === 's3' ? `"${resource}"` : resource;
   return `User: ${callerName(p)} is not authorized to perform: ${action} on resource: ${res} ${reason}`;
 }
+
+/** Thrown when a template's policies cannot be evaluated offline or faithfully (docs/local-iam.md). */
+export class UnsupportedPolicyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedPolicyError';
+  }
+}

@@ -24,9 +24,8 @@ import type { ResolvedTemplate } from '../template';
 
 export type { ConditionValue } from './conditions';
 export type { Principal, PolicyStatementJson, PolicyDocumentJson, StatementSource } from './policy';
-export { AccessDeniedError, accessDeniedMessage } from './errors';
+export { AccessDeniedError, accessDeniedMessage, UnsupportedPolicyError } from './errors';
 export { AWS_MANAGED_POLICIES } from './managed-policies';
-export { UnsupportedPolicyError } from './template-policies';
 
 /** One call to authorize. */
 export interface AuthorizationRequest {

@@ -3,6 +3,7 @@
  * Principal/NotPrincipal and Condition.
  */
 import { CompiledCondition, Context } from './conditions';
+import { UnsupportedPolicyError } from './errors';
 import { Pattern, VariableLookup } from './wildcard';
 
 /** One statement of a policy document, as JSON (intrinsics resolved). */
@@ -132,7 +133,7 @@ export class CompiledStatement {
     const s = source.statement;
     this.effect = s.Effect === 'Deny' ? 'Deny' : 'Allow';
     if (s.Effect !== 'Allow' && s.Effect !== 'Deny') {
-      throw new Error(`policy statement of ${source.logicalId} has Effect ${JSON.stringify(s.Effect)} (expected Allow or Deny)`);
+      throw new UnsupportedPolicyError(`policy statement of ${source.logicalId} has Effect ${JSON.stringify(s.Effect)} (expected Allow or Deny)`);
     }
     this.notAction = s.NotAction !== undefined;
     this.actions = list(this.notAction ? s.NotAction : s.Action).map((a) => new Pattern(a, 'action'));

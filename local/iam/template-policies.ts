@@ -6,19 +6,12 @@
  * `AWS::Lambda::Permission`, a role's trust policy) and the roles of functions, state machines and
  * rule targets.
  */
+import { UnsupportedPolicyError } from './errors';
 import type { IamPoliciesInit, IdentityPolicyEntry, ResourcePolicyEntry } from './index';
 import { awsManagedPolicy } from './managed-policies';
 import { statementsOf } from './policy';
 import type { PolicyDocumentJson, PolicyStatementJson } from './policy';
 import type { ResolvedTemplate } from '../template';
-
-/** Thrown when a template's policies cannot be evaluated offline. */
-export class UnsupportedPolicyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedPolicyError';
-  }
-}
 
 function list<T>(v: T | readonly T[] | undefined): T[] {
   if (v === undefined || v === null) return [];

@@ -1,4 +1,4 @@
-import { IamPolicies } from '../../local/iam';
+import { IamPolicies, UnsupportedPolicyError } from '../../local/iam';
 import { resolveTemplate, synthesizePipelineTemplate } from '../../local/template';
 import type { CfnTemplate } from '../../local/template';
 
@@ -155,6 +155,7 @@ describe('IamPolicies.fromTemplate refuses what it cannot evaluate faithfully', 
       Bad: { Type: 'AWS::IAM::Policy', Properties: { PolicyName: 'b', Roles: [{ Ref: 'Role' }], PolicyDocument: doc({ Effect: 'allow', Action: '*', Resource: '*' }) } },
     }));
     expect(() => IamPolicies.fromTemplate(tpl, ENV)).toThrow(/Effect "allow"/);
+    expect(() => IamPolicies.fromTemplate(tpl, ENV)).toThrow(UnsupportedPolicyError);
   });
 });
 
