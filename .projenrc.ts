@@ -68,6 +68,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/assets/', '/lib-cli/', '/.local-aws/', '/bench/out/', 'cdk.out/', '/tmp/'],
   npmignoreEnabled: true,
   eslintOptions: { dirs: ['src'], devdirs: ['test', 'lambda-src', 'local', 'cli', 'bench', 'integ', 'projenrc'] },
+  // --- Other languages (jsii-pacmak): packaged by `package:python|java|go` into dist/, never published
+  // (release stays off). The coordinates are the ones the README's install section documents.
+  publishToPypi: { distName: 'medlaunch-elt', module: 'medlaunch_elt' },
+  publishToMaven: { mavenGroupId: 'io.github.medlaunch', mavenArtifactId: 'medlaunch-elt', javaPackage: 'io.github.medlaunch.elt' },
+  publishToGo: { moduleName: 'github.com/medlaunch/medlaunch-elt-go', packageName: 'medlaunchelt' },
+  // --- end other languages
 });
 
 // ts-jest: transpile only (types are checked by the `typecheck` task), which keeps the suite fast.
