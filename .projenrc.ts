@@ -136,4 +136,22 @@ project.package.addField('allowScripts', { node: true, esbuild: true });
 project.npmignore?.addPatterns('/lambda-src/', '/local/**/*.ts', '/cli/', '/bench/', '/integ/', '/scripts/', '/data/', '/docs/', '/.local-aws/', 'cdk.out/');
 project.npmignore?.include('/assets/', '/lib-cli/', '/bin/');
 
+// --- Other languages: consumer checks of the jsii packages (see README "Other languages").
+// test:python installs dist/python/*.whl in a fresh venv, synthesizes examples/python/app.py and compares it with
+// its TypeScript twin (template and cdk-nag findings). Needs `compile` and `package:python` first; CI runs it.
+project.addTask('test:python', {
+  description: 'Python consumer check: install the built wheel in a fresh venv, synthesize examples/python and compare with TypeScript',
+  exec: 'tsx scripts/python-parity.ts',
+});
+project.tsconfigDev.addInclude('../examples/**/*.ts');
+project.tsconfigDev.addInclude('../scripts/**/*.ts');
+for (const dir of ['examples', 'scripts']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, { obj: { extends: '../test/tsconfig.json', include: ['**/*.ts'] }, marker: false });
+  project.eslint?.addLintPattern(dir);
+  project.eslint?.allowDevDeps(`**/${dir}/**`);
+}
+project.npmignore?.addPatterns('/examples/');
+project.gitignore.addPatterns('/examples/**/cdk.out/', '/examples/**/.venv/', '/examples/java/target/');
+// --- end other languages
+
 project.synth();
