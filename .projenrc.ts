@@ -136,12 +136,18 @@ project.package.addField('allowScripts', { node: true, esbuild: true });
 project.npmignore?.addPatterns('/lambda-src/', '/local/**/*.ts', '/cli/', '/bench/', '/integ/', '/scripts/', '/data/', '/docs/', '/.local-aws/', 'cdk.out/');
 project.npmignore?.include('/assets/', '/lib-cli/', '/bin/');
 
-// --- Other languages: consumer checks of the jsii packages (see README "Other languages").
+// --- Other languages: consumer checks of the jsii packages (see README "Other languages"). They need `compile`
+// and the language's `package:*` first; CI runs them after `npm test`.
 // test:python installs dist/python/*.whl in a fresh venv, synthesizes examples/python/app.py and compares it with
-// its TypeScript twin (template and cdk-nag findings). Needs `compile` and `package:python` first; CI runs it.
+// its TypeScript twin (template and cdk-nag findings).
 project.addTask('test:python', {
   description: 'Python consumer check: install the built wheel in a fresh venv, synthesize examples/python and compare with TypeScript',
-  exec: 'tsx scripts/python-parity.ts',
+  exec: 'tsx scripts/consumer-parity.ts python',
+});
+// test:java compiles examples/java against dist/java (Maven), synthesizes it and compares it with the same twin.
+project.addTask('test:java', {
+  description: 'Java consumer check: compile examples/java against the built Maven package, synthesize it and compare with TypeScript',
+  exec: 'tsx scripts/consumer-parity.ts java',
 });
 project.tsconfigDev.addInclude('../examples/**/*.ts');
 project.tsconfigDev.addInclude('../scripts/**/*.ts');

@@ -1,11 +1,12 @@
-// The TypeScript twin of app.py: the same stack, the same props, the same cdk-nag set-up, line for line.
-// `npx projen test:python` synthesizes both and compares them (scripts/python-parity.ts).
-// It imports the compiled library (lib/), the code the Python wheel embeds.
+// The TypeScript twin of app.py (and of examples/java): the same stack, the same props, the same cdk-nag
+// set-up, line for line. `npx projen test:python` / `test:java` synthesize both and compare them
+// (scripts/consumer-parity.ts). It imports the compiled library (lib/), the code the packages embed.
 import { App, Aspects, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import { AccreditationPipeline } from '../../lib';
 
-export function synthesizeTwin(outdir: string): void {
+/** `nag: false` leaves cdk-nag out, like the Java app. */
+export function synthesizeTwin(outdir: string, options: { nag: boolean } = { nag: true }): void {
   const app = new App({ outdir });
   const stack = new Stack(app, 'MedlaunchElt');
 
@@ -19,16 +20,18 @@ export function synthesizeTwin(outdir: string): void {
   new CfnOutput(stack, 'DataBucketName', { value: pipeline.bucket.bucketName });
   new CfnOutput(stack, 'StateMachineArn', { value: pipeline.stateMachine.stateMachineArn });
 
-  NagSuppressions.addResourceSuppressionsByPath(
-    stack,
-    `/${stack.stackName}/Custom::S3AutoDeleteObjectsCustomResourceProvider`,
-    [
-      { id: 'AwsSolutions-IAM4', reason: 'CDK-owned provider of autoDeleteObjects (removal_policy DESTROY only); uses AWSLambdaBasicExecutionRole for its own logs.' },
-      { id: 'AwsSolutions-L1', reason: 'CDK-owned provider of autoDeleteObjects; its runtime is chosen by aws-cdk-lib.' },
-    ],
-    true,
-  );
-  Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+  if (options.nag) {
+    NagSuppressions.addResourceSuppressionsByPath(
+      stack,
+      `/${stack.stackName}/Custom::S3AutoDeleteObjectsCustomResourceProvider`,
+      [
+        { id: 'AwsSolutions-IAM4', reason: 'CDK-owned provider of autoDeleteObjects (removal_policy DESTROY only); uses AWSLambdaBasicExecutionRole for its own logs.' },
+        { id: 'AwsSolutions-L1', reason: 'CDK-owned provider of autoDeleteObjects; its runtime is chosen by aws-cdk-lib.' },
+      ],
+      true,
+    );
+    Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+  }
 
   app.synth();
 }
