@@ -8,7 +8,7 @@
 //     1. compiles examples/java with Maven against the package in dist/java (Maven repository layout);
 //     2. synthesizes it (mvn exec:java).
 //   Then, for both:
-//     3. synthesizes the TypeScript twin of the same app (examples/python/parity.ts) from lib/;
+//     3. synthesizes the TypeScript twin of the same app (examples/python/parity.ts) from src/;
 //     4. compares the two templates (asset hashes masked) and the two cloud assemblies' annotations:
 //        CDK's errors/warnings/infos and, for Python, cdk-nag's AwsSolutions report (every rule and
 //        resource with its outcome: Compliant, Non-Compliant, Suppressed with the reason).
@@ -63,8 +63,15 @@ function builtPackage(dir: string, pattern: RegExp, task: string): string {
     fail(2, `expected one file matching ${pattern} in dist/${dir}, found ${found.length}: run 'npx projen compile && npx projen ${task}' first`);
   }
   const file = join(base, found[0]);
-  if (statSync(file).mtimeMs < statSync(join(ROOT, '.jsii')).mtimeMs) {
+  const compiled = statSync(join(ROOT, '.jsii')).mtimeMs;
+  if (statSync(file).mtimeMs < compiled) {
     fail(2, `dist/${dir}/${found[0]} is older than .jsii (the last compile): run 'npx projen ${task}' again`);
+  }
+  // The twin runs src/ as it is now: the package must hold the same code.
+  const changed = readdirSync(join(ROOT, 'src'), { recursive: true }).map(String)
+    .filter((f) => f.endsWith('.ts') && statSync(join(ROOT, 'src', f)).mtimeMs > compiled);
+  if (changed.length > 0) {
+    fail(2, `src/${changed[0]} changed after the last compile: run 'npx projen compile && npx projen ${task}' again`);
   }
   return file;
 }

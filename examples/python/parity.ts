@@ -1,9 +1,9 @@
 // The TypeScript twin of app.py (and of examples/java): the same stack, the same props, the same cdk-nag
 // set-up, line for line. `npx projen test:python` / `test:java` synthesize both and compare them
-// (scripts/consumer-parity.ts). It imports the compiled library (lib/), the code the packages embed.
+// (scripts/consumer-parity.ts). It imports the library's source (src/), which the packages embed compiled.
 import { App, Aspects, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
-import { AccreditationPipeline } from '../../lib';
+import { AccreditationPipeline } from '../../src';
 
 /** `nag: false` leaves cdk-nag out, like the Java app. */
 export function synthesizeTwin(outdir: string, options: { nag: boolean } = { nag: true }): void {
