@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npx projen package:go`, second step: build the Go module jsii-pacmak generated into dist/go (with
 # --code-only) the way jsii-pacmak itself would (`go mod tidy` + `go build ./...`), in a scratch copy, so
-# dist/go stays exactly the module that would be published.
+# dist/go stays exactly the module that would be published; then compile the example app examples/go
+# against it.
 #
 # The module requires the lowest aws-cdk-go version the library supports (aws-cdk-lib's version in
 # package.json). When the Go module proxy does not serve that version (the proxy this project's CI reaches
@@ -10,6 +11,7 @@
 # whose own go.mod requires that version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 
 AWSCDK=github.com/aws/aws-cdk-go/awscdk/v2
 module_dir=$(ls -d dist/go/*/ 2>/dev/null | head -n 1)
@@ -56,3 +58,17 @@ start=$SECONDS
 go build ./...
 go vet ./...
 echo "go-build: go build ./... and go vet ./... ok ($((SECONDS - start)) s)"
+
+# The example app (examples/go), a consumer module of the one just built: `go vet` compiles and checks it
+# without linking a binary (running it would need aws-cdk-go at the library's pinned version).
+if [ -f "$root/examples/go/go.mod" ]; then
+  start=$SECONDS
+  module=$(go list -m)
+  cp -r "$root/examples/go" "$work/example"
+  cd "$work/example"
+  go mod edit -replace="$module=../module"
+  if [ -n "${fallback:-}" ]; then go mod edit -require="$AWSCDK@$fallback"; fi
+  go mod tidy
+  go vet ./...
+  echo "go-build: examples/go compiles and vets against it ($((SECONDS - start)) s)"
+fi
