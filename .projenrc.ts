@@ -71,6 +71,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/assets/', '/lib-cli/', '/.local-aws/', '/bench/out/', 'cdk.out/', '/tmp/'],
   npmignoreEnabled: true,
   eslintOptions: { dirs: ['src'], devdirs: ['test', 'lambda-src', 'local', 'cli', 'bench', 'integ', 'projenrc'] },
+  // --- Other languages (jsii-pacmak): packaged by `package:python|java|go` into dist/, never published
+  // (release stays off). The coordinates are the ones the README's install section documents.
+  publishToPypi: { distName: 'medlaunch-elt', module: 'medlaunch_elt' },
+  publishToMaven: { mavenGroupId: 'io.github.medlaunch', mavenArtifactId: 'medlaunch-elt', javaPackage: 'io.github.medlaunch.elt' },
+  publishToGo: { moduleName: 'github.com/medlaunch/medlaunch-elt-go', packageName: 'medlaunchelt' },
+  // --- end other languages
 });
 
 // The per-file coverage text table is wider than a terminal: the console gets the one-screen summary,
@@ -137,5 +143,35 @@ project.package.addField('allowScripts', { node: true, esbuild: true });
 
 project.npmignore?.addPatterns('/lambda-src/', '/local/**/*.ts', '/cli/', '/bench/', '/integ/', '/scripts/', '/data/', '/docs/', '/.local-aws/', 'cdk.out/');
 project.npmignore?.include('/assets/', '/lib-cli/', '/bin/');
+
+// --- Other languages: consumer checks of the jsii packages (see README "Other languages"). They need `compile`
+// and the language's `package:*` first; CI runs them after `npm test`.
+// test:python installs dist/python/*.whl in a fresh venv, synthesizes examples/python/app.py and compares it with
+// its TypeScript twin (template and cdk-nag findings).
+project.addTask('test:python', {
+  description: 'Python consumer check: install the built wheel in a fresh venv, synthesize examples/python and compare with TypeScript',
+  exec: 'tsx scripts/consumer-parity.ts python',
+});
+// test:java compiles examples/java against dist/java (Maven), synthesizes it and compares it with the same twin.
+project.addTask('test:java', {
+  description: 'Java consumer check: compile examples/java against the built Maven package, synthesize it and compare with TypeScript',
+  exec: 'tsx scripts/consumer-parity.ts java',
+});
+// package:go generates the module with jsii-pacmak (--code-only) and builds a scratch copy of it with
+// scripts/go-build.sh (go mod tidy, go build, go vet), which copes with a Go proxy that lacks aws-cdk-go's
+// minimum version.
+const packageGo = project.tasks.tryFind('package:go')!;
+packageGo.reset('jsii-pacmak -v --target go --code-only');
+packageGo.exec('bash scripts/go-build.sh');
+project.tsconfigDev.addInclude('../examples/**/*.ts');
+project.tsconfigDev.addInclude('../scripts/**/*.ts');
+for (const dir of ['examples', 'scripts']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, { obj: { extends: '../test/tsconfig.json', include: ['**/*.ts'] }, marker: false });
+  project.eslint?.addLintPattern(dir);
+  project.eslint?.allowDevDeps(`**/${dir}/**`);
+}
+project.npmignore?.addPatterns('/examples/');
+project.gitignore.addPatterns('/examples/**/cdk.out/', '/examples/**/.venv/', '/examples/java/target/');
+// --- end other languages
 
 project.synth();
