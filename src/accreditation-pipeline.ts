@@ -229,6 +229,8 @@ export class AccreditationPipeline extends Construct {
     }
     const resultsExpiration = props.athenaResultsExpiration ?? Duration.days(7);
     validateInteger('athenaResultsExpiration (days)', resultsExpiration.toDays(), 1, 3650);
+    // Well above the longest execution that could still promote a staging folder: twice stateMachineTimeout, at least 7 days.
+    const stagingExpiration = Duration.days(Math.max(7, Math.ceil((2 * machineTimeout.toSeconds()) / 86_400)));
     const emails = validateEmails(props.alarmEmails ?? []);
     const derived = Names.uniqueResourceName(this, { maxLength: 60, separator: '_' }).toLowerCase().replace(/[^a-z0-9_]/g, '_');
     this.databaseName = validateDatabaseName(props.databaseName ?? `medlaunch_elt_${derived}`);
@@ -288,10 +290,22 @@ export class AccreditationPipeline extends Construct {
         lifecycleRules: [
           { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
           { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(90) },
+          // Deleting an object of a versioned bucket leaves a delete marker; once its noncurrent versions have
+          // expired it is an "expired object delete marker" that S3 removes only when a rule says so (S3 User
+          // Guide, lifecycle configuration elements). Athena results expiry and the _staging/ churn create many.
+          { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
           {
             id: 'expire-athena-query-results',
             prefix: p.athenaResults,
             expiration: resultsExpiration,
+            noncurrentVersionExpiration: Duration.days(1),
+          },
+          {
+            // A computation's UNLOAD staging folder is deleted when it is promoted; one abandoned by an execution that
+            // timed out or was stopped expires here, long after any execution that could still promote it has ended.
+            id: 'expire-abandoned-staging',
+            prefix: `${p.curated}_staging/`,
+            expiration: stagingExpiration,
             noncurrentVersionExpiration: Duration.days(1),
           },
         ],
@@ -429,9 +443,13 @@ export class AccreditationPipeline extends Construct {
         description: `medlaunch-elt ${asset}`,
       });
       // Instead of AWSLambdaBasicExecutionRole: write only to the function's own log group.
+      // logGroupArn (Fn::GetAtt Arn) already ends in ':*'; the streams' ARN is built from the name instead
+      // (arn:...:log-group:<name>:log-stream:*), not appended to it.
       role.addToPrincipalPolicy(new iam.PolicyStatement({
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`],
+        resources: [logGroup.logGroupArn, Stack.of(this).formatArn({
+          service: 'logs', resource: 'log-group', resourceName: `${logGroup.logGroupName}:log-stream:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        })],
       }));
       const fn = new lambda.Function(this, fnId, {
         description,
@@ -738,7 +756,7 @@ export class AccreditationPipeline extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason: 'Log streams are created by the Lambda service with run-time names; the grant is limited to the streams of the function\'s own log group.',
-            appliesTo: [{ regex: '/^Resource::<.+\\.Arn>:log-stream:\\*$/' }],
+            appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:logs:.+:log-group:<[^>]+>:log-stream:\\*$/' }],
           },
           prefixObjects,
           inline,

@@ -2,7 +2,7 @@
  * What a first deployment in a real AWS account needs beyond what the local emulator checks: each test
  * names the AWS behaviour it guards (README, "Security" and "Alerting").
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { definitionOf, ENV, only, synth } from './helpers';
@@ -217,5 +217,45 @@ describe('one failure, one alert', () => {
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
+  });
+});
+
+describe('lifecycle and log permissions', () => {
+  const rules = () => {
+    const data = Object.entries(template.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('PipelineDataBucket'))![1] as any;
+    return data.Properties.LifecycleConfiguration.Rules as any[];
+  };
+
+  test('expired delete markers are removed bucket-wide (Athena results expiry and _staging/ churn leave them)', () => {
+    expect(rules()).toEqual(expect.arrayContaining([{ Id: 'remove-expired-delete-markers', ExpiredObjectDeleteMarker: true, Status: 'Enabled' }]));
+  });
+
+  test('an abandoned _staging/ computation expires well after the state machine timeout; its noncurrent versions after a day', () => {
+    expect(rules()).toEqual(expect.arrayContaining([{
+      Id: 'expire-abandoned-staging',
+      Prefix: 'curated/facility_metrics/_staging/',
+      ExpirationInDays: 7,
+      NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+      Status: 'Enabled',
+    }]));
+    expect(rules()).toEqual(expect.arrayContaining([expect.objectContaining({
+      Id: 'expire-athena-query-results', Prefix: 'athena-results/', NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+    })]));
+    // a 5-day state machine timeout: twice that
+    const long = synth({ stateMachineTimeout: Duration.days(5) }).template;
+    const data = Object.entries(long.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('PipelineDataBucket'))![1] as any;
+    expect(data.Properties.LifecycleConfiguration.Rules).toEqual(expect.arrayContaining([expect.objectContaining({
+      Id: 'expire-abandoned-staging', ExpirationInDays: 10,
+    })]));
+  });
+
+  test.each(['PipelineProcessor', 'PipelineQueryRunner', 'PipelinePublisher'])('%s writes to its own log group and its streams (well-formed ARNs)', (fn) => {
+    const st = policyOf(template, `${fn}RoleDefaultPolicy`).find((s) => actions(s).includes('logs:PutLogEvents'));
+    const logGroupId = Object.keys(template.findResources('AWS::Logs::LogGroup')).find((id) => id.startsWith(`${fn}Logs`))!;
+    expect(st.Resource).toEqual([
+      { 'Fn::GetAtt': [logGroupId, 'Arn'] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:us-east-1:123456789012:log-group:', { Ref: logGroupId }, ':log-stream:*']] },
+    ]);
+    expect(JSON.stringify(st.Resource)).not.toContain(':*:log-stream');
   });
 });
