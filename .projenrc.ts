@@ -117,6 +117,15 @@ for (const [name, extra] of [['integ', []], ['integ:update', ['--dry-run', '--fo
   t.exec(['integ-runner', '--directory', 'integ', '--language', 'typescript', ...extra].join(' '), { receiveArgs: true });
 }
 
+// cfn-lint over the synthesized integ snapshot templates, after `integ` in `test` (CI installs it: `pip install cfn-lint`).
+// scripts/cfnlint.mjs ignores exactly W3005 (CDK's redundant DependsOn) and, on the assertion stack only, W3037
+// (integ-tests-alpha's s3:ListObjectsV2); it fails with a one-line message when cfn-lint is not on PATH.
+const cfnlint = project.addTask('cfnlint', {
+  description: 'Lint the integ snapshot templates with cfn-lint (must be on PATH: pip install cfn-lint)',
+  exec: 'node scripts/cfnlint.mjs',
+});
+project.testTask.spawn(cfnlint);
+
 // eslint's typed rules find a file's program through the nearest tsconfig.json: give every source folder outside
 // src/ and test/ one that extends the dev config.
 for (const dir of ['lambda-src', 'local', 'cli', 'bench', 'integ']) {

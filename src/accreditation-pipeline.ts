@@ -20,6 +20,7 @@ import type { AccreditationPipelineProps } from './accreditation-pipeline-props'
 import { LambdaAssetName, lambdaAssetPath } from './assets';
 import { NagAcknowledgement, acknowledge } from './nag';
 import { glueColumnsFromSchema } from './schema/glue-columns';
+import { SNAPSHOT_PROJECTION_RANGE } from './schema/snapshot-range';
 import {
   PipelinePrefixes, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validatePrefixes,
   validateWorkGroupName,
@@ -41,7 +42,13 @@ const TRANSIENT_LAMBDA_ERRORS = [
 ];
 /** A Lambda or Task timeout: retried a bounded number of times (the handlers are idempotent). */
 const TIMEOUT_ERRORS = ['Sandbox.Timedout', 'States.Timeout'];
-const PROJECTION_RANGE = '2000-01-01,NOW+1DAYS';
+/** Error of an execution whose failure alert (NotifyFailure) could not be published. */
+const ALERT_NOT_DELIVERED = 'AlertNotDelivered';
+/**
+ * Execution errors that never pass NotifyFailure: its own failure, and the two errors a Catch on States.ALL cannot
+ * catch (Step Functions docs, "Handling errors": States.Runtime and States.DataLimitExceeded are terminal).
+ */
+const UNALERTED_ERRORS = [ALERT_NOT_DELIVERED, 'States.Runtime', 'States.DataLimitExceeded'];
 /** The data file extensions the rule starts an execution for (lowercase: see dataFileKeyPattern). */
 const DATA_FILE_EXTENSIONS = ['.jsonl', '.ndjson', '.json', '.jsonl.gz', '.ndjson.gz', '.json.gz'];
 
@@ -108,7 +115,18 @@ export class AccreditationPipeline extends Construct {
    * synchronously, so such queues could never receive anything); use `ruleDeadLetterQueue`.
    */
   public readonly dlqs: sqs.Queue[];
-  /** Alarms on failed executions. */
+  /**
+   * Alarms on executions that failed without their NotifyFailure alert: NotifyFailure itself failed
+   * (`AlertNotDelivered`), or an error no Catch can catch (`States.Runtime`, `States.DataLimitExceeded`).
+   * Counted by a metric filter on the state machine's log group.
+   */
+  public readonly failuresNotAlertedAlarm: cloudwatch.Alarm;
+  /**
+   * The same alarm as `failuresNotAlertedAlarm`.
+   *
+   * @deprecated every caught failure is alerted once by NotifyFailure; an alarm on all failed executions would
+   * alert it twice. Use `failuresNotAlertedAlarm`.
+   */
   public readonly executionsFailedAlarm: cloudwatch.Alarm;
   /** Alarms on timed-out executions. */
   public readonly executionsTimedOutAlarm: cloudwatch.Alarm;
@@ -119,7 +137,10 @@ export class AccreditationPipeline extends Construct {
    * `cloudwatch.amazonaws.com` act for alarms of this name only; allow the same on an `alertTopic` you bring.
    */
   public readonly alarmNamePrefix: string;
-  /** Every alarm (executions, Lambda errors of each function, depth of each DLQ); each notifies `alertTopic`. */
+  /**
+   * Every alarm (failures not alerted, timed-out and aborted executions, rule DLQ depth, rule events lost);
+   * each notifies `alertTopic`.
+   */
   public readonly alarms: cloudwatch.Alarm[];
   /** The log group of the state machine (level ALL, KMS-encrypted). */
   public readonly stateMachineLogGroup: logs.LogGroup;
@@ -208,6 +229,8 @@ export class AccreditationPipeline extends Construct {
     }
     const resultsExpiration = props.athenaResultsExpiration ?? Duration.days(7);
     validateInteger('athenaResultsExpiration (days)', resultsExpiration.toDays(), 1, 3650);
+    // Well above the longest execution that could still promote a staging folder: twice stateMachineTimeout, at least 7 days.
+    const stagingExpiration = Duration.days(Math.max(7, Math.ceil((2 * machineTimeout.toSeconds()) / 86_400)));
     const emails = validateEmails(props.alarmEmails ?? []);
     const derived = Names.uniqueResourceName(this, { maxLength: 60, separator: '_' }).toLowerCase().replace(/[^a-z0-9_]/g, '_');
     this.databaseName = validateDatabaseName(props.databaseName ?? `medlaunch_elt_${derived}`);
@@ -267,10 +290,22 @@ export class AccreditationPipeline extends Construct {
         lifecycleRules: [
           { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
           { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(90) },
+          // Deleting an object of a versioned bucket leaves a delete marker; once its noncurrent versions have
+          // expired it is an "expired object delete marker" that S3 removes only when a rule says so (S3 User
+          // Guide, lifecycle configuration elements). Athena results expiry and the _staging/ churn create many.
+          { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
           {
             id: 'expire-athena-query-results',
             prefix: p.athenaResults,
             expiration: resultsExpiration,
+            noncurrentVersionExpiration: Duration.days(1),
+          },
+          {
+            // A computation's UNLOAD staging folder is deleted when it is promoted; one abandoned by an execution that
+            // timed out or was stopped expires here, long after any execution that could still promote it has ended.
+            id: 'expire-abandoned-staging',
+            prefix: `${p.curated}_staging/`,
+            expiration: stagingExpiration,
             noncurrentVersionExpiration: Duration.days(1),
           },
         ],
@@ -294,7 +329,7 @@ export class AccreditationPipeline extends Construct {
       'projection.enabled': 'true',
       'projection.snapshot_date.type': 'date',
       'projection.snapshot_date.format': 'yyyy-MM-dd',
-      'projection.snapshot_date.range': PROJECTION_RANGE,
+      'projection.snapshot_date.range': SNAPSHOT_PROJECTION_RANGE,
       'projection.snapshot_date.interval': '1',
       'projection.snapshot_date.interval.unit': 'DAYS',
       'storage.location.template': `s3://${bucketName}/${prefix}snapshot_date=\${snapshot_date}/`,
@@ -408,9 +443,13 @@ export class AccreditationPipeline extends Construct {
         description: `medlaunch-elt ${asset}`,
       });
       // Instead of AWSLambdaBasicExecutionRole: write only to the function's own log group.
+      // logGroupArn (Fn::GetAtt Arn) already ends in ':*'; the streams' ARN is built from the name instead
+      // (arn:...:log-group:<name>:log-stream:*), not appended to it.
       role.addToPrincipalPolicy(new iam.PolicyStatement({
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`],
+        resources: [logGroup.logGroupArn, Stack.of(this).formatArn({
+          service: 'logs', resource: 'log-group', resourceName: `${logGroup.logGroupName}:log-stream:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        })],
       }));
       const fn = new lambda.Function(this, fnId, {
         description,
@@ -540,17 +579,39 @@ export class AccreditationPipeline extends Construct {
       return a;
     };
     const period = Duration.minutes(5);
-    this.executionsFailedAlarm = alarm('ExecutionsFailedAlarm',
-      this.stateMachine.metricFailed({ period, statistic: 'Sum' }), 'A pipeline execution failed');
+    // One failure, one alert (README, "Alerting"). NotifyFailure (execution, object, error, cause) is THE alert of
+    // every failure the definition catches; alarms cover only what it cannot: failures that never reached it or
+    // where it failed itself, timeouts, aborts, and events that never started an execution. Lambda errors are not
+    // alarmed: a retried error that then succeeds must not page, and one that is not retried reaches NotifyFailure.
+    const notAlerted = new logs.MetricFilter(this, 'FailuresNotAlertedFilter', {
+      logGroup: this.stateMachineLogGroup,
+      filterPattern: logs.FilterPattern.all(
+        logs.FilterPattern.stringValue('$.type', '=', 'ExecutionFailed'),
+        logs.FilterPattern.any(...UNALERTED_ERRORS.map((e) => logs.FilterPattern.stringValue('$.details.error', '=', e))),
+      ),
+      metricNamespace: 'medlaunch-elt',
+      metricName: `${this.alarmNamePrefix}FailuresNotAlerted`,
+      metricValue: '1',
+    });
+    this.failuresNotAlertedAlarm = alarm('FailuresNotAlertedAlarm', notAlerted.metric({ period, statistic: 'Sum' }),
+      `An execution failed without its NotifyFailure alert (${UNALERTED_ERRORS.join(', ')}): see the state machine's executions and log group`);
+    this.executionsFailedAlarm = this.failuresNotAlertedAlarm;
     this.executionsTimedOutAlarm = alarm('ExecutionsTimedOutAlarm',
-      this.stateMachine.metricTimedOut({ period, statistic: 'Sum' }), 'A pipeline execution timed out');
+      this.stateMachine.metricTimedOut({ period, statistic: 'Sum' }), 'A pipeline execution timed out (stateMachineTimeout); no NotifyFailure alert was sent');
     this.executionsAbortedAlarm = alarm('ExecutionsAbortedAlarm',
-      this.stateMachine.metricAborted({ period, statistic: 'Sum' }), 'A pipeline execution was aborted');
-    const fnAlarms = ([['Processor', this.processorFunction], ['QueryRunner', this.queryFunction], ['Publisher', this.publishFunction]] as const)
-      .map(([name, fn]) => alarm(`${name}ErrorsAlarm`, fn.metricErrors({ period, statistic: 'Sum' }), `The ${name} Lambda function reported errors`));
+      this.stateMachine.metricAborted({ period, statistic: 'Sum' }), 'A pipeline execution was aborted (stopped); no NotifyFailure alert was sent');
     const ruleDlqAlarm = alarm('RuleDlqDepthAlarm', this.ruleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
       'The dead-letter queue of the EventBridge rule holds events that never started an execution');
-    this.alarms = [this.executionsFailedAlarm, this.executionsTimedOutAlarm, this.executionsAbortedAlarm, ...fnAlarms, ruleDlqAlarm];
+    // A target invocation that failed permanently lands in the DLQ (the alarm above) or, when even that fails, is
+    // counted here (EventBridge metrics, InvocationsFailedToBeSentToDlq): the two never count the same event.
+    const lostEvents = alarm('RuleEventsLostAlarm', new cloudwatch.Metric({
+      namespace: 'AWS/Events',
+      metricName: 'InvocationsFailedToBeSentToDlq',
+      dimensionsMap: { RuleName: this.rule.ruleName },
+      period,
+      statistic: 'Sum',
+    }), 'The EventBridge rule could neither start an execution nor put the event in its dead-letter queue: the object was not processed');
+    this.alarms = [this.failuresNotAlertedAlarm, this.executionsTimedOutAlarm, this.executionsAbortedAlarm, ruleDlqAlarm, lostEvents];
 
     this.acknowledgeNagFindings(reserved !== undefined);
   }
@@ -695,7 +756,7 @@ export class AccreditationPipeline extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason: 'Log streams are created by the Lambda service with run-time names; the grant is limited to the streams of the function\'s own log group.',
-            appliesTo: [{ regex: '/^Resource::<.+\\.Arn>:log-stream:\\*$/' }],
+            appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:logs:.+:log-group:<[^>]+>:log-stream:\\*$/' }],
           },
           prefixObjects,
           inline,
@@ -882,6 +943,14 @@ export class AccreditationPipeline extends Construct {
       maxDelay: Duration.seconds(30),
       jitterStrategy: sfn.JitterType.FULL,
     });
+    // If the alert itself cannot be published (retries exhausted, KMS or policy broken), the execution fails with a
+    // fixed error name that the FailuresNotAlerted alarm counts: the failure is then reported by the alarm instead.
+    const alertNotDelivered = new sfn.Fail(this, 'AlertNotDelivered', {
+      comment: 'NotifyFailure could not publish: the FailuresNotAlerted alarm reports this execution',
+      error: ALERT_NOT_DELIVERED,
+      causePath: '$.alertError.Cause',
+    });
+    notify.addCatch(alertNotDelivered, { errors: ['States.ALL'], resultPath: '$.alertError' });
     notify.next(failed);
     const catchTo = (state: tasks.LambdaInvoke | sfn.Parallel) => state.addCatch(notify, { errors: ['States.ALL'], resultPath: '$.error' });
 

@@ -2,10 +2,10 @@
  * What a first deployment in a real AWS account needs beyond what the local emulator checks: each test
  * names the AWS behaviour it guards (README, "Security" and "Alerting").
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { ENV, only, synth } from './helpers';
+import { definitionOf, ENV, only, synth } from './helpers';
 import { AccreditationPipeline } from '../../src';
 
 const { template, pipeline } = synth();
@@ -162,5 +162,100 @@ describe('no inert dead-letter queues', () => {
     expect(Object.values(depth).map((a: any) => a.Properties.Dimensions)).toEqual([[{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }]]);
     // every state machine Lambda task is a synchronous invoke (never InvocationType Event)
     expect(JSON.stringify(only(template, 'AWS::StepFunctions::StateMachine').props.DefinitionString)).not.toContain('"InvocationType":"Event"');
+  });
+});
+
+describe('one failure, one alert', () => {
+  test('no alarm on raw ExecutionsFailed or Lambda Errors (NotifyFailure alerts every caught failure; retried errors must not page)', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[];
+    const names = alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`);
+    expect(names).not.toContain('AWS/States/ExecutionsFailed');
+    expect(names.filter((n) => n.startsWith('AWS/Lambda/'))).toEqual([]);
+    expect(names.sort()).toEqual([
+      'AWS/Events/InvocationsFailedToBeSentToDlq', 'AWS/SQS/ApproximateNumberOfMessagesVisible', 'AWS/States/ExecutionsAborted',
+      'AWS/States/ExecutionsTimedOut', `medlaunch-elt/${pipeline.alarmNamePrefix}FailuresNotAlerted`,
+    ]);
+  });
+
+  test('NotifyFailure catches its own failure into the AlertNotDelivered Fail state', () => {
+    const def = definitionOf(template);
+    expect(def.States.NotifyFailure.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.alertError', Next: 'AlertNotDelivered' }]);
+    expect(def.States.AlertNotDelivered).toMatchObject({ Type: 'Fail', Error: 'AlertNotDelivered', CausePath: '$.alertError.Cause' });
+    // every other Catch leads to NotifyFailure
+    const catches: any[] = [];
+    const walk = (states: Record<string, any>) => {
+      for (const [name, st] of Object.entries(states)) {
+        if (name !== 'NotifyFailure') catches.push(...(st.Catch ?? []));
+        for (const b of st.Branches ?? []) walk(b.States);
+      }
+    };
+    walk(def.States);
+    expect(catches.length).toBeGreaterThan(0);
+    for (const c of catches) expect(c.Next).toBe('NotifyFailure');
+  });
+
+  test('failures NotifyFailure cannot report are counted from the state machine log group', () => {
+    const filter = only(template, 'AWS::Logs::MetricFilter').props;
+    const logGroupId = Object.keys(template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: {} } }))[0];
+    expect(filter.LogGroupName).toEqual({ Ref: logGroupId });
+    expect(filter.FilterPattern).toBe('{ ($.type = "ExecutionFailed") && (($.details.error = "AlertNotDelivered") || '
+      + '($.details.error = "States.Runtime") || ($.details.error = "States.DataLimitExceeded")) }');
+    expect(filter.MetricTransformations).toEqual([{
+      MetricNamespace: 'medlaunch-elt', MetricName: `${pipeline.alarmNamePrefix}FailuresNotAlerted`, MetricValue: '1',
+    }]);
+    // the log group records every event with its error (level ALL, execution data included)
+    expect(only(template, 'AWS::StepFunctions::StateMachine').props.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+    expect(pipeline.failuresNotAlertedAlarm.alarmArn).toBeDefined();
+  });
+
+  test('events the rule could not deliver: in the DLQ (depth alarm) or lost (InvocationsFailedToBeSentToDlq alarm)', () => {
+    const ruleId = only(template, 'AWS::Events::Rule').logicalId;
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Events',
+      MetricName: 'InvocationsFailedToBeSentToDlq',
+      Dimensions: [{ Name: 'RuleName', Value: { Ref: ruleId } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+});
+
+describe('lifecycle and log permissions', () => {
+  const rules = () => {
+    const data = Object.entries(template.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('PipelineDataBucket'))![1] as any;
+    return data.Properties.LifecycleConfiguration.Rules as any[];
+  };
+
+  test('expired delete markers are removed bucket-wide (Athena results expiry and _staging/ churn leave them)', () => {
+    expect(rules()).toEqual(expect.arrayContaining([{ Id: 'remove-expired-delete-markers', ExpiredObjectDeleteMarker: true, Status: 'Enabled' }]));
+  });
+
+  test('an abandoned _staging/ computation expires well after the state machine timeout; its noncurrent versions after a day', () => {
+    expect(rules()).toEqual(expect.arrayContaining([{
+      Id: 'expire-abandoned-staging',
+      Prefix: 'curated/facility_metrics/_staging/',
+      ExpirationInDays: 7,
+      NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+      Status: 'Enabled',
+    }]));
+    expect(rules()).toEqual(expect.arrayContaining([expect.objectContaining({
+      Id: 'expire-athena-query-results', Prefix: 'athena-results/', NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+    })]));
+    // a 5-day state machine timeout: twice that
+    const long = synth({ stateMachineTimeout: Duration.days(5) }).template;
+    const data = Object.entries(long.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('PipelineDataBucket'))![1] as any;
+    expect(data.Properties.LifecycleConfiguration.Rules).toEqual(expect.arrayContaining([expect.objectContaining({
+      Id: 'expire-abandoned-staging', ExpirationInDays: 10,
+    })]));
+  });
+
+  test.each(['PipelineProcessor', 'PipelineQueryRunner', 'PipelinePublisher'])('%s writes to its own log group and its streams (well-formed ARNs)', (fn) => {
+    const st = policyOf(template, `${fn}RoleDefaultPolicy`).find((s) => actions(s).includes('logs:PutLogEvents'));
+    const logGroupId = Object.keys(template.findResources('AWS::Logs::LogGroup')).find((id) => id.startsWith(`${fn}Logs`))!;
+    expect(st.Resource).toEqual([
+      { 'Fn::GetAtt': [logGroupId, 'Arn'] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:us-east-1:123456789012:log-group:', { Ref: logGroupId }, ':log-stream:*']] },
+    ]);
+    expect(JSON.stringify(st.Resource)).not.toContain(':*:log-stream');
   });
 });

@@ -359,13 +359,14 @@ describe('alerting', () => {
     });
   });
 
-  test('alarms for failed/timed-out/aborted executions, each function and each DLQ, all notify the topic', () => {
+  test('alarms for failures not alerted, timed-out/aborted executions and the rule\'s lost events, all notify the topic', () => {
     const alarms = template.findResources('AWS::CloudWatch::Alarm');
-    expect(Object.keys(alarms)).toHaveLength(3 + 3 + 1);
-    expect(pipeline.alarms).toHaveLength(7);
+    expect(Object.keys(alarms)).toHaveLength(5);
+    expect(pipeline.alarms).toHaveLength(5);
     const metrics = Object.values(alarms).map((a: any) => a.Properties.MetricName).sort();
     expect(metrics).toEqual([
-      'ApproximateNumberOfMessagesVisible', 'Errors', 'Errors', 'Errors', 'ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut',
+      'ApproximateNumberOfMessagesVisible', 'ExecutionsAborted', 'ExecutionsTimedOut', 'InvocationsFailedToBeSentToDlq',
+      `${pipeline.alarmNamePrefix}FailuresNotAlerted`,
     ]);
     const topicId = only(template, 'AWS::SNS::Topic').logicalId;
     for (const a of Object.values(alarms) as any[]) expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);

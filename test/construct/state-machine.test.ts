@@ -184,6 +184,28 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     expect(calls.PublishResults).toHaveLength(1);
   });
 
+  test('when the alert itself cannot be published, the execution fails with AlertNotDelivered (the alarm\'s error)', async () => {
+    const { calls, error } = await run(EVENT, {
+      ProcessObject: () => { throw failure('QueryFailedError', 'broken'); },
+      NotifyFailure: () => { throw failure('SNS.AuthorizationErrorException', 'no publish for you'); },
+    });
+    expect(calls.NotifyFailure).toHaveLength(1); // an authorization error is not retried
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as any).cause?.name).toBe('AlertNotDelivered');
+  });
+
+  test('a failure the definition catches ends in exactly one NotifyFailure publication, with the original error', async () => {
+    const { calls, error } = await run(EVENT, {
+      PublishResults: (_input, n) => {
+        if (n === 1) throw failure('TransientError', 'SlowDown'); // retried: must not alert
+        throw failure('QueryFailedError', 'broken');
+      },
+    });
+    expect(calls.PublishResults).toHaveLength(2);
+    expect(calls.NotifyFailure).toHaveLength(1);
+    expect((error as any).cause?.name).toBe('QueryFailedError');
+  });
+
   test('an input that names no object is rejected with an alert', async () => {
     const { calls, error } = await run({ hello: 'world' });
     expect(calls.ProcessObject).toBeUndefined();
