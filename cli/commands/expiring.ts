@@ -293,11 +293,12 @@ export async function run(argv: string[]): Promise<number> {
   let processed = 0;
   for (const item of items) {
     const info = parseRawKey(item.key);
-    // Two inputs with the same snapshot folder and file name must not overwrite each other.
+    // Two inputs with the same snapshot folder and stem must not overwrite each other. The suffix uses `~`, which
+    // plain stems never contain (docs/design.md, output stems), so `a~2` cannot be the stem of another input.
     const slot = `${info.snapshotDate ?? '*'}|${info.stem}`;
     const n = (stems.get(slot) ?? 0) + 1;
     stems.set(slot, n);
-    const stem = n === 1 ? info.stem : `${info.stem}__${n}`;
+    const stem = n === 1 ? info.stem : `${info.stem}~${n}`;
     const name = item.kind === 's3' ? `s3://${item.bucket}/${item.key}` : item.key;
     let source;
     try {

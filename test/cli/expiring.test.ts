@@ -57,7 +57,7 @@ describe('medlaunch-elt expiring', () => {
     const exp = lines(join(dir, 'out/snapshot_date=2025-08-10/a.jsonl'));
     expect(exp.map((l) => JSON.parse(l).employee_count)).toEqual([1]);
     // the second input's outputs get their own name instead of overwriting the first one's
-    expect(lines(join(dir, 'out/snapshot_date=2025-08-10/a__2.jsonl'))).toEqual([]);
+    expect(lines(join(dir, 'out/snapshot_date=2025-08-10/a~2.jsonl'))).toEqual([]);
   });
 
   test('--as-of and --months', async () => {

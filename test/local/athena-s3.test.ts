@@ -93,6 +93,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // The SDK clients keep sockets open; destroying them lets the jest worker exit on its own.
+  client?.destroy();
+  s3Client?.destroy();
   await athena?.close();
   await s3?.close();
   rmSync(root, { recursive: true, force: true });
