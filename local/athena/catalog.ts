@@ -328,8 +328,31 @@ function columnTypesSql(table: GlueTableInput): string {
 export function jsonReaderSql(table: GlueTableInput, paths: string[]): string {
   const serdeParams = table.StorageDescriptor?.SerdeInfo?.Parameters ?? {};
   const ignore = (serdeParams['ignore.malformed.json'] ?? '').toLowerCase() === 'true';
-  return `read_json(${pathListSql(paths)}, columns = ${columnTypesSql(table)}, format = 'newline_delimited', filename = ${quoteString(FILE_COLUMN)}${ignore ? ', ignore_errors = true' : ''})`;
+  const columns = columnsOf(table);
+  if (ignore || !columns.some((c) => INTEGER_TYPES.has(c.type))) {
+    return `read_json(${pathListSql(paths)}, columns = ${columnTypesSql(table)}, format = 'newline_delimited', filename = ${quoteString(FILE_COLUMN)}${ignore ? ', ignore_errors = true' : ''})`;
+  }
+  // Top-level integer columns are read as raw JSON and converted the way the OpenX JSON SerDe reads them
+  // (Integer.parseInt of the literal): an integer literal, or a string holding one, is read; a literal with a
+  // fraction or an exponent (4230.0, 1e3), a boolean, an array or an object fails the whole query with
+  // HIVE_BAD_DATA, as in Athena. DuckDB alone would read 4230.0 and 1e3 as 4230 and 1000
+  // (docs/cloud-fidelity.md). A value out of the column's range fails the cast, as in Athena.
+  const types = `{${columns.map((c) => `${quoteString(c.name)}: ${quoteString(INTEGER_TYPES.has(c.type) ? 'JSON' : c.type)}`).join(', ')}}`;
+  const select = columns.map((c) => {
+    const col = quoteIdent(c.name);
+    if (!INTEGER_TYPES.has(c.type)) return col;
+    const text = `json_extract_string(${col}, '$')`;
+    const bad = `error('HIVE_BAD_DATA: Error parsing field value ' || CAST(${col} AS VARCHAR) || ' for field ' || ${quoteString(c.name)} || ': not an integer literal')`;
+    return `CASE WHEN ${col} IS NULL OR json_type(${col}) = 'NULL' THEN NULL ` +
+      `WHEN json_type(${col}) IN ('UBIGINT', 'BIGINT') THEN CAST(${col} AS ${c.type}) ` +
+      `WHEN json_type(${col}) = 'VARCHAR' AND regexp_full_match(${text}, '[+-]?[0-9]+') THEN CAST(${text} AS ${c.type}) ` +
+      `ELSE CAST(${bad} AS ${c.type}) END AS ${col}`;
+  });
+  return `(SELECT ${[...select, quoteIdent(FILE_COLUMN)].join(', ')} FROM read_json(${pathListSql(paths)}, columns = ${types}, format = 'newline_delimited', filename = ${quoteString(FILE_COLUMN)}))`;
 }
+
+/** DuckDB types of the Hive integer types, whose JSON values jsonReaderSql checks as the OpenX SerDe does. */
+const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT']);
 
 /**
  * `COPY` of one JSON file into a Parquet file with the same columns (types pinned by the Glue

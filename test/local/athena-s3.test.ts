@@ -191,3 +191,40 @@ test('DataScannedInBytes is exact for a partition of many files (DuckDB names on
   const page = await client.send(new GetQueryResultsCommand({ QueryExecutionId: ex.QueryExecutionId }));
   expect(page.ResultSet!.Rows![1].Data![0].VarCharValue).toBe('12');
 });
+
+describe('an int column of a JSON table reads values as the OpenX JSON SerDe does (docs/cloud-fidelity.md)', () => {
+  const line = (snapshot: string, employees: string): string =>
+    `{"facility_id":"FAC9","facility_name":"F","location":{"address":"a","city":"c","state":"MI","zip":"48201"},` +
+    `"employee_count":${employees},"services":[],"accreditations":[],"snapshot_date":"${snapshot}"}`;
+  const partition = (snapshot: string, employees: string): void => {
+    const file = join(root, 's3', BUCKET, `validated/snapshot_date=${snapshot}/f.jsonl`);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, line(snapshot, employees) + '\n');
+  };
+
+  test.each([
+    ['2025-09-01', '42', '42'],
+    ['2025-09-02', '"17"', '17'],
+    ['2025-09-03', '-0', '0'],
+    ['2025-09-04', 'null', null],
+  ])('%s: employee_count %s reads as %s', async (snapshot, employees, expected) => {
+    partition(snapshot, employees);
+    const ex = await run('SELECT employee_count FROM validated_facilities WHERE snapshot_date = ?', [`'${snapshot}'`]);
+    expect(ex.Status!.StateChangeReason).toBeUndefined();
+    const page = await client.send(new GetQueryResultsCommand({ QueryExecutionId: ex.QueryExecutionId }));
+    expect(page.ResultSet!.Rows![1].Data![0].VarCharValue ?? null).toBe(expected);
+  });
+
+  test.each([
+    ['2025-09-11', '4230.0'],
+    ['2025-09-12', '1e3'],
+    ['2025-09-13', '2147483648'],
+    ['2025-09-14', 'true'],
+    ['2025-09-15', '"12.5"'],
+  ])('%s: employee_count %s fails a query that reads the column, as in Athena', async (snapshot, employees) => {
+    partition(snapshot, employees);
+    const ex = await run('SELECT max(employee_count) FROM validated_facilities WHERE snapshot_date = ?', [`'${snapshot}'`]);
+    expect(ex.Status!.State).toBe('FAILED');
+    expect(ex.Status!.StateChangeReason).toMatch(/employee_count|INTEGER|Conversion|out of range/i);
+  });
+});
