@@ -127,7 +127,8 @@ describe('one snapshot, many files: the last finisher refreshes', () => {
       followUp: async ({ client, bucket, rawPrefix }) => {
         firstJson = readFileSync(join(work, 'late', 'aws', 's3', bucket, 'production', 'state_counts', `snapshot_date=${D}`, 'state_counts.json'), 'utf8');
         const j = JSON.parse(firstJson);
-        first = { counts: Object.fromEntries(j.state_counts.map((x: any) => [x.state, x.accredited_facilities])), queryId: j.watermark.query_execution_id };
+        const counts = Object.fromEntries(j.state_counts.map((x: any) => [x.state, x.accredited_facilities]));
+        first = { counts, queryId: j.watermark.query_execution_id };
         await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${rawPrefix}${D}/late.jsonl`, Body: fileLines(D, 50, 4) }));
       },
     });
