@@ -85,6 +85,7 @@ describe('snapshot ticket', () => {
     [{ coordination: 'claim', bucket: 'data-bucket', object: 'data/batch/2025-02-30/x.jsonl', execution: ME }, /YYYY-MM-DD/],
     [{ coordination: 'claim', bucket: 'data-bucket', object: 'data/batch/2999-01-01/x.jsonl', execution: ME }, /not coordinated/],
     [{ coordination: 'claim', bucket: 'data-bucket', object: OBJECT, execution: '' }, /execution must be/],
+    [{ coordination: 'claim', bucket: 'data-bucket', object: `data/batch/${D}/notes.csv`, execution: ME }, /not a data file/],
   ])('refuses %o with InvalidEventError and touches nothing', async (event, message) => {
     await expect(coordinate(event as any, { s3, config })).rejects.toMatchObject({ name: 'InvalidEventError', message: expect.stringMatching(message) });
     expect(s3Mock.calls()).toHaveLength(0);
