@@ -64,6 +64,11 @@ export interface LocalRunOptions {
    * `stack` picks it when several stacks hold an AccreditationPipeline (local/template/assembly.ts).
    */
   readonly assembly?: { readonly dir: string; readonly stack?: string };
+  /**
+   * Runs once every execution of the upload has ended (tests: a late file, a deleted file): objects it puts
+   * or deletes under the raw prefix start executions through the rule, which end before results are read.
+   */
+  readonly followUp?: (ctx: { readonly client: S3Client; readonly bucket: string; readonly rawPrefix: string }) => Promise<void>;
 }
 
 export type ProgressEvent =
@@ -269,6 +274,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       if (opts.shuffle) buffered.push(n);
       else events.objectsCreated([n]);
     });
+    s3.on('objectDeleted', (n) => events.objectsDeleted([n]));
     const client = new S3Client({ region, endpoint: s3.endpoint, credentials: cliCredentials });
     await uploadFiles(files.map((f) => ({
       path: f.path,
@@ -289,6 +295,11 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     try {
       await events.waitForIdle();
       await sfn.waitForAll();
+      if (opts.followUp) {
+        await opts.followUp({ client, bucket: dep.bucket, rawPrefix: dep.rawPrefix });
+        await events.waitForIdle();
+        await sfn.waitForAll();
+      }
     } finally {
       clearInterval(timer);
     }
