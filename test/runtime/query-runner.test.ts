@@ -132,7 +132,7 @@ function installS3(): void {
     const src = decodeURIComponent(String(i.CopySource).slice(BUCKET.length + 1));
     const o = store.get(src);
     if (!o) throw awsError('NoSuchKey', 404);
-    store.set(i.Key!, { ...o, metadata: { ...o.metadata } });
+    store.set(i.Key!, { ...o, metadata: i.MetadataDirective === 'REPLACE' ? { ...(i.Metadata ?? {}) } : { ...o.metadata } });
     return {};
   });
   s3Mock.on(DeleteObjectsCommand).callsFake(async (i) => {
