@@ -6,7 +6,9 @@ import type { PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError, TransientError, isTransientAwsError } from '../lib/errors';
 import { assertSnapshotInRange, partitionKey } from '../lib/keys';
-import { WATERMARK_METADATA_KEY, Watermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer } from '../lib/watermark';
+import {
+  WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer, readCurrent,
+} from '../lib/watermark';
 import { STATE_COUNTS_CSV, STATE_COUNTS_JSON } from '../stage3';
 
 export interface PublishInput {
@@ -86,11 +88,24 @@ export async function publishResults(input: PublishInput, deps: PublishDeps): Pr
       throw new InvalidEventError(`results key '${key}' is not a file of '${folder}'`);
     }
   }
+  // One computation for the whole unit: the results files must all carry the same watermark. A
+  // mixed pair means a Stage 3 write is in progress (or died between its two writes): retry later
+  // rather than publish a CSV and a JSON of different computations.
+  const sources: Source[] = [];
+  for (const key of keys) sources.push(await headSource(s3, bucket, key));
+  const watermark = sources[0].watermark;
+  const mixed = sources.find((src) => compareWatermarks(src.watermark, watermark) !== 0);
+  if (mixed) {
+    throw new TransientError(`results of snapshot ${input.snapshotDate} are not one computation (${sources.map((src) => `${src.key}: `
+      + `${formatWatermark(src.watermark)}`).join(', ')}): a state-counts write is in progress or was interrupted; retry`);
+  }
   const published: string[] = [];
+  const targets: string[] = [];
   let stale = false;
-  for (const key of keys) {
-    const source = await headSource(s3, bucket, key);
+  for (const source of sources) {
+    const key = source.key;
     const target = partitionKey(config.productionPrefix, input.snapshotDate, key.slice(folder.length));
+    targets.push(target);
     const result = await putIfNewer(s3, {
       bucket,
       key: target,
@@ -109,10 +124,21 @@ export async function publishResults(input: PublishInput, deps: PublishDeps): Pr
       },
     });
     deps.logger?.info('publish', { source: key, target, outcome: result.outcome, watermark: source.watermark, stored: result.stored });
-    if (result.outcome === 'stale') stale = true;
-    else published.push(target);
+    if (result.outcome === 'stale') {
+      // A newer computation is (being) published: writing our other files would only mix the pair.
+      stale = true;
+      break;
+    }
+    published.push(target);
   }
-  return stale
-    ? { published: false, reason: 'stale', keys: published }
-    : { published: true, reason: 'published', keys: published };
+  if (stale) return { published: false, reason: 'stale', keys: published };
+  // Verify the unit: every production file holds this computation now. A newer publish that started
+  // meanwhile owns the result (stale); anything else (a file deleted under us) is retried.
+  for (const target of targets) {
+    const now = await readCurrent(s3, bucket, target);
+    const cmp = now.watermark ? compareWatermarks(now.watermark, watermark) : -1;
+    if (cmp > 0) return { published: false, reason: 'stale', keys: published };
+    if (cmp < 0) throw new TransientError(`s3://${bucket}/${target} does not hold computation ${formatWatermark(watermark)} after publishing; retry`);
+  }
+  return { published: true, reason: 'published', keys: published };
 }
