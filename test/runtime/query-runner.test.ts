@@ -754,8 +754,8 @@ describe('Stage 3 state counts', () => {
     expect(status.done).toBe(true);
     expect(status.resultKeys).toContain(csvKey);
     expect(text(csvKey)).toBe('state,accredited_facilities\nMI,99\n');
-    // The JSON did not exist yet, so it was written.
-    expect(JSON.parse(text('results/state_counts/snapshot_date=2025-08-10/state_counts.json')).watermark.query_execution_id).toBe('q-0001');
+    // The JSON is not written beside a newer computation's CSV (the newer one writes its own pair).
+    expect(store.has('results/state_counts/snapshot_date=2025-08-10/state_counts.json')).toBe(false);
   });
 
   test('a lost 412 race on a conditional write (here the announcement, then the CSV) is re-read and retried', async () => {
