@@ -11,6 +11,7 @@ import {
   isRetryableFailure,
   replacementToken,
   requestToken,
+  computationDigest,
   sleepMs,
   startQuery,
   submittedAt,
@@ -105,7 +106,10 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
   const base = async (): Promise<string> => {
     if (baseToken === undefined) {
       const digest = spec.inputPrefix !== undefined ? await inputDigest(deps.s3, deps.config.bucket, spec.inputPrefix) : undefined;
-      baseToken = requestToken({ ...req, inputDigest: digest });
+      // The SQL text with a fixed placeholder token (the extract's staging folder is named after the
+      // token itself), so the token names the SQL that runs, not only the data.
+      const computation = computationDigest(deps.config, spec.queryString('0'.repeat(64)), spec.parameters);
+      baseToken = requestToken({ ...req, inputDigest: digest, computation });
     }
     return baseToken;
   };

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { inputDigest, requestToken } from '../../lambda-src/athena/client';
+import { computationDigest, inputDigest, requestToken } from '../../lambda-src/athena/client';
 import { pendingRawObjects } from '../../lambda-src/athena/pending';
 import { parseQueryEvent } from '../../lambda-src/athena/request';
 import { MAX_RESTARTS, RunnerDeps, latestComputationKey } from '../../lambda-src/athena/runner';
@@ -457,6 +457,22 @@ describe('waiting for the rest of a snapshot (PENDING_INPUT_WINDOW_SECONDS)', ()
 });
 
 describe('Stage 3 state counts', () => {
+  test('after a deploy that edits the SQL, an unchanged snapshot is a new computation (not a reused token Athena rejects)', async () => {
+    putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1"}\n');
+    const before = await runStateCounts(REQ, deps());
+    expect(before.done).toBe(true);
+    const edited = `${STATE_SQL}\n-- edited`;
+    // The fake Athena, like Athena, rejects a token reused with another QueryString.
+    const after = await runStateCounts(REQ, deps({ loadSql: (name) => (name === 'state_counts' ? edited : EXTRACT_SQL) }));
+    expect(after).toMatchObject({ done: true, state: 'SUCCEEDED' });
+    expect(after.queryExecutionId).not.toBe(before.queryExecutionId);
+    // and another workgroup or database is another computation too
+    const c = computationDigest(config, STATE_SQL, ["'2025-08-10'"]);
+    expect(computationDigest({ ...config, athenaWorkgroup: 'other' }, STATE_SQL, ["'2025-08-10'"])).not.toBe(c);
+    expect(computationDigest({ ...config, glueDatabase: 'other' }, STATE_SQL, ["'2025-08-10'"])).not.toBe(c);
+    expect(computationDigest(config, STATE_SQL, ["'2025-08-11'"])).not.toBe(c);
+  });
+
   test('starts a parameterised query with the idempotency token, database, workgroup and output location', async () => {
     putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1"}\n');
     const digest = await inputDigest(s3, BUCKET, 'validated/snapshot_date=2025-08-10/');
@@ -468,7 +484,9 @@ describe('Stage 3 state counts', () => {
       QueryExecutionContext: { Database: 'medlaunch_db' },
       WorkGroup: 'medlaunch-wg',
       ResultConfiguration: { OutputLocation: `s3://${BUCKET}/athena-results/` },
-      ClientRequestToken: requestToken({ ...REQ, asOf: '2025-08-10', inputDigest: digest }),
+      ClientRequestToken: requestToken({
+        ...REQ, asOf: '2025-08-10', inputDigest: digest, computation: computationDigest(config, STATE_SQL, ["'2025-08-10'", "'2025-08-10'"]),
+      }),
     });
     const token = athenaMock.commandCalls(StartQueryExecutionCommand)[0].args[0].input.ClientRequestToken!;
     expect(token).toMatch(/^[0-9a-f]{64}$/);
