@@ -261,6 +261,10 @@ export async function runFacilityExtract(request: QueryRequest, deps: RunnerDeps
       const result = await promoteExtract(deps, snapshotDate, stagingOf(execution), watermark);
       return { promoted: result.promoted, extractPrefix: result.extractPrefix, extractFiles: result.extractFiles };
     },
+    // UNLOAD refuses a non-empty target (HIVE_PATH_ALREADY_EXISTS): files left by an abandoned
+    // attempt under the same token (Athena returned a new query for it). onFailed clears the
+    // folder, and the replacement query (replacement token) unloads into a fresh one.
+    retryableFailure: (execution) => /HIVE_PATH_ALREADY_EXISTS/.test(execution.Status?.StateChangeReason ?? execution.Status?.AthenaError?.ErrorMessage ?? ''),
     onFailed: async (execution) => {
       // Athena leaves the partial output of a failed UNLOAD behind; clear it (best effort).
       const staging = stagingOfExecution(execution, config, snapshotDate);

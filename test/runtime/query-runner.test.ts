@@ -357,6 +357,23 @@ describe('coalescing: a queued computation superseded by a newer one of the same
     expect(queries.size).toBe(2);
   });
 
+  test('a queued query that starts running just before the stop is not stopped (QUEUED is re-read right before)', async () => {
+    athenaMock.on(StopQueryExecutionCommand).resolves({});
+    plan = (q) => {
+      q.states = q.id === 'q-0001' ? ['QUEUED', 'QUEUED', 'RUNNING', 'SUCCEEDED'] : ['QUEUED', 'SUCCEEDED'];
+      q.rows = stateRows;
+    };
+    budget = 0;
+    const first = await runStateCounts(REQ, deps());
+    putRaw(part2, '{"facility_id":"FAC2"}\n');
+    await runStateCounts(REQ2, deps());
+    budget = 600_000;
+    const resumed = await runStateCounts(first, deps());
+    // superseded while queued, but it was RUNNING when re-read: not stopped; the waiter follows the newer one
+    expect(athenaMock).toHaveReceivedCommandTimes(StopQueryExecutionCommand, 0);
+    expect(resumed).toMatchObject({ done: true, queryExecutionId: 'q-0002' });
+  });
+
   test('a running query is never stopped: it finishes and is later superseded as usual', async () => {
     athenaMock.on(StopQueryExecutionCommand).resolves({});
     plan = (q) => {
@@ -895,6 +912,24 @@ describe('Stage 1 facility extract', () => {
     expect(twin).toEqual({ promoted: true, extractPrefix: `${partition}q-dup_`, extractFiles: 2 });
     expect(keysUnder(partition)).toEqual([`${partition}q-dup_part-1`, `${partition}q-dup_part-2`]);
     expect(keysUnder(staging)).toEqual([]);
+  });
+
+  test('an UNLOAD refused because its target is not empty (leftovers under a reused token) is replaced into a fresh folder', async () => {
+    plan = (q) => {
+      if (q.id === 'q-0001') {
+        q.states = ['FAILED'];
+        q.error = { ErrorCategory: 2, Retryable: false };
+        q.reason = 'HIVE_PATH_ALREADY_EXISTS: Target directory for table already exists';
+      } else {
+        q.states = ['SUCCEEDED'];
+      }
+      q.unloadFiles = ['part-a'];
+    };
+    const status = await runFacilityExtract(EREQ, deps());
+    expect(status).toMatchObject({ done: true, promoted: true, restarts: 1, queryExecutionId: 'q-0002', extractFiles: 1 });
+    const [failed, replacement] = [...queries.values()];
+    expect(replacement.token).not.toBe(failed.token);
+    expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
   });
 
   test('a failed UNLOAD has its partial staging output removed', async () => {
