@@ -5,11 +5,11 @@ import type { PublishResult, QueryStatus } from '../athena/types';
 import type { PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError, TransientError, isTransientAwsError } from '../lib/errors';
-import { assertSnapshotInRange, partitionKey } from '../lib/keys';
+import { assertSnapshotInRange } from '../lib/keys';
 import {
   WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer, readCurrent,
 } from '../lib/watermark';
-import { STATE_COUNTS_CSV, STATE_COUNTS_JSON } from '../stage3';
+import { STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../stage3';
 
 export interface PublishInput {
   readonly bucket: string;
@@ -37,6 +37,7 @@ export function parsePublishInput(event: unknown, config: PipelineConfig): Publi
   if (r.query !== 'state_counts') throw new InvalidEventError(`results must be a state_counts QueryStatus (got query ${JSON.stringify(r.query)})`);
   if (r.done !== true || r.state !== 'SUCCEEDED') throw new InvalidEventError('results is not a finished, SUCCEEDED query');
   if (r.snapshotDate !== e.snapshotDate) throw new InvalidEventError(`results are for snapshot ${JSON.stringify(r.snapshotDate)}, not ${e.snapshotDate}`);
+  if (r.asOf !== undefined && !isCalendarDate(r.asOf)) throw new InvalidEventError(`results.asOf must be a YYYY-MM-DD calendar date (got ${JSON.stringify(r.asOf)})`);
   if (r.resultKeys !== undefined && (!Array.isArray(r.resultKeys) || r.resultKeys.some((k) => typeof k !== 'string'))) {
     throw new InvalidEventError('results.resultKeys must be a list of keys');
   }
@@ -78,7 +79,11 @@ async function headSource(s3: S3Client, bucket: string, key: string): Promise<So
 export async function publishResults(input: PublishInput, deps: PublishDeps): Promise<PublishResult> {
   const { s3, config } = deps;
   const bucket = config.bucket || input.bucket;
-  const folder = partitionKey(config.resultsPrefix, input.snapshotDate, '');
+  // The as-of date the results were computed for (Stage 3 sets it on its status): a non-default
+  // one publishes under `as_of=<a>/`, never over the contract path of the default answer.
+  const asOf = input.results.asOf ?? config.asOfDate ?? input.snapshotDate;
+  const folder = stateCountsFolder(config.resultsPrefix, input.snapshotDate, asOf, config);
+  const productionFolder = stateCountsFolder(config.productionPrefix, input.snapshotDate, asOf, config);
   const keys = input.results.resultKeys && input.results.resultKeys.length > 0
     ? input.results.resultKeys
     : [folder + STATE_COUNTS_CSV, folder + STATE_COUNTS_JSON];
@@ -104,7 +109,7 @@ export async function publishResults(input: PublishInput, deps: PublishDeps): Pr
   let stale = false;
   for (const source of sources) {
     const key = source.key;
-    const target = partitionKey(config.productionPrefix, input.snapshotDate, key.slice(folder.length));
+    const target = productionFolder + key.slice(folder.length);
     targets.push(target);
     const result = await putIfNewer(s3, {
       bucket,

@@ -135,3 +135,21 @@ test('a newer publish that overtakes ours between our writes and our check: ours
   }, { step: 'initialize', name: 'overtake' });
   expect(await publish(W1, c)).toMatchObject({ published: false, reason: 'stale' });
 });
+
+test('a non-default as-of answer is published under as_of=<a>/ and leaves the contract path alone', async () => {
+  await results('csv', W1);
+  await results('json', W1);
+  expect(await publish(W1)).toMatchObject({ published: true });
+  const A = `${RES}as_of=2025-12-31/`;
+  await put(`${A}state_counts.csv`, 'state,accredited_facilities\nMI,7\n', W2);
+  await put(`${A}state_counts.json`, '{"as_of":"2025-12-31"}\n', W2);
+  const st = { ...status(W2), asOf: '2025-12-31', resultKeys: [`${A}state_counts.csv`, `${A}state_counts.json`] };
+  const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: st }, { s3: newClient(), config, sleep: noSleep });
+  expect(out).toEqual({
+    published: true, reason: 'published', keys: [`${PROD}as_of=2025-12-31/state_counts.csv`, `${PROD}as_of=2025-12-31/state_counts.json`],
+  });
+  expect(await prodWatermarks()).toEqual(['q-1', 'q-1']); // the default answer is untouched
+  // results keys of the default folder are refused for a non-default as-of (and vice versa)
+  await expect(publishResults({ bucket: BUCKET, snapshotDate: D, results: { ...st, resultKeys: [`${RES}state_counts.csv`] } },
+    { s3: newClient(), config, sleep: noSleep })).rejects.toMatchObject({ name: 'InvalidEventError' });
+});

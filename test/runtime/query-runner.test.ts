@@ -474,6 +474,19 @@ describe('waiting for the rest of a snapshot (PENDING_INPUT_WINDOW_SECONDS)', ()
 });
 
 describe('Stage 3 state counts', () => {
+  test('results of a non-default as-of date go under as_of=<a>/, never over the default answer', async () => {
+    putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1"}\n');
+    const base = 'results/state_counts/snapshot_date=2025-08-10/';
+    const def = await runStateCounts(REQ, deps());
+    expect(def.resultKeys).toEqual([`${base}state_counts.csv`, `${base}state_counts.json`]);
+    const replay = await runStateCounts({ ...REQ, asOf: '2025-12-31' }, deps());
+    expect(replay.resultKeys).toEqual([`${base}as_of=2025-12-31/state_counts.csv`, `${base}as_of=2025-12-31/state_counts.json`]);
+    expect(JSON.parse(text(`${base}state_counts.json`)).as_of).toBe('2025-08-10');
+    expect(JSON.parse(text(`${base}as_of=2025-12-31/state_counts.json`)).as_of).toBe('2025-12-31');
+    // an explicit as-of equal to the default is the default answer
+    expect((await runStateCounts({ ...REQ, asOf: '2025-08-10' }, deps())).resultKeys).toEqual(def.resultKeys);
+  });
+
   test('after a deploy that edits the SQL, an unchanged snapshot is a new computation (not a reused token Athena rejects)', async () => {
     putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1"}\n');
     const before = await runStateCounts(REQ, deps());
