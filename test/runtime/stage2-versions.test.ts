@@ -140,6 +140,33 @@ describe('a re-upload is never overwritten by its older version', () => {
     await expectOutputsOfV2(fast, etag2);
   });
 
+  test("v2's outputs are already there when v1's run opens its outputs: v1 stops before writing anything", async () => {
+    const slow = newClient();
+    const fast = newClient();
+    const etag1 = await upload(fast, V1);
+    let release!: () => void;
+    let reached!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const atHead = new Promise<void>((r) => (reached = r));
+    const puts: string[] = [];
+    slow.middlewareStack.add((next, ctx) => async (args) => {
+      if (ctx.commandName === 'HeadObjectCommand') {
+        reached();
+        await gate;
+      }
+      if (ctx.commandName === 'PutObjectCommand') puts.push((args.input as { Key: string }).Key);
+      return next(args);
+    }, { step: 'initialize', name: 'holdHead' });
+    const v1Run = run(slow, etag1, '0001');
+    await atHead; // v1 is being read; its outputs are being opened
+    const etag2 = await upload(fast, V2);
+    await run(fast, etag2, '0002');
+    release();
+    expect((await v1Run).superseded).toBe(true);
+    expect(puts).toEqual([]);
+    await expectOutputsOfV2(fast, etag2);
+  });
+
   test("without sequencers (a {bucket, key, etag} payload) the source's LastModified orders the versions", async () => {
     const slow = newClient();
     const fast = newClient();
