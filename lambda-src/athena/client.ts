@@ -28,29 +28,49 @@ export function sqlDateLiteral(value: unknown, what = 'snapshot date'): string {
 
 /**
  * The idempotency token of a computation: sha256 hex (64 chars, within StartQueryExecution's
- * 32–128) of what is computed over which data — the query name, bucket, snapshot and as-of date,
- * and the digest of the query's input (the snapshot's validated objects, see `inputDigest`). Two
- * requests that would compute the same result over the same objects get the same token, so Athena
- * returns the query that already exists instead of starting another: a duplicated event, and also
- * the executions of several files of one snapshot that start after the last of them was validated,
- * share one query. Any change to the input data is a new computation. Without an input digest the
- * triggering object's key and ETag identify the data instead.
+ * 32–128) of *the whole computation* — the query name, bucket, snapshot and as-of date, the
+ * `computation` digest (the SQL text, its parameters, database, workgroup and output location:
+ * `computationDigest`) and the digest of the query's input (the snapshot's validated objects, see
+ * `inputDigest`). Two requests that would compute the same result over the same objects get the
+ * same token, so Athena returns the query that already exists instead of starting another: a
+ * duplicated event, and also the executions of several files of one snapshot that start after the
+ * last of them was validated, share one query. Any change to the input data or to the SQL (a deploy
+ * that edits a `.sql` file) is a new computation: a token is never reused with another
+ * QueryString, which Athena would reject. Without an input digest the triggering object's key and
+ * ETag identify the data instead.
  */
 export function requestToken(parts: {
-  query: string; bucket: string; key?: string; etag?: string; snapshotDate: string; asOf?: string; inputDigest?: string;
+  query: string; bucket: string; key?: string; etag?: string; snapshotDate: string; asOf?: string; inputDigest?: string; computation?: string;
 }): string {
   const data = parts.inputDigest !== undefined ? ['digest', parts.inputDigest] : ['object', parts.key ?? null, parts.etag ?? null];
-  const canonical = JSON.stringify([parts.query, parts.bucket, parts.snapshotDate, parts.asOf ?? null, ...data]);
+  const computation = parts.computation !== undefined ? ['sql', parts.computation] : [];
+  const canonical = JSON.stringify([parts.query, parts.bucket, parts.snapshotDate, parts.asOf ?? null, ...data, ...computation]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** sha256 hex of what Athena is asked to run, apart from the data: SQL text, parameters, database, workgroup, output location. */
+export function computationDigest(config: Pick<PipelineConfig, 'glueDatabase' | 'athenaWorkgroup' | 'athenaOutputLocation'>,
+  queryString: string, parameters: readonly string[]): string {
+  const canonical = JSON.stringify([
+    queryString, [...parameters], config.glueDatabase ?? null, config.athenaWorkgroup ?? null, config.athenaOutputLocation ?? null,
+  ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
 /**
- * sha256 hex of the (key, ETag) list of every object under `prefix` (ListObjectsV2, hashed page by
- * page in S3's key order): it changes exactly when the data a query reads changes.
+ * sha256 hex of the (key, ETag, LastModified) list of every object under `prefix` (ListObjectsV2,
+ * hashed page by page in S3's key order): it changes exactly when the data a query reads changes —
+ * including when an object is rewritten with the same bytes (same ETag, later LastModified: a
+ * rollback A→B→A of a file, or a metadata-only change). LastModified only grows, so a data state
+ * never repeats an earlier digest and its computation is never an old query with an old
+ * submission time (which every compare-and-swap would refuse as stale).
  */
 export async function inputDigest(s3: S3Client, bucket: string, prefix: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const o of listObjects(s3, bucket, prefix)) hash.update(`${o.Key}\u0000${o.ETag ?? ''}\n`);
+  for await (const o of listObjects(s3, bucket, prefix)) {
+    const modified = o.LastModified instanceof Date ? o.LastModified.toISOString() : String(o.LastModified ?? '');
+    hash.update(`${o.Key}\u0000${o.ETag ?? ''}\u0000${modified}\n`);
+  }
   return hash.digest('hex');
 }
 

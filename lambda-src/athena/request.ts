@@ -3,24 +3,21 @@ import type { PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent } from '../lib/events';
-import { assertSnapshotInRange } from '../lib/keys';
+import { assertSnapshotInRange, rawKeySnapshot } from '../lib/keys';
 
 const QUERY_NAMES: readonly QueryName[] = ['state_counts', 'facility_extract'];
 const QUERY_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
 /**
- * The snapshot date of a raw key `<rawPrefix><YYYY-MM-DD>/<path>`; InvalidEventError for any key
- * outside that layout (another prefix, no date folder, an impossible date, no file below it).
+ * The snapshot date of a raw key `<rawPrefix>…<YYYY-MM-DD>/<path>`: its nearest date folder
+ * (rawKeySnapshot, the same rule as Stage 2); InvalidEventError for any key outside that layout
+ * (another prefix, no date folder, an impossible date, no file below it).
  */
 export function snapshotOfRawKey(key: string, rawPrefix: string): string {
   if (!key.startsWith(rawPrefix)) throw new InvalidEventError(`key '${key}' is not under the raw prefix '${rawPrefix}'`);
-  const rest = key.slice(rawPrefix.length);
-  const slash = rest.indexOf('/');
-  const folder = slash > 0 ? rest.slice(0, slash) : '';
-  if (!isCalendarDate(folder) || rest.length === slash + 1) {
-    throw new InvalidEventError(`key '${key}' is not under '${rawPrefix}<YYYY-MM-DD>/'`);
-  }
-  return folder;
+  const d = rawKeySnapshot(key, rawPrefix);
+  if (d === undefined) throw new InvalidEventError(`key '${key}' is not under '${rawPrefix}<YYYY-MM-DD>/'`);
+  return d;
 }
 
 function optionalString(e: Record<string, unknown>, name: string): string | undefined {

@@ -11,6 +11,8 @@ import {
   isRetryableFailure,
   replacementToken,
   requestToken,
+  computationDigest,
+  getExecution,
   sleepMs,
   startQuery,
   submittedAt,
@@ -51,6 +53,11 @@ export interface QuerySpec {
   readonly pendingInputs?: (nowMs: number) => Promise<string[]>;
   /** Called once the query SUCCEEDED: stores its results, returns the extra status fields. */
   readonly onSucceeded: (execution: QueryExecution, status: SucceededStatus) => Promise<Partial<QueryStatus>>;
+  /**
+   * A FAILED query the stage knows a replacement fixes, beyond Athena's own Retryable/system errors
+   * (Stage 1: an UNLOAD whose target was not empty; the replacement unloads into a new folder).
+   */
+  readonly retryableFailure?: (execution: QueryExecution) => boolean;
   /** Called when the query ended FAILED or CANCELLED, before the error is thrown or the query replaced. */
   readonly onFailed?: (execution: QueryExecution) => Promise<void>;
 }
@@ -105,7 +112,10 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
   const base = async (): Promise<string> => {
     if (baseToken === undefined) {
       const digest = spec.inputPrefix !== undefined ? await inputDigest(deps.s3, deps.config.bucket, spec.inputPrefix) : undefined;
-      baseToken = requestToken({ ...req, inputDigest: digest });
+      // The SQL text with a fixed placeholder token (the extract's staging folder is named after the
+      // token itself), so the token names the SQL that runs, not only the data.
+      const computation = computationDigest(deps.config, spec.queryString('0'.repeat(64)), spec.parameters);
+      baseToken = requestToken({ ...req, inputDigest: digest, computation });
     }
     return baseToken;
   };
@@ -154,7 +164,12 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
     if (waited.superseded && newer !== undefined) {
       // A computation started later covers everything ours would read: stop ours while it is still
       // queued (best effort; if it already started, its result is simply superseded) and wait for that one.
-      await deps.athena.send(new StopQueryExecutionCommand({ QueryExecutionId: queryExecutionId })).catch(() => undefined);
+      // Only a query that is still QUEUED right now: one that started running meanwhile is left to
+      // finish (stopping it would waste the work done and cancel it under other waiters).
+      const now = await getExecution(deps.athena, queryExecutionId);
+      if (now.Status?.State === 'QUEUED') {
+        await deps.athena.send(new StopQueryExecutionCommand({ QueryExecutionId: queryExecutionId })).catch(() => undefined);
+      }
       logger.info('queued query superseded by a newer computation of the same data; waiting for that one', {
         query: req.query, snapshotDate: req.snapshotDate, superseded: queryExecutionId, queryExecutionId: newer,
       });
@@ -189,7 +204,8 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
         continue;
       }
     }
-    if (state === 'FAILED' && isRetryableFailure(execution) && restarts < MAX_RESTARTS && deps.remainingMs() > 0) {
+    const retryable = isRetryableFailure(execution) || (spec.retryableFailure?.(execution) ?? false);
+    if (state === 'FAILED' && retryable && restarts < MAX_RESTARTS && deps.remainingMs() > 0) {
       restarts++;
       token = replacementToken(await base(), queryExecutionId);
       queryExecutionId = await startQuery(deps.athena, deps.config, { queryString: spec.queryString(token), parameters: spec.parameters, token });

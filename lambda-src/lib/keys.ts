@@ -61,18 +61,35 @@ export function outputStem(rel: string): string {
 export function parseRawKey(key: string, rawPrefix = ''): RawKeyInfo {
   const rel = rawPrefix && key.startsWith(rawPrefix) ? key.slice(rawPrefix.length) : key;
   const parts = rel.split('/');
-  let idx = -1;
-  for (let i = parts.length - 2; i >= 0; i--) {
-    const folder = parts[i].startsWith('snapshot_date=') ? parts[i].slice('snapshot_date='.length) : parts[i];
-    if (isCalendarDate(folder)) {
-      idx = i;
-      break;
-    }
-  }
+  const idx = nearestDateFolder(parts);
   const below = idx >= 0 ? parts.slice(idx + 1) : parts.slice(-1);
   const gzip = /\.gz$/i.test(key);
   const snapshotDate = idx >= 0 ? parts[idx].replace(/^snapshot_date=/, '') : undefined;
   return { snapshotDate, stem: outputStem(below.join('/')), gzip };
+}
+
+/** Index of the nearest (deepest) folder of `parts` (a key split at `/`, file name last) that is a date. */
+function nearestDateFolder(parts: readonly string[]): number {
+  for (let i = parts.length - 2; i >= 0; i--) {
+    const folder = parts[i].startsWith('snapshot_date=') ? parts[i].slice('snapshot_date='.length) : parts[i];
+    if (isCalendarDate(folder)) return i;
+  }
+  return -1;
+}
+
+/**
+ * The snapshot of a raw key `<rawPrefix><YYYY-MM-DD>/<path>` (the layout: the first folder is a
+ * date): its **nearest** date folder (`YYYY-MM-DD` or `snapshot_date=YYYY-MM-DD`), the one rule everywhere — Stage 2's outputs (parseRawKey), the
+ * handler's key check, the query runner's event parsing and the pending-input check:
+ * `<raw>2025-08-10/2025-08-11/z.jsonl` belongs to 2025-08-11. Undefined for a key outside the raw
+ * prefix or without a date folder with a file below it.
+ */
+export function rawKeySnapshot(key: string, rawPrefix: string): string | undefined {
+  if (!key.startsWith(rawPrefix)) return undefined;
+  const parts = key.slice(rawPrefix.length).split('/');
+  if (parts.length < 2 || parts[parts.length - 1] === '' || !isCalendarDate(parts[0])) return undefined;
+  const idx = nearestDateFolder(parts);
+  return idx >= 0 ? parts[idx].replace(/^snapshot_date=/, '') : undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { PipelineConfig } from '../lib/config';
 import { ConfigError, QueryFailedError, TransientError, classifyAwsError } from '../lib/errors';
 import { assertSnapshotDate } from '../lib/keys';
 import { listObjects } from '../lib/s3-list';
-import { Watermark, compareWatermarks, putIfNewer, readCurrent } from '../lib/watermark';
+import { WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, putIfNewer, readCurrent } from '../lib/watermark';
 import { loadSql } from '../sql';
 
 /** The only text ever substituted into a query string (docs/design.md). */
@@ -107,6 +107,25 @@ export async function deleteKeys(
   return deleted;
 }
 
+/**
+ * Deletes the partition files of computations OLDER than `watermark` (their copies carry their
+ * watermark in `x-amz-meta-watermark`; a file without one is a stray and counts as older), never a
+ * newer computation's: an older promotion running late must not delete what a newer one copied.
+ * Keys are per computation (`<qid>_…`), so a file's watermark cannot change between read and delete.
+ */
+async function removeOlderFiles(s3: S3Client, bucket: string, partition: string, ours: string, watermark: Watermark): Promise<number> {
+  const older: string[] = [];
+  const keys: string[] = [];
+  for await (const k of listKeys(s3, bucket, partition)) if (!k.startsWith(ours)) keys.push(k);
+  for (const k of keys) {
+    const cur = await readCurrent(s3, bucket, k);
+    if (!cur.exists) continue;
+    if (cur.watermark && compareWatermarks(cur.watermark, watermark) >= 0) continue;
+    older.push(k);
+  }
+  return deleteKeys(s3, bucket, older);
+}
+
 function isDataFile(relative: string): boolean {
   const base = relative.split('/').pop() ?? '';
   return base !== '' && !base.startsWith('_') && !base.startsWith('.') && !base.endsWith('$folder$');
@@ -130,8 +149,9 @@ export interface PromoteResult {
  * computation of the snapshot (compare-and-swap on `_watermarks/snapshot_date=<d>.json`):
  * 1. claim the partition (stale → remove any copies of ours and the staging folder, done);
  * 2. copy each staged file to `<partition><queryExecutionId>_<name>` (server-side CopyObject);
- * 3. if the claim still holds, delete every partition file of other computations; if a newer
- *    computation claimed it meanwhile, delete our copies instead (the newer one cleans up its own);
+ * 3. if the claim still holds, delete the partition files of OLDER computations (never a newer
+ *    one's: it may have claimed and copied meanwhile); if a newer computation claimed it
+ *    meanwhile, delete our copies instead (the newer one removes every older file when it finishes);
  * 4. delete the staging folder.
  * Every step is idempotent, so a retried or duplicated call converges on the newest computation.
  */
@@ -168,10 +188,15 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
   for (const key of staged) {
     const target = ours + key.slice(staging.length).replace(/\//g, '__');
     try {
+      // Each copy carries its computation's watermark: another computation's cleanup reads it to
+      // decide whether the file is older (delete) or newer (leave alone) than itself.
       await s3.send(new CopyObjectCommand({
         Bucket: bucket,
         Key: target,
         CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+        MetadataDirective: 'REPLACE',
+        ContentType: 'application/octet-stream',
+        Metadata: { [WATERMARK_METADATA_KEY]: formatWatermark(watermark) },
       }));
     } catch (err) {
       // A duplicate execution of the same computation (same query, same staging folder) finished first and
@@ -187,13 +212,22 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
   const stillOurs = now.watermark !== undefined && compareWatermarks(now.watermark, watermark) === 0;
   let removed: number;
   if (stillOurs) {
-    removed = await deleteKeys(s3, bucket, listKeys(s3, bucket, partition), (k) => k.startsWith(ours));
+    removed = await removeOlderFiles(s3, bucket, partition, ours, watermark);
   } else {
     removed = await deleteKeys(s3, bucket, listKeys(s3, bucket, ours));
   }
   await deleteKeys(s3, bucket, listKeys(s3, bucket, staging));
   let extractFiles = 0;
   if (stillOurs) for await (const _k of listKeys(s3, bucket, ours)) extractFiles++;
+  // A newer computation may have claimed the partition during our cleanup: it removes our files,
+  // so only report `promoted` when the claim is still ours after counting.
+  if (stillOurs) {
+    const after = await readCurrent(s3, bucket, claimKey);
+    if (!(after.watermark !== undefined && compareWatermarks(after.watermark, watermark) === 0)) {
+      deps.logger?.info('extract superseded right after promotion', { snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: after.watermark });
+      return { promoted: false, extractPrefix: ours, extractFiles: 0 };
+    }
+  }
   deps.logger?.info(stillOurs ? 'extract promoted' : 'extract superseded while promoting', {
     snapshotDate, queryExecutionId: watermark.queryExecutionId, staged: staged.length, removed, files: extractFiles,
   });
@@ -227,6 +261,10 @@ export async function runFacilityExtract(request: QueryRequest, deps: RunnerDeps
       const result = await promoteExtract(deps, snapshotDate, stagingOf(execution), watermark);
       return { promoted: result.promoted, extractPrefix: result.extractPrefix, extractFiles: result.extractFiles };
     },
+    // UNLOAD refuses a non-empty target (HIVE_PATH_ALREADY_EXISTS): files left by an abandoned
+    // attempt under the same token (Athena returned a new query for it). onFailed clears the
+    // folder, and the replacement query (replacement token) unloads into a fresh one.
+    retryableFailure: (execution) => /HIVE_PATH_ALREADY_EXISTS/.test(execution.Status?.StateChangeReason ?? execution.Status?.AthenaError?.ErrorMessage ?? ''),
     onFailed: async (execution) => {
       // Athena leaves the partial output of a failed UNLOAD behind; clear it (best effort).
       const staging = stagingOfExecution(execution, config, snapshotDate);

@@ -2,7 +2,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ObjectResult, processStream, Stage2Prefixes } from './processor';
 import { S3Sink } from './sinks';
-import { openS3Object } from './sources';
+import { openSourceVersion, SupersededError } from './source-version';
 import { failureMarkerKey, parseRawKey } from '../lib/keys';
 import { isNotFound } from '../lib/watermark';
 
@@ -10,11 +10,21 @@ export * from './lines';
 export * from './processor';
 export * from './sinks';
 export * from './sources';
+export * from './source-version';
 
 /** The handler's result for one object (docs/design.md). */
 export interface ProcessSummary extends ObjectResult {
   bucket: string;
   etag?: string;
+  versionId?: string;
+  /**
+   * True when a newer version of the object exists (or already wrote the outputs): this run read
+   * or wrote nothing, its counts are zero and `outputs` is empty; the newer version's own run
+   * processes the key.
+   */
+  superseded?: boolean;
+  /** Why the run was superseded (for the log). */
+  supersededReason?: string;
 }
 
 export interface ProcessS3ObjectOptions {
@@ -23,6 +33,10 @@ export interface ProcessS3ObjectOptions {
   readonly key: string;
   /** The object's ETag from the event, when known (recorded in a failure marker if the object cannot be read). */
   readonly etag?: string;
+  /** The version id from the event (versioned buckets): that version is read, whatever is current. */
+  readonly versionId?: string;
+  /** The event's sequencer: orders this version against the one the existing outputs came from. */
+  readonly sequencer?: string;
   readonly rawPrefix: string;
   readonly prefixes: Stage2Prefixes;
   readonly months: number;
@@ -61,8 +75,8 @@ export async function processS3Object(o: ProcessS3ObjectOptions): Promise<Proces
   const where = `s3://${o.bucket}/${o.key}`;
   let etag = o.etag;
   try {
-    const src = await openS3Object(o.client, o.bucket, o.key);
-    etag = src.etag ?? etag;
+    const src = await openSourceVersion(o.client, o.bucket, o.key, { etag: o.etag, versionId: o.versionId, sequencer: o.sequencer });
+    etag = src.source.etag ?? etag;
     const result = await processStream(src.stream, {
       sourceKey: o.key,
       folderSnapshotDate: info.snapshotDate,
@@ -70,12 +84,18 @@ export async function processS3Object(o: ProcessS3ObjectOptions): Promise<Proces
       gzip: info.gzip,
       asOf: o.asOf,
       months: o.months,
-      sink: new S3Sink(o.client, o.bucket),
+      sink: new S3Sink(o.client, o.bucket, { source: src.source }),
       prefixes: o.prefixes,
       maxLineBytes: o.maxLineBytes,
     });
-    return { bucket: o.bucket, ...(src.etag ? { etag: src.etag } : {}), ...result };
+    return {
+      bucket: o.bucket,
+      ...(src.source.etag ? { etag: src.source.etag } : {}),
+      ...(src.source.versionId ? { versionId: src.source.versionId } : {}),
+      ...result,
+    };
   } catch (err) {
+    if (err instanceof SupersededError) return supersededSummary(o, info.snapshotDate, etag, err);
     if (!isPermanentObjectFailure(err) || info.snapshotDate === undefined) throw err;
     const error = naming(err, o.key, where);
     const marker = failureMarkerKey(o.prefixes.quarantine, info.snapshotDate, info.stem);
@@ -93,4 +113,26 @@ export async function processS3Object(o: ProcessS3ObjectOptions): Promise<Proces
     }
     throw error;
   }
+}
+
+function supersededSummary(o: ProcessS3ObjectOptions, snapshotDate: string | undefined, etag: string | undefined, err: Error): ProcessSummary {
+  const d = snapshotDate ?? 'unknown';
+  return {
+    bucket: o.bucket,
+    key: o.key,
+    ...(etag ? { etag } : {}),
+    ...(o.versionId ? { versionId: o.versionId } : {}),
+    superseded: true,
+    snapshotDate: d,
+    asOf: o.asOf ?? d,
+    read: 0,
+    valid: 0,
+    matched: 0,
+    quarantined: 0,
+    duplicates: 0,
+    blank: 0,
+    outputs: { validated: [], expiring: [], quarantine: [] },
+    partitions: {},
+    supersededReason: err.message,
+  };
 }

@@ -8,7 +8,9 @@ import { dirname, join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { classifyAwsError } from '../lib/errors';
+import { SourceVersion, SupersededError, compareSources, readOutputSource, sourceMetadata } from './source-version';
+import { classifyAwsError, TransientError } from '../lib/errors';
+import { isConditionalConflict, isNotFound } from '../lib/watermark';
 
 const FLUSH_BYTES = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
@@ -116,21 +118,47 @@ abstract class StreamWriter implements OutputWriter {
 }
 
 class S3Writer extends StreamWriter {
-  private readonly upload: Upload;
+  private upload: Upload | undefined;
   private readonly done: Promise<unknown>;
+  private aborted = false;
 
-  constructor(client: S3Client, bucket: string, key: string, contentType: string) {
+  constructor(
+    private readonly client: S3Client, private readonly bucket: string, key: string, contentType: string,
+    private readonly source?: SourceVersion,
+  ) {
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
     super(key, body);
     // 8 MiB parts, 2 in flight: bounded memory per writer; small objects become one PutObject.
-    this.upload = new Upload({
-      client,
-      params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
-      partSize: 8 * 1024 * 1024,
-      queueSize: 2,
-      leavePartsOnError: false,
-    });
-    this.done = this.upload.done();
+    const start = (condition: { IfMatch?: string; IfNoneMatch?: string }): Promise<unknown> => {
+      if (this.aborted) throw new Error('aborted');
+      this.upload = new Upload({
+        client,
+        params: {
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentType: contentType,
+          ...(source ? { Metadata: sourceMetadata(source), ...condition } : {}),
+        },
+        partSize: 8 * 1024 * 1024,
+        queueSize: 2,
+        leavePartsOnError: false,
+      });
+      return this.upload.done();
+    };
+    if (!source) {
+      this.done = start({});
+    } else {
+      // Compare-and-swap on the source version: read the output's current source, refuse when it
+      // is newer, else write only if the output is still the one read (If-Match / If-None-Match,
+      // applied to the PutObject or the CompleteMultipartUpload).
+      this.done = readOutputSource(client, bucket, key).then((cur) => {
+        if (cur.exists && cur.source && compareSources(cur.source, source) > 0) {
+          throw new SupersededError(`s3://${bucket}/${key} already holds the outputs of a newer version of the source`);
+        }
+        return start(cur.exists && cur.etag ? { IfMatch: cur.etag } : { IfNoneMatch: '*' });
+      });
+    }
     this.done.catch((e: Error) => this.fail(e));
   }
 
@@ -138,24 +166,43 @@ class S3Writer extends StreamWriter {
     try {
       await this.done;
     } catch (err) {
+      if ((err as Error).name === 'SupersededError') throw err;
+      if (this.source && (isConditionalConflict(err) || isNotFound(err))) {
+        // Another run wrote this output since we read it: newer source → we are superseded; an
+        // older (or the same) one → our bytes are gone with the stream, the retry writes them again.
+        const cur = await readOutputSource(this.client, this.bucket, this.key);
+        if (cur.exists && cur.source && compareSources(cur.source, this.source) > 0) {
+          throw new SupersededError(`s3://${this.bucket}/${this.key} was written meanwhile from a newer version of the source`);
+        }
+        throw new TransientError(`writing s3 object ${this.key}: another run of an older or the same version of the source wrote it meanwhile; retry`, { cause: err });
+      }
       classifyAwsError(err, `writing s3 object ${this.key}`);
     }
   }
 
   async abort(): Promise<void> {
+    this.aborted = true;
     this.fail(new Error('aborted'));
-    await this.upload.abort().catch(() => undefined);
+    await this.upload?.abort().catch(() => undefined);
     this.stream.destroy();
   }
 }
 
+export interface S3SinkOptions {
+  /**
+   * The source version the outputs are computed from: each output then carries it in metadata and
+   * is written only when it does not already hold the output of a newer version (SupersededError).
+   */
+  readonly source?: SourceVersion;
+}
+
 export class S3Sink implements Sink {
   readonly location: string;
-  constructor(private readonly client: S3Client, private readonly bucket: string) {
+  constructor(private readonly client: S3Client, private readonly bucket: string, private readonly options: S3SinkOptions = {}) {
     this.location = `s3://${bucket}`;
   }
   open(key: string, contentType = 'application/x-ndjson'): OutputWriter {
-    return new S3Writer(this.client, this.bucket, key, contentType);
+    return new S3Writer(this.client, this.bucket, key, contentType, this.options.source);
   }
 }
 

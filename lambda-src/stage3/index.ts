@@ -3,6 +3,7 @@ import { queryRows, sqlDateLiteral } from '../athena/client';
 import { pendingRawObjects } from '../athena/pending';
 import { RunnerDeps, runQuery } from '../athena/runner';
 import type { QueryRequest, QueryStatus, SucceededStatus } from '../athena/types';
+import type { PipelineConfig } from '../lib/config';
 import { QueryFailedError } from '../lib/errors';
 import { partitionKey } from '../lib/keys';
 import { Watermark, putIfNewer } from '../lib/watermark';
@@ -55,6 +56,18 @@ export async function readStateCounts(deps: RunnerDeps, queryExecutionId: string
     .map(([state, accredited_facilities]) => ({ state, accredited_facilities }));
 }
 
+/**
+ * The folder of one (snapshot, as-of) answer under a results or production prefix:
+ * `<prefix>snapshot_date=<d>/` for the pipeline's default as-of date (AS_OF_DATE, else the snapshot
+ * date) — the contract path — and `<prefix>snapshot_date=<d>/as_of=<a>/` for any other as-of date
+ * (a replay or backfill asking another day's answer), so answers for two as-of dates never replace
+ * each other under one watermark order.
+ */
+export function stateCountsFolder(prefix: string, snapshotDate: string, asOf: string, config: Pick<PipelineConfig, 'asOfDate'>): string {
+  const base = partitionKey(prefix, snapshotDate, '');
+  return asOf === (config.asOfDate ?? snapshotDate) ? base : `${base}as_of=${asOf}/`;
+}
+
 /** The as-of date of a request: explicit asOf, else AS_OF_DATE, else the snapshot date (SPEC §2). */
 export function asOfDate(req: QueryRequest, deps: Pick<RunnerDeps, 'config'>): string {
   return req.asOf ?? deps.config.asOfDate ?? req.snapshotDate;
@@ -88,12 +101,15 @@ export async function runStateCounts(request: QueryRequest, deps: RunnerDeps): P
         watermark: { submitted_at: watermark.submittedAt, query_execution_id: watermark.queryExecutionId },
         state_counts: rows,
       };
-      const csvKey = partitionKey(config.resultsPrefix, snapshotDate, STATE_COUNTS_CSV);
-      const jsonKey = partitionKey(config.resultsPrefix, snapshotDate, STATE_COUNTS_JSON);
+      const folder = stateCountsFolder(config.resultsPrefix, snapshotDate, asOf, config);
+      const csvKey = folder + STATE_COUNTS_CSV;
+      const jsonKey = folder + STATE_COUNTS_JSON;
       const csv = await putIfNewer(deps.s3, {
         bucket: config.bucket, key: csvKey, body: stateCountsCsv(rows), contentType: 'text/csv; charset=utf-8', watermark, sleep: deps.sleep,
       });
-      const json = await putIfNewer(deps.s3, {
+      // A newer computation already wrote the CSV: writing our JSON could only pair it with the
+      // wrong CSV (the publisher refuses a pair of two computations; docs/runtime.md, Stage 4).
+      const json = csv.outcome === 'stale' ? csv : await putIfNewer(deps.s3, {
         bucket: config.bucket, key: jsonKey, body: JSON.stringify(doc, null, 2) + '\n', contentType: 'application/json', watermark, sleep: deps.sleep,
       });
       deps.logger?.info('state counts stored', { snapshotDate, asOf, rows: rows.length, csv: csv.outcome, json: json.outcome });

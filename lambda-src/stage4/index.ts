@@ -5,9 +5,11 @@ import type { PublishResult, QueryStatus } from '../athena/types';
 import type { PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError, TransientError, isTransientAwsError } from '../lib/errors';
-import { assertSnapshotInRange, partitionKey } from '../lib/keys';
-import { WATERMARK_METADATA_KEY, Watermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer } from '../lib/watermark';
-import { STATE_COUNTS_CSV, STATE_COUNTS_JSON } from '../stage3';
+import { assertSnapshotInRange } from '../lib/keys';
+import {
+  WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer, readCurrent,
+} from '../lib/watermark';
+import { STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../stage3';
 
 export interface PublishInput {
   readonly bucket: string;
@@ -35,6 +37,7 @@ export function parsePublishInput(event: unknown, config: PipelineConfig): Publi
   if (r.query !== 'state_counts') throw new InvalidEventError(`results must be a state_counts QueryStatus (got query ${JSON.stringify(r.query)})`);
   if (r.done !== true || r.state !== 'SUCCEEDED') throw new InvalidEventError('results is not a finished, SUCCEEDED query');
   if (r.snapshotDate !== e.snapshotDate) throw new InvalidEventError(`results are for snapshot ${JSON.stringify(r.snapshotDate)}, not ${e.snapshotDate}`);
+  if (r.asOf !== undefined && !isCalendarDate(r.asOf)) throw new InvalidEventError(`results.asOf must be a YYYY-MM-DD calendar date (got ${JSON.stringify(r.asOf)})`);
   if (r.resultKeys !== undefined && (!Array.isArray(r.resultKeys) || r.resultKeys.some((k) => typeof k !== 'string'))) {
     throw new InvalidEventError('results.resultKeys must be a list of keys');
   }
@@ -76,7 +79,11 @@ async function headSource(s3: S3Client, bucket: string, key: string): Promise<So
 export async function publishResults(input: PublishInput, deps: PublishDeps): Promise<PublishResult> {
   const { s3, config } = deps;
   const bucket = config.bucket || input.bucket;
-  const folder = partitionKey(config.resultsPrefix, input.snapshotDate, '');
+  // The as-of date the results were computed for (Stage 3 sets it on its status): a non-default
+  // one publishes under `as_of=<a>/`, never over the contract path of the default answer.
+  const asOf = input.results.asOf ?? config.asOfDate ?? input.snapshotDate;
+  const folder = stateCountsFolder(config.resultsPrefix, input.snapshotDate, asOf, config);
+  const productionFolder = stateCountsFolder(config.productionPrefix, input.snapshotDate, asOf, config);
   const keys = input.results.resultKeys && input.results.resultKeys.length > 0
     ? input.results.resultKeys
     : [folder + STATE_COUNTS_CSV, folder + STATE_COUNTS_JSON];
@@ -86,11 +93,24 @@ export async function publishResults(input: PublishInput, deps: PublishDeps): Pr
       throw new InvalidEventError(`results key '${key}' is not a file of '${folder}'`);
     }
   }
+  // One computation for the whole unit: the results files must all carry the same watermark. A
+  // mixed pair means a Stage 3 write is in progress (or died between its two writes): retry later
+  // rather than publish a CSV and a JSON of different computations.
+  const sources: Source[] = [];
+  for (const key of keys) sources.push(await headSource(s3, bucket, key));
+  const watermark = sources[0].watermark;
+  const mixed = sources.find((src) => compareWatermarks(src.watermark, watermark) !== 0);
+  if (mixed) {
+    throw new TransientError(`results of snapshot ${input.snapshotDate} are not one computation (${sources.map((src) => `${src.key}: `
+      + `${formatWatermark(src.watermark)}`).join(', ')}): a state-counts write is in progress or was interrupted; retry`);
+  }
   const published: string[] = [];
+  const targets: string[] = [];
   let stale = false;
-  for (const key of keys) {
-    const source = await headSource(s3, bucket, key);
-    const target = partitionKey(config.productionPrefix, input.snapshotDate, key.slice(folder.length));
+  for (const source of sources) {
+    const key = source.key;
+    const target = productionFolder + key.slice(folder.length);
+    targets.push(target);
     const result = await putIfNewer(s3, {
       bucket,
       key: target,
@@ -109,10 +129,21 @@ export async function publishResults(input: PublishInput, deps: PublishDeps): Pr
       },
     });
     deps.logger?.info('publish', { source: key, target, outcome: result.outcome, watermark: source.watermark, stored: result.stored });
-    if (result.outcome === 'stale') stale = true;
-    else published.push(target);
+    if (result.outcome === 'stale') {
+      // A newer computation is (being) published: writing our other files would only mix the pair.
+      stale = true;
+      break;
+    }
+    published.push(target);
   }
-  return stale
-    ? { published: false, reason: 'stale', keys: published }
-    : { published: true, reason: 'published', keys: published };
+  if (stale) return { published: false, reason: 'stale', keys: published };
+  // Verify the unit: every production file holds this computation now. A newer publish that started
+  // meanwhile owns the result (stale); anything else (a file deleted under us) is retried.
+  for (const target of targets) {
+    const now = await readCurrent(s3, bucket, target);
+    const cmp = now.watermark ? compareWatermarks(now.watermark, watermark) : -1;
+    if (cmp > 0) return { published: false, reason: 'stale', keys: published };
+    if (cmp < 0) throw new TransientError(`s3://${bucket}/${target} does not hold computation ${formatWatermark(watermark)} after publishing; retry`);
+  }
+  return { published: true, reason: 'published', keys: published };
 }

@@ -2,7 +2,8 @@
  * Output stems are injective in the raw key (below the snapshot folder) and readable: no two raw
  * objects of a snapshot share, and overwrite, each other's Stage 2 outputs.
  */
-import { STEM_HASH_HEX, outputStem, parseRawKey } from '../../lambda-src/lib/keys';
+import { snapshotOfRawKey } from '../../lambda-src/athena/request';
+import { STEM_HASH_HEX, outputStem, parseRawKey, rawKeySnapshot } from '../../lambda-src/lib/keys';
 import { mulberry32 } from '../../lambda-src/lib/prng';
 
 describe('outputStem', () => {
@@ -74,4 +75,27 @@ test('parseRawKey applies it below the snapshot folder', () => {
   expect(parseRawKey('data/batch/2025-08-10/a.jsonl.gz', 'data/batch/')).toEqual({ snapshotDate: '2025-08-10', stem: 'a.jsonl.gz', gzip: true });
   expect(parseRawKey('/tmp/in/2025-08-10/a.ndjson')).toMatchObject({ snapshotDate: '2025-08-10', stem: 'a.ndjson' });
   expect(parseRawKey('/tmp/in/plain.jsonl')).toMatchObject({ snapshotDate: undefined, stem: 'plain' });
+});
+
+describe('one snapshot rule for raw keys: the nearest date folder', () => {
+  const RAW = 'data/batch/';
+  test.each([
+    ['data/batch/2025-08-10/a.jsonl', '2025-08-10'],
+    ['data/batch/2025-08-10/2025-08-11/z.jsonl', '2025-08-11'],
+    ['data/batch/2025-08-10/sub/z.jsonl', '2025-08-10'],
+    ['data/batch/2025-08-10/snapshot_date=2025-08-12/z.jsonl', '2025-08-12'],
+    ['data/batch/2025-02-30/z.jsonl', undefined],
+    ['data/batch/z.jsonl', undefined],
+    ['other/2025-08-10/z.jsonl', undefined],
+    ['data/batch/2025-08-10/', undefined],
+    ['data/batch/latest/2025-08-10/z.jsonl', undefined], // the layout: the first folder is a date
+  ])('%s → %s, the same for Stage 2 (parseRawKey) and the query runner (snapshotOfRawKey)', (key, snapshot) => {
+    expect(rawKeySnapshot(key, RAW)).toBe(snapshot);
+    if (snapshot !== undefined) {
+      expect(parseRawKey(key, RAW).snapshotDate).toBe(snapshot);
+      expect(snapshotOfRawKey(key, RAW)).toBe(snapshot);
+    } else {
+      expect(() => snapshotOfRawKey(key, RAW)).toThrow(expect.objectContaining({ name: 'InvalidEventError' }));
+    }
+  });
 });

@@ -177,8 +177,10 @@ describe('publishResults', () => {
     const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps());
     expect(out.published).toBe(false);
     expect(out.reason).toBe('stale');
-    expect(out.keys).toEqual([`${PROD}state_counts.json`]);
+    // The newer computation owns the unit: our JSON is not written beside its CSV.
+    expect(out.keys).toEqual([]);
     expect(text(`${PROD}state_counts.csv`)).toBe('newer');
+    expect(store.has(`${PROD}state_counts.json`)).toBe(false);
   });
 
   test('a results object that changed between HeadObject and GetObject is a TransientError', async () => {

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { inputDigest, requestToken } from '../../lambda-src/athena/client';
+import { computationDigest, inputDigest, requestToken } from '../../lambda-src/athena/client';
 import { pendingRawObjects } from '../../lambda-src/athena/pending';
 import { parseQueryEvent } from '../../lambda-src/athena/request';
 import { MAX_RESTARTS, RunnerDeps, latestComputationKey } from '../../lambda-src/athena/runner';
@@ -132,7 +132,7 @@ function installS3(): void {
     const src = decodeURIComponent(String(i.CopySource).slice(BUCKET.length + 1));
     const o = store.get(src);
     if (!o) throw awsError('NoSuchKey', 404);
-    store.set(i.Key!, { ...o, metadata: { ...o.metadata } });
+    store.set(i.Key!, { ...o, metadata: i.MetadataDirective === 'REPLACE' ? { ...(i.Metadata ?? {}) } : { ...o.metadata } });
     return {};
   });
   s3Mock.on(DeleteObjectsCommand).callsFake(async (i) => {
@@ -357,6 +357,23 @@ describe('coalescing: a queued computation superseded by a newer one of the same
     expect(queries.size).toBe(2);
   });
 
+  test('a queued query that starts running just before the stop is not stopped (QUEUED is re-read right before)', async () => {
+    athenaMock.on(StopQueryExecutionCommand).resolves({});
+    plan = (q) => {
+      q.states = q.id === 'q-0001' ? ['QUEUED', 'QUEUED', 'RUNNING', 'SUCCEEDED'] : ['QUEUED', 'SUCCEEDED'];
+      q.rows = stateRows;
+    };
+    budget = 0;
+    const first = await runStateCounts(REQ, deps());
+    putRaw(part2, '{"facility_id":"FAC2"}\n');
+    await runStateCounts(REQ2, deps());
+    budget = 600_000;
+    const resumed = await runStateCounts(first, deps());
+    // superseded while queued, but it was RUNNING when re-read: not stopped; the waiter follows the newer one
+    expect(athenaMock).toHaveReceivedCommandTimes(StopQueryExecutionCommand, 0);
+    expect(resumed).toMatchObject({ done: true, queryExecutionId: 'q-0002' });
+  });
+
   test('a running query is never stopped: it finishes and is later superseded as usual', async () => {
     athenaMock.on(StopQueryExecutionCommand).resolves({});
     plan = (q) => {
@@ -457,6 +474,35 @@ describe('waiting for the rest of a snapshot (PENDING_INPUT_WINDOW_SECONDS)', ()
 });
 
 describe('Stage 3 state counts', () => {
+  test('results of a non-default as-of date go under as_of=<a>/, never over the default answer', async () => {
+    putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1"}\n');
+    const base = 'results/state_counts/snapshot_date=2025-08-10/';
+    const def = await runStateCounts(REQ, deps());
+    expect(def.resultKeys).toEqual([`${base}state_counts.csv`, `${base}state_counts.json`]);
+    const replay = await runStateCounts({ ...REQ, asOf: '2025-12-31' }, deps());
+    expect(replay.resultKeys).toEqual([`${base}as_of=2025-12-31/state_counts.csv`, `${base}as_of=2025-12-31/state_counts.json`]);
+    expect(JSON.parse(text(`${base}state_counts.json`)).as_of).toBe('2025-08-10');
+    expect(JSON.parse(text(`${base}as_of=2025-12-31/state_counts.json`)).as_of).toBe('2025-12-31');
+    // an explicit as-of equal to the default is the default answer
+    expect((await runStateCounts({ ...REQ, asOf: '2025-08-10' }, deps())).resultKeys).toEqual(def.resultKeys);
+  });
+
+  test('after a deploy that edits the SQL, an unchanged snapshot is a new computation (not a reused token Athena rejects)', async () => {
+    putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1"}\n');
+    const before = await runStateCounts(REQ, deps());
+    expect(before.done).toBe(true);
+    const edited = `${STATE_SQL}\n-- edited`;
+    // The fake Athena, like Athena, rejects a token reused with another QueryString.
+    const after = await runStateCounts(REQ, deps({ loadSql: (name) => (name === 'state_counts' ? edited : EXTRACT_SQL) }));
+    expect(after).toMatchObject({ done: true, state: 'SUCCEEDED' });
+    expect(after.queryExecutionId).not.toBe(before.queryExecutionId);
+    // and another workgroup or database is another computation too
+    const c = computationDigest(config, STATE_SQL, ["'2025-08-10'"]);
+    expect(computationDigest({ ...config, athenaWorkgroup: 'other' }, STATE_SQL, ["'2025-08-10'"])).not.toBe(c);
+    expect(computationDigest({ ...config, glueDatabase: 'other' }, STATE_SQL, ["'2025-08-10'"])).not.toBe(c);
+    expect(computationDigest(config, STATE_SQL, ["'2025-08-11'"])).not.toBe(c);
+  });
+
   test('starts a parameterised query with the idempotency token, database, workgroup and output location', async () => {
     putRaw('validated/snapshot_date=2025-08-10/part-0001.jsonl', '{"facility_id":"FAC1"}\n');
     const digest = await inputDigest(s3, BUCKET, 'validated/snapshot_date=2025-08-10/');
@@ -468,7 +514,9 @@ describe('Stage 3 state counts', () => {
       QueryExecutionContext: { Database: 'medlaunch_db' },
       WorkGroup: 'medlaunch-wg',
       ResultConfiguration: { OutputLocation: `s3://${BUCKET}/athena-results/` },
-      ClientRequestToken: requestToken({ ...REQ, asOf: '2025-08-10', inputDigest: digest }),
+      ClientRequestToken: requestToken({
+        ...REQ, asOf: '2025-08-10', inputDigest: digest, computation: computationDigest(config, STATE_SQL, ["'2025-08-10'", "'2025-08-10'"]),
+      }),
     });
     const token = athenaMock.commandCalls(StartQueryExecutionCommand)[0].args[0].input.ClientRequestToken!;
     expect(token).toMatch(/^[0-9a-f]{64}$/);
@@ -754,8 +802,8 @@ describe('Stage 3 state counts', () => {
     expect(status.done).toBe(true);
     expect(status.resultKeys).toContain(csvKey);
     expect(text(csvKey)).toBe('state,accredited_facilities\nMI,99\n');
-    // The JSON did not exist yet, so it was written.
-    expect(JSON.parse(text('results/state_counts/snapshot_date=2025-08-10/state_counts.json')).watermark.query_execution_id).toBe('q-0001');
+    // The JSON is not written beside a newer computation's CSV (the newer one writes its own pair).
+    expect(store.has('results/state_counts/snapshot_date=2025-08-10/state_counts.json')).toBe(false);
   });
 
   test('a lost 412 race on a conditional write (here the announcement, then the CSV) is re-read and retried', async () => {
@@ -877,6 +925,24 @@ describe('Stage 1 facility extract', () => {
     expect(twin).toEqual({ promoted: true, extractPrefix: `${partition}q-dup_`, extractFiles: 2 });
     expect(keysUnder(partition)).toEqual([`${partition}q-dup_part-1`, `${partition}q-dup_part-2`]);
     expect(keysUnder(staging)).toEqual([]);
+  });
+
+  test('an UNLOAD refused because its target is not empty (leftovers under a reused token) is replaced into a fresh folder', async () => {
+    plan = (q) => {
+      if (q.id === 'q-0001') {
+        q.states = ['FAILED'];
+        q.error = { ErrorCategory: 2, Retryable: false };
+        q.reason = 'HIVE_PATH_ALREADY_EXISTS: Target directory for table already exists';
+      } else {
+        q.states = ['SUCCEEDED'];
+      }
+      q.unloadFiles = ['part-a'];
+    };
+    const status = await runFacilityExtract(EREQ, deps());
+    expect(status).toMatchObject({ done: true, promoted: true, restarts: 1, queryExecutionId: 'q-0002', extractFiles: 1 });
+    const [failed, replacement] = [...queries.values()];
+    expect(replacement.token).not.toBe(failed.token);
+    expect(keysUnder('curated/facility_metrics/_staging/')).toEqual([]);
   });
 
   test('a failed UNLOAD has its partial staging output removed', async () => {

@@ -4,7 +4,7 @@
  * naming the date and the range; the raw object is never read, moved or deleted.
  */
 import { Readable } from 'node:stream';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { record } from './stage2-helpers';
 import { parseQueryEvent } from '../../lambda-src/athena/request';
@@ -51,6 +51,8 @@ describe('Stage 2 refuses the object without reading or writing anything', () =>
       Body: Readable.from([Buffer.from(`${JSON.stringify(record('FAC1', input.Key.split('/')[2], ['2030-01-01']))}\n`)]) as any,
     }));
     s3Mock.on(PutObjectCommand).resolves({});
+    // No output exists yet (each Stage 2 output write first reads the current output's source version).
+    s3Mock.on(HeadObjectCommand).rejects(new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'not found' }));
   });
   afterAll(() => {
     process.env = ENV;

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { record } from './stage2-helpers';
 import { handler } from '../../lambda-src/handlers/stage2-processor';
@@ -15,6 +15,8 @@ beforeEach(() => {
     return { Body: Readable.from([Buffer.from(`${JSON.stringify(record('FAC1', d, ['2025-09-01']))}\n`)]) as any, ETag: '"e"' };
   });
   s3Mock.on(PutObjectCommand).resolves({});
+  // No output exists yet (each output write first reads the source version of the current output).
+  s3Mock.on(HeadObjectCommand).rejects(new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'not found' }));
 });
 afterAll(() => {
   process.env = ENV;

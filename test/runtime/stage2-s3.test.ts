@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { record } from './stage2-helpers';
 import { processS3Object } from '../../lambda-src/stage2';
@@ -29,7 +29,11 @@ async function bodyText(b: unknown): Promise<string> {
 
 const run = () => processS3Object({ client, bucket: 'data', key: KEY, rawPrefix: 'data/batch/', prefixes: PREFIXES, months: 6 });
 
-beforeEach(() => s3Mock.reset());
+beforeEach(() => {
+  s3Mock.reset();
+  // No output exists yet (each output write first reads the source version of the current output).
+  s3Mock.on(HeadObjectCommand).rejects(new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'not found' }));
+});
 
 describe('Stage 2 against S3 (mocked SDK)', () => {
   test('reads the object and writes every output under keys derived from the input key', async () => {

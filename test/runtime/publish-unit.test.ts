@@ -1,0 +1,155 @@
+/**
+ * Issue #16, "production CSV and JSON from different computations": against the embedded S3, the
+ * publisher publishes the state-counts pair as one unit — never a CSV and a JSON of two
+ * computations marked published.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { QueryStatus } from '../../lambda-src/athena/types';
+import { loadConfig } from '../../lambda-src/lib/config';
+import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
+import { publishResults } from '../../lambda-src/stage4';
+import { LocalS3 } from '../../local/s3';
+
+const BUCKET = 'publish-unit';
+const config = loadConfig({ DATA_BUCKET: BUCKET });
+const D = '2025-08-10';
+const RES = `results/state_counts/snapshot_date=${D}/`;
+const PROD = `production/state_counts/snapshot_date=${D}/`;
+const W1: Watermark = { submittedAt: '2025-08-10T12:00:00.000Z', queryExecutionId: 'q-1' };
+const W2: Watermark = { submittedAt: '2025-08-10T12:05:00.000Z', queryExecutionId: 'q-2' };
+const noSleep = async (): Promise<void> => undefined;
+
+let root: string;
+let s3: LocalS3;
+const clients: S3Client[] = [];
+
+function newClient(): S3Client {
+  const c = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  clients.push(c);
+  return c;
+}
+
+async function put(key: string, body: string, w: Watermark): Promise<void> {
+  await newClient().send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, Metadata: { watermark: formatWatermark(w) } }));
+}
+async function results(file: 'csv' | 'json', w: Watermark): Promise<void> {
+  await put(`${RES}state_counts.${file}`, file === 'csv' ? `state,accredited_facilities\nMI,${w.queryExecutionId}\n` : `{"id":"${w.queryExecutionId}"}\n`, w);
+}
+async function prodWatermarks(): Promise<Array<string | undefined>> {
+  const out: Array<string | undefined> = [];
+  for (const f of ['csv', 'json']) {
+    try {
+      const h = await newClient().send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${PROD}state_counts.${f}` }));
+      out.push(parseWatermark(h.Metadata?.watermark)?.queryExecutionId);
+    } catch {
+      out.push(undefined);
+    }
+  }
+  return out;
+}
+function status(w: Watermark): QueryStatus {
+  return {
+    query: 'state_counts',
+    bucket: BUCKET,
+    snapshotDate: D,
+    asOf: D,
+    queryExecutionId: w.queryExecutionId,
+    submittedAt: w.submittedAt,
+    state: 'SUCCEEDED',
+    done: true,
+    resultKeys: [`${RES}state_counts.csv`, `${RES}state_counts.json`],
+  };
+}
+const publish = (w: Watermark, c: S3Client = newClient()) =>
+  publishResults({ bucket: BUCKET, snapshotDate: D, results: status(w) }, { s3: c, config, sleep: noSleep });
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'publish-unit-'));
+  s3 = await LocalS3.start({ rootDir: root });
+  await s3.createBucket(BUCKET);
+});
+afterAll(async () => {
+  for (const c of clients) c.destroy();
+  await s3.close();
+  rmSync(root, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  const c = newClient();
+  const all = ((await c.send(new ListObjectsV2Command({ Bucket: BUCKET }))).Contents ?? []).map((o) => ({ Key: o.Key! }));
+  if (all.length > 0) await c.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: all } }));
+});
+
+test('a results pair of two computations (Stage 3 interrupted between its writes) is not published: TransientError, nothing written', async () => {
+  await results('csv', W2);
+  await results('json', W1);
+  await expect(publish(W1)).rejects.toMatchObject({ name: 'TransientError' });
+  expect(await prodWatermarks()).toEqual([undefined, undefined]);
+  // Stage 3's retry completes the pair: the retry publishes it whole.
+  await results('json', W2);
+  expect(await publish(W1)).toMatchObject({ published: true });
+  expect(await prodWatermarks()).toEqual(['q-2', 'q-2']);
+  const csv = await (await newClient().send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PROD}state_counts.csv` }))).Body!.transformToString();
+  expect(csv).toContain('MI,q-2');
+});
+
+test('an older publisher after a newer one died between its two writes: stale, it does not write its JSON beside the newer CSV', async () => {
+  await results('csv', W1);
+  await results('json', W1);
+  expect(await publish(W1)).toMatchObject({ published: true });
+  // The newer computation's publisher wrote the CSV and died.
+  await put(`${PROD}state_counts.csv`, 'state,accredited_facilities\nMI,q-2\n', W2);
+  // An older computation (another execution, results of q-1.5) publishes now.
+  const W15: Watermark = { submittedAt: '2025-08-10T12:02:00.000Z', queryExecutionId: 'q-15' };
+  await results('csv', W15);
+  await results('json', W15);
+  expect(await publish(W15)).toEqual({ published: false, reason: 'stale', keys: [] });
+  expect(await prodWatermarks()).toEqual(['q-2', 'q-1']);
+  // The newer execution's retry repairs the unit.
+  await results('csv', W2);
+  await results('json', W2);
+  expect(await publish(W2)).toMatchObject({ published: true });
+  expect(await prodWatermarks()).toEqual(['q-2', 'q-2']);
+});
+
+test('a newer publish that overtakes ours between our writes and our check: ours reports stale, not published', async () => {
+  await results('csv', W1);
+  await results('json', W1);
+  const c = newClient();
+  let puts = 0;
+  c.middlewareStack.add((next, ctx) => async (args) => {
+    const out = await next(args);
+    if (ctx.commandName === 'PutObjectCommand' && ++puts === 2) {
+      // right after our JSON write, a newer computation's publisher writes its CSV
+      await put(`${PROD}state_counts.csv`, 'state,accredited_facilities\nMI,q-2\n', W2);
+    }
+    return out;
+  }, { step: 'initialize', name: 'overtake' });
+  expect(await publish(W1, c)).toMatchObject({ published: false, reason: 'stale' });
+});
+
+test('a non-default as-of answer is published under as_of=<a>/ and leaves the contract path alone', async () => {
+  await results('csv', W1);
+  await results('json', W1);
+  expect(await publish(W1)).toMatchObject({ published: true });
+  const A = `${RES}as_of=2025-12-31/`;
+  await put(`${A}state_counts.csv`, 'state,accredited_facilities\nMI,7\n', W2);
+  await put(`${A}state_counts.json`, '{"as_of":"2025-12-31"}\n', W2);
+  const st = { ...status(W2), asOf: '2025-12-31', resultKeys: [`${A}state_counts.csv`, `${A}state_counts.json`] };
+  const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: st }, { s3: newClient(), config, sleep: noSleep });
+  expect(out).toEqual({
+    published: true, reason: 'published', keys: [`${PROD}as_of=2025-12-31/state_counts.csv`, `${PROD}as_of=2025-12-31/state_counts.json`],
+  });
+  expect(await prodWatermarks()).toEqual(['q-1', 'q-1']); // the default answer is untouched
+  // results keys of the default folder are refused for a non-default as-of (and vice versa)
+  await expect(publishResults({ bucket: BUCKET, snapshotDate: D, results: { ...st, resultKeys: [`${RES}state_counts.csv`] } },
+    { s3: newClient(), config, sleep: noSleep })).rejects.toMatchObject({ name: 'InvalidEventError' });
+});
