@@ -14,7 +14,7 @@ import { loadConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent, ObjectRef } from '../lib/events';
-import { assertSnapshotInRange, isDataKey } from '../lib/keys';
+import { assertSnapshotInRange, isDataKey, rawKeySnapshot } from '../lib/keys';
 import { processS3Object, ProcessSummary } from '../stage2';
 import { DeletedSummary, deletedObjectOf, removeDeletedObjectOutputs } from '../stage2/delete';
 
@@ -28,9 +28,10 @@ function client(): S3Client {
 
 function checkKey(ref: ObjectRef, rawPrefix: string): void {
   if (!ref.key.startsWith(rawPrefix)) throw new InvalidEventError(`key '${ref.key}' is outside the raw prefix '${rawPrefix}'`);
-  const rest = ref.key.slice(rawPrefix.length);
-  const folder = rest.split('/')[0];
-  if (!rest.includes('/') || !isCalendarDate(folder)) {
+  // One rule for a key's snapshot everywhere (lambda-src/lib/keys.ts, rawKeySnapshot): the nearest date folder
+  // of a key under <raw>/<YYYY-MM-DD>/, as the key parser and the query runner use it.
+  const folder = rawKeySnapshot(ref.key, rawPrefix);
+  if (folder === undefined) {
     throw new InvalidEventError(`key '${ref.key}' is not under ${rawPrefix}<YYYY-MM-DD>/`);
   }
   if (!isDataKey(ref.key)) throw new InvalidEventError(`key '${ref.key}' is not a data file (.jsonl, .ndjson, .json, optionally .gz)`);
@@ -77,6 +78,8 @@ export const handler = async (event: unknown): Promise<ProcessSummary | ProcessS
       bucket: ref.bucket,
       key: ref.key,
       etag: ref.etag,
+      ...(ref.versionId !== undefined ? { versionId: ref.versionId } : {}),
+      ...(ref.sequencer !== undefined ? { sequencer: ref.sequencer } : {}),
       rawPrefix: config.rawPrefix,
       prefixes: { validated: config.validatedPrefix, expiring: config.expiringPrefix, quarantine: config.quarantinePrefix },
       months: config.expiryMonths,

@@ -7,6 +7,8 @@ export interface ObjectRef {
   readonly etag?: string;
   readonly size?: number;
   readonly sequencer?: string;
+  /** The version the event names (versioned buckets): Stage 2 reads exactly that version. */
+  readonly versionId?: string;
 }
 
 function decodeS3NotificationKey(key: string): string {
@@ -30,7 +32,8 @@ export function objectsFromEvent(event: unknown): ObjectRef[] {
     if (e['detail-type'] !== undefined && e['detail-type'] !== 'Object Created') {
       throw new InvalidEventError(`unsupported EventBridge detail-type '${e['detail-type']}'`);
     }
-    return [{ bucket: name, key, etag: e.detail.object.etag, size: e.detail.object.size, sequencer: e.detail.object.sequencer }];
+    const o = e.detail.object;
+    return [{ bucket: name, key, etag: o.etag, size: o.size, sequencer: o.sequencer, ...(typeof o['version-id'] === 'string' ? { versionId: o['version-id'] } : {}) }];
   }
   if (Array.isArray(e.Records)) {
     const refs = e.Records.filter((r: any) => r?.eventSource === 'aws:s3' && String(r.eventName ?? '').startsWith('ObjectCreated'))
@@ -40,6 +43,7 @@ export function objectsFromEvent(event: unknown): ObjectRef[] {
         etag: r.s3?.object?.eTag,
         size: r.s3?.object?.size,
         sequencer: r.s3?.object?.sequencer,
+        ...(typeof r.s3?.object?.versionId === 'string' ? { versionId: r.s3.object.versionId } : {}),
       }));
     if (refs.length === 0 || refs.some((r: ObjectRef) => !r.bucket || !r.key)) {
       throw new InvalidEventError('S3 notification without ObjectCreated records');
@@ -47,7 +51,12 @@ export function objectsFromEvent(event: unknown): ObjectRef[] {
     return refs;
   }
   if (typeof e.bucket === 'string' && typeof e.key === 'string' && e.bucket && e.key) {
-    return [{ bucket: e.bucket, key: e.key, etag: typeof e.etag === 'string' ? e.etag : undefined }];
+    return [{
+      bucket: e.bucket,
+      key: e.key,
+      etag: typeof e.etag === 'string' ? e.etag : undefined,
+      ...(typeof e.versionId === 'string' ? { versionId: e.versionId } : {}),
+    }];
   }
   throw new InvalidEventError('unrecognised event: expected an EventBridge S3 event, an S3 notification or {bucket, key}');
 }

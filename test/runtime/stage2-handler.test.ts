@@ -63,6 +63,24 @@ describe('stage2-processor handler', () => {
     expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
   });
 
+  test('reads exactly the version the event names (EventBridge version-id, S3 notification versionId, payload versionId)', async () => {
+    const eb = ebEvent('data/batch/2025-08-10/part.jsonl');
+    (eb.detail.object as Record<string, unknown>)['version-id'] = 'v-eb';
+    (eb.detail.object as Record<string, unknown>).sequencer = '0055AED6DCD90281E5';
+    await handler(eb);
+    const rec = { eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'data' }, object: { key: 'data/batch/2025-08-10/b.jsonl', versionId: 'v-n' } } };
+    await handler({ Records: [rec] });
+    await handler({ bucket: 'data', key: 'data/batch/2025-08-10/c.jsonl', versionId: 'v-p' });
+    expect(s3Mock.commandCalls(GetObjectCommand).map((c) => [c.args[0].input.Key, c.args[0].input.VersionId])).toEqual([
+      ['data/batch/2025-08-10/part.jsonl', 'v-eb'], ['data/batch/2025-08-10/b.jsonl', 'v-n'], ['data/batch/2025-08-10/c.jsonl', 'v-p'],
+    ]);
+  });
+
+  test('a key under two date folders belongs to the nearest one, as everywhere else (docs/semantics.md)', async () => {
+    const r = await handler(ebEvent('data/batch/2025-08-10/2025-08-11/z.jsonl'));
+    expect(r).toMatchObject({ snapshotDate: '2025-08-11' });
+  });
+
   test('rejects a malformed asOf', async () => {
     await expect(handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl', asOf: '2025-02-30' })).rejects.toMatchObject({ name: 'InvalidEventError' });
   });
