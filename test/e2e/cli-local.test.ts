@@ -114,25 +114,27 @@ test('--fault athena-fail: the same seed fails the same snapshot on every run; t
   const text = cli(['local', '--fault', 'athena-fail', '--workdir', join(work, 'fail1')], work);
   expect(text.status).toBe(1);
   expect(text.stderr.trim().split('\n')).toHaveLength(1);
-  expect(text.stderr.trim()).toMatch(/^medlaunch-elt: 3 of 9 execution\(s\) failed; first: data\/batch\/2025-08-11\/facilities_0001\.jsonl: QueryFailedError.* \(alerts: .*fail1\/alerts\.jsonl\)$/);
+  // One failure, one alert: only the execution holding the snapshot's ticket runs its queries (docs/runtime.md,
+  // "Coordinating a snapshot's files"); which of the snapshot's three files holds it depends on timing.
+  expect(text.stderr.trim()).toMatch(/^medlaunch-elt: 1 of 9 execution\(s\) failed; first: data\/batch\/2025-08-11\/facilities_000[1-3]\.jsonl: QueryFailedError.* \(alerts: .*fail1\/alerts\.jsonl\)$/);
   expect(text.stdout).toMatch(/^drill \(seed 1\):$/m);
   expect(text.stdout).toMatch(/^ {2}injected athena-fail: every facility_extract query of snapshot 2025-08-11 ends FAILED \(non-retryable\)$/m);
-  expect(text.stdout).toMatch(/^ {2}not recovered: 3 of 9 executions failed, 3 alerts published/m);
+  expect(text.stdout).toMatch(/^ {2}not recovered: 1 of 9 executions failed, 1 alert published/m);
   expect(text.stdout).toMatch(/^alerts log: .*fail1\/alerts\.jsonl$/m);
 
   const json = cli(['local', '--fault', 'athena-fail', '--json', '--workdir', join(work, 'fail2')], work);
   expect(json.status).toBe(1);
   const summary = JSON.parse(json.stdout.trim().split('\n').pop()!);
   const failed = summary.executions.filter((e: any) => e.status !== 'SUCCEEDED').map((e: any) => e.snapshot);
-  expect(failed).toEqual(['2025-08-11', '2025-08-11', '2025-08-11']);
+  expect(failed).toEqual(['2025-08-11']);
   expect(summary.drill).toMatchObject({
     seed: 1,
-    failed: 3,
-    alerts: 3,
+    failed: 1,
+    alerts: 1,
     recovered: false,
     faults: [{ fault: 'athena-fail', target: '2025-08-11', injected: expect.stringMatching(/snapshot 2025-08-11/) }],
   });
-  expect(summary.alerts).toHaveLength(3);
+  expect(summary.alerts).toHaveLength(1);
 }, 300_000);
 
 test.each([
