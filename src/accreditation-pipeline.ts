@@ -1031,6 +1031,7 @@ export class AccreditationPipeline extends Construct {
         'bucket.$': '$.snapshot.bucket',
         'key.$': '$.snapshot.key',
         'snapshotDate.$': '$.snapshot.snapshotDate',
+        'asOf.$': '$.options.asOf',
         'polls': 0,
       }), queryTimeout, `Start the ${label} query`, { outputPath: '$.Payload' });
       const poll = invoke(`Poll${name}`, this.queryFunction, sfn.TaskInput.fromJsonPathAt('$'), queryTimeout,
@@ -1085,9 +1086,27 @@ export class AccreditationPipeline extends Construct {
       sfn.Condition.isPresent(bucketPath), sfn.Condition.isString(bucketPath),
       sfn.Condition.isPresent(keyPath), sfn.Condition.isString(keyPath),
     );
+    // The as-of date of the run (README, "Semantics"): a manual start may name one (`asOf`), which the queries of
+    // the refresh use as Stage 2 does; otherwise null, and each stage uses its default (AS_OF_DATE, else the
+    // snapshot date).
+    const defaultAsOf = new sfn.Pass(this, 'DefaultAsOf', {
+      comment: 'No as-of date named: every stage uses its default',
+      result: sfn.Result.fromObject({ asOf: null }),
+      resultPath: '$.options',
+    });
+    const namedAsOf = new sfn.Pass(this, 'NamedAsOf', {
+      comment: 'The manual start names an as-of date: the refresh queries use it too',
+      parameters: { 'asOf.$': '$.asOf' },
+      resultPath: '$.options',
+    });
+    defaultAsOf.next(processObject);
+    namedAsOf.next(processObject);
+    const manualAsOf = new sfn.Choice(this, 'HasAsOf')
+      .when(sfn.Condition.isPresent('$.asOf'), namedAsOf)
+      .otherwise(defaultAsOf);
     return new sfn.Choice(this, 'CheckInput')
-      .when(names('$.detail.bucket.name', '$.detail.object.key'), describe.next(processObject))
-      .when(names('$.bucket', '$.key'), describeManual.next(processObject))
+      .when(names('$.detail.bucket.name', '$.detail.object.key'), describe.next(defaultAsOf))
+      .when(names('$.bucket', '$.key'), describeManual.next(manualAsOf))
       .otherwise(reject);
   }
 }

@@ -122,6 +122,17 @@ async function run(input: any, behaviour: Record<string, (input: any, n: number)
 }
 
 describe('state machine (executed by aws-local-stepfunctions)', () => {
+  test('a manual start naming an as-of date: Stage 2 and both refresh queries use it; an event leaves it null (each stage\'s default)', async () => {
+    const manual = await run({ bucket: 'data-bucket', key: 'data/batch/2025-08-10/part-1.jsonl', asOf: '2026-01-01' });
+    expect(manual.error).toBeUndefined();
+    expect(manual.calls.ProcessObject[0]).toMatchObject({ asOf: '2026-01-01' });
+    expect(manual.calls.StartExtract[0]).toMatchObject({ query: 'facility_extract', asOf: '2026-01-01' });
+    expect(manual.calls.StartStateCounts[0]).toMatchObject({ query: 'state_counts', asOf: '2026-01-01' });
+    const plain = await run({ bucket: 'data-bucket', key: 'data/batch/2025-08-10/part-1.jsonl' });
+    expect(plain.error).toBeUndefined();
+    expect(plain.calls.StartStateCounts[0].asOf).toBeNull();
+  });
+
   test('happy path: process, claim the ticket, read it back, extract and counts polled to completion, publish the counts', async () => {
     const { calls, output, error } = await run(EVENT);
     expect(error).toBeUndefined();
@@ -130,7 +141,7 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     expect(calls.ClaimSnapshot).toEqual([{ coordination: 'claim', ...ticket }]);
     expect(calls.ReadTicket).toEqual([{ coordination: 'check', ...ticket }]);
     expect(calls.StartExtract[0]).toEqual({
-      query: 'facility_extract', bucket: 'data-bucket', key: 'data/batch/2025-08-10/part-1.jsonl', snapshotDate: '2025-08-10', polls: 0,
+      query: 'facility_extract', bucket: 'data-bucket', key: 'data/batch/2025-08-10/part-1.jsonl', snapshotDate: '2025-08-10', asOf: null, polls: 0,
     });
     expect(calls.StartStateCounts[0].query).toBe('state_counts');
     expect(calls.PollStateCounts[0]).toMatchObject({ queryExecutionId: 'q-state_counts', polls: 1, done: false });
