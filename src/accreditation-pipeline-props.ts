@@ -209,26 +209,31 @@ export interface AccreditationPipelineProps {
 
   /**
    * Calls of the query-runner per query (start and polls) before the execution fails with
-   * `QueryPollLimitExceeded` (integer from 1 to 1000). Calls that only wait for the rest of the
-   * snapshot (`pendingInputWindow`) do not count.
+   * `QueryPollLimitExceeded` (integer from 1 to 1000).
    *
    * @default 40
    */
   readonly maxQueryPolls?: number;
 
   /**
-   * How long the Stage 1 and Stage 3 queries of a snapshot wait for the snapshot's other raw
-   * objects that are still being validated. Files of one snapshot usually land together; each starts
-   * an execution, and without the wait each would run its own extract over the whole snapshot, all
-   * but the last replaced at once. A raw object counts as pending while its validated output is
-   * missing or older than it and it is younger than this window, so an object whose Stage 2 failed
-   * (and alerted) holds the others back by at most this long. While waiting, the state machine
-   * calls the query runner every `queryPollInterval`; these calls hold no Lambda in between and do
-   * not count against `maxQueryPolls`. `Duration.seconds(0)` turns the wait off. Must be shorter
-   * than `stateMachineTimeout`.
+   * How long an execution waits, after writing its snapshot's ticket, before it reads the ticket
+   * back. The execution the ticket then names refreshes the snapshot (extract, state counts,
+   * publish); every other one ends superseded, because a later file's execution refreshes the
+   * snapshot after it (docs/runtime.md, "Coordinating a snapshot's files"). Longer: fewer refreshes
+   * when a snapshot's files arrive spread out; shorter: results sooner. Results are the same either
+   * way. From 1 second to 1 hour, shorter than `stateMachineTimeout`.
    *
-   * @default - twice `processorTimeout` (20 minutes with the defaults), at most half of
-   * `stateMachineTimeout`
+   * @default Duration.seconds(30)
+   */
+  readonly snapshotQuietPeriod?: Duration;
+
+  /**
+   * Ignored: executions no longer wait for a snapshot's pending raw objects (which listed the
+   * snapshot's folders on every call); they coordinate through a per-snapshot ticket instead
+   * (`snapshotQuietPeriod`). Still accepted, so existing apps keep synthesizing.
+   *
+   * @deprecated use `snapshotQuietPeriod`.
+   * @default - ignored
    */
   readonly pendingInputWindow?: Duration;
 

@@ -221,11 +221,11 @@ export class AccreditationPipeline extends Construct {
     validateInteger('queryPollInterval (seconds)', pollInterval.toSeconds(), 1, 3600);
     const machineTimeout = props.stateMachineTimeout ?? Duration.hours(3);
     validateInteger('stateMachineTimeout (seconds)', machineTimeout.toSeconds(), 60, 365 * 24 * 3600);
-    const pendingInputWindow = props.pendingInputWindow
-      ?? Duration.seconds(Math.min(processorTimeout.toSeconds() * 2, Math.floor(machineTimeout.toSeconds() / 2)));
-    validateInteger('pendingInputWindow (seconds)', pendingInputWindow.toSeconds(), 0, 86_400);
-    if (pendingInputWindow.toSeconds() >= machineTimeout.toSeconds()) {
-      throw new Error(`pendingInputWindow (${pendingInputWindow.toSeconds()} s) must be shorter than stateMachineTimeout (${machineTimeout.toSeconds()} s)`);
+    // pendingInputWindow is deprecated and ignored (the ticket replaced the pending-input wait).
+    const quietPeriod = props.snapshotQuietPeriod ?? Duration.seconds(30);
+    validateInteger('snapshotQuietPeriod (seconds)', quietPeriod.toSeconds(), 1, 3600);
+    if (quietPeriod.toSeconds() >= machineTimeout.toSeconds()) {
+      throw new Error(`snapshotQuietPeriod (${quietPeriod.toSeconds()} s) must be shorter than stateMachineTimeout (${machineTimeout.toSeconds()} s)`);
     }
     const resultsExpiration = props.athenaResultsExpiration ?? Duration.days(7);
     validateInteger('athenaResultsExpiration (days)', resultsExpiration.toDays(), 1, 3650);
@@ -429,7 +429,6 @@ export class AccreditationPipeline extends Construct {
       ATHENA_OUTPUT_LOCATION: this.athenaOutputLocation,
       EXPIRY_MONTHS: String(expiryMonths),
       QUERY_WAIT_SAFETY_MS: String(QUERY_WAIT_SAFETY.toMilliseconds()),
-      PENDING_INPUT_WINDOW_SECONDS: String(pendingInputWindow.toSeconds()),
       POWERTOOLS_LOG_LEVEL: logLevel,
     };
     const makeFunction = (fnId: string, asset: LambdaAssetName, description: string, timeout: Duration, memorySize: number) => {
@@ -480,9 +479,13 @@ export class AccreditationPipeline extends Construct {
       'Stage 4: publishes the state counts of a successful run to the production path', Duration.minutes(1), 256);
 
     // Least privilege: each function reaches only the prefixes it reads or writes.
-    this.grantPrefixes(this.processorFunction, { read: [p.raw], write: [p.validated, p.expiring, p.quarantine] });
-    // The query runner also lists (never reads) the raw prefix: which raw objects of a snapshot are still being
-    // validated (PENDING_INPUT_WINDOW_SECONDS); grantPrefixes' bucket-wide s3:ListBucket covers it.
+    // The processor also writes and reads the snapshot tickets (<validated>_coordination/) and removes the outputs of
+    // a deleted raw object (docs/runtime.md, "Coordinating a snapshot's files", "Deleted files").
+    this.grantPrefixes(this.processorFunction, {
+      read: [p.raw],
+      write: [p.validated, p.expiring, p.quarantine],
+      delete: [p.validated, p.expiring, p.quarantine],
+    });
     this.grantPrefixes(this.queryFunction, {
       read: [p.validated],
       write: [p.curated, p.results, p.athenaResults],
@@ -532,7 +535,8 @@ export class AccreditationPipeline extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
       comment: 'medlaunch-elt: Stage 2 on the new object, then Stage 1 and Stage 3 for its snapshot, then Stage 4',
-      definitionBody: sfn.DefinitionBody.fromChainable(this.buildDefinition(processorTimeout, queryTimeout, pollInterval, maxQueryPolls)),
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        this.buildDefinition(processorTimeout, queryTimeout, pollInterval, maxQueryPolls, quietPeriod)),
       timeout: machineTimeout,
       tracingEnabled: true,
       logs: { destination: this.stateMachineLogGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
@@ -546,10 +550,12 @@ export class AccreditationPipeline extends Construct {
     // ---------------------------------------------------------------- EventBridge rule
     this.ruleDeadLetterQueue = this.createQueue('RuleDlq', removalPolicy);
     this.rule = new events.Rule(this, 'ObjectCreatedRule', {
-      description: `Starts the medlaunch-elt state machine for every data file (${DATA_FILE_EXTENSIONS.join(', ')}) created under ${p.raw}`,
+      description: `Starts the medlaunch-elt state machine for every data file (${DATA_FILE_EXTENSIONS.join(', ')}) created or deleted under ${p.raw}`,
       eventPattern: {
         source: ['aws.s3'],
-        detailType: ['Object Created'],
+        // "Object Deleted" covers DeleteObject (deletion-type "Permanently Deleted" or "Delete Marker Created") and
+        // lifecycle expiration (S3 User Guide, "Using EventBridge").
+        detailType: ['Object Created', 'Object Deleted'],
         detail: {
           bucket: { name: [bucketName] },
           object: { key: dataFileKeyPattern(p.raw) },
@@ -882,7 +888,8 @@ export class AccreditationPipeline extends Construct {
   }
 
   /** The Stage 4 state machine (docs/design.md, "Handlers and the state machine"). */
-  private buildDefinition(processorTimeout: Duration, queryTimeout: Duration, pollInterval: Duration, maxPolls: number): sfn.IChainable {
+  private buildDefinition(processorTimeout: Duration, queryTimeout: Duration, pollInterval: Duration, maxPolls: number,
+    quietPeriod: Duration): sfn.IChainable {
     const retryTransient = (task: tasks.LambdaInvoke) => task.addRetry({
       errors: TRANSIENT_LAMBDA_ERRORS,
       interval: Duration.seconds(2),
@@ -952,15 +959,14 @@ export class AccreditationPipeline extends Construct {
     });
     notify.addCatch(alertNotDelivered, { errors: ['States.ALL'], resultPath: '$.alertError' });
     notify.next(failed);
-    const catchTo = (state: tasks.LambdaInvoke | sfn.Parallel) => state.addCatch(notify, { errors: ['States.ALL'], resultPath: '$.error' });
 
-    // 0. Only S3 "Object Created" events (as the rule sends them) are processed.
+    // 0. Only S3 "Object Created" / "Object Deleted" events (as the rule sends them) and manual {bucket, key} starts.
     const reject = new sfn.Pass(this, 'RejectInput', {
       comment: 'The input does not name a bucket and key: alert without processing',
       parameters: {
         'object': { bucket: 'unknown', key: 'unknown' },
         'input.$': '$',
-        'error': { Error: 'InvalidEventError', Cause: 'the execution input is not an S3 "Object Created" event (detail.bucket.name, detail.object.key)' },
+        'error': { Error: 'InvalidEventError', Cause: 'the execution input is not an S3 "Object Created" or "Object Deleted" event (detail.bucket.name, detail.object.key)' },
       },
     });
     reject.next(notify);
@@ -975,20 +981,55 @@ export class AccreditationPipeline extends Construct {
       resultPath: '$.object',
     });
 
-    // 1. Stage 2 on the new object.
+    // After Stage 2, a failure of a later state is kept at $.laterError: the alert names the first error of the
+    // execution (Stage 2's, when it failed and the execution still coordinated its snapshot).
+    const laterError = new sfn.Pass(this, 'UseLaterError', {
+      comment: 'No earlier error: the alert names the error of the coordination or refresh state',
+      parameters: { 'Error.$': '$.laterError.Error', 'Cause.$': '$.laterError.Cause' },
+      resultPath: '$.error',
+    });
+    laterError.next(notify);
+    const alertWhich = new sfn.Choice(this, 'AlertWhichError')
+      .when(sfn.Condition.isPresent('$.error'), notify)
+      .otherwise(laterError);
+    const catchLater = (state: tasks.LambdaInvoke | sfn.Parallel) => state.addCatch(alertWhich, { errors: ['States.ALL'], resultPath: '$.laterError' });
+
+    // 1. Stage 2 on the object: validate a created one, remove the outputs of a deleted one (the handler dispatches).
     const processObject = invoke('ProcessObject', this.processorFunction,
       sfn.TaskInput.fromJsonPathAt('$'),
-      processorTimeout, 'Stage 2: validate the file, write validated/expiring/quarantine',
+      processorTimeout, 'Stage 2: validate the file (write validated/expiring/quarantine), or remove the outputs of a deleted file',
       { resultSelector: { 'summary.$': '$.Payload' }, resultPath: '$.process' });
-    catchTo(processObject);
 
-    // 2. Stage 1 and Stage 3 for the snapshot, each a start/poll loop with a cap.
+    // 2. The snapshot's ticket (docs/runtime.md, "Coordinating a snapshot's files"): written after Stage 2 (also when
+    // Stage 2 failed: a failed file never holds its snapshot back), read back after the quiet period. Only the
+    // execution it then names refreshes the snapshot; the others end superseded.
+    const ticketPayload = (op: 'claim' | 'check') => sfn.TaskInput.fromObject({
+      'coordination': op,
+      'bucket.$': '$.object.bucket',
+      'object.$': '$.object.key',
+      'execution.$': '$$.Execution.Id',
+    });
+    const claim = invoke('ClaimSnapshot', this.processorFunction, ticketPayload('claim'), Duration.seconds(30),
+      'Write the snapshot ticket naming this execution (one PutObject)',
+      { resultSelector: { 'bucket.$': '$.Payload.bucket', 'key.$': '$.Payload.object', 'snapshotDate.$': '$.Payload.snapshotDate' }, resultPath: '$.snapshot' });
+    catchLater(claim);
+    processObject.addCatch(claim, { errors: ['States.ALL'], resultPath: '$.error' });
+    const quiet = new sfn.Wait(this, 'WaitQuietPeriod', {
+      comment: 'Let the snapshot\'s other files finish: a later file\'s execution takes the ticket over',
+      time: sfn.WaitTime.duration(quietPeriod),
+    });
+    const readTicket = invoke('ReadTicket', this.processorFunction, ticketPayload('check'), Duration.seconds(30),
+      'Read the snapshot ticket back (one GetObject): does it still name this execution?',
+      { resultSelector: { 'latest.$': '$.Payload.latest', 'ticket.$': '$.Payload' }, resultPath: '$.ticket' });
+    catchLater(readTicket);
+
+    // 3. Stage 1 and Stage 3 for the snapshot, each a start/poll loop with a cap.
     const queryBranch = (name: string, query: string, label: string) => {
       const start = invoke(`Start${name}`, this.queryFunction, sfn.TaskInput.fromObject({
         query,
-        'bucket.$': '$.process.summary.bucket',
-        'key.$': '$.process.summary.key',
-        'snapshotDate.$': '$.process.summary.snapshotDate',
+        'bucket.$': '$.snapshot.bucket',
+        'key.$': '$.snapshot.key',
+        'snapshotDate.$': '$.snapshot.snapshotDate',
         'polls': 0,
       }), queryTimeout, `Start the ${label} query`, { outputPath: '$.Payload' });
       const poll = invoke(`Poll${name}`, this.queryFunction, sfn.TaskInput.fromJsonPathAt('$'), queryTimeout,
@@ -1013,18 +1054,32 @@ export class AccreditationPipeline extends Construct {
     })
       .branch(queryBranch('Extract', 'facility_extract', 'Stage 1 facility extract'))
       .branch(queryBranch('StateCounts', 'state_counts', 'Stage 3 state counts'));
-    catchTo(refresh);
+    catchLater(refresh);
 
-    // 3. Stage 4.
+    // 4. Stage 4.
     const publish = invoke('PublishResults', this.publishFunction, sfn.TaskInput.fromObject({
-      'bucket.$': '$.process.summary.bucket',
-      'snapshotDate.$': '$.process.summary.snapshotDate',
+      'bucket.$': '$.snapshot.bucket',
+      'snapshotDate.$': '$.snapshot.snapshotDate',
       'results.$': '$.refresh.stateCounts',
     }), Duration.minutes(1), 'Stage 4: publish the state counts to the production path',
     { resultSelector: { 'published.$': '$.Payload' }, resultPath: '$.publish' });
-    catchTo(publish);
+    catchLater(publish);
 
-    processObject.next(refresh).next(publish).next(new sfn.Succeed(this, 'Done'));
+    // 5. The end: an execution whose Stage 2 failed alerts (once) after coordinating; the others succeed.
+    const stage2Failed = sfn.Condition.isPresent('$.error');
+    const afterPublish = new sfn.Choice(this, 'AfterRefresh')
+      .when(stage2Failed, notify)
+      .otherwise(new sfn.Succeed(this, 'Done'));
+    const superseded = new sfn.Choice(this, 'AfterSuperseded')
+      .when(stage2Failed, notify)
+      .otherwise(new sfn.Succeed(this, 'Superseded', {
+        comment: 'superseded: a later file\'s execution holds the ticket and refreshes this snapshot',
+      }));
+    const isLatest = new sfn.Choice(this, 'IsLatestTicket', { comment: 'Only the execution the ticket names refreshes the snapshot' })
+      .when(sfn.Condition.booleanEquals('$.ticket.latest', true), refresh.next(publish).next(afterPublish))
+      .otherwise(superseded);
+
+    processObject.next(claim).next(quiet).next(readTicket).next(isLatest);
     const names = (bucketPath: string, keyPath: string) => sfn.Condition.and(
       sfn.Condition.isPresent(bucketPath), sfn.Condition.isString(bucketPath),
       sfn.Condition.isPresent(keyPath), sfn.Condition.isString(keyPath),

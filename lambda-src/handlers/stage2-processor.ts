@@ -3,15 +3,20 @@
  * Input: an EventBridge "Object Created" event, an S3 notification or `{bucket, key, asOf?}`.
  * Output: the ProcessSummary of the object; for an S3 notification with several records, the
  * objects are processed one after the other and an array of summaries is returned.
+ * Also (dispatch only): an EventBridge "Object Deleted" event removes the object's outputs
+ * (lambda-src/stage2/delete.ts), and `{coordination: 'claim' | 'check', …}` writes or reads the
+ * snapshot's ticket (lambda-src/coordination/ticket.ts).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
+import { coordinate, isCoordinationRequest, TicketStatus } from '../coordination/ticket';
 import { loadConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent, ObjectRef } from '../lib/events';
 import { assertSnapshotInRange, isDataKey } from '../lib/keys';
 import { processS3Object, ProcessSummary } from '../stage2';
+import { DeletedSummary, deletedObjectOf, removeDeletedObjectOutputs } from '../stage2/delete';
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'medlaunch-elt-stage2' });
 let s3: S3Client | undefined;
@@ -34,8 +39,28 @@ function checkKey(ref: ObjectRef, rawPrefix: string): void {
   assertSnapshotInRange(folder, `s3://${ref.bucket}/${ref.key} left in place, nothing written`);
 }
 
-export const handler = async (event: unknown): Promise<ProcessSummary | ProcessSummary[]> => {
+export const handler = async (event: unknown): Promise<ProcessSummary | ProcessSummary[] | DeletedSummary | TicketStatus> => {
   const config = loadConfig();
+  if (isCoordinationRequest(event)) {
+    const status = await coordinate(event, { s3: client(), config });
+    logger.info('snapshot ticket', { ...status, coordination: event.coordination });
+    return status;
+  }
+  const deleted = deletedObjectOf(event);
+  if (deleted) {
+    checkKey(deleted, config.rawPrefix);
+    const summary = await removeDeletedObjectOutputs({
+      client: client(),
+      bucket: deleted.bucket,
+      key: deleted.key,
+      rawPrefix: config.rawPrefix,
+      prefixes: { validated: config.validatedPrefix, expiring: config.expiringPrefix, quarantine: config.quarantinePrefix },
+      months: config.expiryMonths,
+      asOf: config.asOfDate,
+    });
+    logger.info('stage2 deleted object', { bucket: deleted.bucket, key: deleted.key, deletionType: deleted.deletionType, removed: 'removed' in summary ? summary.removed : [] });
+    return summary;
+  }
   const refs = objectsFromEvent(event);
   const payloadAsOf = event && typeof event === 'object' ? (event as { asOf?: unknown }).asOf : undefined;
   if (payloadAsOf !== undefined && !isCalendarDate(payloadAsOf)) {

@@ -181,7 +181,8 @@ describe('one failure, one alert', () => {
     const def = definitionOf(template);
     expect(def.States.NotifyFailure.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.alertError', Next: 'AlertNotDelivered' }]);
     expect(def.States.AlertNotDelivered).toMatchObject({ Type: 'Fail', Error: 'AlertNotDelivered', CausePath: '$.alertError.Cause' });
-    // every other Catch leads to NotifyFailure
+    // every other Catch leads to NotifyFailure: directly, through AlertWhichError (the first error of the execution),
+    // or, for Stage 2, through the snapshot ticket (a failed file still coordinates its snapshot, then alerts)
     const catches: any[] = [];
     const walk = (states: Record<string, any>) => {
       for (const [name, st] of Object.entries(states)) {
@@ -191,7 +192,16 @@ describe('one failure, one alert', () => {
     };
     walk(def.States);
     expect(catches.length).toBeGreaterThan(0);
-    for (const c of catches) expect(c.Next).toBe('NotifyFailure');
+    for (const c of catches) expect(['NotifyFailure', 'AlertWhichError', 'ClaimSnapshot']).toContain(c.Next);
+    expect(def.States.ProcessObject.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ClaimSnapshot' }]);
+    const which = def.States.AlertWhichError;
+    expect(which.Choices[0]).toMatchObject({ Variable: '$.error', IsPresent: true, Next: 'NotifyFailure' });
+    expect(def.States[which.Default]).toMatchObject({ Type: 'Pass', ResultPath: '$.error', Next: 'NotifyFailure' });
+    // the ends after the ticket alert for a failed Stage 2 and succeed otherwise
+    for (const end of ['AfterRefresh', 'AfterSuperseded']) {
+      expect(def.States[end].Choices[0]).toMatchObject({ Variable: '$.error', IsPresent: true, Next: 'NotifyFailure' });
+      expect(def.States[def.States[end].Default].Type).toBe('Succeed');
+    }
   });
 
   test('failures NotifyFailure cannot report are counted from the state machine log group', () => {

@@ -189,7 +189,7 @@ describe('Lambda functions', () => {
     const env = (fns[Object.keys(fns).find((id) => id.startsWith('PipelineQueryRunner'))!] as any).Properties.Environment.Variables;
     expect(Object.keys(env).sort()).toEqual([
       'ATHENA_OUTPUT_LOCATION', 'ATHENA_RESULTS_PREFIX', 'ATHENA_WORKGROUP', 'CURATED_PREFIX', 'CURATED_TABLE', 'DATA_BUCKET',
-      'EXPIRING_PREFIX', 'EXPIRY_MONTHS', 'GLUE_DATABASE', 'PENDING_INPUT_WINDOW_SECONDS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'PRODUCTION_PREFIX',
+      'EXPIRING_PREFIX', 'EXPIRY_MONTHS', 'GLUE_DATABASE', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'PRODUCTION_PREFIX',
       'QUARANTINE_PREFIX', 'QUERY_WAIT_SAFETY_MS', 'RAW_PREFIX', 'RESULTS_PREFIX', 'VALIDATED_PREFIX', 'VALIDATED_TABLE',
     ]);
     expect(env).toMatchObject({
@@ -230,20 +230,38 @@ describe('Lambda functions', () => {
     expect(actionsOf(st)).not.toContain('s3:*');
   });
 
-  test('least privilege: the query runner lists the raw prefix (pending inputs) but cannot read raw objects', () => {
+  test('least privilege: the query runner cannot read raw objects', () => {
     const st = statementsOf('PipelineQueryRunnerRoleDefaultPolicy');
-    expect(st.find((s) => s.Action === 's3:ListBucket')).toBeDefined();
     const get = st.find((s) => actionsOf([s]).includes('s3:GetObject'));
     expect(JSON.stringify(get.Resource)).not.toContain('/data/batch/');
   });
 
-  test('pendingInputWindow: twice processorTimeout by default, at most half the execution timeout; 0 turns it off', () => {
+  test('the pending-input wait is gone: no PENDING_INPUT_WINDOW_SECONDS; pendingInputWindow is still accepted and ignored', () => {
     const envOf = (t: Template) => Object.values(t.findResources('AWS::Lambda::Function'))
       .map((f: any) => f.Properties.Environment?.Variables?.PENDING_INPUT_WINDOW_SECONDS).filter((v) => v !== undefined);
-    expect(new Set(envOf(template))).toEqual(new Set(['1200']));
-    expect(new Set(envOf(synth(() => ({ processorTimeout: Duration.minutes(3) })).template))).toEqual(new Set(['360']));
-    expect(new Set(envOf(synth(() => ({ stateMachineTimeout: Duration.minutes(15) })).template))).toEqual(new Set(['450']));
-    expect(new Set(envOf(synth(() => ({ pendingInputWindow: Duration.seconds(0) })).template))).toEqual(new Set(['0']));
+    expect(envOf(template)).toEqual([]);
+    const deprecated = synth(() => ({ pendingInputWindow: Duration.days(5) })).template;
+    expect(envOf(deprecated)).toEqual([]);
+    expect(definitionOf(deprecated).States.WaitQuietPeriod.Seconds).toBe(30);
+  });
+
+  test('snapshotQuietPeriod: 30 s by default, the Wait before the ticket is read back', () => {
+    expect(definitionOf(template).States.WaitQuietPeriod).toMatchObject({ Type: 'Wait', Seconds: 30, Next: 'ReadTicket' });
+    expect(definitionOf(synth(() => ({ snapshotQuietPeriod: Duration.seconds(5) })).template).States.WaitQuietPeriod.Seconds).toBe(5);
+  });
+
+  test('least privilege: the processor deletes only under its own output prefixes (deleted raw files), never raw objects', () => {
+    const st = statementsOf('PipelineProcessorRoleDefaultPolicy');
+    const del = st.filter((s) => actionsOf([s]).includes('s3:DeleteObject'));
+    expect(del).toHaveLength(1);
+    const res = JSON.stringify(del[0].Resource);
+    for (const prefix of ['/validated/*', '/expiring/*', '/quarantine/*']) expect(res).toContain(prefix);
+    expect(res).not.toContain('/data/batch/');
+  });
+
+  test('the rule starts an execution for created and deleted data files', () => {
+    const rule: any = Object.values(template.findResources('AWS::Events::Rule'))[0];
+    expect(rule.Properties.EventPattern['detail-type']).toEqual(['Object Created', 'Object Deleted']);
   });
 
   test('least privilege: the query runner gets Athena on the workgroup and Glue on the database and tables', () => {
@@ -336,11 +354,11 @@ describe('state machine and rule', () => {
     expect(def.TimeoutSeconds).toBe(3 * 3600);
   });
 
-  test('EventBridge rule: Object Created under the raw prefix of the bucket, retry policy and SQS DLQ', () => {
+  test('EventBridge rule: Object Created and Object Deleted under the raw prefix of the bucket, retry policy and SQS DLQ', () => {
     const rule = only(template, 'AWS::Events::Rule').props;
     expect(rule.EventPattern).toMatchObject({
       'source': ['aws.s3'],
-      'detail-type': ['Object Created'],
+      'detail-type': ['Object Created', 'Object Deleted'],
       'detail': { bucket: { name: [expect.anything()] }, object: { key: expect.arrayContaining([{ wildcard: 'data/batch/*.jsonl' }]) } },
     });
     expect(rule.Targets).toHaveLength(1);

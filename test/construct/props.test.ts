@@ -67,8 +67,9 @@ describe('invalid prop combinations throw clear errors', () => {
     [{ reservedConcurrentExecutions: 0 }, /reservedConcurrentExecutions/],
     [{ processorTimeout: Duration.minutes(20) }, /processorTimeout/],
     [{ queryTimeout: Duration.seconds(5) }, /queryTimeout/],
-    [{ pendingInputWindow: Duration.days(2) }, /pendingInputWindow \(seconds\) must be an integer from 0 to 86400/],
-    [{ pendingInputWindow: Duration.minutes(30), stateMachineTimeout: Duration.minutes(20) }, /pendingInputWindow \(1800 s\) must be shorter than stateMachineTimeout \(1200 s\)/],
+    [{ snapshotQuietPeriod: Duration.seconds(0) }, /snapshotQuietPeriod \(seconds\) must be an integer from 1 to 3600/],
+    [{ snapshotQuietPeriod: Duration.hours(2) }, /snapshotQuietPeriod \(seconds\) must be an integer from 1 to 3600/],
+    [{ snapshotQuietPeriod: Duration.minutes(30), stateMachineTimeout: Duration.minutes(20) }, /snapshotQuietPeriod \(1800 s\) must be shorter than stateMachineTimeout \(1200 s\)/],
     [{ alarmEmails: ['not-an-email'] }, /is not an e-mail address/],
     [{ alarmEmails: ['a@example.com', 'a@example.com'] }, /duplicates/],
   ] as [AccreditationPipelineProps, RegExp][])('values %o', (props, error) => {

@@ -10,6 +10,7 @@ const { ExecutionError, StateMachine } = require('aws-local-stepfunctions') as t
 type ExecutionError = InstanceType<typeof Asl.ExecutionError>;
 
 const definition = definitionOf(synth({ maxQueryPolls: 4 }).template);
+const EXECUTION_ID = 'arn:aws:states:us-east-1:123456789012:execution:sm:run-1';
 
 const EVENT = {
   'version': '0',
@@ -80,6 +81,15 @@ function handlers(calls: Calls, behaviour: Record<string, (input: any, n: number
         outputs: { validated: [], expiring: [], quarantine: [] },
       },
     })),
+    // The snapshot ticket: by default this execution still holds it when it reads it back.
+    ClaimSnapshot: record('ClaimSnapshot', (input) => ({
+      StatusCode: 200,
+      Payload: { bucket: input.bucket, object: input.object, snapshotDate: '2025-08-10', ticketKey: 't', execution: input.execution },
+    })),
+    ReadTicket: record('ReadTicket', (input) => ({
+      StatusCode: 200,
+      Payload: { bucket: input.bucket, object: input.object, snapshotDate: '2025-08-10', ticketKey: 't', execution: input.execution, holder: input.execution, latest: true },
+    })),
     StartExtract: record('StartExtract', query),
     PollExtract: record('PollExtract', query),
     StartStateCounts: record('StartStateCounts', query),
@@ -92,15 +102,15 @@ function handlers(calls: Calls, behaviour: Record<string, (input: any, n: number
 async function run(input: any, behaviour: Record<string, (input: any, n: number) => any> = {}) {
   const calls: Calls = {};
   const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
-  const zero = Object.fromEntries(['ProcessObject', 'StartExtract', 'PollExtract', 'StartStateCounts', 'PollStateCounts', 'PublishResults', 'NotifyFailure'].map((s) => [s, 0]));
+  const zero = Object.fromEntries(['ProcessObject', 'ClaimSnapshot', 'ReadTicket', 'StartExtract', 'PollExtract', 'StartStateCounts', 'PollStateCounts', 'PublishResults', 'NotifyFailure'].map((s) => [s, 0]));
   const execution = machine.run(input, {
     overrides: {
       taskResourceLocalHandlers: handlers(calls, behaviour),
-      waitTimeOverrides: { WaitForExtract: 0, WaitForStateCounts: 0 },
+      waitTimeOverrides: { WaitForExtract: 0, WaitForStateCounts: 0, WaitQuietPeriod: 0 },
       retryIntervalOverrides: zero,
     },
     context: {
-      Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:sm:run-1', Name: 'run-1', StartTime: '2025-08-10T00:00:00Z' },
+      Execution: { Id: EXECUTION_ID, Name: 'run-1', StartTime: '2025-08-10T00:00:00Z' },
       StateMachine: { Id: 'arn:aws:states:us-east-1:123456789012:stateMachine:sm', Name: 'sm' },
     } as any,
   });
@@ -112,10 +122,13 @@ async function run(input: any, behaviour: Record<string, (input: any, n: number)
 }
 
 describe('state machine (executed by aws-local-stepfunctions)', () => {
-  test('happy path: process, extract and counts polled to completion, publish the counts', async () => {
+  test('happy path: process, claim the ticket, read it back, extract and counts polled to completion, publish the counts', async () => {
     const { calls, output, error } = await run(EVENT);
     expect(error).toBeUndefined();
     expect(calls.ProcessObject[0].detail.object.key).toBe('data/batch/2025-08-10/part-1.jsonl');
+    const ticket = { bucket: 'data-bucket', object: 'data/batch/2025-08-10/part-1.jsonl', execution: EXECUTION_ID };
+    expect(calls.ClaimSnapshot).toEqual([{ coordination: 'claim', ...ticket }]);
+    expect(calls.ReadTicket).toEqual([{ coordination: 'check', ...ticket }]);
     expect(calls.StartExtract[0]).toEqual({
       query: 'facility_extract', bucket: 'data-bucket', key: 'data/batch/2025-08-10/part-1.jsonl', snapshotDate: '2025-08-10', polls: 0,
     });
@@ -152,7 +165,9 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     const state = name === 'InvalidEventError' ? 'ProcessObject' : 'PollStateCounts';
     const { calls, error } = await run(EVENT, { [state]: () => { throw failure(name, 'broken'); } });
     expect(calls[state]).toHaveLength(1);
-    expect(calls.PublishResults).toBeUndefined();
+    // A failed Stage 2 still takes the ticket and, holding it, refreshes the snapshot (a failed file never holds
+    // its snapshot back); a failed refresh publishes nothing.
+    expect(calls.PublishResults?.length ?? 0).toBe(state === 'ProcessObject' ? 1 : 0);
     expect(calls.NotifyFailure).toHaveLength(1);
     const alert = calls.NotifyFailure[0];
     expect(alert.Subject).toMatch(/failed/);
@@ -204,6 +219,68 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     expect(calls.PublishResults).toHaveLength(2);
     expect(calls.NotifyFailure).toHaveLength(1);
     expect((error as any).cause?.name).toBe('QueryFailedError');
+  });
+
+  test('superseded: the ticket names a later execution, so this one ends in Succeed without any query', async () => {
+    const { calls, output, error } = await run(EVENT, {
+      ReadTicket: (input) => ({ StatusCode: 200, Payload: { ...input, snapshotDate: '2025-08-10', holder: 'arn:later', latest: false } }),
+    });
+    expect(error).toBeUndefined();
+    expect(calls.ClaimSnapshot).toHaveLength(1);
+    expect(calls.StartExtract).toBeUndefined();
+    expect(calls.StartStateCounts).toBeUndefined();
+    expect(calls.PublishResults).toBeUndefined();
+    expect(calls.NotifyFailure).toBeUndefined();
+    expect(output).toMatchObject({ ticket: { latest: false, ticket: { holder: 'arn:later' } } });
+  });
+
+  test('a failed Stage 2 whose ticket was taken over alerts once, runs no query', async () => {
+    const { calls, error } = await run(EVENT, {
+      ProcessObject: () => { throw failure('CorruptInputError', 'bad gzip'); },
+      ReadTicket: (input) => ({ StatusCode: 200, Payload: { ...input, snapshotDate: '2025-08-10', holder: 'arn:later', latest: false } }),
+    });
+    expect(calls.ClaimSnapshot).toHaveLength(1);
+    expect(calls.StartExtract).toBeUndefined();
+    expect(calls.NotifyFailure).toHaveLength(1);
+    expect(calls.NotifyFailure[0].Message).toMatchObject({ error: 'CorruptInputError', cause: expect.stringContaining('bad gzip') });
+    expect((error as any).cause?.name).toBe('CorruptInputError');
+  });
+
+  test('a failed Stage 2 holding the ticket refreshes and publishes the snapshot, then alerts once with the Stage 2 error', async () => {
+    const { calls, error } = await run(EVENT, {
+      ProcessObject: () => { throw failure('CorruptInputError', 'bad gzip'); },
+      PollStateCounts: () => { throw failure('QueryFailedError', 'also broken'); },
+    });
+    expect(calls.StartStateCounts).toHaveLength(1);
+    expect(calls.NotifyFailure).toHaveLength(1);
+    expect(calls.NotifyFailure[0].Message.error).toBe('CorruptInputError');
+    expect((error as any).cause?.name).toBe('CorruptInputError');
+  });
+
+  test.each(['ClaimSnapshot', 'ReadTicket'])('a permanent failure of %s alerts once with its error; transient ones are retried', async (state) => {
+    const { calls, error } = await run(EVENT, {
+      [state]: (_input: any, n: number) => { throw failure(n === 1 ? 'TransientError' : 'AccessDenied', 'no'); },
+    });
+    expect(calls[state]).toHaveLength(2);
+    expect(calls.StartExtract).toBeUndefined();
+    expect(calls.NotifyFailure).toHaveLength(1);
+    expect(calls.NotifyFailure[0].Message.error).toBe('AccessDenied');
+    expect((error as any).cause?.name).toBe('AccessDenied');
+  });
+
+  test('an "Object Deleted" event runs Stage 2 (which removes the outputs), the ticket and the refresh', async () => {
+    const { calls, error } = await run({ ...EVENT, 'detail-type': 'Object Deleted', 'detail': { ...EVENT.detail, 'deletion-type': 'Delete Marker Created' } });
+    expect(error).toBeUndefined();
+    expect(calls.ProcessObject[0]['detail-type']).toBe('Object Deleted');
+    expect(calls.ClaimSnapshot).toHaveLength(1);
+    expect(calls.PublishResults).toHaveLength(1);
+  });
+
+  test('the execution never waits for other files beyond the quiet period: one ticket read, no loop', () => {
+    const states = JSON.stringify(definition);
+    expect(definition.States.WaitQuietPeriod).toMatchObject({ Type: 'Wait', Seconds: 30, Next: 'ReadTicket' });
+    expect(states).not.toContain('WAITING_FOR_INPUT');
+    expect(definition.States.Superseded).toMatchObject({ Type: 'Succeed' });
   });
 
   test('an input that names no object is rejected with an alert', async () => {
