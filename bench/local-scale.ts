@@ -14,7 +14,13 @@ import { join } from 'node:path';
 import { generateLines } from '../cli/generate/generator';
 import type { RequestReport } from '../local/runner';
 
-export interface ScaleCase { readonly name: string; readonly snapshots: number; readonly filesPerSnapshot: number; readonly records: number }
+export interface ScaleCase {
+  readonly name: string;
+  readonly snapshots: number;
+  readonly filesPerSnapshot: number;
+  readonly records: number;
+  readonly concurrency?: { account?: number; function?: number };
+}
 
 export interface ScaleRow {
   name: string;
@@ -24,6 +30,8 @@ export interface ScaleRow {
   wallSeconds: number;
   cpuSeconds: number;
   peakRssMb: number;
+  /** Peak V8 heap of the main thread (sampled every 250 ms), MB. */
+  peakMainHeapMb: number;
   /** service → operation → count, over the whole run. */
   requests: RequestReport;
 }
@@ -49,7 +57,10 @@ async function child(c: ScaleCase): Promise<ScaleRow> {
     writeData(join(dir, 'data'), c);
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    const r = await runLocalPipeline({ dataDir: join(dir, 'data'), workDir: join(dir, 'aws') });
+    let peakHeap = 0;
+    const sampler = setInterval(() => { peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed); }, 250);
+    const r = await runLocalPipeline({ dataDir: join(dir, 'data'), workDir: join(dir, 'aws'), lambdaConcurrency: c.concurrency })
+      .finally(() => clearInterval(sampler));
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
     return {
@@ -60,6 +71,7 @@ async function child(c: ScaleCase): Promise<ScaleRow> {
       wallSeconds,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      peakMainHeapMb: Math.round(peakHeap / 1024 / 1024),
       requests: r.requests,
     };
   } finally {
@@ -84,11 +96,14 @@ if (require.main === module) {
   } else {
     const arg = (name: string) => { const j = process.argv.indexOf(name); return j > 0 ? process.argv[j + 1] : undefined; };
     const records = Number(arg('--records') ?? 10);
-    const cases: ScaleCase[] = (arg('--files') ?? '10,100,1000').split(',').map((n) => ({ name: `${n} files`, snapshots: 1, filesPerSnapshot: Number(n), records }));
+    const cc = arg('--concurrency')?.split('/').map(Number);
+    const concurrency = cc ? { account: cc[0], function: cc[1] } : undefined;
+    const cases: ScaleCase[] = (arg('--files') ?? '10,100,1000').split(',')
+      .map((n) => ({ name: `${n} files`, snapshots: 1, filesPerSnapshot: Number(n), records, concurrency }));
     const bf = arg('--backfill') ?? '30x20';
     if (bf !== 'none') {
       const [s, f] = bf.split('x').map(Number);
-      cases.push({ name: `backfill ${s}×${f}`, snapshots: s, filesPerSnapshot: f, records });
+      cases.push({ name: `backfill ${s}×${f}`, snapshots: s, filesPerSnapshot: f, records, concurrency });
     }
     for (const c of cases) console.log(JSON.stringify(runCase(c)));
   }

@@ -66,6 +66,12 @@ export interface LocalRunOptions {
    * `stack` picks it when several stacks hold an AccreditationPipeline (local/template/assembly.ts).
    */
   readonly assembly?: { readonly dir: string; readonly stack?: string };
+  /**
+   * The local Lambda concurrency: `account` invocations at once over all functions (also the most warm
+   * execution environments kept), `function` for each function without a reserved concurrency.
+   * Invocations beyond it queue. Default {@link LOCAL_LAMBDA_CONCURRENCY}.
+   */
+  readonly lambdaConcurrency?: { readonly account?: number; readonly function?: number };
 }
 
 export type ProgressEvent =
@@ -152,9 +158,7 @@ const REGION = 'us-east-1';
  * core more environments only add memory and cold starts. Invocations beyond it queue, as
  * Step Functions' Lambda tasks wait for a slot.
  */
-const LOCAL_LAMBDA_CONCURRENCY = 6;
-/** Concurrency of each function without a ReservedConcurrentExecutions (queued beyond it). */
-const LOCAL_FUNCTION_CONCURRENCY = 4;
+export const LOCAL_LAMBDA_CONCURRENCY = { account: 6, function: 4 } as const;
 /** Credentials of a run without IAM enforcement (any signature is accepted then). */
 const CREDENTIALS: LocalCredentialSet = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -245,8 +249,8 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       ...(opts.asOf ? { AS_OF_DATE: opts.asOf } : {}),
     },
     log: () => undefined,
-    maxConcurrency: LOCAL_LAMBDA_CONCURRENCY,
-    defaultFunctionConcurrency: LOCAL_FUNCTION_CONCURRENCY,
+    maxConcurrency: opts.lambdaConcurrency?.account ?? LOCAL_LAMBDA_CONCURRENCY.account,
+    defaultFunctionConcurrency: opts.lambdaConcurrency?.function ?? LOCAL_LAMBDA_CONCURRENCY.function,
   });
   const sfn = new LocalStepFunctions({
     lambda: trackWaits(captureSummaries(lambda, dep.processorArn, summaries), waits, dep.processorArn),
