@@ -86,6 +86,39 @@ export function runCase(c: ScaleCase): ScaleRow {
   return JSON.parse(out.trim().split('\n').pop()!) as ScaleRow;
 }
 
+const sum = (o: Record<string, number> | undefined) => Object.values(o ?? {}).reduce((n, v) => n + v, 0);
+
+/** One table row: time, memory, and the pipeline's requests per file (the CLI's uploads and read-back excluded). */
+export function summarize(r: ScaleRow): Record<string, string | number> {
+  const q = r.requests;
+  const per = (n: number) => Math.round((n / r.files) * 100) / 100;
+  const pipelineS3 = (op?: string) => (op ? (q.s3[op] ?? 0) - (q.client.s3[op] ?? 0) : sum(q.s3) - sum(q.client.s3));
+  return {
+    'case': r.name,
+    'files': r.files,
+    'succeeded': r.succeeded,
+    'wall s': Math.round(r.wallSeconds * 10) / 10,
+    'CPU s': Math.round(r.cpuSeconds * 10) / 10,
+    'peak RSS MB': r.peakRssMb,
+    'S3 req/file': per(pipelineS3()),
+    'PUT+COPY+LIST/file': per(pipelineS3('PutObject') + pipelineS3('CopyObject') + pipelineS3('ListObjectsV2')),
+    'GET+HEAD/file': per(pipelineS3('GetObject') + pipelineS3('HeadObject')),
+    'Lambda inv/file': per(sum(q.lambda)),
+    'Lambda GB-s/file': per(sum(q.lambda_gb_seconds)),
+    'Athena queries': (q.athena.StartQueryExecution ?? 0) - (q.client.athena.StartQueryExecution ?? 0),
+    'transitions/file': per(q.stepfunctions.StateTransitions),
+    'SNS': sum(q.sns),
+  };
+}
+
+/** `npm run bench -- scale`: the four cases, each in its own process. */
+export async function benchScale(opts: { records?: number } = {}): Promise<Array<Record<string, string | number>>> {
+  const records = opts.records ?? 10;
+  const cases: ScaleCase[] = [10, 100, 1000].map((n) => ({ name: `${n} files`, snapshots: 1, filesPerSnapshot: n, records }));
+  cases.push({ name: 'backfill 30 × 20', snapshots: 30, filesPerSnapshot: 20, records });
+  return cases.map((c) => summarize(runCase(c)));
+}
+
 if (require.main === module) {
   const i = process.argv.indexOf('--child');
   if (i > 0) {
@@ -105,6 +138,10 @@ if (require.main === module) {
       const [s, f] = bf.split('x').map(Number);
       cases.push({ name: `backfill ${s}×${f}`, snapshots: s, filesPerSnapshot: f, records, concurrency });
     }
-    for (const c of cases) console.log(JSON.stringify(runCase(c)));
+    for (const c of cases) {
+      const row = runCase(c);
+      console.log(JSON.stringify(row));
+      console.log(JSON.stringify(summarize(row)));
+    }
   }
 }
