@@ -145,7 +145,10 @@ export interface RequestReport {
   readonly stepfunctions: { StartExecution: number; StateTransitions: number };
   /** EventBridge: events put on the bus (S3 Object Created events) and target invocations (deliveries). */
   readonly events: { PutEvents: number; TargetInvocations: number };
-  /** Of the S3/Athena requests above, those the CLI itself made: uploads and reading the results back. */
+  /**
+   * Of the S3/Athena requests above, those signed with the CLI's credentials: the uploads, reading the
+   * results back, and the S3 calls Athena makes for the CLI's queries (it acts with the caller's identity).
+   */
   readonly client: { s3: Record<string, number>; athena: Record<string, number> };
 }
 
