@@ -740,14 +740,27 @@ async function readText(s3: S3Client, bucket: string, key: string): Promise<stri
 
 async function expiringIds(s3: S3Client, dep: Deployment, snapshot: string): Promise<string[]> {
   const ids = new Set<string>();
-  for await (const { Key: key } of listObjects(s3, dep.bucket, `${dep.expiringPrefix}snapshot_date=${snapshot}/`)) {
+  const keys: string[] = [];
+  for await (const { Key: key } of listObjects(s3, dep.bucket, `${dep.expiringPrefix}snapshot_date=${snapshot}/`)) keys.push(key);
+  await forEachLimit(keys, READ_BACK_CONCURRENCY, async (key) => {
     // Stream the object line by line: an expiring output can be hundreds of MB.
     const body = (await s3.send(new GetObjectCommand({ Bucket: dep.bucket, Key: key }))).Body as Readable;
     for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
       if (line.trim()) ids.add(facilityIdOf(line));
     }
-  }
+  });
   return [...ids].sort();
+}
+
+/** GetObjects in flight while the results are read back (one per object made the read-back of 1,000 files serial). */
+const READ_BACK_CONCURRENCY = 8;
+
+/** Runs `fn` on every item, at most `limit` at a time; rejects with the first error. */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
 }
 
 const ID_PREFIX = '{"facility_id":"';
@@ -963,14 +976,16 @@ async function snapshotDetails(a: {
   const quarantinePrefix = env.QUARANTINE_PREFIX ?? 'quarantine/';
   const curatedPrefix = env.CURATED_PREFIX ?? 'curated/facility_metrics/';
   const reasons: Record<string, number> = {};
-  for await (const { Key: key } of listObjects(a.s3Client, dep.bucket, `${quarantinePrefix}snapshot_date=${d}/`)) {
+  const quarantined: string[] = [];
+  for await (const { Key: key } of listObjects(a.s3Client, dep.bucket, `${quarantinePrefix}snapshot_date=${d}/`)) quarantined.push(key);
+  await forEachLimit(quarantined, READ_BACK_CONCURRENCY, async (key) => {
     const body = (await a.s3Client.send(new GetObjectCommand({ Bucket: dep.bucket, Key: key }))).Body as Readable;
     for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
       if (!line.trim()) continue;
       const reason = String((JSON.parse(line) as { reason?: unknown }).reason ?? 'unknown');
       reasons[reason] = (reasons[reason] ?? 0) + 1;
     }
-  }
+  });
   // The extract's objects, linked (or copied) under <workDir>/extract/ with a .parquet name.
   const extractFiles: string[] = [];
   const partition = `${curatedPrefix}snapshot_date=${d}/`;
