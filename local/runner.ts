@@ -264,6 +264,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     retryScale: opts.retryScale ?? 0.05,
     iam,
   });
+  const clients: Array<{ destroy(): void }> = [];
   try {
     // 3. Deploy: buckets (+ EventBridge notifications), catalog, workgroup, functions, state machine, rules.
     for (const b of tpl.buckets()) {
@@ -325,6 +326,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       else events.objectsCreated([n]);
     });
     const client = new S3Client({ region, endpoint: s3.endpoint, credentials: cliCredentials });
+    clients.push(client);
     await uploadFiles(files.map((f) => ({
       path: f.path,
       bucket: dep.bucket,
@@ -362,6 +364,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       };
     }));
     const athenaClient = new AthenaClient({ region, endpoint: athena.endpoint, credentials: cliCredentials });
+    clients.push(athenaClient);
     const out: Record<string, SnapshotSummary> = {};
     const details: Record<string, SnapshotDetails> = {};
     for (const d of snapshots) {
@@ -419,6 +422,8 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     };
   } finally {
     counter.close();
+    // The CLI's own SDK clients: their keep-alive sockets would outlive the run.
+    for (const c of clients) c.destroy();
     await sfn.close().catch(() => undefined);
     await lambda.close().catch(() => undefined);
     await athena.close().catch(() => undefined);
