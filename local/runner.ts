@@ -72,6 +72,11 @@ export interface LocalRunOptions {
    * Invocations beyond it queue. Default {@link LOCAL_LAMBDA_CONCURRENCY}.
    */
   readonly lambdaConcurrency?: { readonly account?: number; readonly function?: number };
+  /**
+   * Runs once every execution of the upload has ended (tests: a late file, a deleted file): objects it puts
+   * or deletes under the raw prefix start executions through the rule, which end before results are read.
+   */
+  readonly followUp?: (ctx: { readonly client: S3Client; readonly bucket: string; readonly rawPrefix: string }) => Promise<void>;
 }
 
 export type ProgressEvent =
@@ -325,6 +330,10 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       if (opts.shuffle) buffered.push(n);
       else events.objectsCreated([n]);
     });
+    s3.on('objectDeleted', (n) => {
+      busEvents++;
+      events.objectsDeleted([n]);
+    });
     const client = new S3Client({ region, endpoint: s3.endpoint, credentials: cliCredentials });
     clients.push(client);
     await uploadFiles(files.map((f) => ({
@@ -346,6 +355,11 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     try {
       await events.waitForIdle();
       await sfn.waitForAll();
+      if (opts.followUp) {
+        await opts.followUp({ client, bucket: dep.bucket, rawPrefix: dep.rawPrefix });
+        await events.waitForIdle();
+        await sfn.waitForAll();
+      }
     } finally {
       clearInterval(timer);
     }

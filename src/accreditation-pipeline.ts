@@ -66,11 +66,12 @@ function dataFileKeyPattern(rawPrefix: string): Array<{ wildcard: string }> {
 }
 
 /**
- * The healthcare-accreditation ELT pipeline: an S3 data bucket whose "Object Created" events under
- * the raw prefix start a Step Functions state machine that validates the file and finds expiring
- * facilities (Stage 2 Lambda), refreshes the snapshot's Parquet extract (Stage 1, Athena UNLOAD)
- * and its accredited-facilities-per-state counts (Stage 3, Athena) in parallel, publishes the
- * counts to the production path (Stage 4) and alerts an SNS topic on any failure.
+ * The healthcare-accreditation ELT pipeline: an S3 data bucket whose "Object Created" and "Object Deleted"
+ * events under the raw prefix start a Step Functions state machine that validates the file and finds
+ * expiring facilities (Stage 2 Lambda; for a deleted file, removes its outputs), then, when it is the
+ * snapshot's last file to finish (the snapshot ticket), refreshes the snapshot's Parquet extract
+ * (Stage 1, Athena UNLOAD) and its accredited-facilities-per-state counts (Stage 3, Athena) in
+ * parallel, publishes the counts to the production path (Stage 4) and alerts an SNS topic on any failure.
  *
  * @example
  * new AccreditationPipeline(stack, 'Pipeline', { alarmEmails: ['oncall@example.com'] });
@@ -94,13 +95,13 @@ export class AccreditationPipeline extends Construct {
   public readonly databaseName: string;
   /** Name of the Athena workgroup. */
   public readonly workGroupName: string;
-  /** The Stage 2 processor (validation gate, expiring facilities). */
+  /** The Stage 2 processor (validation gate, expiring facilities, deleted files, the snapshot ticket). */
   public readonly processorFunction: lambda.Function;
   /** The query runner (Stage 1 extract, Stage 3 state counts). */
   public readonly queryFunction: lambda.Function;
   /** The Stage 4 publisher. */
   public readonly publishFunction: lambda.Function;
-  /** The Standard state machine run for every new raw object. */
+  /** The Standard state machine run for every new or deleted raw object. */
   public readonly stateMachine: sfn.StateMachine;
   /** The EventBridge rule that starts the state machine. */
   public readonly rule: events.Rule;

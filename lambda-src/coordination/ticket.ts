@@ -11,7 +11,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { snapshotOfRawKey } from '../athena/request';
 import type { PipelineConfig } from '../lib/config';
 import { classifyAwsError, InvalidEventError } from '../lib/errors';
-import { assertSnapshotInRange } from '../lib/keys';
+import { assertSnapshotInRange, isDataKey } from '../lib/keys';
 import { isNotFound } from '../lib/watermark';
 
 /** `<VALIDATED_PREFIX>_coordination/snapshot_date=<d>/ticket.json` (a `_` folder: invisible to Athena and Glue). */
@@ -57,6 +57,7 @@ function parseRequest(event: CoordinationRequest, config: PipelineConfig): Parse
   if (typeof object !== 'string' || object === '') throw new InvalidEventError('object must be a non-empty string');
   if (typeof execution !== 'string' || execution === '' || execution.length > 2048) throw new InvalidEventError('execution must be a non-empty string');
   const snapshotDate = snapshotOfRawKey(object, config.rawPrefix);
+  if (!isDataKey(object)) throw new InvalidEventError(`key '${object}' is not a data file (.jsonl, .ndjson, .json, optionally .gz)`);
   assertSnapshotInRange(snapshotDate, `the snapshot of s3://${bucket}/${object} is not coordinated`);
   return { bucket, object, execution, snapshotDate };
 }

@@ -77,6 +77,51 @@ export function objectCreatedEvent(notice: S3ObjectNotice, env: { accountId?: st
   };
 }
 
+/** What S3 knows about a deleted object. */
+export interface S3DeletedObjectNotice {
+  readonly bucket: string;
+  readonly key: string;
+  readonly sequencer?: string;
+  readonly versionId?: string;
+  /** `Permanently Deleted` (unversioned bucket, or a version deleted by id) or `Delete Marker Created`. */
+  readonly deletionType?: 'Permanently Deleted' | 'Delete Marker Created';
+  /** `DeleteObject` or `Lifecycle Expiration` (default DeleteObject). */
+  readonly reason?: string;
+  readonly time?: Date | string;
+  readonly requestId?: string;
+  readonly sourceIpAddress?: string;
+}
+
+/** Builds the exact "Object Deleted" event S3 sends to EventBridge (S3 User Guide, "EventBridge event message structure"). */
+export function objectDeletedEvent(notice: S3DeletedObjectNotice, env: { accountId?: string; region?: string; id?: string } = {}): EventBridgeEvent {
+  const accountId = env.accountId ?? '000000000000';
+  const object: Record<string, unknown> = {
+    key: notice.key,
+    ...(notice.versionId !== undefined ? { 'version-id': notice.versionId } : {}),
+    sequencer: notice.sequencer ?? Date.now().toString(16).toUpperCase().padStart(18, '0'),
+  };
+  return {
+    'version': '0',
+    'id': env.id ?? randomUUID(),
+    'detail-type': 'Object Deleted',
+    'source': 'aws.s3',
+    'account': accountId,
+    'time': eventTime(notice.time),
+    'region': env.region ?? 'us-east-1',
+    'resources': [`arn:aws:s3:::${notice.bucket}`],
+    'detail': {
+      'version': '0',
+      'bucket': { name: notice.bucket },
+      object,
+      'request-id': notice.requestId ?? randomBytes(8).toString('hex').toUpperCase(),
+      'requester': accountId,
+      'source-ip-address': notice.sourceIpAddress ?? '127.0.0.1',
+      'reason': notice.reason ?? 'DeleteObject',
+      'deletion-type': notice.deletionType ?? 'Permanently Deleted',
+    },
+  };
+}
+
 /** A rule (the shape of `ResolvedTemplate.eventRules()`). */
 export interface EventRule {
   readonly name: string;
@@ -275,6 +320,13 @@ export class LocalEventBridge {
   /** Builds and puts the "Object Created" events of a batch of S3 notices. */
   objectsCreated(notices: ReadonlyArray<S3ObjectNotice>): EventBridgeEvent[] {
     const events = notices.map((n) => objectCreatedEvent(n, { accountId: this.accountId, region: this.region }));
+    this.putEvents(events);
+    return events;
+  }
+
+  /** Builds and puts the "Object Deleted" events of a batch of S3 notices. */
+  objectsDeleted(notices: ReadonlyArray<S3DeletedObjectNotice>): EventBridgeEvent[] {
+    const events = notices.map((n) => objectDeletedEvent(n, { accountId: this.accountId, region: this.region }));
     this.putEvents(events);
     return events;
   }

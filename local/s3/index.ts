@@ -69,6 +69,20 @@ export interface ObjectCreatedNotice {
   versionId?: string;
 }
 
+/**
+ * An object removed from an EventBridge-enabled bucket (S3 sends EventBridge "Object Deleted"). The local
+ * buckets are unversioned, so every delete is `Permanently Deleted` (a versioned bucket's DeleteObject
+ * without a version id sends `Delete Marker Created`). Sent only when the key held an object.
+ */
+export interface ObjectDeletedNotice {
+  bucket: string;
+  key: string;
+  sequencer: string;
+  reason: 'DeleteObject';
+  deletionType: 'Permanently Deleted';
+  time: string;
+}
+
 /** A request refused by IAM enforcement (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, InvalidToken). */
 export interface AccessDeniedNotice {
   readonly operation: string;
@@ -276,16 +290,22 @@ export class LocalS3 {
   /** Listens for objects created in EventBridge-enabled buckets. */
   on(event: 'objectCreated', listener: (n: ObjectCreatedNotice) => void): this;
 
+  /** Listens for objects deleted (DeleteObject, DeleteObjects) in EventBridge-enabled buckets. */
+  on(event: 'objectDeleted', listener: (n: ObjectDeletedNotice) => void): this;
+
   /** Listens for requests refused by IAM enforcement. */
   on(event: 'accessDenied', listener: (n: AccessDeniedNotice) => void): this;
-  on(event: 'objectCreated' | 'accessDenied', listener: ((n: ObjectCreatedNotice) => void) | ((n: AccessDeniedNotice) => void)): this {
+  on(event: 'objectCreated' | 'objectDeleted' | 'accessDenied',
+    listener: ((n: ObjectCreatedNotice) => void) | ((n: ObjectDeletedNotice) => void) | ((n: AccessDeniedNotice) => void)): this {
     this.emitter.on(event, listener);
     return this;
   }
 
   off(event: 'objectCreated', listener: (n: ObjectCreatedNotice) => void): this;
+  off(event: 'objectDeleted', listener: (n: ObjectDeletedNotice) => void): this;
   off(event: 'accessDenied', listener: (n: AccessDeniedNotice) => void): this;
-  off(event: 'objectCreated' | 'accessDenied', listener: ((n: ObjectCreatedNotice) => void) | ((n: AccessDeniedNotice) => void)): this {
+  off(event: 'objectCreated' | 'objectDeleted' | 'accessDenied',
+    listener: ((n: ObjectCreatedNotice) => void) | ((n: ObjectDeletedNotice) => void) | ((n: AccessDeniedNotice) => void)): this {
     this.emitter.off(event, listener);
     return this;
   }
@@ -876,6 +896,27 @@ export class LocalS3 {
     }
   }
 
+  private async notifyDeleted(bucket: string, key: string): Promise<void> {
+    if (!(await this.isEventBridgeEnabled(bucket))) return;
+    this.sequence++;
+    const notice: ObjectDeletedNotice = {
+      bucket,
+      key,
+      reason: 'DeleteObject',
+      deletionType: 'Permanently Deleted',
+      time: new Date().toISOString(),
+      sequencer: this.sequence.toString(16).toUpperCase().padStart(16, '0'),
+    };
+    for (const listener of this.emitter.listeners('objectDeleted')) {
+      try {
+        (listener as (n: ObjectDeletedNotice) => void)(notice);
+      } catch (e) {
+        // eslint-disable-next-line no-console
+        console.error('local S3: objectDeleted listener failed:', e);
+      }
+    }
+  }
+
   private async putObject(ctx: Ctx): Promise<void> {
     const { bucket, key, req } = ctx as Required<Ctx>;
     this.store.objectPath(bucket, key);
@@ -999,13 +1040,15 @@ export class LocalS3 {
   private async deleteObject(ctx: Ctx): Promise<void> {
     const { bucket, key } = ctx as Required<Ctx>;
     await this.store.requireBucket(bucket);
+    let existed = false;
     try {
-      await this.store.deleteObject(bucket, key);
+      existed = await this.store.deleteObject(bucket, key);
     } catch (e) {
       // a key the store cannot hold cannot exist either: deleting it succeeds, as on S3
       if (!(e instanceof S3Error && (e.code === 'InvalidArgument' || e.code === 'KeyTooLongError'))) throw e;
     }
     this.sendEmpty(ctx, 204);
+    if (existed) await this.notifyDeleted(bucket, key);
   }
 
   private async deleteObjects(ctx: Ctx): Promise<void> {
@@ -1046,7 +1089,7 @@ export class LocalS3 {
         continue;
       }
       try {
-        await this.store.deleteObject(bucket, key);
+        if (await this.store.deleteObject(bucket, key)) await this.notifyDeleted(bucket, key);
         if (!quiet) xml += `<Deleted><Key>${xmlEscape(key)}</Key></Deleted>`;
       } catch (e) {
         if (e instanceof S3Error && (e.code === 'InvalidArgument' || e.code === 'KeyTooLongError')) {
