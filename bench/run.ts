@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import type * as Generate from './generate';
 import type * as LocalE2e from './local-e2e';
+import type * as LocalScale from './local-scale';
 import type * as Stage2 from './stage2';
 
 /* eslint-disable @typescript-eslint/no-require-imports */ // each benchmark is loaded only when selected
@@ -30,6 +31,11 @@ const BENCHES: Bench[] = [
     name: 'local',
     describe: 'local end-to-end wall time (all four stages on the embedded local AWS)',
     run: async (records) => (require('./local-e2e') as typeof LocalE2e).benchLocal({ records }) as any,
+  },
+  {
+    name: 'scale',
+    describe: 'many small files on the local engine: 10, 100, 1,000 files of 10 records, a 30 × 20 backfill; requests per file',
+    run: async (records) => (require('./local-scale') as typeof LocalScale).benchScale({ records }) as any,
   },
 ];
 

@@ -57,9 +57,19 @@ export function xmlEscape(value: string): string {
     (c) => XML_ESCAPES[c] ?? `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`);
 }
 
+/** Random bytes for request ids, drawn 8 at a time (one randomBytes call per 512 ids instead of one per request). */
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
 /** An AWS-style request id (16 upper-case hex characters). */
 export function newRequestId(): string {
-  return randomBytes(8).toString('hex').toUpperCase();
+  if (idOffset + 8 > idPool.length) {
+    idPool = randomBytes(4096);
+    idOffset = 0;
+  }
+  const id = idPool.toString('hex', idOffset, idOffset + 8).toUpperCase();
+  idOffset += 8;
+  return id;
 }
 
 /** Sends a complete response with the given body. */
@@ -71,6 +81,9 @@ export function send(res: ServerResponse, status: number, body: string | Buffer,
   res.end(buf);
 }
 
+/** The servers started by {@link listen}, by their endpoint URL (removed by {@link closeServer}). */
+const listening = new Map<string, Server>();
+
 /** Starts listening and resolves with the bound port. */
 export function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -78,13 +91,132 @@ export function listen(server: Server, host: string, port: number): Promise<numb
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
+      const bound = (server.address() as AddressInfo).port;
+      listening.set(endpointUrl(host, bound), server);
+      resolve(bound);
     });
   });
 }
 
+/** The server an embedded endpoint (`http://host:port`, as {@link endpointUrl} writes it) listens with. */
+export function serverAt(endpoint: string): Server | undefined {
+  return listening.get(endpoint.replace(/\/+$/, ''));
+}
+
+/** An AWS service's requests by operation. */
+export type RequestCounts = Record<string, number>;
+
+/**
+ * Counts the requests an embedded endpoint receives, by operation, as AWS bills and meters them:
+ * every HTTP request is one API call (a retried call counts each attempt, as in AWS).
+ * `classify` names the operation from the method, path, query and headers.
+ */
+export class RequestCounter {
+  private readonly counts: Record<string, RequestCounts> = {};
+  private readonly detach: Array<() => void> = [];
+
+  /** Counts the requests `server` receives as `service`'s. */
+  observe(server: Server, service: string, classify: (req: IncomingMessage) => string | undefined): this {
+    const own = (this.counts[service] ??= {});
+    const onRequest = (req: IncomingMessage) => {
+      const op = classify(req);
+      if (op !== undefined) own[op] = (own[op] ?? 0) + 1;
+    };
+    server.prependListener('request', onRequest);
+    this.detach.push(() => server.off('request', onRequest));
+    return this;
+  }
+
+  /** Adds `n` calls of `operation` to `service` (calls made in-process, with no HTTP request). */
+  add(service: string, operation: string, n = 1): void {
+    if (n === 0) return;
+    const own = (this.counts[service] ??= {});
+    own[operation] = (own[operation] ?? 0) + n;
+  }
+
+  /** The counts so far: service → operation → count, both sorted by name. */
+  snapshot(): Record<string, RequestCounts> {
+    const sorted = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+    return Object.fromEntries(Object.entries(this.counts).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sorted(v)]));
+  }
+
+  /** Stops counting. */
+  close(): void {
+    for (const d of this.detach.splice(0)) d();
+  }
+}
+
+/** The access key id a SigV4-signed request was signed with (Authorization header or presigned query). */
+export function accessKeyOf(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  const m = /Credential=([^/,\s]+)\//.exec(typeof auth === 'string' ? auth : '');
+  if (m) return m[1];
+  const q = /[?&]X-Amz-Credential=([^%/&]+)/.exec(req.url ?? '');
+  return q ? decodeURIComponent(q[1]) : undefined;
+}
+
+/**
+ * The S3 API operation of a request (path-style: `/<bucket>/<key>`), as S3 names it in its request
+ * metrics and bills it: `ListObjectsV2`, `GetObject`, `PutObject`, `CopyObject`, `HeadObject`, ….
+ */
+export function s3Operation(req: IncomingMessage): string {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const q = url.searchParams;
+  const path = url.pathname.replace(/^\/+/, '');
+  const slash = path.indexOf('/');
+  const hasKey = slash >= 0 && slash < path.length - 1;
+  const method = (req.method ?? 'GET').toUpperCase();
+  const copy = req.headers['x-amz-copy-source'] !== undefined;
+  if (!path) return method === 'GET' ? 'ListBuckets' : `${method} /`;
+  if (hasKey) {
+    if (q.has('uploadId')) {
+      if (method === 'PUT') return copy ? 'UploadPartCopy' : 'UploadPart';
+      if (method === 'POST') return 'CompleteMultipartUpload';
+      if (method === 'DELETE') return 'AbortMultipartUpload';
+      if (method === 'GET') return 'ListParts';
+    }
+    if (method === 'POST' && q.has('uploads')) return 'CreateMultipartUpload';
+    if (q.has('tagging')) return `${method === 'GET' ? 'Get' : method === 'DELETE' ? 'Delete' : 'Put'}ObjectTagging`;
+    switch (method) {
+      case 'GET': return 'GetObject';
+      case 'HEAD': return 'HeadObject';
+      case 'PUT': return copy ? 'CopyObject' : 'PutObject';
+      case 'DELETE': return 'DeleteObject';
+      case 'POST': return 'PostObject';
+      default: return `${method} object`;
+    }
+  }
+  if (method === 'GET') {
+    if (q.get('list-type') === '2') return 'ListObjectsV2';
+    if (q.has('versions')) return 'ListObjectVersions';
+    if (q.has('uploads')) return 'ListMultipartUploads';
+    if (q.has('location')) return 'GetBucketLocation';
+    const sub = [...q.keys()][0];
+    return sub ? `GetBucket(${sub})` : 'ListObjects';
+  }
+  if (method === 'HEAD') return 'HeadBucket';
+  if (method === 'POST' && q.has('delete')) return 'DeleteObjects';
+  if (method === 'PUT') return [...q.keys()][0] ? `PutBucket(${[...q.keys()][0]})` : 'CreateBucket';
+  if (method === 'DELETE') return 'DeleteBucket';
+  return `${method} bucket`;
+}
+
+/**
+ * The operation of a JSON-protocol request (`X-Amz-Target: <Service>.<Operation>`, as Athena and
+ * SNS's JSON protocol send it); `query` otherwise (the operation is then in the form body, which is
+ * left unread for the service).
+ */
+export function targetOperation(req: IncomingMessage): string {
+  const target = req.headers['x-amz-target'];
+  const t = Array.isArray(target) ? target[0] : target;
+  if (t) return t.slice(t.lastIndexOf('.') + 1);
+  const action = new URL(req.url ?? '/', 'http://local').searchParams.get('Action');
+  return action ?? 'query';
+}
+
 /** Stops accepting connections, closes idle and open ones, and resolves once the server is closed. */
 export function closeServer(server: Server): Promise<void> {
+  for (const [k, v] of listening) if (v === server) listening.delete(k);
   return new Promise((resolve, reject) => {
     if (!server.listening) { resolve(); return; }
     server.close((e) => (e ? reject(e) : resolve()));

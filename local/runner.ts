@@ -7,6 +7,7 @@
  * the template gives them, the event rule's pattern and targets, the Glue tables and the workgroup.
  */
 import { createReadStream, existsSync, linkSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,6 +18,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { Upload } from '@aws-sdk/lib-storage';
 import { LocalAthena } from './athena';
 import { DeliveryRecord, LocalEventBridge, S3ObjectNotice } from './events';
+import { accessKeyOf, RequestCounter, s3Operation, serverAt, targetOperation } from './http';
 import { LocalCredentials, type LocalCredentialSet } from './iam/credentials';
 import { IamPolicies } from './iam/index';
 import { InvokeResult, LocalLambdaRuntime } from './lambda';
@@ -64,6 +66,12 @@ export interface LocalRunOptions {
    * `stack` picks it when several stacks hold an AccreditationPipeline (local/template/assembly.ts).
    */
   readonly assembly?: { readonly dir: string; readonly stack?: string };
+  /**
+   * The local Lambda concurrency: `account` invocations at once over all functions (also the most warm
+   * execution environments kept), `function` for each function without a reserved concurrency.
+   * Invocations beyond it queue. Default {@link LOCAL_LAMBDA_CONCURRENCY}.
+   */
+  readonly lambdaConcurrency?: { readonly account?: number; readonly function?: number };
   /**
    * Runs once every execution of the upload has ended (tests: a late file, a deleted file): objects it puts
    * or deletes under the raw prefix start executions through the rule, which end before results are read.
@@ -116,9 +124,49 @@ export interface LocalRunResult {
   readonly accessDenied: AccessDeniedNotice[];
   /** Events EventBridge could not deliver (e.g. the rule's role may not start the state machine). */
   readonly failedDeliveries: DeliveryRecord[];
+  /** The AWS requests the run made, per service and operation ({@link RequestReport}). */
+  readonly requests: RequestReport;
+}
+
+/**
+ * The AWS requests a run made, per service and operation, counted at the service boundary: every HTTP
+ * request the embedded S3, Athena and SNS endpoints received (SDK retries included, as AWS meters them),
+ * every Lambda Invoke, Step Functions' StartExecution calls and state transitions, and the events put on
+ * the EventBridge bus. The uploads and the read-back of the results (the CLI's own calls) are included
+ * in `s3`/`athena`, and broken out in `client`.
+ */
+export interface RequestReport {
+  /** S3 operation → requests (ListObjectsV2, GetObject, PutObject, HeadObject, CopyObject, DeleteObject, …). */
+  readonly s3: Record<string, number>;
+  /** Athena operation → requests (StartQueryExecution, GetQueryExecution, GetQueryResults, …). */
+  readonly athena: Record<string, number>;
+  /** SNS operation → requests (Publish). */
+  readonly sns: Record<string, number>;
+  /** Lambda: function name → invocations (Invoke calls the function accepted). */
+  readonly lambda: Record<string, number>;
+  /** Lambda: function name → billed GB-seconds (duration × MemorySize). */
+  readonly lambda_gb_seconds: Record<string, number>;
+  /** Step Functions: StartExecution calls and state transitions (states entered, retries included). */
+  readonly stepfunctions: { StartExecution: number; StateTransitions: number };
+  /** EventBridge: events put on the bus (S3 Object Created events) and target invocations (deliveries). */
+  readonly events: { PutEvents: number; TargetInvocations: number };
+  /**
+   * Of the S3/Athena requests above, those signed with the CLI's credentials: the uploads, reading the
+   * results back, and the S3 calls Athena makes for the CLI's queries (it acts with the caller's identity).
+   */
+  readonly client: { s3: Record<string, number>; athena: Record<string, number> };
 }
 
 const REGION = 'us-east-1';
+/**
+ * The local account's Lambda concurrency (invocations at once over all functions; also the most
+ * execution environments kept warm). AWS bounds a burst the same way, by the account's concurrency
+ * (1,000 by default) and each function's reserved concurrency; locally the bound is the machine's:
+ * each environment is a worker thread holding its bundle and SDK (~30–50 MB), and beyond a few per
+ * core more environments only add memory and cold starts. Invocations beyond it queue, as
+ * Step Functions' Lambda tasks wait for a slot.
+ */
+export const LOCAL_LAMBDA_CONCURRENCY = { account: 6, function: 4 } as const;
 /** Credentials of a run without IAM enforcement (any signature is accepted then). */
 const CREDENTIALS: LocalCredentialSet = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -192,6 +240,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, 's3') }, workDir: join(opts.workDir, 'athena'), region, iam: services?.athena,
   });
   const endpoints = { s3: s3.endpoint, sns: sns.endpoint, athena: athena.endpoint };
+  const counter = countRequests(endpoints, cliCredentials.accessKeyId);
   const summaries = new Map<string, ProcessSummaryLike>();
   const waits = new WaitTracker();
   const lambda = new LocalLambdaRuntime({
@@ -208,6 +257,8 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       ...(opts.asOf ? { AS_OF_DATE: opts.asOf } : {}),
     },
     log: () => undefined,
+    maxConcurrency: opts.lambdaConcurrency?.account ?? LOCAL_LAMBDA_CONCURRENCY.account,
+    defaultFunctionConcurrency: opts.lambdaConcurrency?.function ?? LOCAL_LAMBDA_CONCURRENCY.function,
   });
   const sfn = new LocalStepFunctions({
     lambda: trackWaits(captureSummaries(lambda, dep.processorArn, summaries), waits, dep.processorArn),
@@ -218,6 +269,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
     retryScale: opts.retryScale ?? 0.05,
     iam,
   });
+  const clients: Array<{ destroy(): void }> = [];
   try {
     // 3. Deploy: buckets (+ EventBridge notifications), catalog, workgroup, functions, state machine, rules.
     for (const b of tpl.buckets()) {
@@ -266,16 +318,24 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       },
     });
     step(`deployed locally: ${plural(tpl.buckets().length, 'bucket')} ${tpl.buckets().map((b) => b.name).join(', ')}; ${plural(pipelineFunctions.length, 'pipeline Lambda function')}; ${plural(tpl.eventRules().length, 'rule')} ${tpl.eventRules().map((r) => r.name).join(', ')}`);
-    const injected = applyFaults(opts, { s3, athena, lambda, processorArn: dep.processorArn, snapshots });
+    const injected = applyFaults(opts, {
+      s3, athena, lambda, processorArn: dep.processorArn, snapshots, rawKeys: files.map((f) => `${dep.rawPrefix}${f.rel}`),
+    });
 
     // 4. Upload: S3 sends "Object Created" to EventBridge, whose rule starts the state machine.
     const buffered: S3ObjectNotice[] = [];
+    let busEvents = 0;
     s3.on('objectCreated', (n) => {
+      busEvents++;
       if (opts.shuffle) buffered.push(n);
       else events.objectsCreated([n]);
     });
-    s3.on('objectDeleted', (n) => events.objectsDeleted([n]));
+    s3.on('objectDeleted', (n) => {
+      busEvents++;
+      events.objectsDeleted([n]);
+    });
     const client = new S3Client({ region, endpoint: s3.endpoint, credentials: cliCredentials });
+    clients.push(client);
     await uploadFiles(files.map((f) => ({
       path: f.path,
       bucket: dep.bucket,
@@ -318,6 +378,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       };
     }));
     const athenaClient = new AthenaClient({ region, endpoint: athena.endpoint, credentials: cliCredentials });
+    clients.push(athenaClient);
     const out: Record<string, SnapshotSummary> = {};
     const details: Record<string, SnapshotDetails> = {};
     for (const d of snapshots) {
@@ -355,13 +416,14 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       step(`IAM: local S3 denied ${denials.length} request(s); first: ${denials[0].operation} by ${denials[0].principal}: ${denials[0].message}`);
     }
     const alertsLog = join(opts.workDir, 'alerts.jsonl');
+    const ended = ex.map((e) => sfn.describeExecution(e.executionArn));
     return {
       snapshots: out,
       details,
       skipped,
       uploaded: files.length,
       alertsLog: alerts.length > 0 && existsSync(alertsLog) ? alertsLog : undefined,
-      drill: drillReport(opts, injected, ex.map((e) => sfn.describeExecution(e.executionArn)), alerts, waits, s3.slowDownsInjected),
+      drill: drillReport(opts, injected, ended, alerts, waits, s3.slowDownsInjected),
       alerts,
       executions,
       accessDenied: denials,
@@ -370,8 +432,12 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunR
       bucketDir: s3.bucketPath(dep.bucket),
       workDir: opts.workDir,
       durationMs: Date.now() - started,
+      requests: requestReport(counter, lambda, sfn.listExecutions().map((d) => d.outcome), busEvents, events.deliveries()),
     };
   } finally {
+    counter.close();
+    // The CLI's own SDK clients: their keep-alive sockets would outlive the run.
+    for (const c of clients) c.destroy();
     await sfn.close().catch(() => undefined);
     await lambda.close().catch(() => undefined);
     await athena.close().catch(() => undefined);
@@ -546,7 +612,10 @@ export interface InjectedFault {
   readonly fault: FaultName;
   /** What was injected, in words. */
   readonly injected: string;
-  /** The snapshot the fault targets, when it targets one (chosen from the seed and the sorted snapshot names). */
+  /**
+   * What the fault targets, when it targets one thing: a snapshot (`athena-fail`) or an object key
+   * (`lambda-timeout`), chosen from the seed and the sorted snapshot names or data keys.
+   */
   readonly target?: string;
 }
 
@@ -555,7 +624,15 @@ export interface InjectedFault {
  * in which concurrent requests arrive: `athena-fail` fails every facility-extract query of one snapshot,
  * picked by the seed from the sorted snapshot names (the UNLOAD's staging location names the snapshot).
  */
-interface FaultTargets { s3: LocalS3; athena: LocalAthena; lambda: LocalLambdaRuntime; processorArn: string; snapshots: string[] }
+interface FaultTargets {
+  s3: LocalS3;
+  athena: LocalAthena;
+  lambda: LocalLambdaRuntime;
+  processorArn: string;
+  snapshots: string[];
+  /** The S3 keys of the uploaded data files. */
+  rawKeys: string[];
+}
 
 function applyFaults(opts: LocalRunOptions, t: FaultTargets): InjectedFault[] {
   const seed = opts.seed ?? 1;
@@ -581,14 +658,72 @@ function applyFaults(opts: LocalRunOptions, t: FaultTargets): InjectedFault[] {
         injected.push({ fault: f, injected: `every facility_extract query of snapshot ${target} ends FAILED (non-retryable)`, target });
         break;
       }
-      case 'lambda-timeout':
-        t.lambda.setFaults({ timeoutNext: { fn: t.processorArn, n: 1 } });
-        injected.push({ fault: f, injected: 'the first Stage 2 processor invocation reports Sandbox.Timedout' });
+      case 'lambda-timeout': {
+        const sorted = [...t.rawKeys].sort();
+        const target = sorted[Math.floor(mulberry32(seed)() * sorted.length)];
+        if (target === undefined) break;
+        t.lambda.setFaults({ timeoutNext: { fn: t.processorArn, n: 1, when: (payload) => payloadKey(payload) === target } });
+        injected.push({ fault: f, injected: `the first Stage 2 processor invocation for ${target} reports Sandbox.Timedout`, target });
         break;
+      }
     }
   }
   if (athena.throttleFirstN !== undefined || athena.failQueriesMatching !== undefined) t.athena.setFaults(athena);
   return injected;
+}
+
+/** The object key a Stage 2 payload is for (its S3 event's, or a direct `{key}`). */
+function payloadKey(payload: unknown): string | undefined {
+  const p = (payload ?? {}) as { key?: unknown; detail?: { object?: { key?: unknown } } };
+  const key = p.key ?? p.detail?.object?.key;
+  return typeof key === 'string' ? key : undefined;
+}
+
+/** Counts the requests each embedded endpoint receives, and separately those signed with the CLI's key. */
+function countRequests(endpoints: { s3: string; athena: string; sns: string }, cliAccessKey: string): RequestCounter {
+  const counter = new RequestCounter();
+  const server = (endpoint: string) => {
+    const srv = serverAt(endpoint);
+    if (!srv) throw new Error(`no embedded server listens at ${endpoint}`);
+    return srv;
+  };
+  const byCli = (classify: (req: IncomingMessage) => string) =>
+    (req: IncomingMessage) => (accessKeyOf(req) === cliAccessKey ? classify(req) : undefined);
+  counter.observe(server(endpoints.s3), 's3', s3Operation);
+  counter.observe(server(endpoints.athena), 'athena', targetOperation);
+  counter.observe(server(endpoints.sns), 'sns', snsOperation);
+  counter.observe(server(endpoints.s3), 'client.s3', byCli(s3Operation));
+  counter.observe(server(endpoints.athena), 'client.athena', byCli(targetOperation));
+  return counter;
+}
+
+/**
+ * SNS's operation: the JSON protocol names it in X-Amz-Target; the Query protocol (what the SDK sends)
+ * in the form body, which the service reads. The pipeline's only SNS call is Publish (its alerts).
+ */
+function snsOperation(req: IncomingMessage): string {
+  const op = targetOperation(req);
+  return op === 'query' ? 'Publish' : op;
+}
+
+function requestReport(counter: RequestCounter, lambda: LocalLambdaRuntime, outcomes: Array<{ history: Array<{ type: string }> } | undefined>,
+  busEvents: number, deliveries: DeliveryRecord[]): RequestReport {
+  const c = counter.snapshot();
+  let transitions = 0;
+  for (const o of outcomes) {
+    for (const h of o?.history ?? []) if (h.type === 'StateEntered' || h.type === 'StateRetried') transitions++;
+  }
+  const sorted = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return {
+    s3: c.s3 ?? {},
+    athena: c.athena ?? {},
+    sns: c.sns ?? {},
+    lambda: sorted(lambda.stats.byFunction),
+    lambda_gb_seconds: sorted(Object.fromEntries(Object.entries(lambda.stats.gbSeconds).map(([k, v]) => [k, Math.round(v * 1000) / 1000]))),
+    stepfunctions: { StartExecution: outcomes.length, StateTransitions: transitions },
+    events: { PutEvents: busEvents, TargetInvocations: deliveries.reduce((n, d) => n + d.attempts, 0) },
+    client: { s3: c['client.s3'] ?? {}, athena: c['client.athena'] ?? {} },
+  };
 }
 
 async function countExtractRows(athena: AthenaClient, dep: Deployment, snapshot: string): Promise<number> {
@@ -624,14 +759,27 @@ async function readText(s3: S3Client, bucket: string, key: string): Promise<stri
 
 async function expiringIds(s3: S3Client, dep: Deployment, snapshot: string): Promise<string[]> {
   const ids = new Set<string>();
-  for await (const { Key: key } of listObjects(s3, dep.bucket, `${dep.expiringPrefix}snapshot_date=${snapshot}/`)) {
+  const keys: string[] = [];
+  for await (const { Key: key } of listObjects(s3, dep.bucket, `${dep.expiringPrefix}snapshot_date=${snapshot}/`)) keys.push(key);
+  await forEachLimit(keys, READ_BACK_CONCURRENCY, async (key) => {
     // Stream the object line by line: an expiring output can be hundreds of MB.
     const body = (await s3.send(new GetObjectCommand({ Bucket: dep.bucket, Key: key }))).Body as Readable;
     for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
       if (line.trim()) ids.add(facilityIdOf(line));
     }
-  }
+  });
   return [...ids].sort();
+}
+
+/** GetObjects in flight while the results are read back (one per object made the read-back of 1,000 files serial). */
+const READ_BACK_CONCURRENCY = 8;
+
+/** Runs `fn` on every item, at most `limit` at a time; rejects with the first error. */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
 }
 
 const ID_PREFIX = '{"facility_id":"';
@@ -847,14 +995,16 @@ async function snapshotDetails(a: {
   const quarantinePrefix = env.QUARANTINE_PREFIX ?? 'quarantine/';
   const curatedPrefix = env.CURATED_PREFIX ?? 'curated/facility_metrics/';
   const reasons: Record<string, number> = {};
-  for await (const { Key: key } of listObjects(a.s3Client, dep.bucket, `${quarantinePrefix}snapshot_date=${d}/`)) {
+  const quarantined: string[] = [];
+  for await (const { Key: key } of listObjects(a.s3Client, dep.bucket, `${quarantinePrefix}snapshot_date=${d}/`)) quarantined.push(key);
+  await forEachLimit(quarantined, READ_BACK_CONCURRENCY, async (key) => {
     const body = (await a.s3Client.send(new GetObjectCommand({ Bucket: dep.bucket, Key: key }))).Body as Readable;
     for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
       if (!line.trim()) continue;
       const reason = String((JSON.parse(line) as { reason?: unknown }).reason ?? 'unknown');
       reasons[reason] = (reasons[reason] ?? 0) + 1;
     }
-  }
+  });
   // The extract's objects, linked (or copied) under <workDir>/extract/ with a .parquet name.
   const extractFiles: string[] = [];
   const partition = `${curatedPrefix}snapshot_date=${d}/`;

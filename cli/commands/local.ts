@@ -193,7 +193,8 @@ export async function run(argv: string[]): Promise<number> {
  * The SPEC §4 JSON summary (`snapshots`, `alerts`, `executions`: the contract) plus `details` (per
  * snapshot: files, lines, duplicates, blank lines, quarantine reasons, the expiry window, output
  * paths, the extract's local .parquet files and sample rows), `skipped` (files of --data not uploaded)
- * and `drill` (what was injected and how the pipeline recovered).
+ * `drill` (what was injected and how the pipeline recovered) and `requests` (the AWS requests made, per
+ * service and operation: see {@link Runner.RequestReport}).
  */
 export function summaryJson(r: Runner.LocalRunResult): Record<string, unknown> {
   return {
@@ -203,7 +204,22 @@ export function summaryJson(r: Runner.LocalRunResult): Record<string, unknown> {
     details: r.details,
     skipped: r.skipped,
     drill: r.drill,
+    requests: r.requests,
   };
+}
+
+/**
+ * One line of the AWS requests a run made (the `requests` of --json), e.g.
+ * `AWS requests: S3 1,234 (ListObjectsV2 400, PutObject 300, …) · Lambda 300 · Athena 12 · SNS 0 · Step Functions 1,200 transitions`.
+ */
+export function requestsLine(q: Runner.RequestReport): string {
+  const total = (o: Record<string, number>) => Object.values(o).reduce((n, v) => n + v, 0);
+  const top = (o: Record<string, number>) => Object.entries(o).sort(([, a], [, b]) => b - a).slice(0, 4)
+    .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ');
+  const part = (name: string, o: Record<string, number>) => `${name} ${total(o).toLocaleString('en-US')}${total(o) > 0 ? ` (${top(o)})` : ''}`;
+  return `AWS requests: ${part('S3', q.s3)} · ${part('Athena', q.athena)} · Lambda ${total(q.lambda).toLocaleString('en-US')} invocations`
+    + ` · SNS ${total(q.sns)} · Step Functions ${q.stepfunctions.StartExecution.toLocaleString('en-US')} executions,`
+    + ` ${q.stepfunctions.StateTransitions.toLocaleString('en-US')} transitions · EventBridge ${q.events.PutEvents.toLocaleString('en-US')} events`;
 }
 
 /** Options of {@link progressPrinter} (tests pass a clock and a writer). */
@@ -323,6 +339,7 @@ function renderSummary(r: Runner.LocalRunResult): string {
     out.push(`not uploaded: ${data.map((f) => f.path).join(', ')} (not data files: the pipeline's event rule matches only .jsonl, .ndjson, .json, optionally .gz)`);
   }
   out.push(`executions: ${ok} succeeded, ${r.executions.length - ok} failed; alerts: ${r.alerts.length}`);
+  if (r.requests) out.push(requestsLine(r.requests));
   const drill = r.drill;
   if (drill.faults.length > 0 || drill.duplicate_events > 0 || drill.shuffle) {
     out.push(`drill (seed ${drill.seed}):`);

@@ -63,8 +63,12 @@ export class LambdaApiError extends Error {
 
 /** Injected faults; each counter is decremented when it fires. */
 export interface LambdaFaults {
-  /** The next `n` invocations of `fn` (name, ARN or logical id) report `Sandbox.Timedout` without running. */
-  readonly timeoutNext?: { fn: string; n: number };
+  /**
+   * The next `n` invocations of `fn` (name, ARN or logical id) report `Sandbox.Timedout` without running;
+   * with `when`, only invocations whose payload it accepts count (a fault that hits the same object
+   * whatever order the invocations arrive in).
+   */
+  readonly timeoutNext?: { fn: string; n: number; when?: (payload: unknown) => boolean };
   /** The next `n` invocations (of `fn`, or of any function) are throttled (`TooManyRequestsException`). */
   readonly throttleNext?: number | { fn?: string; n: number };
   /** The next `n` invocations of `fn` fail with this error type without running. */
@@ -78,8 +82,16 @@ export interface LocalLambdaRuntimeOptions {
   /** Region (default `us-east-1`). */
   readonly region?: string;
   readonly accountId?: string;
-  /** Max concurrent invocations over all functions (account concurrency, default 10). */
+  /**
+   * Max concurrent invocations over all functions (account concurrency, default 10). It also bounds the
+   * warm environments kept: a cold start beyond it first ends the least recently used idle environment.
+   */
   readonly maxConcurrency?: number;
+  /**
+   * Max concurrent invocations of a function without `ReservedConcurrentExecutions` (default: no
+   * limit but `maxConcurrency`). Invocations beyond it queue (or throttle), as beyond a reserved concurrency.
+   */
+  readonly defaultFunctionConcurrency?: number;
   /** When the limit is reached: 'queue' (default, wait for a slot) or 'throttle' (TooManyRequestsException). */
   readonly onConcurrencyLimit?: 'queue' | 'throttle';
   /** NODE_PATH for externalized modules (default: the nearest node_modules above this file). */
@@ -110,11 +122,14 @@ interface ResultMessage {
 }
 
 interface Container {
+  readonly fn: Registered;
   readonly worker: Worker;
   readonly streamName: string;
   busy: boolean;
   dead: boolean;
   invocations: number;
+  /** When it last went idle (LRU eviction). */
+  idleSince: number;
   settle?: (r: ResultMessage | { crashed: Error | number }) => void;
   onStarted?: () => void;
 }
@@ -162,13 +177,27 @@ export class LocalLambdaRuntime {
   private running = 0;
   private readonly waiters: Array<() => void> = [];
   private faults: {
-    timeout?: { fn: Registered; n: number };
+    timeout?: { fn: Registered; n: number; when?: (payload: unknown) => boolean };
     throttle?: { fn?: Registered; n: number };
     error?: { fn: Registered; n: number; errorType: string; errorMessage?: string };
   } = {};
   private closed = false;
   /** Counters for summaries and tests. */
-  readonly stats = { invocations: 0, coldStarts: 0, errors: 0, timeouts: 0, throttles: 0 };
+  readonly stats = {
+    invocations: 0,
+    coldStarts: 0,
+    errors: 0,
+    timeouts: 0,
+    throttles: 0,
+    /** Invocations (Invoke requests accepted, throttled ones excluded) by function name. */
+    byFunction: {} as Record<string, number>,
+    /** Billed duration by function name, GB-s (duration × MemorySize), as Lambda bills it. */
+    gbSeconds: {} as Record<string, number>,
+    /** Execution environments ended to keep the warm pool within `maxConcurrency`. */
+    evictions: 0,
+  };
+  /** Live execution environments over all functions. */
+  private live = 0;
 
   constructor(private readonly options: LocalLambdaRuntimeOptions = {}) {
     this.region = options.region ?? 'us-east-1';
@@ -217,7 +246,7 @@ export class LocalLambdaRuntime {
   setFaults(faults: LambdaFaults): void {
     const throttle = typeof faults.throttleNext === 'number' ? { n: faults.throttleNext } : faults.throttleNext;
     this.faults = {
-      timeout: faults.timeoutNext ? { fn: this.lookup(faults.timeoutNext.fn), n: faults.timeoutNext.n } : undefined,
+      timeout: faults.timeoutNext ? { fn: this.lookup(faults.timeoutNext.fn), n: faults.timeoutNext.n, when: faults.timeoutNext.when } : undefined,
       throttle: throttle ? { fn: throttle.fn ? this.lookup(throttle.fn) : undefined, n: throttle.n } : undefined,
       error: faults.errorNext ? { ...faults.errorNext, fn: this.lookup(faults.errorNext.fn) } : undefined,
     };
@@ -258,12 +287,15 @@ export class LocalLambdaRuntime {
     await this.acquire(fn);
     const started = Date.now();
     this.stats.invocations++;
+    this.stats.byFunction[fn.name] = (this.stats.byFunction[fn.name] ?? 0) + 1;
+    let billedMs: number | undefined;
     try {
       const to = this.faults.timeout;
-      if (to && to.n > 0 && to.fn === fn) {
+      if (to && to.n > 0 && to.fn === fn && (!to.when || to.when(payload))) {
         to.n--;
         this.stats.timeouts++;
         this.stats.errors++;
+        billedMs = fn.timeoutSeconds * 1000;
         return { requestId, ...timeoutError(requestId, fn.timeoutSeconds), durationMs: fn.timeoutSeconds * 1000, coldStart: false };
       }
       const er = this.faults.error;
@@ -282,12 +314,14 @@ export class LocalLambdaRuntime {
       }
       return await this.run(fn, requestId, text, started, limit);
     } finally {
+      const ms = Math.ceil(billedMs ?? Date.now() - started);
+      this.stats.gbSeconds[fn.name] = (this.stats.gbSeconds[fn.name] ?? 0) + (ms / 1000) * (fn.memoryMb / 1024);
       this.release(fn);
     }
   }
 
   private async acquire(fn: Registered): Promise<void> {
-    const fnLimit = fn.reservedConcurrency ?? Infinity;
+    const fnLimit = fn.reservedConcurrency ?? this.options.defaultFunctionConcurrency ?? Infinity;
     while (this.running >= this.maxConcurrency || fn.running >= fnLimit) {
       if (this.options.onConcurrencyLimit === 'throttle') {
         this.stats.throttles++;
@@ -312,6 +346,9 @@ export class LocalLambdaRuntime {
       const c = fn.idle.pop()!;
       if (!c.dead) return { container: c, cold: false };
     }
+    // Keep at most maxConcurrency environments: end the least recently used idle one (of any function).
+    // One is always idle then, since at most maxConcurrency - 1 other invocations are running.
+    if (this.live >= this.maxConcurrency) this.evictIdle();
     const streamName = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomUUID().replace(/-/g, '')}`;
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
@@ -348,7 +385,8 @@ export class LocalLambdaRuntime {
       resourceLimits: this.options.enforceMemory === false ? undefined
         : { maxOldGenerationSizeMb: Math.max(64, fn.memoryMb) },
     });
-    const container: Container = { worker, streamName, busy: false, dead: false, invocations: 0 };
+    const container: Container = { fn, worker, streamName, busy: false, dead: false, invocations: 0, idleSince: 0 };
+    this.live++;
     this.pipeLogs(fn.name, worker.stdout, 'stdout');
     this.pipeLogs(fn.name, worker.stderr, 'stderr');
     worker.on('message', (msg: ResultMessage | StartedMessage) => {
@@ -361,7 +399,7 @@ export class LocalLambdaRuntime {
     });
     worker.on('exit', (code) => {
       container.dead = true;
-      fn.all.delete(container);
+      if (fn.all.delete(container)) this.live--;
       container.settle?.({ crashed: code });
     });
     fn.all.add(container);
@@ -475,14 +513,31 @@ export class LocalLambdaRuntime {
       return;
     }
     container.worker.unref();
+    container.idleSince = performance.now();
     fn.idle.push(container);
   }
 
   private discard(fn: Registered, container: Container): void {
     container.dead = true;
-    fn.all.delete(container);
+    if (fn.all.delete(container)) this.live--;
     void container.worker.terminate();
   }
+
+  /** Ends the least recently used idle environment, if any. */
+  private evictIdle(): void {
+    let oldest: Container | undefined;
+    for (const f of this.functions.values()) {
+      for (const c of f.idle) if (!c.dead && (!oldest || c.idleSince < oldest.idleSince)) oldest = c;
+    }
+    if (!oldest) return;
+    const list = oldest.fn.idle;
+    list.splice(list.indexOf(oldest), 1);
+    this.stats.evictions++;
+    this.discard(oldest.fn, oldest);
+  }
+
+  /** Live execution environments (warm or busy) over all functions. */
+  environments(): number { return this.live; }
 
   /** Terminates every worker. Invocations still running fail with Runtime.ExitError. */
   async close(): Promise<void> {
@@ -492,6 +547,7 @@ export class LocalLambdaRuntime {
       fn.idle.splice(0);
       for (const c of fn.all) all.push(c.worker.terminate());
       fn.all.clear();
+      this.live = 0;
     }
     await Promise.allSettled(all);
     rmSync(this.home, { recursive: true, force: true });

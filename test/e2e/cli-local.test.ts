@@ -36,8 +36,12 @@ test('local --json: last stdout line is the run summary (contract fields + detai
   expect(r.status).toBe(0);
   const last = r.stdout.trim().split('\n').pop()!;
   const summary = JSON.parse(last);
-  expect(Object.keys(summary).sort()).toEqual(['alerts', 'details', 'drill', 'executions', 'skipped', 'snapshots']);
+  expect(Object.keys(summary).sort()).toEqual(['alerts', 'details', 'drill', 'executions', 'requests', 'skipped', 'snapshots']);
   expect(summary.alerts).toEqual([]);
+  // The AWS requests the run made, per service and operation (9 uploads, 9 executions).
+  expect(summary.requests.client.s3.PutObject).toBeGreaterThanOrEqual(9);
+  expect(summary.requests.stepfunctions.StartExecution).toBe(9);
+  expect(Object.keys(summary.requests).sort()).toEqual(['athena', 'client', 'events', 'lambda', 'lambda_gb_seconds', 's3', 'sns', 'stepfunctions']);
   for (const [d, want] of Object.entries(expected)) {
     const got = summary.snapshots[d];
     expect(got).toEqual({
@@ -93,6 +97,7 @@ test('local (text): counts explained, ids capped with the window and the path, s
   const out = r.stdout;
   expect(out).toMatch(/synthesized \S+: 4 Lambda functions \(3 of the pipeline, 1 CDK deployment helper not needed locally\)/);
   expect(out).toMatch(/deployed locally: 2 buckets .*; 3 pipeline Lambda functions; 1 rule /);
+  expect(out).toMatch(/^AWS requests: S3 [\d,]+ \(.*PutObject [\d,]+.*\) · Athena [\d,]+ \(.*StartQueryExecution.*\) · Lambda [\d,]+ invocations · SNS 0 · Step Functions 9 executions, [\d,]+ transitions · EventBridge [\d,]+ events$/m);
   expect(out).toMatch(/uploaded 9 objects from .* to s3:\/\/\S+\/data\/batch\/; skipped 1 file that is not data \(\.jsonl, \.ndjson, \.json, optionally \.gz\): 2025-08-10\/notes\.txt/);
   expect(out).toMatch(/^snapshot +files +lines +records +valid +duplicates +quarantined +blank +extract +expiring +accredited/m);
   expect(out).toMatch(/^2025-08-13 +3 +7 +6 +3 +1 +3 +1 +2 +1 +AR:1 ID:1$/m);

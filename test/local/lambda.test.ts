@@ -159,6 +159,15 @@ describe('LocalLambdaRuntime', () => {
     expect((await rt.invoke('fn-fail', {})).errorType).toBe('TransientError');
     rt.setFaults({});
   });
+
+  test('a timeout fault with `when` hits only the payload it accepts, whatever order the calls come in', async () => {
+    rt.setFaults({ timeoutNext: { fn: 'fn-callback', n: 1, when: (p) => (p as { n?: number }).n === 3 } });
+    const results = await Promise.all([1, 2, 3, 4].map((n) => rt.invoke('fn-callback', { n })));
+    expect(results.map((r) => r.errorType ?? (r.payload as { ok: number }).ok)).toEqual([2, 4, 'Sandbox.Timedout', 8]);
+    // n was used up: the same payload now runs.
+    expect((await rt.invoke('fn-callback', { n: 3 })).payload).toEqual({ ok: 6 });
+    rt.setFaults({});
+  });
 });
 
 describe('execution role credentials', () => {
@@ -201,6 +210,52 @@ describe('concurrency limit', () => {
       await expect(rt.invoke('fn-sleep', { ms: 1 })).rejects.toMatchObject({ name: 'TooManyRequestsException' });
       expect((await first).functionError).toBeUndefined();
       expect(rt.stats.throttles).toBe(1);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  test('a function without reserved concurrency queues beyond defaultFunctionConcurrency, others still run', async () => {
+    const { rt } = runtime({ maxConcurrency: 4, defaultFunctionConcurrency: 1 });
+    try {
+      const started = Date.now();
+      const sleeps = Promise.all([rt.invoke('fn-sleep', { ms: 300 }), rt.invoke('fn-sleep', { ms: 300 })]);
+      // Another function is not held back by fn-sleep's queue.
+      expect((await rt.invoke('fn-echo', {})).functionError).toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(580);
+      await sleeps;
+      expect(Date.now() - started).toBeGreaterThanOrEqual(580);
+      expect(rt.stats.byFunction).toEqual({ 'fn-sleep': 2, 'fn-echo': 1 });
+    } finally {
+      await rt.close();
+    }
+  });
+
+  test('keeps at most maxConcurrency environments: a cold start ends the least recently used idle one', async () => {
+    const { rt } = runtime({ maxConcurrency: 2 });
+    try {
+      for (const fn of ['fn-echo', 'fn-callback', 'fn-sleep', 'fn-echo']) {
+        const r = await rt.invoke(fn, { n: 1, ms: 1 });
+        expect(r.functionError).toBeUndefined();
+        expect(rt.environments()).toBeLessThanOrEqual(2);
+      }
+      // echo was evicted when sleep started (it was the least recently used), so its second call was cold.
+      expect(rt.stats.coldStarts).toBe(4);
+      expect(rt.stats.evictions).toBe(2);
+      const again = await rt.invoke('fn-echo', {});
+      expect(again.coldStart).toBe(false);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  test('bills GB-seconds per function: duration × MemorySize', async () => {
+    const { rt } = runtime();
+    try {
+      await rt.invoke('fn-sleep', { ms: 400 });
+      // 192 MB for ≥ 400 ms (plus the cold start's handler time).
+      expect(rt.stats.gbSeconds['fn-sleep']).toBeGreaterThanOrEqual(0.4 * 192 / 1024);
+      expect(rt.stats.gbSeconds['fn-sleep']).toBeLessThan(5 * 192 / 1024);
     } finally {
       await rt.close();
     }
