@@ -194,7 +194,7 @@ test('DataScannedInBytes is exact for a partition of many files (DuckDB names on
 
 describe('an int column of a JSON table reads values as the OpenX JSON SerDe does (docs/cloud-fidelity.md)', () => {
   const line = (snapshot: string, employees: string): string =>
-    `{"facility_id":"FAC9","facility_name":"F","location":{"address":"a","city":"c","state":"MI","zip":"48201"},` +
+    '{"facility_id":"FAC9","facility_name":"F","location":{"address":"a","city":"c","state":"MI","zip":"48201"},' +
     `"employee_count":${employees},"services":[],"accreditations":[],"snapshot_date":"${snapshot}"}`;
   const partition = (snapshot: string, employees: string): void => {
     const file = join(root, 's3', BUCKET, `validated/snapshot_date=${snapshot}/f.jsonl`);
