@@ -3,7 +3,7 @@
  * refresh no longer counts its records (docs/semantics.md, *Outputs*; docs/runtime.md, "Deleted files").
  */
 import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { processS3Object, type ProcessSummary } from './index';
+import { emptySummary, processS3Object, type ProcessSummary } from './index';
 import type { Stage2Prefixes } from './processor';
 import { classifyAwsError, InvalidEventError } from '../lib/errors';
 import { failureMarkerKey, parseRawKey, partitionKey } from '../lib/keys';
@@ -101,20 +101,5 @@ export async function removeDeletedObjectOutputs(o: RemoveOutputsOptions): Promi
     }
   }
   if (await rawExists(o.client, o.bucket, o.key)) return reprocess();
-  return {
-    bucket: o.bucket,
-    key: o.key,
-    snapshotDate,
-    asOf: o.asOf ?? snapshotDate,
-    read: 0,
-    valid: 0,
-    matched: 0,
-    quarantined: 0,
-    duplicates: 0,
-    blank: 0,
-    outputs: { validated: [], expiring: [], quarantine: [] },
-    partitions: {},
-    deleted: true,
-    removed: keys,
-  };
+  return { ...emptySummary(o.bucket, o.key, snapshotDate, o.asOf ?? snapshotDate), deleted: true, removed: keys };
 }

@@ -118,13 +118,21 @@ export async function processS3Object(o: ProcessS3ObjectOptions): Promise<Proces
 function supersededSummary(o: ProcessS3ObjectOptions, snapshotDate: string | undefined, etag: string | undefined, err: Error): ProcessSummary {
   const d = snapshotDate ?? 'unknown';
   return {
-    bucket: o.bucket,
-    key: o.key,
+    ...emptySummary(o.bucket, o.key, d, o.asOf ?? d),
     ...(etag ? { etag } : {}),
     ...(o.versionId ? { versionId: o.versionId } : {}),
     superseded: true,
-    snapshotDate: d,
-    asOf: o.asOf ?? d,
+    supersededReason: err.message,
+  };
+}
+
+/** The summary of a run that read no record (a superseded version, a deleted object): every count 0, no outputs. */
+export function emptySummary(bucket: string, key: string, snapshotDate: string, asOf: string): ProcessSummary {
+  return {
+    bucket,
+    key,
+    snapshotDate,
+    asOf,
     read: 0,
     valid: 0,
     matched: 0,
@@ -133,6 +141,5 @@ function supersededSummary(o: ProcessS3ObjectOptions, snapshotDate: string | und
     blank: 0,
     outputs: { validated: [], expiring: [], quarantine: [] },
     partitions: {},
-    supersededReason: err.message,
   };
 }

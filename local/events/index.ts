@@ -47,19 +47,31 @@ function eventTime(t: Date | string | undefined): string {
 }
 
 /** Builds the exact event S3 sends to EventBridge for a created object. */
-export function objectCreatedEvent(notice: S3ObjectNotice, env: { accountId?: string; region?: string; id?: string } = {}): EventBridgeEvent {
-  const accountId = env.accountId ?? '000000000000';
-  const object: Record<string, unknown> = {
+export function objectCreatedEvent(notice: S3ObjectNotice, env: EventEnvironment = {}): EventBridgeEvent {
+  return s3Event('Object Created', notice, {
     key: notice.key,
     size: notice.size,
     ...(notice.etag !== undefined ? { etag: notice.etag.replace(/^"|"$/g, '') } : {}),
     ...(notice.versionId !== undefined ? { 'version-id': notice.versionId } : {}),
-    sequencer: notice.sequencer ?? Date.now().toString(16).toUpperCase().padStart(18, '0'),
-  };
+  }, { reason: notice.reason ?? 'PutObject' }, env);
+}
+
+/** Account, region and event id of a built event (defaults: the local account, us-east-1, a random id). */
+export interface EventEnvironment { readonly accountId?: string; readonly region?: string; readonly id?: string }
+
+/** The envelope S3 puts around every EventBridge event (S3 User Guide, "EventBridge event message structure"). */
+function s3Event(
+  detailType: 'Object Created' | 'Object Deleted',
+  notice: { bucket: string; sequencer?: string; time?: Date | string; requestId?: string; sourceIpAddress?: string },
+  object: Record<string, unknown>,
+  tail: Record<string, unknown>,
+  env: EventEnvironment,
+): EventBridgeEvent {
+  const accountId = env.accountId ?? '000000000000';
   return {
     'version': '0',
     'id': env.id ?? randomUUID(),
-    'detail-type': 'Object Created',
+    'detail-type': detailType,
     'source': 'aws.s3',
     'account': accountId,
     'time': eventTime(notice.time),
@@ -68,11 +80,11 @@ export function objectCreatedEvent(notice: S3ObjectNotice, env: { accountId?: st
     'detail': {
       'version': '0',
       'bucket': { name: notice.bucket },
-      object,
+      'object': { ...object, sequencer: notice.sequencer ?? Date.now().toString(16).toUpperCase().padStart(18, '0') },
       'request-id': notice.requestId ?? randomBytes(8).toString('hex').toUpperCase(),
       'requester': accountId,
       'source-ip-address': notice.sourceIpAddress ?? '127.0.0.1',
-      'reason': notice.reason ?? 'PutObject',
+      ...tail,
     },
   };
 }
@@ -93,33 +105,11 @@ export interface S3DeletedObjectNotice {
 }
 
 /** Builds the exact "Object Deleted" event S3 sends to EventBridge (S3 User Guide, "EventBridge event message structure"). */
-export function objectDeletedEvent(notice: S3DeletedObjectNotice, env: { accountId?: string; region?: string; id?: string } = {}): EventBridgeEvent {
-  const accountId = env.accountId ?? '000000000000';
-  const object: Record<string, unknown> = {
+export function objectDeletedEvent(notice: S3DeletedObjectNotice, env: EventEnvironment = {}): EventBridgeEvent {
+  return s3Event('Object Deleted', notice, {
     key: notice.key,
     ...(notice.versionId !== undefined ? { 'version-id': notice.versionId } : {}),
-    sequencer: notice.sequencer ?? Date.now().toString(16).toUpperCase().padStart(18, '0'),
-  };
-  return {
-    'version': '0',
-    'id': env.id ?? randomUUID(),
-    'detail-type': 'Object Deleted',
-    'source': 'aws.s3',
-    'account': accountId,
-    'time': eventTime(notice.time),
-    'region': env.region ?? 'us-east-1',
-    'resources': [`arn:aws:s3:::${notice.bucket}`],
-    'detail': {
-      'version': '0',
-      'bucket': { name: notice.bucket },
-      object,
-      'request-id': notice.requestId ?? randomBytes(8).toString('hex').toUpperCase(),
-      'requester': accountId,
-      'source-ip-address': notice.sourceIpAddress ?? '127.0.0.1',
-      'reason': notice.reason ?? 'DeleteObject',
-      'deletion-type': notice.deletionType ?? 'Permanently Deleted',
-    },
-  };
+  }, { 'reason': notice.reason ?? 'DeleteObject', 'deletion-type': notice.deletionType ?? 'Permanently Deleted' }, env);
 }
 
 /** A rule (the shape of `ResolvedTemplate.eventRules()`). */

@@ -4,13 +4,10 @@
  * Against the embedded S3; each interleaving is forced by a hook on O's client that runs N's whole
  * promotion at a chosen request of O's.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { useLocalS3 } from './local-s3-fixture';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { curatedPartition, promoteExtract, stagingPrefix } from '../../lambda-src/stage1';
-import { LocalS3 } from '../../local/s3';
 
 const BUCKET = 'promotion';
 const config = loadConfig({ DATA_BUCKET: BUCKET });
@@ -22,22 +19,8 @@ const stagingO = stagingPrefix(config, D, 'a'.repeat(64));
 const stagingN = stagingPrefix(config, D, 'b'.repeat(64));
 const FILES = ['part-1', 'part-2', 'part-3'];
 
-let root: string;
-let s3: LocalS3;
-const clients: S3Client[] = [];
 const noSleep = async (): Promise<void> => undefined;
-
-function newClient(): S3Client {
-  const c = new S3Client({
-    endpoint: s3.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  clients.push(c);
-  return c;
-}
+const { newClient, emptyBucket } = useLocalS3(BUCKET, 'extract-promotion');
 
 type Hook = (command: string, input: Record<string, unknown>, n: number) => Promise<void> | void;
 
@@ -64,22 +47,9 @@ async function keysUnder(c: S3Client, prefix: string): Promise<string[]> {
 
 const nFiles = FILES.map((f) => `${partition}q-new_${f}`);
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'extract-promotion-'));
-  s3 = await LocalS3.start({ rootDir: root });
-  await s3.createBucket(BUCKET);
-});
-
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  await s3.close();
-  rmSync(root, { recursive: true, force: true });
-});
-
 beforeEach(async () => {
+  await emptyBucket();
   const c = newClient();
-  const all = await keysUnder(c, '');
-  if (all.length > 0) await c.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: all.map((Key) => ({ Key })) } }));
   for (const f of FILES) {
     await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${stagingO}${f}`, Body: `old ${f}` }));
     await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${stagingN}${f}`, Body: `new ${f}` }));

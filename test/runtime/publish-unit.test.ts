@@ -3,15 +3,12 @@
  * publisher publishes the state-counts pair as one unit — never a CSV and a JSON of two
  * computations marked published.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { useLocalS3 } from './local-s3-fixture';
 import type { QueryStatus } from '../../lambda-src/athena/types';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
 import { publishResults } from '../../lambda-src/stage4';
-import { LocalS3 } from '../../local/s3';
 
 const BUCKET = 'publish-unit';
 const config = loadConfig({ DATA_BUCKET: BUCKET });
@@ -22,21 +19,7 @@ const W1: Watermark = { submittedAt: '2025-08-10T12:00:00.000Z', queryExecutionI
 const W2: Watermark = { submittedAt: '2025-08-10T12:05:00.000Z', queryExecutionId: 'q-2' };
 const noSleep = async (): Promise<void> => undefined;
 
-let root: string;
-let s3: LocalS3;
-const clients: S3Client[] = [];
-
-function newClient(): S3Client {
-  const c = new S3Client({
-    endpoint: s3.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  clients.push(c);
-  return c;
-}
+const { newClient, emptyBucket } = useLocalS3(BUCKET, 'publish-unit');
 
 async function put(key: string, body: string, w: Watermark): Promise<void> {
   await newClient().send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, Metadata: { watermark: formatWatermark(w) } }));
@@ -72,21 +55,7 @@ function status(w: Watermark): QueryStatus {
 const publish = (w: Watermark, c: S3Client = newClient()) =>
   publishResults({ bucket: BUCKET, snapshotDate: D, results: status(w) }, { s3: c, config, sleep: noSleep });
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'publish-unit-'));
-  s3 = await LocalS3.start({ rootDir: root });
-  await s3.createBucket(BUCKET);
-});
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  await s3.close();
-  rmSync(root, { recursive: true, force: true });
-});
-beforeEach(async () => {
-  const c = newClient();
-  const all = ((await c.send(new ListObjectsV2Command({ Bucket: BUCKET }))).Contents ?? []).map((o) => ({ Key: o.Key! }));
-  if (all.length > 0) await c.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: all } }));
-});
+beforeEach(() => emptyBucket());
 
 test('a results pair of two computations (Stage 3 interrupted between its writes) is not published: TransientError, nothing written', async () => {
   await results('csv', W2);

@@ -3,13 +3,10 @@
  * Against the embedded S3 (not versioned: the event's ETag is read with If-Match), with the
  * interleavings forced by holding one run's requests.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { useLocalS3 } from './local-s3-fixture';
 import { record } from './stage2-helpers';
 import { compareSequencers, compareSources, processS3Object, SOURCE_METADATA } from '../../lambda-src/stage2';
-import { LocalS3 } from '../../local/s3';
 
 const BUCKET = 'versions';
 const KEY = 'data/batch/2025-08-10/part.jsonl';
@@ -23,21 +20,7 @@ const OUT = {
 const V1 = [record('FAC1', '2025-08-10', ['2025-09-01']), record('FAC2', '2025-08-10', ['2027-01-01'])].map((r) => JSON.stringify(r)).join('\n') + '\n{bad\n';
 const V2 = `${JSON.stringify(record('FAC9', '2025-08-10', ['2025-10-01']))}\n`;
 
-let root: string;
-let s3: LocalS3;
-const clients: S3Client[] = [];
-
-function newClient(): S3Client {
-  const c = new S3Client({
-    endpoint: s3.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  clients.push(c);
-  return c;
-}
+const { newClient } = useLocalS3(BUCKET, 'stage2-versions');
 
 /** Holds every output PutObject of this client until `release` is called. */
 function holdOutputWrites(c: S3Client): { release: () => void; reached: Promise<void> } {
@@ -79,18 +62,6 @@ async function expectOutputsOfV2(c: S3Client, etag2: string): Promise<void> {
     expect(head.Metadata?.[SOURCE_METADATA.etag]).toBe(etag2.replace(/"/g, ''));
   }
 }
-
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'stage2-versions-'));
-  s3 = await LocalS3.start({ rootDir: root });
-  await s3.createBucket(BUCKET);
-});
-
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  await s3.close();
-  rmSync(root, { recursive: true, force: true });
-});
 
 beforeEach(async () => {
   // a fresh key space per test
