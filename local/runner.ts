@@ -28,7 +28,7 @@ import { LocalStepFunctions } from './stepfunctions';
 import { pipelineStack, resolveTemplate, ResolvedTemplate } from './template';
 import { addMonths } from '../lambda-src/lib/dates';
 import { isTransientAwsError } from '../lambda-src/lib/errors';
-import { parseRawKey } from '../lambda-src/lib/keys';
+import { isDataKey, parseRawKey } from '../lambda-src/lib/keys';
 import { mulberry32 } from '../lambda-src/lib/prng';
 import { listObjects } from '../lambda-src/lib/s3-list';
 
@@ -172,20 +172,31 @@ const CREDENTIALS: LocalCredentialSet = { accessKeyId: 'local', secretAccessKey:
 
 /** Lists `<dataDir>/<YYYY-MM-DD>/**` data files (sorted by key). */
 export function listSnapshotFiles(dataDir: string): Array<{ snapshot: string; path: string; rel: string }> {
-  const out: Array<{ snapshot: string; path: string; rel: string }> = [];
+  return walkSnapshotFolders(dataDir).data;
+}
+
+/**
+ * One walk of `<dataDir>/<YYYY-MM-DD>/**` (sorted): the data files (isDataKey, as the runtime) and the files
+ * that are not data files (the event rule would not match them either).
+ */
+function walkSnapshotFolders(dataDir: string): { data: Array<{ snapshot: string; path: string; rel: string }>; skipped: SkippedFile[] } {
+  const data: Array<{ snapshot: string; path: string; rel: string }> = [];
+  const skipped: SkippedFile[] = [];
   for (const snapshot of readdirSync(dataDir).sort()) {
     const dir = join(dataDir, snapshot);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(snapshot) || !statSync(dir).isDirectory()) continue;
     const walk = (d: string) => {
       for (const name of readdirSync(d).sort()) {
         const p = join(d, name);
+        const rel = relative(dataDir, p).split(sep).join('/');
         if (statSync(p).isDirectory()) walk(p);
-        else if (/\.(jsonl|ndjson|json)(\.gz)?$/i.test(name)) out.push({ snapshot, path: p, rel: relative(dataDir, p).split('\\').join('/') });
+        else if (isDataKey(name)) data.push({ snapshot, path: p, rel });
+        else skipped.push({ path: rel, reason: name.startsWith('.medlaunch-elt-') ? 'medlaunch-elt bookkeeping' : 'not a data file (.jsonl, .ndjson, .json, optionally .gz)' });
       }
     };
     walk(dir);
   }
-  return out;
+  return { data, skipped };
 }
 
 interface Deployment {
@@ -206,8 +217,7 @@ interface Deployment {
 export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunResult> {
   const started = Date.now();
   const step = (message: string) => opts.onProgress?.({ kind: 'step', message });
-  const files = listSnapshotFiles(opts.dataDir);
-  const skipped = listSkippedFiles(opts.dataDir);
+  const { data: files, skipped } = walkSnapshotFolders(opts.dataDir);
   const snapshots = [...new Set(files.map((f) => f.snapshot))];
 
   prepareWorkDir(opts.workDir, opts.dataDir);
@@ -901,30 +911,6 @@ export interface SkippedFile {
   /** Path relative to --data. */
   readonly path: string;
   readonly reason: string;
-}
-
-const DATA_FILE = /\.(jsonl|ndjson|json)(\.gz)?$/i;
-
-/** Files in the snapshot folders that are not data files (the event rule would not match them either). */
-export function listSkippedFiles(dataDir: string): SkippedFile[] {
-  const out: SkippedFile[] = [];
-  for (const snapshot of readdirSync(dataDir).sort()) {
-    const dir = join(dataDir, snapshot);
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(snapshot) || !statSync(dir).isDirectory()) continue;
-    const walk = (d: string) => {
-      for (const name of readdirSync(d).sort()) {
-        const p = join(d, name);
-        if (statSync(p).isDirectory()) {walk(p);} else if (!DATA_FILE.test(name)) {
-          out.push({
-            path: relative(dataDir, p).split(sep).join('/'),
-            reason: name.startsWith('.medlaunch-elt-') ? 'medlaunch-elt bookkeeping' : 'not a data file (.jsonl, .ndjson, .json, optionally .gz)',
-          });
-        }
-      }
-    };
-    walk(dir);
-  }
-  return out;
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
