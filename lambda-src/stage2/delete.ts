@@ -101,5 +101,5 @@ export async function removeDeletedObjectOutputs(o: RemoveOutputsOptions): Promi
     }
   }
   if (await rawExists(o.client, o.bucket, o.key)) return reprocess();
-  return { ...emptySummary(o.bucket, o.key, snapshotDate, o.asOf ?? snapshotDate), deleted: true, removed: keys };
+  return { ...emptySummary(o.bucket, o.key, snapshotDate, o.asOf), deleted: true, removed: keys };
 }

@@ -118,7 +118,7 @@ export async function processS3Object(o: ProcessS3ObjectOptions): Promise<Proces
 function supersededSummary(o: ProcessS3ObjectOptions, snapshotDate: string | undefined, etag: string | undefined, err: Error): ProcessSummary {
   const d = snapshotDate ?? 'unknown';
   return {
-    ...emptySummary(o.bucket, o.key, d, o.asOf ?? d),
+    ...emptySummary(o.bucket, o.key, d, o.asOf),
     ...(etag ? { etag } : {}),
     ...(o.versionId ? { versionId: o.versionId } : {}),
     superseded: true,
@@ -126,8 +126,11 @@ function supersededSummary(o: ProcessS3ObjectOptions, snapshotDate: string | und
   };
 }
 
-/** The summary of a run that read no record (a superseded version, a deleted object): every count 0, no outputs. */
-export function emptySummary(bucket: string, key: string, snapshotDate: string, asOf: string): ProcessSummary {
+/**
+ * The summary of a run that read no record (a superseded version, a deleted object): every count 0, no outputs;
+ * the as-of date defaults to the snapshot date.
+ */
+export function emptySummary(bucket: string, key: string, snapshotDate: string, asOf: string = snapshotDate): ProcessSummary {
   return {
     bucket,
     key,

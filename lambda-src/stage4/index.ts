@@ -9,7 +9,7 @@ import { assertSnapshotInRange } from '../lib/keys';
 import {
   WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer, readCurrent,
 } from '../lib/watermark';
-import { STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../stage3';
+import { asOfDate, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../stage3';
 
 export interface PublishInput {
   readonly bucket: string;
@@ -81,7 +81,7 @@ export async function publishResults(input: PublishInput, deps: PublishDeps): Pr
   const bucket = config.bucket || input.bucket;
   // The as-of date the results were computed for (Stage 3 sets it on its status): a non-default
   // one publishes under `as_of=<a>/`, never over the contract path of the default answer.
-  const asOf = input.results.asOf ?? config.asOfDate ?? input.snapshotDate;
+  const asOf = asOfDate(input.results, { config });
   const folder = stateCountsFolder(config.resultsPrefix, input.snapshotDate, asOf, config);
   const productionFolder = stateCountsFolder(config.productionPrefix, input.snapshotDate, asOf, config);
   const keys = input.results.resultKeys && input.results.resultKeys.length > 0
