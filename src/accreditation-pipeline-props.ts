@@ -24,7 +24,7 @@ export interface AccreditationPipelineProps {
 
   /**
    * The customer-managed KMS key for the data bucket (when the construct creates it), the Athena
-   * query results, the log groups, the SNS topic and the SQS dead-letter queues. For an imported
+   * query results, the log groups, the SNS topic and the SQS dead-letter queue of the event rule. For an imported
    * key, its key policy must allow the CloudWatch Logs, EventBridge and CloudWatch services to
    * use it (the construct can only add those statements to a key it owns).
    * When `bucket` carries its own key, this must be the same key.
@@ -66,8 +66,8 @@ export interface AccreditationPipelineProps {
   readonly removalPolicy?: RemovalPolicy;
 
   /**
-   * Prefix of the raw input objects `<rawPrefix><YYYY-MM-DD>/<file>.jsonl[.gz]`; "Object Created"
-   * events under it start the state machine.
+   * Prefix of the raw input objects `<rawPrefix><YYYY-MM-DD>/<file>` (`.jsonl`, `.ndjson` or `.json`, optionally
+   * `.gz`, lowercase); "Object Created" and "Object Deleted" events of such files start the state machine.
    *
    * @default 'data/batch/'
    */

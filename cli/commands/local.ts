@@ -241,7 +241,7 @@ function waitingText(waiting: Record<string, number> | undefined): string {
 
 /**
  * Progress of a run. On a terminal: a bar on stderr with what the running executions wait for
- * (pending inputs, query polls, retries), redrawn in place. In a pipe: the steps on stdout and an
+ * (Stage 2, query polls, retries), redrawn in place. In a pipe: the steps on stdout and an
  * execution status line at least every 30 s, so a CI log never looks stuck.
  */
 export function progressPrinter(o: ProgressPrinterOptions): (e: Runner.ProgressEvent) => void {

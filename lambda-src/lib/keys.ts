@@ -94,8 +94,8 @@ export function rawKeySnapshot(key: string, rawPrefix: string): string | undefin
 
 /**
  * Where Stage 2 records that a raw object failed for good: `<QUARANTINE_PREFIX>_failed/snapshot_date=<d>/<stem>.json`.
- * The query runner's pending check lists these (docs/runtime.md, "Waiting for the rest of a
- * snapshot"): a raw object whose marker is not older than the object counts as settled.
+ * It records why the object is missing from its snapshot (docs/semantics.md, *Failures*); the legacy
+ * pending-input check, off unless PENDING_INPUT_WINDOW_SECONDS is set, counts such an object as settled.
  */
 export function failureMarkerKey(quarantinePrefix: string, snapshotDate: string, stem: string): string {
   return `${quarantinePrefix}_failed/snapshot_date=${snapshotDate}/${stem}.json`;

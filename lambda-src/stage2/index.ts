@@ -67,8 +67,8 @@ function naming(err: unknown, key: string, where: string): Error {
 /**
  * Reads `s3://bucket/key` and writes the outputs into the same bucket. When the object fails for
  * good (isPermanentObjectFailure: a corrupt gzip, AccessDenied, …) a failure marker
- * (failureMarkerKey) is written before the error is rethrown, so the snapshot's other executions
- * stop waiting for this object at once (docs/runtime.md, "Waiting for the rest of a snapshot").
+ * (failureMarkerKey) is written before the error is rethrown, recording why the object is missing
+ * from its snapshot (docs/semantics.md, *Failures*).
  */
 export async function processS3Object(o: ProcessS3ObjectOptions): Promise<ProcessSummary> {
   const info = parseRawKey(o.key, o.rawPrefix);
@@ -107,8 +107,7 @@ export async function processS3Object(o: ProcessS3ObjectOptions): Promise<Proces
         Body: `${JSON.stringify({ source_key: o.key, etag: etag ?? null, error: error.name, message: error.message })}\n`,
       }));
     } catch (markerErr) {
-      // Without the marker the snapshot's other executions wait out the pending-input window; the
-      // object's own failure is still what this execution reports.
+      // The object's own failure is still what this execution reports; the message says the record of it is missing.
       error.message += ` (the failure marker ${marker} could not be written: ${(markerErr as Error).name}: ${(markerErr as Error).message})`;
     }
     throw error;
