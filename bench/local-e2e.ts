@@ -10,7 +10,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateLines } from '../cli/generate/generator';
-import { runLocalPipeline } from '../local/runner';
+import { runLocalPipeline } from '../local/orchestrator/index';
 
 const RECORDS_PER_FILE = 50_000;
 

@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateLines } from '../cli/generate/generator';
-import type { RequestReport } from '../local/runner';
+import type { RequestReport } from '../local/orchestrator/index';
 
 export interface ScaleCase {
   readonly name: string;
@@ -51,7 +51,7 @@ export function writeData(dir: string, c: ScaleCase): void {
 /** Runs one case in this process (the child side). */
 async function child(c: ScaleCase): Promise<ScaleRow> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runLocalPipeline } = require('../local/runner') as typeof import('../local/runner');
+  const { runLocalPipeline } = require('../local/orchestrator/index') as typeof import('../local/orchestrator/index');
   const dir = mkdtempSync(join(tmpdir(), 'medlaunch-bench-scale-'));
   try {
     writeData(join(dir, 'data'), c);

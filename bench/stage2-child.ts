@@ -11,9 +11,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { addMonths } from '../lambda-src/lib/dates';
-import { processStream } from '../lambda-src/stage2/processor';
-import { FileSink } from '../lambda-src/stage2/sinks';
-import { openLocalFile } from '../lambda-src/stage2/sources';
+import { processStream } from '../lambda-src/validate/processor';
+import { FileSink } from '../lambda-src/validate/sinks';
+import { openLocalFile } from '../lambda-src/validate/sources';
 
 export interface ChildResult {
   ms: number;

@@ -25,7 +25,7 @@ import {
   Counts, FileSink, listLocalDataFiles, listS3DataKeys, openLocalFile, openS3Object, parseS3Uri, processStream,
   SeenFacilities, S3Sink, Sink,
   Stage2Prefixes,
-} from '../../lambda-src/stage2';
+} from '../../lambda-src/validate';
 import { MONTHS_MAX, MONTHS_MIN, parseCommandArgs, parseMonths, plural, shortPath } from '../args';
 import { UsageError } from '../errors';
 

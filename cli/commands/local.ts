@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isCalendarDate } from '../../lambda-src/lib/dates';
-import type * as Runner from '../../local/runner';
+import type * as Runner from '../../local/orchestrator/index';
 import { MONTHS_MAX, MONTHS_MIN, negativeValues, parseMonths, plural, shortPath } from '../args';
 import { UsageError } from '../errors';
 
@@ -146,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
 
   // Loaded on demand: it pulls in aws-cdk-lib, DuckDB and the local services.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runLocalPipeline, checkWorkDir } = require('../../local/runner') as typeof Runner;
+  const { runLocalPipeline, checkWorkDir } = require('../../local/orchestrator/index') as typeof Runner;
   const refused = checkWorkDir(workDir, dataDir);
   if (refused) throw new UsageError(`--workdir ${values.workdir ?? '.local-aws'}: ${refused}`);
   for (const w of warnings) process.stderr.write(`medlaunch-elt: warning: ${w}\n`);

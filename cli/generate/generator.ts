@@ -10,7 +10,7 @@ import {
   STREET_NAMES, STREET_SUFFIXES,
 } from './reference-data';
 import { addMonths, isCalendarDate } from '../../lambda-src/lib/dates';
-import { mulberry32, Rng } from '../../lambda-src/lib/prng';
+import { mulberry32, Rng } from '../../local/prng';
 
 /** The seed used when none is given. */
 export const DEFAULT_SEED = 42;

@@ -19,16 +19,12 @@ export interface QueryRequest {
 
 /**
  * Output of the query-runner Lambda. FAILED/CANCELLED queries are thrown as errors.
- * `WAITING_FOR_INPUT`: no query was started yet because raw objects of the snapshot are still being
- * validated (docs/runtime.md, "Waiting for the rest of a snapshot"); the next call tries again.
  */
 export interface QueryStatus extends QueryRequest {
-  state: 'WAITING_FOR_INPUT' | 'QUEUED' | 'RUNNING' | 'SUCCEEDED';
-  /** ISO time Athena accepted the query: the computation's watermark (absent while waiting for input). */
+  state: 'QUEUED' | 'RUNNING' | 'SUCCEEDED';
+  /** ISO time Athena accepted the query: the computation's watermark. */
   submittedAt?: string;
   done: boolean;
-  /** WAITING_FOR_INPUT: how many raw objects of the snapshot are still being validated. */
-  pendingInputs?: number;
   /** state_counts: the CSV and JSON written under RESULTS_PREFIX. */
   resultKeys?: string[];
   rows?: number;

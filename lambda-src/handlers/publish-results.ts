@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import type { PublishResult } from '../athena/types';
 import { PipelineConfig, loadConfig } from '../lib/config';
-import { parsePublishInput, publishResults } from '../stage4';
+import { parsePublishInput, publishResults } from '../publish';
 
 // Created once per container and reused by every invocation.
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'medlaunch-elt-publish-results' });

@@ -4,9 +4,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { parseQueryEvent } from '../athena/request';
 import type { QueryStatus } from '../athena/types';
+import { runStateCounts } from '../count';
+import { runFacilityExtract } from '../extract';
 import { PipelineConfig, loadConfig } from '../lib/config';
-import { runFacilityExtract } from '../stage1';
-import { runStateCounts } from '../stage3';
 
 // Created once per container and reused by every invocation.
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'medlaunch-elt-query-runner' });

@@ -4,7 +4,7 @@
  * Output: the ProcessSummary of the object; for an S3 notification with several records, the
  * objects are processed one after the other and an array of summaries is returned.
  * Also (dispatch only): an EventBridge "Object Deleted" event removes the object's outputs
- * (lambda-src/stage2/delete.ts), and `{coordination: 'claim' | 'check', …}` writes or reads the
+ * (lambda-src/validate/delete.ts), and `{coordination: 'claim' | 'check', …}` writes or reads the
  * snapshot's ticket (lambda-src/coordination/ticket.ts).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -15,8 +15,8 @@ import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent, ObjectRef } from '../lib/events';
 import { assertSnapshotInRange, isDataKey, rawKeySnapshot } from '../lib/keys';
-import { processS3Object, ProcessSummary } from '../stage2';
-import { DeletedSummary, deletedObjectOf, removeDeletedObjectOutputs } from '../stage2/delete';
+import { processS3Object, ProcessSummary } from '../validate';
+import { DeletedSummary, deletedObjectOf, removeDeletedObjectOutputs } from '../validate/delete';
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'medlaunch-elt-stage2' });
 let s3: S3Client | undefined;

@@ -19,11 +19,6 @@ export interface PipelineConfig {
   readonly expiryMonths: number;
   readonly asOfDate?: string;
   readonly queryWaitSafetyMs: number;
-  /**
-   * How long after a raw object's creation the snapshot's queries wait for its validation
-   * (PENDING_INPUT_WINDOW_SECONDS; 0, the default without the variable, turns the wait off).
-   */
-  readonly pendingInputWindowMs: number;
 }
 
 export const DEFAULT_PREFIXES = {
@@ -58,10 +53,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { require
     throw new ConfigError(`AS_OF_DATE must be YYYY-MM-DD (got '${asOf}')`);
   }
   const safety = Number(env.QUERY_WAIT_SAFETY_MS ?? '10000');
-  const window = Number(env.PENDING_INPUT_WINDOW_SECONDS ?? '0');
-  if (!Number.isInteger(window) || window < 0 || window > 86_400) {
-    throw new ConfigError(`PENDING_INPUT_WINDOW_SECONDS must be an integer from 0 to 86400 (got '${env.PENDING_INPUT_WINDOW_SECONDS}')`);
-  }
   return {
     bucket,
     rawPrefix: prefix(env, 'RAW_PREFIX', DEFAULT_PREFIXES.rawPrefix),
@@ -80,6 +71,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { require
     expiryMonths: months,
     asOfDate: asOf,
     queryWaitSafetyMs: Number.isFinite(safety) && safety >= 0 ? safety : 10000,
-    pendingInputWindowMs: window * 1000,
   };
 }

@@ -80,7 +80,7 @@ function nearestDateFolder(parts: readonly string[]): number {
 /**
  * The snapshot of a raw key `<rawPrefix><YYYY-MM-DD>/<path>` (the layout: the first folder is a
  * date): its **nearest** date folder (`YYYY-MM-DD` or `snapshot_date=YYYY-MM-DD`), the one rule everywhere — Stage 2's outputs (parseRawKey), the
- * handler's key check, the query runner's event parsing and the pending-input check:
+ * handler's key check and the query runner's event parsing:
  * `<raw>2025-08-10/2025-08-11/z.jsonl` belongs to 2025-08-11. Undefined for a key outside the raw
  * prefix or without a date folder with a file below it.
  */
@@ -94,8 +94,7 @@ export function rawKeySnapshot(key: string, rawPrefix: string): string | undefin
 
 /**
  * Where Stage 2 records that a raw object failed for good: `<QUARANTINE_PREFIX>_failed/snapshot_date=<d>/<stem>.json`.
- * It records why the object is missing from its snapshot (docs/semantics.md, *Failures*); the legacy
- * pending-input check, off unless PENDING_INPUT_WINDOW_SECONDS is set, counts such an object as settled.
+ * It records why the object is missing from its snapshot (docs/semantics.md, *Failures*).
  */
 export function failureMarkerKey(quarantinePrefix: string, snapshotDate: string, stem: string): string {
   return `${quarantinePrefix}_failed/snapshot_date=${snapshotDate}/${stem}.json`;

@@ -19,7 +19,7 @@ import {
   SqlTextError, assertSingleStatement, identName, parseUnload, quoteIdent, quoteString, statementKind,
   stripTrailingSemicolon, substituteParameters, tokenize,
 } from './sql-text';
-import { mulberry32 } from '../../lambda-src/lib/prng';
+import { mulberry32 } from '../prng';
 import { AccessDeniedError, type IamPolicies, type Principal } from '../iam';
 import { accessKeyIdOf, type LocalCredentials } from '../iam/credentials';
 

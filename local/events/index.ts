@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { InvalidEventPatternError, matchesPattern } from './pattern';
-import { mulberry32 as prng } from '../../lambda-src/lib/prng';
+import { mulberry32 as prng } from '../prng';
 import { AccessDeniedError, type IamPolicies } from '../iam';
 
 export { matchesPattern, InvalidEventPatternError } from './pattern';

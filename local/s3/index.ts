@@ -22,7 +22,7 @@ import { invalidArgument, invalidRequest, noSuchKey, notImplemented, preconditio
 import {
   S3Store, type CompletePart, type ListEntry, type NewObjectMeta, type ObjectChecksum, type ObjectEncryption, type ObjectMeta, type TempFile,
 } from './store';
-import { mulberry32 } from '../../lambda-src/lib/prng';
+import { mulberry32 } from '../prng';
 import { accessKeyIdOf } from '../iam/credentials';
 
 export { S3Error } from './errors';

@@ -9,7 +9,7 @@ function harness(tty: boolean) {
   return { print, out, err, advance: (ms: number) => { now += ms; } };
 }
 
-const waiting = { 'facility_extract waiting for pending inputs': 2, 'state_counts query RUNNING (polling)': 1 };
+const waiting = { 'facility_extract query QUEUED (polling)': 2, 'state_counts query RUNNING (polling)': 1 };
 
 test('a pipe gets the steps on stdout and an execution status line at least every 30 s, with what executions wait for', () => {
   const h = harness(false);
@@ -21,7 +21,7 @@ test('a pipe gets the steps on stdout and an execution status line at least ever
   expect(h.out).toHaveLength(1);
   h.advance(1);
   h.print({ kind: 'executions', finished: 3, total: 9, waiting });
-  expect(h.out[1]).toBe('  … 3/9 executions finished; waiting: 2 facility_extract waiting for pending inputs, 1 state_counts query RUNNING (polling)\n');
+  expect(h.out[1]).toBe('  … 3/9 executions finished; waiting: 2 facility_extract query QUEUED (polling), 1 state_counts query RUNNING (polling)\n');
   h.advance(10_000);
   h.print({ kind: 'executions', finished: 4, total: 9, waiting });
   expect(h.out).toHaveLength(2);
@@ -34,7 +34,7 @@ test('a pipe gets the steps on stdout and an execution status line at least ever
 test('a terminal gets a bar on stderr that says what the executions wait for, and a final newline', () => {
   const h = harness(true);
   h.print({ kind: 'executions', finished: 3, total: 9, waiting });
-  expect(h.err[0]).toMatch(/^\r\x1b\[2K {2}\[#{10}\.{20}\] 3\/9 executions finished; waiting: 2 facility_extract waiting for pending inputs, 1 state_counts query RUNNING \(polling\)$/);
+  expect(h.err[0]).toMatch(/^\r\x1b\[2K {2}\[#{10}\.{20}\] 3\/9 executions finished; waiting: 2 facility_extract query QUEUED \(polling\), 1 state_counts query RUNNING \(polling\)$/);
   h.print({ kind: 'executions', finished: 9, total: 9, waiting: {} });
   expect(h.err[1]).toMatch(/\] 9\/9 executions finished\n$/);
   expect(h.out).toEqual([]);

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, copyOfShipped, fingerprint, tempDir } from './cli-helpers';
-import { checkWorkDir, prepareWorkDir, WORKDIR_MARKER } from '../../local/runner';
+import { checkWorkDir, prepareWorkDir, WORKDIR_MARKER } from '../../local/orchestrator/index';
 
 let work: string;
 let data: string;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { LocalRunOptions, LocalRunResult, runLocalPipeline } from '../../local/runner';
+import { LocalRunOptions, LocalRunResult, runLocalPipeline } from '../../local/orchestrator/index';
 import { record } from '../runtime/stage2-helpers';
 
 const D = '2025-08-10';

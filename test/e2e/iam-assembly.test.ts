@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { tinyData } from './iam-helpers';
-import { runLocalPipeline } from '../../local/runner';
+import { runLocalPipeline } from '../../local/orchestrator/index';
 import { loadAssemblyStack } from '../../local/template';
 import { AccreditationPipeline } from '../../src';
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { assemblyWithout, GrantToRemove, synthesizeApp, tinyData } from './iam-helpers';
-import { LocalRunOptions, LocalRunResult, runLocalPipeline } from '../../local/runner';
+import { LocalRunOptions, LocalRunResult, runLocalPipeline } from '../../local/orchestrator/index';
 
 jest.setTimeout(300_000);
 

@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalRunOptions, runLocalPipeline } from '../../local/runner';
+import { LocalRunOptions, runLocalPipeline } from '../../local/orchestrator/index';
 
 const DATA = join(__dirname, '..', '..', 'data', 'batch');
 const expected: Record<string, any> = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'shipped-expected.json'), 'utf8'));

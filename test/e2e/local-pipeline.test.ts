@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLocalPipeline, LocalRunResult } from '../../local/runner';
+import { runLocalPipeline, LocalRunResult } from '../../local/orchestrator/index';
 
 const DATA = join(__dirname, '..', '..', 'data', 'batch');
 const expected: Record<string, any> = JSON.parse(

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PolicyStatementJson } from '../../local/iam/index';
-import { runLocalPipeline, type LocalRunResult } from '../../local/runner';
+import { runLocalPipeline, type LocalRunResult } from '../../local/orchestrator/index';
 
 const actions = (s: PolicyStatementJson): string[] => [s.Action ?? []].flat() as string[];
 

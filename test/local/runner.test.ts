@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { facilityIdOf, uploadFiles } from '../../local/runner';
+import { facilityIdOf, uploadFiles } from '../../local/orchestrator/index';
 import { LocalS3 } from '../../local/s3';
 
 describe('facilityIdOf (reading the expiring outputs back)', () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { closeServer, listen, RequestCounter, s3Operation, serverAt } from '../../local/http';
-import { listSnapshotFiles, runLocalPipeline } from '../../local/runner';
+import { listSnapshotFiles, runLocalPipeline } from '../../local/orchestrator/index';
 import { LocalS3 } from '../../local/s3';
 
 const DATA = join(__dirname, '..', '..', 'data', 'batch');

@@ -1,6 +1,6 @@
 /**
  * Unit tests of the snapshot ticket (lambda-src/coordination/ticket.ts) and of removing a deleted raw
- * object's outputs (lambda-src/stage2/delete.ts), with aws-sdk-client-mock for the failure paths; the
+ * object's outputs (lambda-src/validate/delete.ts), with aws-sdk-client-mock for the failure paths; the
  * happy paths run end to end in test/e2e/coordination.test.ts.
  */
 import { Readable } from 'node:stream';
@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { checkTicket, claimSnapshot, coordinate, isCoordinationRequest, ticketKey } from '../../lambda-src/coordination/ticket';
 import { loadConfig } from '../../lambda-src/lib/config';
-import { deletedObjectOf, outputKeysOf, removeDeletedObjectOutputs } from '../../lambda-src/stage2/delete';
+import { deletedObjectOf, outputKeysOf, removeDeletedObjectOutputs } from '../../lambda-src/validate/delete';
 
 const s3Mock = mockClient(S3Client);
 const s3 = new S3Client({ region: 'us-east-1' });

@@ -6,8 +6,8 @@
  */
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { useLocalS3 } from './local-s3-fixture';
+import { curatedPartition, promoteExtract, stagingPrefix } from '../../lambda-src/extract';
 import { loadConfig } from '../../lambda-src/lib/config';
-import { curatedPartition, promoteExtract, stagingPrefix } from '../../lambda-src/stage1';
 
 const BUCKET = 'promotion';
 const config = loadConfig({ DATA_BUCKET: BUCKET });

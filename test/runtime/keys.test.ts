@@ -4,7 +4,7 @@
  */
 import { snapshotOfRawKey } from '../../lambda-src/athena/request';
 import { STEM_HASH_HEX, outputStem, parseRawKey, rawKeySnapshot } from '../../lambda-src/lib/keys';
-import { mulberry32 } from '../../lambda-src/lib/prng';
+import { mulberry32 } from '../../local/prng';
 
 describe('outputStem', () => {
   test.each([

@@ -8,7 +8,7 @@ import { useLocalS3 } from './local-s3-fixture';
 import type { QueryStatus } from '../../lambda-src/athena/types';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
-import { publishResults } from '../../lambda-src/stage4';
+import { publishResults } from '../../lambda-src/publish';
 
 const BUCKET = 'publish-unit';
 const config = loadConfig({ DATA_BUCKET: BUCKET });

@@ -6,7 +6,7 @@ import 'aws-sdk-client-mock-jest';
 import type { QueryStatus } from '../../lambda-src/athena/types';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
-import { parsePublishInput, publishResults } from '../../lambda-src/stage4';
+import { parsePublishInput, publishResults } from '../../lambda-src/publish';
 
 const BUCKET = 'medlaunch-data';
 const ENV = { DATA_BUCKET: BUCKET };

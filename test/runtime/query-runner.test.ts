@@ -19,12 +19,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { computationDigest, inputDigest, requestToken } from '../../lambda-src/athena/client';
-import { pendingRawObjects } from '../../lambda-src/athena/pending';
+import { MAX_RESTARTS, RunnerDeps, latestComputationKey } from '../../lambda-src/athena/query-runner';
 import { parseQueryEvent } from '../../lambda-src/athena/request';
-import { MAX_RESTARTS, RunnerDeps, latestComputationKey } from '../../lambda-src/athena/runner';
 import type { QueryRequest } from '../../lambda-src/athena/types';
-import { loadConfig } from '../../lambda-src/lib/config';
-import { formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
+import { runStateCounts } from '../../lambda-src/count';
 import {
   curatedPartition,
   extractQueryString,
@@ -32,8 +30,9 @@ import {
   runFacilityExtract,
   promoteExtract,
   stagingPrefix,
-} from '../../lambda-src/stage1';
-import { runStateCounts } from '../../lambda-src/stage3';
+} from '../../lambda-src/extract';
+import { loadConfig } from '../../lambda-src/lib/config';
+import { formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
 
 const BUCKET = 'medlaunch-data';
 const ENV = {
@@ -415,61 +414,6 @@ describe('coalescing: a queued computation superseded by a newer one of the same
     expect(latestComputationKey(config, { ...REQ, asOf: '2025-12-31' })).not.toBe(a);
     expect(latestComputationKey(config, { ...REQ, snapshotDate: '2025-08-11', asOf: '2025-08-10' })).not.toBe(a);
     expect(latestComputationKey(config, { ...REQ, query: 'facility_extract', asOf: '2025-08-10' })).not.toBe(a);
-  });
-});
-
-describe('waiting for the rest of a snapshot (PENDING_INPUT_WINDOW_SECONDS)', () => {
-  const waiting = loadConfig({ ...ENV, PENDING_INPUT_WINDOW_SECONDS: '600' });
-  const NOW = Date.parse('2025-08-10T12:00:00.000Z');
-  const raw = (name: string, ageS: number) => putRaw(`data/batch/2025-08-10/${name}`, '{}', {}, NOW - ageS * 1000);
-  const validated = (stem: string, ageS: number) => putRaw(`validated/snapshot_date=2025-08-10/${stem}.jsonl`, '{}', {}, NOW - ageS * 1000);
-
-  test('a raw object is pending while its validated output is missing or older than it, within the window', async () => {
-    raw('a.jsonl', 30); validated('a', 20); // validated after it arrived: done
-    raw('b.jsonl', 30); // no output yet: pending
-    raw('a.ndjson', 30); // its own stem is a.ndjson: a's output does not settle it (injective stems)
-    raw('c.jsonl.gz', 10); validated('c.jsonl.gz', 50); // re-uploaded after its last validation: pending
-    raw('sub/d.ndjson', 5); validated('sub__d.ndjson', 1); // nested path: stem sub__d.ndjson, done
-    raw('e.jsonl', 601); // older than the window: its own execution alerts; not waited for
-    raw('_SUCCESS', 1); raw('notes.txt', 1); // not data objects
-    raw('2025-08-11/f.jsonl', 1); // another snapshot's folder below this one
-    putRaw('data/batch/2025-08-100/g.jsonl', '{}', {}, NOW); // a prefix sibling, not this snapshot
-    expect(await pendingRawObjects(s3, waiting, '2025-08-10', NOW)).toEqual([
-      'data/batch/2025-08-10/a.ndjson', 'data/batch/2025-08-10/b.jsonl', 'data/batch/2025-08-10/c.jsonl.gz',
-    ]);
-    expect(await pendingRawObjects(s3, config, '2025-08-10', NOW)).toEqual([]); // window 0: off, nothing listed
-  });
-
-  test('no query starts while objects are pending: WAITING_FOR_INPUT after a short wait in the call (not a poll); the next call starts the one shared query', async () => {
-    let now = NOW;
-    jest.spyOn(Date, 'now').mockImplementation(() => now);
-    try {
-      raw('a.jsonl', 30); validated('a', 20);
-      raw('b.jsonl', 25);
-      const d = deps({ config: waiting });
-      const first = await runStateCounts(REQ, d);
-      expect(first).toMatchObject({ state: 'WAITING_FOR_INPUT', done: false, polls: 0, pendingInputs: 1 });
-      expect(first.queryExecutionId).toBeUndefined();
-      expect(sleeps).toEqual([188, 375, 750]); // a short wait in the call: 250 ms doubling, jittered, 2 s at most
-      expect(athenaMock).not.toHaveReceivedCommand(StartQueryExecutionCommand);
-      expect(await runStateCounts(first, d)).toMatchObject({ state: 'WAITING_FOR_INPUT', polls: 0 });
-      // b's Stage 2 finishes: the next call (the state machine's poll) starts the query.
-      now += 1000;
-      validated('b', -1);
-      const second = await runStateCounts(first, d);
-      expect(second).toMatchObject({ state: 'SUCCEEDED', done: true, polls: 1 });
-      // b's own execution computes the same digest, so it shares that query.
-      const other = await runStateCounts({ ...REQ, key: 'data/batch/2025-08-10/b.jsonl', etag: '"b"' }, d);
-      expect(other.queryExecutionId).toBe(second.queryExecutionId);
-      expect(new Set(athenaMock.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input.ClientRequestToken)).size).toBe(1);
-      // Past the window the object no longer holds the query back (its execution alerts on its own).
-      raw('c.jsonl', 0);
-      expect(await runFacilityExtract({ ...REQ, query: 'facility_extract' }, d)).toMatchObject({ state: 'WAITING_FOR_INPUT' });
-      now += 601_000;
-      expect((await runFacilityExtract({ ...REQ, query: 'facility_extract' }, d)).state).not.toBe('WAITING_FOR_INPUT');
-    } finally {
-      jest.restoreAllMocks();
-    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { record, runChunks } from './stage2-helpers';
-import { SeenFacilities } from '../../lambda-src/stage2';
+import { SeenFacilities } from '../../lambda-src/validate';
 
 /** The ids the processor writes to the expiring output for one record set. */
 async function expiringIds(records: Array<Record<string, unknown>>, opts: { asOf?: string; months?: number; folder?: string } = {}) {

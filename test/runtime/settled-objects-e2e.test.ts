@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { record } from './stage2-helpers';
-import { runLocalPipeline } from '../../local/runner';
+import { runLocalPipeline } from '../../local/orchestrator/index';
 import { snapshotDateMax } from '../../src/schema/snapshot-range';
 
 const D = '2025-08-10';

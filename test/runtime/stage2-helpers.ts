@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { OutputWriter, processStream, ProcessOptions, Sink } from '../../lambda-src/stage2';
+import { OutputWriter, processStream, ProcessOptions, Sink } from '../../lambda-src/validate';
 
 /** An in-memory sink: objects become visible on end(), like S3 and the local file sink. */
 export class MemorySink implements Sink {

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { record } from './stage2-helpers';
-import { processS3Object } from '../../lambda-src/stage2';
+import { processS3Object } from '../../lambda-src/validate';
 
 const s3Mock = mockClient(S3Client);
 const client = new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { PREFIXES, record, runChunks } from './stage2-helpers';
-import { FileSink, LineSplitter, processStream } from '../../lambda-src/stage2';
+import { FileSink, LineSplitter, processStream } from '../../lambda-src/validate';
 
 const l1 = JSON.stringify(record('FAC1', '2025-08-10', ['2025-09-01']));
 const l2 = JSON.stringify(record('FAC2', '2025-08-10', ['2030-01-01']));

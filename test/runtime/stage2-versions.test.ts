@@ -6,7 +6,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { useLocalS3 } from './local-s3-fixture';
 import { record } from './stage2-helpers';
-import { compareSequencers, compareSources, processS3Object, SOURCE_METADATA } from '../../lambda-src/stage2';
+import { compareSequencers, compareSources, processS3Object, SOURCE_METADATA } from '../../lambda-src/validate';
 
 const BUCKET = 'versions';
 const KEY = 'data/batch/2025-08-10/part.jsonl';

@@ -110,9 +110,9 @@ describe('validateRecord: valid edge cases', () => {
 });
 
 describe('the generated standalone validator', () => {
-  test('is up to date with src/schema/facility-record.ts (else run `npx tsx lambda-src/schema/generate.ts`)', () => {
+  test('is up to date with src/schema/facility-record.ts (else run `npx projen gen:validator`)', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { generateValidatorSource, GENERATED_PATH } = require('../../lambda-src/schema/generate');
+    const { generateValidatorSource, GENERATED_PATH } = require('../../scripts/generate-validator');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     expect(require('node:fs').readFileSync(GENERATED_PATH, 'utf8')).toBe(generateValidatorSource());
   });

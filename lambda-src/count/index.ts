@@ -1,7 +1,6 @@
 import type { QueryExecution } from '@aws-sdk/client-athena';
 import { queryRows, sqlDateLiteral } from '../athena/client';
-import { pendingRawObjects } from '../athena/pending';
-import { RunnerDeps, runQuery } from '../athena/runner';
+import { RunnerDeps, runQuery } from '../athena/query-runner';
 import type { QueryRequest, QueryStatus, SucceededStatus } from '../athena/types';
 import type { PipelineConfig } from '../lib/config';
 import { QueryFailedError } from '../lib/errors';
@@ -91,7 +90,6 @@ export async function runStateCounts(request: QueryRequest, deps: RunnerDeps): P
     queryString: () => sql,
     parameters,
     inputPrefix: partitionKey(config.validatedPrefix, snapshotDate, ''),
-    pendingInputs: (nowMs) => pendingRawObjects(deps.s3, config, snapshotDate, nowMs),
     onSucceeded: async (_execution: QueryExecution, status: SucceededStatus) => {
       const rows = await readStateCounts(deps, status.queryExecutionId);
       const watermark: Watermark = { submittedAt: status.submittedAt, queryExecutionId: status.queryExecutionId };

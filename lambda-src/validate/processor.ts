@@ -341,9 +341,9 @@ export async function processStream(input: Readable, opts: ProcessOptions): Prom
   const outputs: Stage2Outputs = { validated: [], expiring: [], quarantine: [] };
   const dates = [...partitions.keys()].sort();
   try {
-    // Commit order: quarantine, expiring, then validated last. The validated output is what marks
-    // an object as settled (the query runner's pending check) and what the queries read, so a run
-    // that dies mid-commit never looks complete; its retry rewrites all three (docs/runtime.md).
+    // Commit order: quarantine, expiring, then validated last. The validated output is what the
+    // queries read, so a run that dies mid-commit never looks complete; its retry rewrites all three
+    // (docs/runtime.md).
     for (const kind of ['quarantine', 'expiring', 'validated'] as const) {
       for (const d of dates) {
         const p = partitions.get(d)!;

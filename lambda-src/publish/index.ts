@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { LoggerLike } from '../athena/client';
 import type { PublishResult, QueryStatus } from '../athena/types';
+import { asOfDate, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../count';
 import type { PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError, TransientError, isTransientAwsError } from '../lib/errors';
@@ -9,7 +10,6 @@ import { assertSnapshotInRange } from '../lib/keys';
 import {
   WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer, readCurrent,
 } from '../lib/watermark';
-import { asOfDate, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../stage3';
 
 export interface PublishInput {
   readonly bucket: string;

@@ -5,8 +5,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { sqlDateLiteral } from '../athena/client';
-import { pendingRawObjects } from '../athena/pending';
-import { RunnerDeps, runQuery } from '../athena/runner';
+import { RunnerDeps, runQuery } from '../athena/query-runner';
 import type { QueryRequest, QueryStatus } from '../athena/types';
 import type { PipelineConfig } from '../lib/config';
 import { ConfigError, QueryFailedError, TransientError, classifyAwsError } from '../lib/errors';
@@ -255,7 +254,6 @@ export async function runFacilityExtract(request: QueryRequest, deps: RunnerDeps
     queryString: (token) => extractQueryString(sql, config, snapshotDate, token),
     parameters,
     inputPrefix: `${config.validatedPrefix}snapshot_date=${snapshotDate}/`,
-    pendingInputs: (nowMs) => pendingRawObjects(deps.s3, config, snapshotDate, nowMs),
     onSucceeded: async (execution, status) => {
       const watermark: Watermark = { submittedAt: status.submittedAt, queryExecutionId: status.queryExecutionId };
       const result = await promoteExtract(deps, snapshotDate, stagingOf(execution), watermark);

@@ -16,21 +16,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { LocalAthena } from './athena';
-import { DeliveryRecord, LocalEventBridge, S3ObjectNotice } from './events';
-import { accessKeyOf, RequestCounter, s3Operation, serverAt, targetOperation } from './http';
-import { LocalCredentials, type LocalCredentialSet } from './iam/credentials';
-import { IamPolicies } from './iam/index';
-import { InvokeResult, LocalLambdaRuntime } from './lambda';
-import { bucketSecurityOf, LocalS3, type AccessDeniedNotice } from './s3';
-import { LocalSns } from './sns';
-import { LocalStepFunctions } from './stepfunctions';
-import { pipelineStack, resolveTemplate, ResolvedTemplate } from './template';
-import { addMonths } from '../lambda-src/lib/dates';
-import { isTransientAwsError } from '../lambda-src/lib/errors';
-import { isDataKey, parseRawKey } from '../lambda-src/lib/keys';
-import { mulberry32 } from '../lambda-src/lib/prng';
-import { listObjects } from '../lambda-src/lib/s3-list';
+import { addMonths } from '../../lambda-src/lib/dates';
+import { isTransientAwsError } from '../../lambda-src/lib/errors';
+import { isDataKey, parseRawKey } from '../../lambda-src/lib/keys';
+import { listObjects } from '../../lambda-src/lib/s3-list';
+import { LocalAthena } from '../athena';
+import { DeliveryRecord, LocalEventBridge, S3ObjectNotice } from '../events';
+import { accessKeyOf, RequestCounter, s3Operation, serverAt, targetOperation } from '../http';
+import { LocalCredentials, type LocalCredentialSet } from '../iam/credentials';
+import { IamPolicies } from '../iam/index';
+import { InvokeResult, LocalLambdaRuntime } from '../lambda';
+import { mulberry32 } from '../prng';
+import { bucketSecurityOf, LocalS3, type AccessDeniedNotice } from '../s3';
+import { LocalSns } from '../sns';
+import { LocalStepFunctions } from '../stepfunctions';
+import { pipelineStack, resolveTemplate, ResolvedTemplate } from '../template';
 
 export type FaultName = 's3-slowdown' | 'athena-throttle' | 'athena-fail' | 'lambda-timeout';
 
@@ -1084,9 +1084,8 @@ function trackWaits(inner: { invoke(nameOrArn: string, payload: unknown): Promis
         waits.set(unit, `retrying after ${type}`);
         return r;
       }
-      const status = r.payload as { state?: string; done?: boolean; pendingInputs?: number; query?: string } | undefined;
+      const status = r.payload as { state?: string; done?: boolean; query?: string } | undefined;
       if (processor || !status || status.done || status.state === 'SUCCEEDED') waits.set(unit, undefined);
-      else if (status.state === 'WAITING_FOR_INPUT') waits.set(unit, `${status.query ?? 'query'} waiting for pending inputs`);
       else waits.set(unit, `${status.query ?? 'query'} query ${status.state ?? 'RUNNING'} (polling)`);
       return r;
     },

@@ -19,7 +19,6 @@ import {
   terminalError,
   waitForQuery,
 } from './client';
-import { waitForInputs } from './pending';
 import type { QueryRequest, QueryStatus, SucceededStatus } from './types';
 
 /** What the query stages need; handlers build it once per container, tests pass mocks. */
@@ -46,11 +45,6 @@ export interface QuerySpec {
   readonly parameters: readonly string[];
   /** The S3 prefix the query reads (its digest goes into the idempotency token). */
   readonly inputPrefix?: string;
-  /**
-   * The objects the query's input is still waiting for (pendingRawObjects): while there are any, no
-   * query is started (the digest would change once they are validated).
-   */
-  readonly pendingInputs?: (nowMs: number) => Promise<string[]>;
   /** Called once the query SUCCEEDED: stores its results, returns the extra status fields. */
   readonly onSucceeded: (execution: QueryExecution, status: SucceededStatus) => Promise<Partial<QueryStatus>>;
   /**
@@ -127,18 +121,6 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
   // A query this call started is announced at its first poll (which gives its submission time).
   let started: string | undefined;
   if (!queryExecutionId) {
-    // Raw objects of the snapshot still being validated: their executions will run this query over
-    // their data too, so start nothing yet. After a short wait in this call the state machine waits
-    // and calls again; waiting is not a poll (it is bounded by the pending-input window, not by
-    // maxQueryPolls).
-    const pendingInputs = spec.pendingInputs;
-    const pending = pendingInputs
-      ? await waitForInputs(() => pendingInputs(Date.now()), { remainingMs: deps.remainingMs, sleep: deps.sleep ?? sleepMs, random: deps.random })
-      : [];
-    if (pending.length > 0) {
-      logger.info('raw objects of the snapshot are still being validated; the state machine will call again', { pending: pending.length, first: pending[0] });
-      return { ...req, state: 'WAITING_FOR_INPUT', done: false, polls: req.polls ?? 0, restarts, pendingInputs: pending.length };
-    }
     token = await base();
     queryExecutionId = await startQuery(deps.athena, deps.config, { queryString: spec.queryString(token), parameters: spec.parameters, token });
     logger.info('query started', { query: req.query, queryExecutionId, snapshotDate: req.snapshotDate, token });
