@@ -3,10 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors';
+import { EXPIRY_MONTHS } from '../src/contract';
 
 /** The expiry window every command accepts, in calendar months (the construct's `expiryMonths` range). */
-export const MONTHS_MIN = 1;
-export const MONTHS_MAX = 120;
+export const MONTHS_MIN = EXPIRY_MONTHS.min;
+export const MONTHS_MAX = EXPIRY_MONTHS.max;
 
 /**
  * node:util parseArgs, except that a negative number given as the value of a string option

@@ -18,20 +18,17 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { AccreditationPipelineProps } from './accreditation-pipeline-props';
 import { LambdaAssetName, lambdaAssetPath } from './assets';
+import {
+  CURATED_COLUMNS, CURATED_TABLE, DATA_FILE_EXTENSIONS, DEFAULT_PREFIXES, ENV, EXPIRY_MONTHS, PREFIX_ENV, QUERY_WAIT_SAFETY_MS,
+  SNAPSHOT_PROJECTION_RANGE, VALIDATED_TABLE,
+} from './contract';
 import { NagAcknowledgement, acknowledge } from './nag';
 import { glueColumnsFromSchema } from './schema/glue-columns';
-import { SNAPSHOT_PROJECTION_RANGE } from './schema/snapshot-range';
 import {
   PipelinePrefixes, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validatePrefixes,
   validateWorkGroupName,
 } from './validation';
 
-/** Name of the Glue table over the validated NDJSON (fixed: the SQL refers to it). */
-const VALIDATED_TABLE = 'validated_facilities';
-/** Name of the Glue table over the Stage 1 Parquet extract (fixed: the SQL refers to it). */
-const CURATED_TABLE = 'facility_metrics';
-/** Time the query-runner keeps back from its deadline (QUERY_WAIT_SAFETY_MS). */
-const QUERY_WAIT_SAFETY = Duration.seconds(10);
 /** Errors of a Lambda invocation that are worth retrying (docs/design.md). */
 const TRANSIENT_LAMBDA_ERRORS = [
   'Lambda.ServiceException',
@@ -49,8 +46,6 @@ const ALERT_NOT_DELIVERED = 'AlertNotDelivered';
  * catch (Step Functions docs, "Handling errors": States.Runtime and States.DataLimitExceeded are terminal).
  */
 const UNALERTED_ERRORS = [ALERT_NOT_DELIVERED, 'States.Runtime', 'States.DataLimitExceeded'];
-/** The data file extensions the rule starts an execution for (lowercase: see dataFileKeyPattern). */
-const DATA_FILE_EXTENSIONS = ['.jsonl', '.ndjson', '.json', '.jsonl.gz', '.ndjson.gz', '.json.gz'];
 
 /**
  * The rule's matcher on `detail.object.key`: keys under the raw prefix that end in a data file extension.
@@ -185,14 +180,14 @@ export class AccreditationPipeline extends Construct {
       throw new Error('alarmEmails subscribes the topic the construct creates; it cannot be combined with alertTopic (subscribe your own topic yourself)');
     }
     this.prefixes = {
-      raw: props.rawPrefix ?? 'data/batch/',
-      validated: props.validatedPrefix ?? 'validated/',
-      expiring: props.expiringPrefix ?? 'expiring/',
-      quarantine: props.quarantinePrefix ?? 'quarantine/',
-      curated: props.curatedPrefix ?? 'curated/facility_metrics/',
-      results: props.resultsPrefix ?? 'results/state_counts/',
-      production: props.productionPrefix ?? 'production/state_counts/',
-      athenaResults: props.athenaResultsPrefix ?? 'athena-results/',
+      raw: props.rawPrefix ?? DEFAULT_PREFIXES.rawPrefix,
+      validated: props.validatedPrefix ?? DEFAULT_PREFIXES.validatedPrefix,
+      expiring: props.expiringPrefix ?? DEFAULT_PREFIXES.expiringPrefix,
+      quarantine: props.quarantinePrefix ?? DEFAULT_PREFIXES.quarantinePrefix,
+      curated: props.curatedPrefix ?? DEFAULT_PREFIXES.curatedPrefix,
+      results: props.resultsPrefix ?? DEFAULT_PREFIXES.resultsPrefix,
+      production: props.productionPrefix ?? DEFAULT_PREFIXES.productionPrefix,
+      athenaResults: props.athenaResultsPrefix ?? DEFAULT_PREFIXES.athenaResultsPrefix,
     };
     validatePrefixes(this.prefixes);
     const p = this.prefixes;
@@ -205,7 +200,7 @@ export class AccreditationPipeline extends Construct {
     this.productionPrefix = p.production;
     this.athenaResultsPrefix = p.athenaResults;
 
-    const expiryMonths = validateInteger('expiryMonths', props.expiryMonths ?? 6, 1, 120);
+    const expiryMonths = validateInteger('expiryMonths', props.expiryMonths ?? EXPIRY_MONTHS.default, EXPIRY_MONTHS.min, EXPIRY_MONTHS.max);
     const maxQueryPolls = validateInteger('maxQueryPolls', props.maxQueryPolls ?? 40, 1, 1000);
     const bytesCutoff = validateInteger('bytesScannedCutoffPerQuery', props.bytesScannedCutoffPerQuery ?? 10 * 1024 ** 3,
       10_000_000, Number.MAX_SAFE_INTEGER);
@@ -217,7 +212,7 @@ export class AccreditationPipeline extends Construct {
     validateInteger('processorTimeout (seconds)', processorTimeout.toSeconds(), 10, 900);
     const processorMemory = validateInteger('processorMemorySize', props.processorMemorySize ?? 1024, 128, 10240);
     const queryTimeout = props.queryTimeout ?? Duration.minutes(2);
-    validateInteger('queryTimeout (seconds)', queryTimeout.toSeconds(), QUERY_WAIT_SAFETY.toSeconds() + 20, 900);
+    validateInteger('queryTimeout (seconds)', queryTimeout.toSeconds(), QUERY_WAIT_SAFETY_MS / 1000 + 20, 900);
     const pollInterval = props.queryPollInterval ?? Duration.seconds(15);
     validateInteger('queryPollInterval (seconds)', pollInterval.toSeconds(), 1, 3600);
     const machineTimeout = props.stateMachineTimeout ?? Duration.hours(3);
@@ -372,14 +367,7 @@ export class AccreditationPipeline extends Construct {
           inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
           outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
           serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
-          columns: [
-            { name: 'facility_id', type: 'string' },
-            { name: 'facility_name', type: 'string' },
-            { name: 'employee_count', type: 'int' },
-            { name: 'number_of_offered_services', type: 'int' },
-            { name: 'expiry_date_of_first_accreditation', type: 'date' },
-            { name: 'earliest_accreditation_expiry', type: 'date' },
-          ],
+          columns: CURATED_COLUMNS.map((c) => ({ name: c.name, type: c.type })),
         },
       },
     });
@@ -414,23 +402,23 @@ export class AccreditationPipeline extends Construct {
 
     // ---------------------------------------------------------------- Lambda functions
     const environment: Record<string, string> = {
-      DATA_BUCKET: bucketName,
-      RAW_PREFIX: p.raw,
-      VALIDATED_PREFIX: p.validated,
-      EXPIRING_PREFIX: p.expiring,
-      QUARANTINE_PREFIX: p.quarantine,
-      CURATED_PREFIX: p.curated,
-      RESULTS_PREFIX: p.results,
-      PRODUCTION_PREFIX: p.production,
-      ATHENA_RESULTS_PREFIX: p.athenaResults,
-      GLUE_DATABASE: this.databaseName,
-      VALIDATED_TABLE,
-      CURATED_TABLE,
-      ATHENA_WORKGROUP: this.workGroupName,
-      ATHENA_OUTPUT_LOCATION: this.athenaOutputLocation,
-      EXPIRY_MONTHS: String(expiryMonths),
-      QUERY_WAIT_SAFETY_MS: String(QUERY_WAIT_SAFETY.toMilliseconds()),
-      POWERTOOLS_LOG_LEVEL: logLevel,
+      [ENV.dataBucket]: bucketName,
+      [PREFIX_ENV.rawPrefix]: p.raw,
+      [PREFIX_ENV.validatedPrefix]: p.validated,
+      [PREFIX_ENV.expiringPrefix]: p.expiring,
+      [PREFIX_ENV.quarantinePrefix]: p.quarantine,
+      [PREFIX_ENV.curatedPrefix]: p.curated,
+      [PREFIX_ENV.resultsPrefix]: p.results,
+      [PREFIX_ENV.productionPrefix]: p.production,
+      [PREFIX_ENV.athenaResultsPrefix]: p.athenaResults,
+      [ENV.glueDatabase]: this.databaseName,
+      [ENV.validatedTable]: VALIDATED_TABLE,
+      [ENV.curatedTable]: CURATED_TABLE,
+      [ENV.athenaWorkgroup]: this.workGroupName,
+      [ENV.athenaOutputLocation]: this.athenaOutputLocation,
+      [ENV.expiryMonths]: String(expiryMonths),
+      [ENV.queryWaitSafetyMs]: String(QUERY_WAIT_SAFETY_MS),
+      [ENV.logLevel]: logLevel,
     };
     const makeFunction = (fnId: string, asset: LambdaAssetName, description: string, timeout: Duration, memorySize: number) => {
       const logGroup = new logs.LogGroup(this, `${fnId}Logs`, {
@@ -462,7 +450,7 @@ export class AccreditationPipeline extends Construct {
         role,
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
-        environment: { ...environment, POWERTOOLS_SERVICE_NAME: `medlaunch-elt-${asset}` },
+        environment: { ...environment, [ENV.serviceName]: `medlaunch-elt-${asset}` },
         environmentEncryption: key,
         // No async dead-letter queue: Step Functions invokes the functions synchronously (RequestResponse), so a
         // Lambda DLQ, which only receives failed asynchronous invocations, could never receive anything.

@@ -1,6 +1,12 @@
 import { ConfigError } from './errors';
+import {
+  CURATED_TABLE, DEFAULT_PREFIXES, ENV, EXPIRY_MONTHS, PREFIX_ENV, PrefixName, QUERY_WAIT_SAFETY_MS, RUNTIME_FALLBACKS, VALIDATED_TABLE,
+} from '../../src/contract';
 
-/** The runtime configuration every handler reads from its environment (see docs/design.md). */
+/**
+ * The runtime configuration every handler reads from its environment. The variable names and defaults are the
+ * contract in src/contract (docs/design.md, "The runtime contract").
+ */
 export interface PipelineConfig {
   readonly bucket: string;
   readonly rawPrefix: string;
@@ -21,55 +27,46 @@ export interface PipelineConfig {
   readonly queryWaitSafetyMs: number;
 }
 
-export const DEFAULT_PREFIXES = {
-  rawPrefix: 'data/batch/',
-  validatedPrefix: 'validated/',
-  expiringPrefix: 'expiring/',
-  quarantinePrefix: 'quarantine/',
-  curatedPrefix: 'curated/facility_metrics/',
-  resultsPrefix: 'results/state_counts/',
-  productionPrefix: 'production/state_counts/',
-  athenaResultsPrefix: 'athena-results/',
-} as const;
-
-function prefix(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
-  const v = (env[name] ?? fallback).trim();
+function prefix(env: NodeJS.ProcessEnv, name: PrefixName): string {
+  const variable = PREFIX_ENV[name];
+  const v = (env[variable] ?? DEFAULT_PREFIXES[name]).trim();
   if (v === '' || v.startsWith('/') || !v.endsWith('/')) {
-    throw new ConfigError(`${name} must be a non-empty S3 prefix ending in '/' (got '${v}')`);
+    throw new ConfigError(`${variable} must be a non-empty S3 prefix ending in '/' (got '${v}')`);
   }
   return v;
 }
 
 /** Reads and validates the configuration; throws ConfigError with a one-line reason. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { requireBucket?: boolean } = {}): PipelineConfig {
-  const bucket = env.DATA_BUCKET ?? '';
-  if ((opts.requireBucket ?? true) && !bucket) throw new ConfigError('DATA_BUCKET is not set');
-  const months = Number(env.EXPIRY_MONTHS ?? '6');
-  if (!Number.isInteger(months) || months < 0 || months > 120) {
-    throw new ConfigError(`EXPIRY_MONTHS must be an integer from 0 to 120 (got '${env.EXPIRY_MONTHS}')`);
+  const bucket = env[ENV.dataBucket] ?? '';
+  if ((opts.requireBucket ?? true) && !bucket) throw new ConfigError(`${ENV.dataBucket} is not set`);
+  const rawMonths = env[ENV.expiryMonths];
+  const months = Number(rawMonths ?? EXPIRY_MONTHS.default);
+  if (!Number.isInteger(months) || months < EXPIRY_MONTHS.min || months > EXPIRY_MONTHS.max) {
+    throw new ConfigError(`${ENV.expiryMonths} must be an integer from ${EXPIRY_MONTHS.min} to ${EXPIRY_MONTHS.max} (got '${rawMonths}')`);
   }
-  const asOf = env.AS_OF_DATE?.trim() || undefined;
+  const asOf = env[ENV.asOfDate]?.trim() || undefined;
   if (asOf !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(asOf)) {
-    throw new ConfigError(`AS_OF_DATE must be YYYY-MM-DD (got '${asOf}')`);
+    throw new ConfigError(`${ENV.asOfDate} must be YYYY-MM-DD (got '${asOf}')`);
   }
-  const safety = Number(env.QUERY_WAIT_SAFETY_MS ?? '10000');
+  const safety = Number(env[ENV.queryWaitSafetyMs] ?? QUERY_WAIT_SAFETY_MS);
   return {
     bucket,
-    rawPrefix: prefix(env, 'RAW_PREFIX', DEFAULT_PREFIXES.rawPrefix),
-    validatedPrefix: prefix(env, 'VALIDATED_PREFIX', DEFAULT_PREFIXES.validatedPrefix),
-    expiringPrefix: prefix(env, 'EXPIRING_PREFIX', DEFAULT_PREFIXES.expiringPrefix),
-    quarantinePrefix: prefix(env, 'QUARANTINE_PREFIX', DEFAULT_PREFIXES.quarantinePrefix),
-    curatedPrefix: prefix(env, 'CURATED_PREFIX', DEFAULT_PREFIXES.curatedPrefix),
-    resultsPrefix: prefix(env, 'RESULTS_PREFIX', DEFAULT_PREFIXES.resultsPrefix),
-    productionPrefix: prefix(env, 'PRODUCTION_PREFIX', DEFAULT_PREFIXES.productionPrefix),
-    athenaResultsPrefix: prefix(env, 'ATHENA_RESULTS_PREFIX', DEFAULT_PREFIXES.athenaResultsPrefix),
-    glueDatabase: env.GLUE_DATABASE ?? 'medlaunch_elt',
-    validatedTable: env.VALIDATED_TABLE ?? 'validated_facilities',
-    curatedTable: env.CURATED_TABLE ?? 'facility_metrics',
-    athenaWorkgroup: env.ATHENA_WORKGROUP ?? 'primary',
-    athenaOutputLocation: env.ATHENA_OUTPUT_LOCATION || undefined,
+    rawPrefix: prefix(env, 'rawPrefix'),
+    validatedPrefix: prefix(env, 'validatedPrefix'),
+    expiringPrefix: prefix(env, 'expiringPrefix'),
+    quarantinePrefix: prefix(env, 'quarantinePrefix'),
+    curatedPrefix: prefix(env, 'curatedPrefix'),
+    resultsPrefix: prefix(env, 'resultsPrefix'),
+    productionPrefix: prefix(env, 'productionPrefix'),
+    athenaResultsPrefix: prefix(env, 'athenaResultsPrefix'),
+    glueDatabase: env[ENV.glueDatabase] ?? RUNTIME_FALLBACKS.glueDatabase,
+    validatedTable: env[ENV.validatedTable] ?? VALIDATED_TABLE,
+    curatedTable: env[ENV.curatedTable] ?? CURATED_TABLE,
+    athenaWorkgroup: env[ENV.athenaWorkgroup] ?? RUNTIME_FALLBACKS.athenaWorkgroup,
+    athenaOutputLocation: env[ENV.athenaOutputLocation] || undefined,
     expiryMonths: months,
     asOfDate: asOf,
-    queryWaitSafetyMs: Number.isFinite(safety) && safety >= 0 ? safety : 10000,
+    queryWaitSafetyMs: Number.isFinite(safety) && safety >= 0 ? safety : QUERY_WAIT_SAFETY_MS,
   };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isCalendarDate } from './dates';
 import { InvalidEventError } from './errors';
-import { snapshotOutOfRange } from '../../src/schema/snapshot-range';
+import { isDataFileKey, snapshotOutOfRange } from '../../src/contract';
 
 /** What a raw object's key says: the snapshot folder and the output stem. */
 export interface RawKeyInfo {
@@ -12,11 +12,9 @@ export interface RawKeyInfo {
   readonly gzip: boolean;
 }
 
-const DATA_EXT = /\.(jsonl|ndjson|json)(\.gz)?$/i;
-
 /** True when the key names a data file (`.jsonl`, `.ndjson`, `.json`, optionally `.gz`). */
 export function isDataKey(key: string): boolean {
-  return DATA_EXT.test(key);
+  return isDataFileKey(key);
 }
 
 /** Hex digits of the hash suffix of a stem that is not plain (outputStem). */
@@ -43,7 +41,7 @@ export function outputStem(rel: string): string {
   const segments = rel.split('/');
   const name = segments[segments.length - 1];
   const rest = name.endsWith('.jsonl') ? name.slice(0, -'.jsonl'.length) : '';
-  const fileStem = rest !== '' && !DATA_EXT.test(rest) ? rest : name;
+  const fileStem = rest !== '' && !isDataFileKey(rest) ? rest : name;
   const parts = [...segments.slice(0, -1), fileStem];
   const plain = parts.join('__');
   const unambiguous = parts.every((p) => p !== '' && !p.startsWith('_') && !p.endsWith('_') && !p.includes('__') && !p.includes('~'))

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { loadConfig } from '../../lambda-src/lib/config';
 import { addMonths } from '../../lambda-src/lib/dates';
 import { isTransientAwsError } from '../../lambda-src/lib/errors';
 import { isDataKey, parseRawKey } from '../../lambda-src/lib/keys';
@@ -205,6 +206,8 @@ interface Deployment {
   readonly rawPrefix: string;
   readonly productionPrefix: string;
   readonly expiringPrefix: string;
+  readonly quarantinePrefix: string;
+  readonly curatedPrefix: string;
   /** The expiry window the functions were synthesized with (EXPIRY_MONTHS). */
   readonly expiryMonths: number;
   readonly database: string;
@@ -582,18 +585,21 @@ function oneLine(s: string): string {
 function inspect(tpl: ResolvedTemplate): Deployment {
   const fns = tpl.lambdaFunctions().filter((f) => f.env.DATA_BUCKET !== undefined);
   if (fns.length === 0) throw new Error('the synthesized stack has no pipeline Lambda (no DATA_BUCKET variable)');
-  const env = fns[0].env;
+  // The functions' environment read the way the runtime reads it (the contract's names and defaults).
+  const config = loadConfig(fns[0].env);
   const processor = fns.find((f) => /stage2|processor/i.test(f.logicalId)) ?? fns[0];
   return {
     tpl,
-    bucket: env.DATA_BUCKET,
-    rawPrefix: env.RAW_PREFIX ?? 'data/batch/',
-    productionPrefix: env.PRODUCTION_PREFIX ?? 'production/state_counts/',
-    expiringPrefix: env.EXPIRING_PREFIX ?? 'expiring/',
-    expiryMonths: Number(env.EXPIRY_MONTHS ?? 6),
-    database: env.GLUE_DATABASE,
-    workGroup: env.ATHENA_WORKGROUP,
-    curatedTable: env.CURATED_TABLE ?? 'facility_metrics',
+    bucket: config.bucket,
+    rawPrefix: config.rawPrefix,
+    productionPrefix: config.productionPrefix,
+    expiringPrefix: config.expiringPrefix,
+    quarantinePrefix: config.quarantinePrefix,
+    curatedPrefix: config.curatedPrefix,
+    expiryMonths: config.expiryMonths,
+    database: config.glueDatabase,
+    workGroup: config.athenaWorkgroup,
+    curatedTable: config.curatedTable,
     processorArn: processor.arn,
   };
 }
@@ -976,10 +982,7 @@ async function snapshotDetails(a: {
   expiring: number;
 }): Promise<SnapshotDetails> {
   const { dep, snapshot: d } = a;
-  const pipelineFns = dep.tpl.lambdaFunctions().filter((f) => f.env.DATA_BUCKET !== undefined);
-  const env = Object.assign({}, ...pipelineFns.map((f) => f.env)) as Record<string, string>;
-  const quarantinePrefix = env.QUARANTINE_PREFIX ?? 'quarantine/';
-  const curatedPrefix = env.CURATED_PREFIX ?? 'curated/facility_metrics/';
+  const { quarantinePrefix, curatedPrefix } = dep;
   const reasons: Record<string, number> = {};
   const quarantined: string[] = [];
   for await (const { Key: key } of listObjects(a.s3Client, dep.bucket, `${quarantinePrefix}snapshot_date=${d}/`)) quarantined.push(key);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { record } from './stage2-helpers';
 import { runLocalPipeline } from '../../local/orchestrator/index';
-import { snapshotDateMax } from '../../src/schema/snapshot-range';
+import { snapshotDateMax } from '../../src/contract/snapshot-range';
 
 const D = '2025-08-10';
 const FUTURE = new Date(Date.parse(`${snapshotDateMax()}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);

@@ -11,7 +11,7 @@ import { parseQueryEvent } from '../../lambda-src/athena/request';
 import { handler } from '../../lambda-src/handlers/stage2-processor';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { parsePublishInput } from '../../lambda-src/publish';
-import { SNAPSHOT_DATE_MIN, SNAPSHOT_PROJECTION_RANGE, snapshotDateMax, snapshotOutOfRange } from '../../src/schema/snapshot-range';
+import { SNAPSHOT_DATE_MIN, SNAPSHOT_PROJECTION_RANGE, snapshotDateMax, snapshotOutOfRange } from '../../src/contract/snapshot-range';
 
 const dayAfter = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 

@@ -38,8 +38,11 @@ describe('stage2-processor handler', () => {
   });
 
   test('AS_OF_DATE and EXPIRY_MONTHS come from the environment', async () => {
-    process.env.EXPIRY_MONTHS = '0';
-    expect(await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).toMatchObject({ matched: 0 });
+    process.env.EXPIRY_MONTHS = '0'; // outside the contract's 1–120 (docs/design.md, "The runtime contract")
+    await expect(handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).rejects.toThrow('EXPIRY_MONTHS must be an integer from 1 to 120');
+    process.env.EXPIRY_MONTHS = '1';
+    process.env.AS_OF_DATE = '2025-07-31'; // the window ends 2025-08-31: the 2025-09-01 accreditation is outside it
+    expect(await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).toMatchObject({ asOf: '2025-07-31', matched: 0 });
     process.env.EXPIRY_MONTHS = '6';
     process.env.AS_OF_DATE = '2025-09-01';
     expect(await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).toMatchObject({ asOf: '2025-09-01', matched: 1 });
