@@ -460,7 +460,7 @@ export class AccreditationPipeline extends Construct {
       fn.node.addDependency(this.workGroup);
       return fn;
     };
-    this.processorFunction = makeFunction('Processor', 'stage2-processor',
+    this.processorFunction = makeFunction('Processor', 'validator',
       'Stage 2: validates a raw file, writes validated, expiring and quarantined records', processorTimeout, processorMemory);
     this.queryFunction = makeFunction('QueryRunner', 'query-runner',
       'Stages 1 and 3: runs the Athena facility extract and state counts', queryTimeout, 512);

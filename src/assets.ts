@@ -1,7 +1,7 @@
 import * as path from 'path';
 
 /** The Lambda handlers shipped with the library, pre-built by scripts/bundle.mjs. */
-export type LambdaAssetName = 'stage2-processor' | 'query-runner' | 'publish-results';
+export type LambdaAssetName = 'validator' | 'query-runner' | 'publish-results';
 
 /**
  * Folder of a pre-built Lambda asset (`index.js` plus its `sql/` files). Resolved relative to this

@@ -206,7 +206,7 @@ describe('Lambda functions', () => {
   });
 
   test('code comes from the pre-built asset folders', () => {
-    for (const name of ['stage2-processor', 'query-runner', 'publish-results'] as const) {
+    for (const name of ['validator', 'query-runner', 'publish-results'] as const) {
       expect(lambdaAssetPath(name)).toBe(path.resolve(__dirname, '..', '..', 'assets', 'lambda', name));
     }
   });

@@ -8,7 +8,7 @@ import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { record } from './stage2-helpers';
 import { parseQueryEvent } from '../../lambda-src/athena/request';
-import { handler } from '../../lambda-src/handlers/stage2-processor';
+import { handler } from '../../lambda-src/handlers/validator';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { parsePublishInput } from '../../lambda-src/publish';
 import { SNAPSHOT_DATE_MIN, SNAPSHOT_PROJECTION_RANGE, snapshotDateMax, snapshotOutOfRange } from '../../src/contract/snapshot-range';

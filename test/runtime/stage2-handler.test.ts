@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { record } from './stage2-helpers';
-import { handler } from '../../lambda-src/handlers/stage2-processor';
+import { handler } from '../../lambda-src/handlers/validator';
 
 const s3Mock = mockClient(S3Client);
 const ENV = { ...process.env };
@@ -26,7 +26,7 @@ const ebEvent = (key: string) => ({
   'source': 'aws.s3', 'detail-type': 'Object Created', 'detail': { bucket: { name: 'data' }, object: { key, etag: 'e' } },
 });
 
-describe('stage2-processor handler', () => {
+describe('validator handler', () => {
   test('EventBridge Object Created event → ProcessSummary', async () => {
     const r = await handler(ebEvent('data/batch/2025-08-10/part.jsonl'));
     expect(r).toMatchObject({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl', snapshotDate: '2025-08-10', read: 1, valid: 1, matched: 1 });

@@ -18,7 +18,7 @@ import { assertSnapshotInRange, isDataKey, rawKeySnapshot } from '../lib/keys';
 import { processS3Object, ProcessSummary } from '../validate';
 import { DeletedSummary, deletedObjectOf, removeDeletedObjectOutputs } from '../validate/delete';
 
-const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'medlaunch-elt-stage2' });
+const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'medlaunch-elt-validator' });
 let s3: S3Client | undefined;
 
 function client(): S3Client {
