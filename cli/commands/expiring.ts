@@ -1,5 +1,5 @@
 /**
- * `medlaunch-elt expiring`: Stage 2 on local files or S3 prefixes (SPEC §4).
+ * `medlaunch-elt expiring`: Stage 2 on local files or S3 prefixes (docs/contract.md §4).
  *
  * Reads every input (file, folder read recursively in sorted order, or s3:// prefix listed in key
  * order), validates each line, and writes under --output:

@@ -190,7 +190,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /**
- * The SPEC §4 JSON summary (`snapshots`, `alerts`, `executions`: the contract) plus `details` (per
+ * The docs/contract.md §4 JSON summary (`snapshots`, `alerts`, `executions`: the contract) plus `details` (per
  * snapshot: files, lines, duplicates, blank lines, quarantine reasons, the expiry window, output
  * paths, the extract's local .parquet files and sample rows), `skipped` (files of --data not uploaded)
  * `drill` (what was injected and how the pipeline recovered) and `requests` (the AWS requests made, per

@@ -1,5 +1,5 @@
 /**
- * Synthetic facility records (SPEC §1): a deterministic, streaming NDJSON generator.
+ * Synthetic facility records (docs/contract.md §1): a deterministic, streaming NDJSON generator.
  *
  * Every record is derived from (seed, facility index) alone through a seeded PRNG, so a record's
  * content does not depend on `n`, the chunk size or the other records: the same seed always gives
@@ -14,7 +14,7 @@ import { mulberry32, Rng } from '../../local/prng';
 
 /** The seed used when none is given. */
 export const DEFAULT_SEED = 42;
-/** Months of the expiry window the valid_until dates are spread around (SPEC §2 default). */
+/** Months of the expiry window the valid_until dates are spread around (docs/contract.md §2 default). */
 export const WINDOW_MONTHS = 6;
 
 /** The kinds of invalid record `--bad K` cycles through, in this order. */

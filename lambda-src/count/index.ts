@@ -67,7 +67,7 @@ export function stateCountsFolder(prefix: string, snapshotDate: string, asOf: st
   return asOf === (config.asOfDate ?? snapshotDate) ? base : `${base}as_of=${asOf}/`;
 }
 
-/** The as-of date of a request: explicit asOf, else AS_OF_DATE, else the snapshot date (SPEC §2). */
+/** The as-of date of a request: explicit asOf, else AS_OF_DATE, else the snapshot date (docs/contract.md §2). */
 export function asOfDate(req: QueryRequest, deps: Pick<RunnerDeps, 'config'>): string {
   return req.asOf ?? deps.config.asOfDate ?? req.snapshotDate;
 }

@@ -1,4 +1,4 @@
--- Stage 1: the facility extract of one snapshot, unloaded to Parquet (SPEC §3).
+-- Stage 1: the facility extract of one snapshot, unloaded to Parquet (docs/contract.md §3).
 -- Parameter (Athena ExecutionParameters, a quoted string literal): 1. snapshot date 'YYYY-MM-DD'.
 -- The TO location placeholder is replaced by the runtime with a fresh staging URI (configuration + date + token).
 -- A facility_id listed more than once in the snapshot appears once: the row of the first file in

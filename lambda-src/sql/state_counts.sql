@@ -1,4 +1,4 @@
--- Stage 3: accredited facilities per state for one snapshot (SPEC §2).
+-- Stage 3: accredited facilities per state for one snapshot (docs/contract.md §2).
 -- Parameters (Athena ExecutionParameters, passed as quoted string literals):
 --   1. snapshot date  'YYYY-MM-DD'  (the partition of validated_facilities)
 --   2. as-of date     'YYYY-MM-DD'

@@ -1,5 +1,5 @@
 /**
- * The streaming Stage 2 processor (SPEC §1–§3), shared by the Lambda handler and the CLI.
+ * The streaming Stage 2 processor (docs/contract.md §1–§3), shared by the Lambda handler and the CLI.
  *
  * One pass over the lines of one input: blank lines are counted; every other line is parsed and
  * validated; valid records are written unchanged (their original bytes) to the validated output,

@@ -1,5 +1,5 @@
 /**
- * The one definition of a facility record (SPEC §1).
+ * The one definition of a facility record (docs/contract.md §1).
  *
  * Everything else derives from this object:
  * - the Glue table columns of the validated table (`glueColumnsFromSchema` in ./glue-columns),

@@ -1,4 +1,4 @@
-/** The SPEC §4 command-line contract of `medlaunch-elt local` and its text summary, through the real bin script. */
+/** The docs/contract.md §4 command-line contract of `medlaunch-elt local` and its text summary, through the real bin script. */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -55,7 +55,7 @@ describe('generateLines / generateItems', () => {
     expect(JSON.parse([...generateLines({ n: 1, snapshot: SNAP, startIndex: 0 })][0]).facility_id).toBe('FAC00000');
   });
 
-  test('every valid record has the SPEC shape and passes the reference validator', () => {
+  test('every valid record has the contract's shape (docs/contract.md §1) and passes the reference validator', () => {
     for (const line of generateLines({ n: 500, snapshot: SNAP, seed: 11 })) {
       expect(refViolation(line, SNAP)).toBeNull();
       const r = JSON.parse(line);
@@ -176,7 +176,7 @@ describe('generateLines / generateItems', () => {
     'snapshot-date-mismatch': ['snapshot_date'],
   };
 
-  test('--bad: every kind is present, cycles in order, and each line breaks the intended SPEC rule', () => {
+  test('--bad: every kind is present, cycles in order, and each line breaks the intended rule of docs/contract.md §1', () => {
     const items = [...generateItems({ n: 300, snapshot: SNAP, seed: 4, bad: 120 })];
     const bad = items.filter((i) => i.kind === 'invalid');
     expect(bad).toHaveLength(120);

@@ -1,5 +1,5 @@
 /**
- * An independent, deliberately plain reference implementation of SPEC §1–§2, used only by tests to
+ * An independent, deliberately plain reference implementation of docs/contract.md §1–§2, used only by tests to
  * check the generator's data and to compute test/fixtures/shipped-expected.json.
  *
  * It imports nothing from lambda-src/ or src/ (no shared schema, no shared date helpers), so a bug

@@ -1,7 +1,7 @@
 /**
  * The shipped data set (data/batch/) is exactly what `medlaunch-elt generate` writes with the
  * commands documented in docs/data.md, and test/fixtures/shipped-expected.json is exactly what an
- * independent reference implementation of SPEC §2 computes on it.
+ * independent reference implementation of docs/contract.md §2 computes on it.
  *
  * To refresh the fixture after changing the shipped data on purpose:
  *   WRITE_SHIPPED_EXPECTED=1 npx jest test/generate/shipped-data.test.ts

@@ -15,7 +15,7 @@ async function expiringIds(records: Array<Record<string, unknown>>, opts: { asOf
   return ids;
 }
 
-describe('expiring within N calendar months (SPEC §2)', () => {
+describe('expiring within N calendar months (docs/contract.md §2)', () => {
   test.each([
     // [snapshot (= as-of), valid_until, expiring?]
     ['2025-08-31', '2026-02-28', true], // month-end clamping: upper bound is Feb 28
@@ -65,7 +65,7 @@ describe('expiring within N calendar months (SPEC §2)', () => {
   });
 });
 
-describe('duplicates (SPEC §1)', () => {
+describe('duplicates (docs/contract.md §1)', () => {
   test('first occurrence wins; later ones are counted, valid, not quarantined, not written', async () => {
     const first = record('FAC1', '2025-08-10', ['2025-09-01'], { employee_count: 1 });
     const second = record('FAC1', '2025-08-10', ['2025-09-01'], { employee_count: 2 });

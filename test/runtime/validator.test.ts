@@ -18,7 +18,7 @@ const edit = (f: (r: Rec) => void): unknown => {
   return r;
 };
 
-describe('validateRecord: every invalid kind of SPEC §1 gives its reason code', () => {
+describe('validateRecord: every invalid kind of docs/contract.md §1 gives its reason code', () => {
   const cases: Array<[string, unknown, string, string]> = [
     ['not an object (array)', [1, 2], 'not_an_object', ''],
     ['not an object (string)', 'FAC1', 'not_an_object', ''],
