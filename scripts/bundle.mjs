@@ -13,7 +13,9 @@ const sqlDir = join(root, 'lambda-src', 'sql');
 const sqlFiles = existsSync(sqlDir) ? readdirSync(sqlDir).filter((f) => f.endsWith('.sql')) : [];
 // The esbuild options of every Lambda bundle (also used by bench/stage2.ts, so it measures what ships).
 // mainFields prefers the SDK's ES module builds: they tree-shake (the CJS builds pull in every command).
+// Its `alias` paths are relative to the repository root (esbuild resolves them from the working directory).
 const LAMBDA_BUILD_OPTIONS = JSON.parse(readFileSync(join(root, 'scripts', 'lambda-esbuild.json'), 'utf8'));
+LAMBDA_BUILD_OPTIONS.absWorkingDir = root;
 
 /** The SQL files ship next to the bundle (lambda-src/sql/index.ts reads `<dir>/sql/<name>.sql`). */
 function copySql(outDir) {
