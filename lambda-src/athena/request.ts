@@ -1,24 +1,15 @@
 import type { QueryName, QueryRequest } from './types';
-import type { PipelineConfig } from '../lib/config';
+import { payloadBucket, type PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent } from '../lib/events';
-import { assertSnapshotInRange, rawKeySnapshot } from '../lib/keys';
+import { assertSnapshotInRange, snapshotOfRawKey } from '../lib/keys';
+
+/** (Moved to lib/keys; re-exported for the modules that import it from here.) */
+export { snapshotOfRawKey };
 
 const QUERY_NAMES: readonly QueryName[] = ['state_counts', 'facility_extract'];
 const QUERY_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
-
-/**
- * The snapshot date of a raw key `<rawPrefix>…<YYYY-MM-DD>/<path>`: its nearest date folder
- * (rawKeySnapshot, the same rule as Stage 2); InvalidEventError for any key outside that layout
- * (another prefix, no date folder, an impossible date, no file below it).
- */
-export function snapshotOfRawKey(key: string, rawPrefix: string): string {
-  if (!key.startsWith(rawPrefix)) throw new InvalidEventError(`key '${key}' is not under the raw prefix '${rawPrefix}'`);
-  const d = rawKeySnapshot(key, rawPrefix);
-  if (d === undefined) throw new InvalidEventError(`key '${key}' is not under '${rawPrefix}<YYYY-MM-DD>/'`);
-  return d;
-}
 
 function optionalString(e: Record<string, unknown>, name: string): string | undefined {
   const v = e[name];
@@ -34,21 +25,13 @@ function optionalCount(e: Record<string, unknown>, name: string): number | undef
   return v;
 }
 
-function checkBucket(bucket: string, config: PipelineConfig): void {
-  if (config.bucket && bucket !== config.bucket) {
-    throw new InvalidEventError(`bucket '${bucket}' is not the pipeline's data bucket '${config.bucket}'`);
-  }
-}
-
 /** Validates a QueryRequest payload (as the state machine sends it, or a manual re-run). */
 export function parseQueryRequest(payload: Record<string, unknown>, config: PipelineConfig): QueryRequest {
   const query = payload.query;
   if (typeof query !== 'string' || !QUERY_NAMES.includes(query as QueryName)) {
     throw new InvalidEventError(`query must be one of ${QUERY_NAMES.join(', ')} (got ${JSON.stringify(query)})`);
   }
-  const bucket = payload.bucket;
-  if (typeof bucket !== 'string' || bucket === '') throw new InvalidEventError('bucket must be a non-empty string');
-  checkBucket(bucket, config);
+  const bucket = payloadBucket(payload.bucket, config);
   const snapshotDate = payload.snapshotDate;
   if (!isCalendarDate(snapshotDate)) throw new InvalidEventError(`snapshotDate must be a YYYY-MM-DD calendar date (got ${JSON.stringify(snapshotDate)})`);
   assertSnapshotInRange(snapshotDate, `${String(query)} of snapshot ${snapshotDate} refused`);
@@ -87,7 +70,7 @@ export function parseQueryEvent(event: unknown, config: PipelineConfig): QueryRe
   const refs = objectsFromEvent(event);
   const first = refs[0];
   const snapshots = new Set(refs.map((r) => {
-    checkBucket(r.bucket, config);
+    payloadBucket(r.bucket, config);
     return snapshotOfRawKey(r.key, config.rawPrefix);
   }));
   if (snapshots.size !== 1) throw new InvalidEventError(`event names objects of ${snapshots.size} snapshots; expected one`);

@@ -8,10 +8,9 @@
  * ticket always names the execution whose write came last, and that execution reads its own name.
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { snapshotOfRawKey } from '../athena/request';
-import type { PipelineConfig } from '../lib/config';
+import { payloadBucket, type PipelineConfig } from '../lib/config';
 import { classifyAwsError, InvalidEventError } from '../lib/errors';
-import { assertSnapshotInRange, isDataKey } from '../lib/keys';
+import { rawDataKeySnapshot } from '../lib/keys';
 import { isNotFound } from '../lib/watermark';
 
 /** `<VALIDATED_PREFIX>_coordination/snapshot_date=<d>/ticket.json` (a `_` folder: invisible to Athena and Glue). */
@@ -52,14 +51,11 @@ interface ParsedRequest { bucket: string; object: string; execution: string; sna
 function parseRequest(event: CoordinationRequest, config: PipelineConfig): ParsedRequest {
   const { coordination, bucket, object, execution } = event as unknown as Record<string, unknown>;
   if (coordination !== 'claim' && coordination !== 'check') throw new InvalidEventError(`coordination must be 'claim' or 'check' (got ${JSON.stringify(coordination)})`);
-  if (typeof bucket !== 'string' || bucket === '') throw new InvalidEventError('bucket must be a non-empty string');
-  if (config.bucket && bucket !== config.bucket) throw new InvalidEventError(`bucket '${bucket}' is not the pipeline's data bucket '${config.bucket}'`);
+  const checkedBucket = payloadBucket(bucket, config);
   if (typeof object !== 'string' || object === '') throw new InvalidEventError('object must be a non-empty string');
   if (typeof execution !== 'string' || execution === '' || execution.length > 2048) throw new InvalidEventError('execution must be a non-empty string');
-  const snapshotDate = snapshotOfRawKey(object, config.rawPrefix);
-  if (!isDataKey(object)) throw new InvalidEventError(`key '${object}' is not a data file (.jsonl, .ndjson, .json, optionally .gz)`);
-  assertSnapshotInRange(snapshotDate, `the snapshot of s3://${bucket}/${object} is not coordinated`);
-  return { bucket, object, execution, snapshotDate };
+  const snapshotDate = rawDataKeySnapshot(object, config.rawPrefix, `the snapshot of s3://${checkedBucket}/${object} is not coordinated`);
+  return { bucket: checkedBucket, object, execution, snapshotDate };
 }
 
 export interface TicketDeps {

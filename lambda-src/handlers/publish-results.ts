@@ -1,29 +1,17 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+/**
+ * Stage 4 Lambda: publishes a successful state-counts computation to the production path.
+ * Input `{bucket, snapshotDate, results: QueryStatus}`; output `{published, reason, keys}` (lambda-src/publish).
+ */
 import { S3Client } from '@aws-sdk/client-s3';
-import type { Context } from 'aws-lambda';
-import type { PublishResult } from '../athena/types';
-import { PipelineConfig, loadConfig } from '../lib/config';
+import { lambdaHandler, S3_CLIENT_OPTIONS } from '../lib/handler-runtime';
 import { parsePublishInput, publishResults } from '../publish';
 
 // Created once per container and reused by every invocation.
-const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'medlaunch-elt-publish-results' });
-const s3 = new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-let config: PipelineConfig | undefined;
+const s3 = new S3Client(S3_CLIENT_OPTIONS);
 
-/**
- * Stage 4: publishes a successful state-counts computation to the production path.
- * Input `{bucket, snapshotDate, results: QueryStatus}`; output `{published, reason, keys}`.
- */
-export const handler = async (event: unknown, context: Context): Promise<PublishResult> => {
-  config ??= loadConfig();
-  logger.addContext(context);
-  try {
-    const input = parsePublishInput(event, config);
-    const result = await publishResults(input, { s3, config, logger });
-    logger.info('publish result', { snapshotDate: input.snapshotDate, ...result });
-    return result;
-  } catch (err) {
-    logger.error('publish-results failed', err as Error);
-    throw err;
-  }
-};
+export const handler = lambdaHandler('publish-results', async (event, { config, logger }) => {
+  const input = parsePublishInput(event, config);
+  const result = await publishResults(input, { s3, config, logger });
+  logger.info('publish result', { snapshotDate: input.snapshotDate, ...result });
+  return result;
+});

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors';
+import { ConfigError, InvalidEventError } from './errors';
 import {
   CURATED_TABLE, DEFAULT_PREFIXES, ENV, EXPIRY_MONTHS, PREFIX_ENV, PrefixName, QUERY_WAIT_SAFETY_MS, RUNTIME_FALLBACKS, VALIDATED_TABLE,
 } from '../../src/contract';
@@ -69,4 +69,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { require
     asOfDate: asOf,
     queryWaitSafetyMs: Number.isFinite(safety) && safety >= 0 ? safety : QUERY_WAIT_SAFETY_MS,
   };
+}
+
+/**
+ * The bucket a payload names, checked: a non-empty string and, when DATA_BUCKET is configured, that
+ * bucket (the functions' grants cover no other). InvalidEventError otherwise.
+ */
+export function payloadBucket(bucket: unknown, config: Pick<PipelineConfig, 'bucket'>): string {
+  if (typeof bucket !== 'string' || bucket === '') throw new InvalidEventError('bucket must be a non-empty string');
+  if (config.bucket && bucket !== config.bucket) throw new InvalidEventError(`bucket '${bucket}' is not the pipeline's data bucket '${config.bucket}'`);
+  return bucket;
 }

@@ -91,6 +91,32 @@ export function rawKeySnapshot(key: string, rawPrefix: string): string | undefin
 }
 
 /**
+ * The snapshot date of a raw key `<rawPrefix>…<YYYY-MM-DD>/<path>`: its nearest date folder
+ * (rawKeySnapshot); InvalidEventError for any key outside that layout (another prefix, no date
+ * folder, an impossible date, no file below it).
+ */
+export function snapshotOfRawKey(key: string, rawPrefix: string): string {
+  if (!key.startsWith(rawPrefix)) throw new InvalidEventError(`key '${key}' is not under the raw prefix '${rawPrefix}'`);
+  const d = rawKeySnapshot(key, rawPrefix);
+  if (d === undefined) throw new InvalidEventError(`key '${key}' is not under '${rawPrefix}<YYYY-MM-DD>/'`);
+  return d;
+}
+
+/**
+ * The one check of a raw data file the pipeline is asked to process (Stage 2, and the snapshot ticket
+ * of its execution): its snapshot (snapshotOfRawKey), that it is a data file, and that the snapshot
+ * is in the tables' projection range. InvalidEventError (permanent: refused, not quarantined — the
+ * records may be fine and the folder wrong or early; the raw object stays where it is) naming
+ * `refused` for a date out of range.
+ */
+export function rawDataKeySnapshot(key: string, rawPrefix: string, refused: string): string {
+  const snapshotDate = snapshotOfRawKey(key, rawPrefix);
+  if (!isDataKey(key)) throw new InvalidEventError(`key '${key}' is not a data file (.jsonl, .ndjson, .json, optionally .gz)`);
+  assertSnapshotInRange(snapshotDate, refused);
+  return snapshotDate;
+}
+
+/**
  * Where Stage 2 records that a raw object failed for good: `<QUARANTINE_PREFIX>_failed/snapshot_date=<d>/<stem>.json`.
  * It records why the object is missing from its snapshot (docs/semantics.md, *Failures*).
  */

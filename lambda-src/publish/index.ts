@@ -3,7 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s
 import type { LoggerLike } from '../athena/client';
 import type { PublishResult, QueryStatus } from '../athena/types';
 import { asOfDate, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../count';
-import type { PipelineConfig } from '../lib/config';
+import { payloadBucket, type PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError, TransientError, isTransientAwsError } from '../lib/errors';
 import { assertSnapshotInRange } from '../lib/keys';
@@ -28,8 +28,7 @@ export interface PublishDeps {
 export function parsePublishInput(event: unknown, config: PipelineConfig): PublishInput {
   if (!event || typeof event !== 'object' || Array.isArray(event)) throw new InvalidEventError('publish input is not an object');
   const e = event as Record<string, unknown>;
-  if (typeof e.bucket !== 'string' || e.bucket === '') throw new InvalidEventError('bucket must be a non-empty string');
-  if (config.bucket && e.bucket !== config.bucket) throw new InvalidEventError(`bucket '${e.bucket}' is not the pipeline's data bucket '${config.bucket}'`);
+  const bucket = payloadBucket(e.bucket, config);
   if (!isCalendarDate(e.snapshotDate)) throw new InvalidEventError(`snapshotDate must be a YYYY-MM-DD calendar date (got ${JSON.stringify(e.snapshotDate)})`);
   assertSnapshotInRange(e.snapshotDate, `publishing snapshot ${e.snapshotDate} refused`);
   const r = e.results as Record<string, unknown> | undefined;
@@ -41,7 +40,7 @@ export function parsePublishInput(event: unknown, config: PipelineConfig): Publi
   if (r.resultKeys !== undefined && (!Array.isArray(r.resultKeys) || r.resultKeys.some((k) => typeof k !== 'string'))) {
     throw new InvalidEventError('results.resultKeys must be a list of keys');
   }
-  return { bucket: e.bucket, snapshotDate: e.snapshotDate, results: r as unknown as QueryStatus };
+  return { bucket, snapshotDate: e.snapshotDate, results: r as unknown as QueryStatus };
 }
 
 interface Source {

@@ -1,0 +1,47 @@
+/**
+ * The one template of the Lambda handlers (lambda-src/handlers/*.ts, one bundle each): a Powertools
+ * Logger created once per container with the service name the construct sets, the configuration
+ * read once (at the first invocation: the environment of a container never changes), the invocation
+ * context added to every log line, and a failure logged once before it reaches the state machine.
+ * SDK clients are created by each handler at module scope, next to the call of `lambdaHandler`.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { loadConfig, type PipelineConfig } from './config';
+import { ENV } from '../../src/contract';
+
+/** The Lambda assets (lambda-src/handlers/<asset>.ts → assets/lambda/<asset>/index.js). */
+export type HandlerAsset = 'validator' | 'query-runner' | 'publish-results';
+
+/** The service name of a handler's logs: what the construct sets in POWERTOOLS_SERVICE_NAME, and the fallback without it. */
+export function serviceName(asset: HandlerAsset): string {
+  return `medlaunch-elt-${asset}`;
+}
+
+/** S3 client options: checksums only where an operation requires them (the bodies are streamed, often of unknown length). */
+export const S3_CLIENT_OPTIONS = { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const;
+
+/** What a handler's body gets for one invocation. */
+export interface Invocation {
+  readonly config: PipelineConfig;
+  readonly logger: Logger;
+  /** The Lambda context (absent only when a test calls the handler directly). */
+  readonly context?: Context;
+}
+
+/** A Lambda handler made from `run`, following the template above. */
+export function lambdaHandler<R>(asset: HandlerAsset, run: (event: unknown, invocation: Invocation) => Promise<R>):
+(event: unknown, context?: Context) => Promise<R> {
+  const logger = new Logger({ serviceName: process.env[ENV.serviceName] ?? serviceName(asset) });
+  let config: PipelineConfig | undefined;
+  return async (event, context) => {
+    if (context) logger.addContext(context);
+    try {
+      config ??= loadConfig();
+      return await run(event, { config, logger, context });
+    } catch (err) {
+      logger.error(`${asset} failed`, err as Error);
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * What the validator Lambda does with one payload (lambda-src/handlers/validator.ts is the thin
+ * handler around it):
+ * - `{coordination: 'claim' | 'check', …}`: writes or reads the snapshot's ticket (coordination/ticket.ts);
+ * - an EventBridge "Object Deleted" event: removes the object's outputs (validate/delete.ts);
+ * - an EventBridge "Object Created" event, an S3 notification or `{bucket, key, asOf?}`: Stage 2 on
+ *   each object, one after the other; one ProcessSummary, or an array for several records.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { deletedObjectOf, removeDeletedObjectOutputs, type DeletedSummary } from './delete';
+import { processS3Object, type ProcessSummary } from './index';
+import type { Stage2Prefixes } from './processor';
+import type { LoggerLike } from '../athena/client';
+import { coordinate, isCoordinationRequest, type TicketStatus } from '../coordination/ticket';
+import type { PipelineConfig } from '../lib/config';
+import { isCalendarDate } from '../lib/dates';
+import { InvalidEventError } from '../lib/errors';
+import { objectsFromEvent, type ObjectRef } from '../lib/events';
+import { rawDataKeySnapshot } from '../lib/keys';
+
+export type ValidatorResult = ProcessSummary | ProcessSummary[] | DeletedSummary | TicketStatus;
+
+export interface ValidatorDeps {
+  readonly s3: S3Client;
+  readonly config: PipelineConfig;
+  readonly logger: LoggerLike;
+}
+
+/** Refused, not quarantined, when the key is not a raw data file of a snapshot in range (lib/keys.rawDataKeySnapshot). */
+function checkKey(ref: ObjectRef, rawPrefix: string): void {
+  rawDataKeySnapshot(ref.key, rawPrefix, `s3://${ref.bucket}/${ref.key} left in place, nothing written`);
+}
+
+function prefixes(config: PipelineConfig): Stage2Prefixes {
+  return { validated: config.validatedPrefix, expiring: config.expiringPrefix, quarantine: config.quarantinePrefix };
+}
+
+/** The as-of date of a Stage 2 run: the payload's `asOf`, else AS_OF_DATE (else each record's snapshot date). */
+function asOfOf(event: unknown, config: PipelineConfig): string | undefined {
+  const payloadAsOf = event && typeof event === 'object' ? (event as { asOf?: unknown }).asOf : undefined;
+  if (payloadAsOf !== undefined && !isCalendarDate(payloadAsOf)) {
+    throw new InvalidEventError(`asOf must be a YYYY-MM-DD calendar date (got ${JSON.stringify(payloadAsOf)})`);
+  }
+  const asOf = (payloadAsOf as string | undefined) ?? config.asOfDate;
+  if (asOf !== undefined && !isCalendarDate(asOf)) throw new InvalidEventError(`AS_OF_DATE is not a calendar date: ${asOf}`);
+  return asOf;
+}
+
+/** Dispatches one validator payload (see the module comment). */
+export async function handleValidatorEvent(event: unknown, deps: ValidatorDeps): Promise<ValidatorResult> {
+  const { s3, config, logger } = deps;
+  if (isCoordinationRequest(event)) {
+    const status = await coordinate(event, { s3, config });
+    logger.info('snapshot ticket', { ...status, coordination: event.coordination });
+    return status;
+  }
+  const deleted = deletedObjectOf(event);
+  if (deleted) {
+    checkKey(deleted, config.rawPrefix);
+    const summary = await removeDeletedObjectOutputs({
+      client: s3,
+      bucket: deleted.bucket,
+      key: deleted.key,
+      rawPrefix: config.rawPrefix,
+      prefixes: prefixes(config),
+      months: config.expiryMonths,
+      asOf: config.asOfDate,
+    });
+    logger.info('stage2 deleted object', {
+      bucket: deleted.bucket, key: deleted.key, deletionType: deleted.deletionType, removed: 'removed' in summary ? summary.removed : [],
+    });
+    return summary;
+  }
+  const refs = objectsFromEvent(event);
+  const asOf = asOfOf(event, config);
+  for (const ref of refs) checkKey(ref, config.rawPrefix);
+  const summaries: ProcessSummary[] = [];
+  for (const ref of refs) {
+    const started = Date.now();
+    const summary = await processS3Object({
+      client: s3,
+      bucket: ref.bucket,
+      key: ref.key,
+      etag: ref.etag,
+      ...(ref.versionId !== undefined ? { versionId: ref.versionId } : {}),
+      ...(ref.sequencer !== undefined ? { sequencer: ref.sequencer } : {}),
+      rawPrefix: config.rawPrefix,
+      prefixes: prefixes(config),
+      months: config.expiryMonths,
+      asOf,
+    });
+    const { bucket, key, etag, snapshotDate, read, valid, matched, quarantined, duplicates, blank } = summary;
+    logger.info('stage2 object processed', {
+      bucket, key, etag, snapshotDate, asOf: summary.asOf, read, valid, matched, quarantined, duplicates, blank, ms: Date.now() - started,
+    });
+    summaries.push(summary);
+  }
+  return summaries.length === 1 ? summaries[0] : summaries;
+}
