@@ -1,5 +1,6 @@
 import { StopQueryExecutionCommand, type AthenaClient, type QueryExecution } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { currentClaim } from '../coordination/ticket';
 import type { PipelineConfig } from '../lib/config';
 import { TransientError } from '../lib/errors';
 import { Watermark, compareWatermarks, putIfNewer, readCurrent } from '../lib/watermark';
@@ -109,7 +110,9 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
       // The SQL text with a fixed placeholder token (the extract's staging folder is named after the
       // token itself), so the token names the SQL that runs, not only the data.
       const computation = computationDigest(deps.config, spec.queryString('0'.repeat(64)), spec.parameters);
-      baseToken = requestToken({ ...req, inputDigest: digest, computation });
+      // The refresh that asks (the snapshot ticket's current version): each refresh is a new computation.
+      const refresh = await currentClaim(deps.s3, deps.config.bucket, deps.config.validatedPrefix, req.snapshotDate);
+      baseToken = requestToken({ ...req, inputDigest: digest, computation, refresh });
     }
     return baseToken;
   };

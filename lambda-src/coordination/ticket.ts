@@ -11,11 +11,24 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { payloadBucket, type PipelineConfig } from '../lib/config';
 import { classifyAwsError, InvalidEventError } from '../lib/errors';
 import { rawDataKeySnapshot } from '../lib/keys';
-import { isNotFound } from '../lib/watermark';
+import { headCurrent, isNotFound } from '../lib/watermark';
 
 /** `<VALIDATED_PREFIX>_coordination/snapshot_date=<d>/ticket.json` (a `_` folder: invisible to Athena and Glue). */
 export function ticketKey(validatedPrefix: string, snapshotDate: string): string {
   return `${validatedPrefix}_coordination/snapshot_date=${snapshotDate}/ticket.json`;
+}
+
+/**
+ * The id of the snapshot's latest claim: the version of its ticket (ETag, version id, LastModified),
+ * which every `ClaimSnapshot` replaces (its body names the execution and the time). Undefined when
+ * the snapshot has no ticket (a query started outside the state machine). The query runner puts it
+ * into the query token, so that every refresh of a snapshot is a new computation while the retries
+ * of one refresh, and the refreshes of executions that read the same claim, share one query
+ * (docs/runtime.md, "Query runner").
+ */
+export async function currentClaim(s3: S3Client, bucket: string, validatedPrefix: string, snapshotDate: string): Promise<string | undefined> {
+  const head = await headCurrent(s3, bucket, ticketKey(validatedPrefix, snapshotDate));
+  return head && JSON.stringify([head.etag ?? null, head.versionId ?? null, head.lastModified?.toISOString() ?? null]);
 }
 
 /** The state machine's payload of the ticket states (`ClaimSnapshot`, `ReadTicket`). */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { TransientError, isTransientAwsError } from './errors';
+import { TransientError, classifyAwsError, isTransientAwsError } from './errors';
 
 /**
  * The watermark of one computation: when Athena accepted its query, then the query id as a
@@ -98,16 +98,37 @@ export function isConditionalConflict(err: unknown): boolean {
     || e?.Code === 'PreconditionFailed' || e?.Code === 'ConditionalRequestConflict' || status === 412 || status === 409;
 }
 
-/** Reads the current object's ETag and watermark (HeadObject). */
-export async function readCurrent(s3: S3Client, bucket: string, key: string): Promise<Current> {
+/** What HeadObject says about the current version of an object. */
+export interface CurrentVersion {
+  readonly etag?: string;
+  readonly versionId?: string;
+  readonly lastModified?: Date;
+  readonly contentType?: string;
+  readonly metadata: Record<string, string>;
+}
+
+/**
+ * The one read of an object's current version (HeadObject): undefined when the object is absent
+ * (isNotFound: 404, also a current delete marker; never a 403), TransientError for throttling, 5xx
+ * and network errors, any other error as it is.
+ */
+export async function headCurrent(s3: S3Client, bucket: string, key: string): Promise<CurrentVersion | undefined> {
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return { exists: true, etag: head.ETag, watermark: parseWatermark(head.Metadata?.[WATERMARK_METADATA_KEY]) };
+    return {
+      etag: head.ETag, versionId: head.VersionId, lastModified: head.LastModified, contentType: head.ContentType, metadata: head.Metadata ?? {},
+    };
   } catch (err) {
-    if (isNotFound(err)) return { exists: false };
-    if (isTransientAwsError(err)) throw new TransientError(`HeadObject s3://${bucket}/${key}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
-    throw err;
+    if (isNotFound(err)) return undefined;
+    return classifyAwsError(err, `HeadObject s3://${bucket}/${key}`);
   }
+}
+
+/** Reads the current object's ETag and watermark (headCurrent). */
+export async function readCurrent(s3: S3Client, bucket: string, key: string): Promise<Current> {
+  const head = await headCurrent(s3, bucket, key);
+  if (!head) return { exists: false };
+  return { exists: true, etag: head.etag, watermark: parseWatermark(head.metadata[WATERMARK_METADATA_KEY]) };
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { LoggerLike } from '../athena/client';
 import type { PublishResult, QueryStatus } from '../athena/types';
 import { asOfDate, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../count';
@@ -8,7 +8,8 @@ import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError, TransientError, isTransientAwsError } from '../lib/errors';
 import { assertSnapshotInRange } from '../lib/keys';
 import {
-  WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, isConditionalConflict, isNotFound, parseWatermark, putIfNewer, readCurrent,
+  WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, headCurrent, isConditionalConflict, isNotFound, parseWatermark, putIfNewer,
+  readCurrent,
 } from '../lib/watermark';
 
 export interface PublishInput {
@@ -57,15 +58,11 @@ function wrap(what: string, err: unknown): never {
 }
 
 async function headSource(s3: S3Client, bucket: string, key: string): Promise<Source> {
-  let head;
-  try {
-    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-  } catch (err) {
-    wrap(`HeadObject s3://${bucket}/${key}`, err);
-  }
-  const watermark = parseWatermark(head.Metadata?.[WATERMARK_METADATA_KEY]);
+  const head = await headCurrent(s3, bucket, key);
+  if (!head) throw new InvalidEventError(`HeadObject s3://${bucket}/${key}: results object not found`);
+  const watermark = parseWatermark(head.metadata[WATERMARK_METADATA_KEY]);
   if (!watermark) throw new InvalidEventError(`s3://${bucket}/${key} has no x-amz-meta-watermark: not written by Stage 3`);
-  return { key, etag: head.ETag, contentType: head.ContentType ?? 'application/octet-stream', watermark };
+  return { key, etag: head.etag, contentType: head.contentType ?? 'application/octet-stream', watermark };
 }
 
 /**

@@ -2,12 +2,12 @@
  * Stage 2 for a deleted raw object: removes the outputs its Stage 2 run wrote, so the snapshot's next
  * refresh no longer counts its records (docs/semantics.md, *Outputs*; docs/runtime.md, "Deleted files").
  */
-import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { emptySummary, processS3Object, type ProcessSummary } from './index';
 import type { Stage2Prefixes } from './processor';
 import { classifyAwsError, InvalidEventError } from '../lib/errors';
 import { failureMarkerKey, parseRawKey, partitionKey } from '../lib/keys';
-import { isNotFound } from '../lib/watermark';
+import { headCurrent } from '../lib/watermark';
 
 /** One raw object named by an EventBridge "Object Deleted" event. */
 export interface DeletedObjectRef {
@@ -65,15 +65,9 @@ export function outputKeysOf(key: string, rawPrefix: string, prefixes: Stage2Pre
   };
 }
 
+/** True when the raw key holds an object (a delete marker as the current version answers 404: absent). */
 async function rawExists(client: S3Client, bucket: string, key: string): Promise<boolean> {
-  try {
-    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (err) {
-    // A delete marker as the current version answers 404 too (with x-amz-delete-marker): absent.
-    if (isNotFound(err)) return false;
-    return classifyAwsError(err, `checking s3://${bucket}/${key}`);
-  }
+  return (await headCurrent(client, bucket, key)) !== undefined;
 }
 
 /**

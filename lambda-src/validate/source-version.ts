@@ -5,9 +5,9 @@
  * slow run over an old version never overwrites what a newer version's run wrote.
  */
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { classifyAwsError, TransientError, isTransientAwsError } from '../lib/errors';
-import { isConditionalConflict, isNotFound } from '../lib/watermark';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { classifyAwsError } from '../lib/errors';
+import { headCurrent, isConditionalConflict, isNotFound } from '../lib/watermark';
 
 /** The identity of one version of a raw object. */
 export interface SourceVersion {
@@ -126,15 +126,9 @@ export async function openSourceVersion(client: S3Client, bucket: string, key: s
   }
 }
 
-/** The source version recorded on an existing output (HeadObject); `exists: false` when absent. */
+/** The source version recorded on an existing output (headCurrent); `exists: false` when absent. */
 export async function readOutputSource(client: S3Client, bucket: string, key: string):
 Promise<{ exists: boolean; etag?: string; source?: SourceVersion }> {
-  try {
-    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return { exists: true, etag: head.ETag, source: parseSourceMetadata(head.Metadata) };
-  } catch (err) {
-    if (isNotFound(err)) return { exists: false };
-    if (isTransientAwsError(err)) throw new TransientError(`HeadObject s3://${bucket}/${key}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
-    throw err;
-  }
+  const head = await headCurrent(client, bucket, key);
+  return head ? { exists: true, etag: head.etag, source: parseSourceMetadata(head.metadata) } : { exists: false };
 }

@@ -1,0 +1,133 @@
+/**
+ * Issue #16, SQL-only rollback: every refresh of a snapshot is a new computation, retries of one
+ * refresh are one query, and the executions of a duplicated event share one query
+ * (lambda-src/athena/query-runner.ts, the refresh id in the query token).
+ *
+ * Deploy SQL A, then B, then A again over unchanged data: without a refresh id in the token, A's
+ * second refresh has the token of A's first, Athena returns that OLD execution (old submission
+ * time), every compare-and-swap refuses its results as older than B's, and production keeps B's
+ * numbers although A's code is deployed.
+ *
+ * S3 is the embedded local S3 (ticket writes, conditional writes, listings as S3 does them); Athena
+ * is scripted with the behaviour that matters here: a ClientRequestToken seen before returns the
+ * query that token started, with its original submission time.
+ */
+import {
+  AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand,
+} from '@aws-sdk/client-athena';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { useLocalS3 } from './local-s3-fixture';
+import type { RunnerDeps } from '../../lambda-src/athena/query-runner';
+import { claimSnapshot } from '../../lambda-src/coordination/ticket';
+import { runStateCounts } from '../../lambda-src/count';
+import { loadConfig } from '../../lambda-src/lib/config';
+
+jest.setTimeout(30_000);
+
+const BUCKET = 'refresh-token';
+const D = '2025-08-10';
+const OBJECT = `data/batch/${D}/part-1.jsonl`;
+const RESULTS_CSV = `results/state_counts/snapshot_date=${D}/state_counts.csv`;
+const config = loadConfig({ DATA_BUCKET: BUCKET });
+const s3Fixture = useLocalS3(BUCKET, 'refresh-token');
+
+// SQL versions A and B: A counts CA 1, B counts CA 2 (what each deploy's state_counts.sql returns).
+const SQL = {
+  A: 'SELECT state, accredited_facilities FROM v WHERE snapshot_date = CAST(? AS DATE) AND d >= CAST(? AS DATE) -- A',
+  B: 'SELECT state, accredited_facilities FROM v WHERE snapshot_date = CAST(? AS DATE) AND d >= CAST(? AS DATE) -- B',
+} as const;
+const ROWS: Record<string, string> = { [SQL.A]: '1', [SQL.B]: '2' };
+
+const athenaMock = mockClient(AthenaClient);
+const athena = new AthenaClient({ region: 'us-east-1' });
+interface Started { id: string; sql: string; submitted: Date }
+let byToken: Map<string, Started>;
+let byId: Map<string, Started>;
+let clock: number;
+
+beforeEach(async () => {
+  await s3Fixture.emptyBucket();
+  athenaMock.reset();
+  byToken = new Map();
+  byId = new Map();
+  clock = Date.parse('2025-08-10T12:00:00Z');
+  athenaMock.on(StartQueryExecutionCommand).callsFake(async (i) => {
+    const seen = byToken.get(i.ClientRequestToken!);
+    if (seen) {
+      if (seen.sql !== i.QueryString) throw Object.assign(new Error('token reused with another query'), { name: 'InvalidRequestException' });
+      return { QueryExecutionId: seen.id };
+    }
+    const q = { id: `q-${byId.size + 1}`, sql: i.QueryString!, submitted: new Date((clock += 60_000)) };
+    byToken.set(i.ClientRequestToken!, q);
+    byId.set(q.id, q);
+    return { QueryExecutionId: q.id };
+  });
+  athenaMock.on(GetQueryExecutionCommand).callsFake(async (i) => {
+    const q = byId.get(i.QueryExecutionId!)!;
+    return { QueryExecution: { QueryExecutionId: q.id, Query: q.sql, Status: { State: 'SUCCEEDED', SubmissionDateTime: q.submitted } } };
+  });
+  athenaMock.on(GetQueryResultsCommand).callsFake(async (i) => {
+    const q = byId.get(i.QueryExecutionId!)!;
+    const row = (a: string, b: string) => ({ Data: [{ VarCharValue: a }, { VarCharValue: b }] });
+    return {
+      ResultSet: {
+        ResultSetMetadata: { ColumnInfo: [{ Name: 'state' }, { Name: 'accredited_facilities' }] },
+        Rows: [row('state', 'accredited_facilities'), row('CA', ROWS[q.sql])],
+      },
+    };
+  });
+  // The snapshot's validated data: unchanged through the whole test.
+  await s3Fixture.newClient().send(new PutObjectCommand({
+    Bucket: BUCKET, Key: `validated/snapshot_date=${D}/part-1.jsonl`, Body: '{"facility_id":"F1"}\n',
+  }));
+});
+afterAll(() => {
+  athenaMock.restore();
+  athena.destroy();
+});
+
+function deps(sql: string): RunnerDeps {
+  const s3 = s3Fixture.newClient();
+  return { athena, s3, config, remainingMs: () => 60_000, sleep: async () => undefined, random: () => 0.5, loadSql: () => sql };
+}
+
+/** One execution's refresh of the snapshot as the state machine runs it: claim the ticket, then the query (Start). */
+async function refresh(execution: string, sql: string, claim = true) {
+  const s3 = s3Fixture.newClient();
+  if (claim) await claimSnapshot({ coordination: 'claim', bucket: BUCKET, object: OBJECT, execution }, { s3, config });
+  return runStateCounts({ query: 'state_counts', bucket: BUCKET, key: OBJECT, snapshotDate: D }, deps(sql));
+}
+
+async function resultsCsv(): Promise<string> {
+  const out = await s3Fixture.newClient().send(new GetObjectCommand({ Bucket: BUCKET, Key: RESULTS_CSV }));
+  return out.Body!.transformToString();
+}
+
+test('SQL A, then B, then A again over unchanged data: the last refresh is a new query and its numbers are the results', async () => {
+  const a1 = await refresh('exec-1', SQL.A);
+  expect(await resultsCsv()).toBe('state,accredited_facilities\nCA,1\n');
+  const b = await refresh('exec-2', SQL.B);
+  expect(await resultsCsv()).toBe('state,accredited_facilities\nCA,2\n');
+  const a2 = await refresh('exec-3', SQL.A);
+  expect(a2.queryExecutionId).not.toBe(a1.queryExecutionId);
+  expect(Date.parse(a2.submittedAt!)).toBeGreaterThan(Date.parse(b.submittedAt!));
+  expect(await resultsCsv()).toBe('state,accredited_facilities\nCA,1\n');
+});
+
+test('a retried Start of one refresh (same ticket) is the same query: no second computation', async () => {
+  const first = await refresh('exec-1', SQL.A);
+  // The state machine retries StartStateCounts (a timeout, a TransientError): no new claim in between.
+  const retried = await refresh('exec-1', SQL.A, false);
+  expect(retried.queryExecutionId).toBe(first.queryExecutionId);
+  expect(byId.size).toBe(1);
+});
+
+test('two executions of a duplicated event that both refresh after the later claim share one query', async () => {
+  const s3 = s3Fixture.newClient();
+  await claimSnapshot({ coordination: 'claim', bucket: BUCKET, object: OBJECT, execution: 'exec-dup-1' }, { s3, config });
+  await claimSnapshot({ coordination: 'claim', bucket: BUCKET, object: OBJECT, execution: 'exec-dup-2' }, { s3, config });
+  const [x, y] = await Promise.all([refresh('exec-dup-1', SQL.A, false), refresh('exec-dup-2', SQL.A, false)]);
+  expect(x.queryExecutionId).toBe(y.queryExecutionId);
+  expect(byId.size).toBe(1);
+});
