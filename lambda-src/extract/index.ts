@@ -110,17 +110,29 @@ export async function deleteKeys(
  * Deletes the partition files of computations OLDER than `watermark` (their copies carry their
  * watermark in `x-amz-meta-watermark`; a file without one is a stray and counts as older), never a
  * newer computation's: an older promotion running late must not delete what a newer one copied.
- * Keys are per computation (`<qid>_…`), so a file's watermark cannot change between read and delete.
+ * Keys are per computation (`<partition><qid>_…`, computationFilePrefix), so a file's watermark
+ * cannot change between read and delete, and every file of one computation carries the same one:
+ * one HeadObject per computation (not per file) decides for all the keys under its prefix.
  */
 async function removeOlderFiles(s3: S3Client, bucket: string, partition: string, ours: string, watermark: Watermark): Promise<number> {
-  const older: string[] = [];
   const keys: string[] = [];
   for await (const k of listKeys(s3, bucket, partition)) if (!k.startsWith(ours)) keys.push(k);
+  const decided: { prefix: string; older: boolean }[] = [];
+  const older: string[] = [];
   for (const k of keys) {
+    const known = decided.find((c) => k.startsWith(c.prefix));
+    if (known) {
+      if (known.older) older.push(k);
+      continue;
+    }
     const cur = await readCurrent(s3, bucket, k);
     if (!cur.exists) continue;
-    if (cur.watermark && compareWatermarks(cur.watermark, watermark) >= 0) continue;
-    older.push(k);
+    const isOlder = !cur.watermark || compareWatermarks(cur.watermark, watermark) < 0;
+    if (isOlder) older.push(k);
+    // The watermark names the computation that wrote the file; when the key is under that
+    // computation's prefix, so are its other files (a stray named otherwise is read on its own).
+    const prefix = cur.watermark && computationFilePrefix(partition, cur.watermark.queryExecutionId);
+    if (prefix && k.startsWith(prefix)) decided.push({ prefix, older: isOlder });
   }
   return deleteKeys(s3, bucket, older);
 }
