@@ -260,10 +260,14 @@ describe('the docs agree with src/contract', () => {
     expect(section3).toContain(`\`${value}`);
   });
 
-  test('README Props: expiryMonths default and range', () => {
+  test('README Props and docs/contract.md §2: expiryMonths default and range', () => {
     const [, , def, notes] = propRow('expiryMonths');
     expect(def).toBe(`\`${EXPIRY_MONTHS.default}\``);
     expect(notes).toMatch(new RegExp(`${EXPIRY_MONTHS.min}\\s*[-–]\\s*${EXPIRY_MONTHS.max}`));
+    const contract = read('docs/contract.md');
+    const section2 = contract.slice(contract.indexOf('## 2. '), contract.indexOf('## 3. '));
+    expect(section2.replace(/\s+/g, ' ')).toContain(
+      `an integer from ${EXPIRY_MONTHS.min} to ${EXPIRY_MONTHS.max}, default ${EXPIRY_MONTHS.default}`);
   });
 
   test('docs/design.md, "The runtime contract", names every environment variable', () => {
