@@ -4,7 +4,7 @@
  * computations marked published.
  */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { useLocalS3 } from './local-s3-fixture';
+import { useLocalS3 } from '../support/local-s3';
 import type { QueryStatus } from '../../lambda-src/athena/types';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';

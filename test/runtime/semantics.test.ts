@@ -1,4 +1,5 @@
-import { record, runChunks } from './stage2-helpers';
+import { record } from '../support/facility-record';
+import { runChunks } from './validate-helpers';
 import { SeenFacilities } from '../../lambda-src/validate';
 
 /** The ids the processor writes to the expiring output for one record set. */

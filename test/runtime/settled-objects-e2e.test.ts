@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { record } from './stage2-helpers';
+import { record } from '../support/facility-record';
 import { runLocalPipeline } from '../../local/orchestrator/index';
 import { snapshotDateMax } from '../../src/contract/snapshot-range';
 

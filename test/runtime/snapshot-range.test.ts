@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { record } from './stage2-helpers';
+import { record } from '../support/facility-record';
 import { parseQueryEvent } from '../../lambda-src/athena/request';
 import { handler } from '../../lambda-src/handlers/validator';
 import { loadConfig } from '../../lambda-src/lib/config';

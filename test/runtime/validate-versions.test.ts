@@ -4,8 +4,8 @@
  * interleavings forced by holding one run's requests.
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { useLocalS3 } from './local-s3-fixture';
-import { record } from './stage2-helpers';
+import { useLocalS3 } from '../support/local-s3';
+import { record } from '../support/facility-record';
 import { compareSequencers, compareSources, processS3Object, SOURCE_METADATA } from '../../lambda-src/validate';
 
 const BUCKET = 'versions';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { PREFIXES, record, runChunks } from './stage2-helpers';
+import { record } from '../support/facility-record';
+import { PREFIXES, runChunks } from './validate-helpers';
 import { FileSink, LineSplitter, processStream } from '../../lambda-src/validate';
 
 const l1 = JSON.stringify(record('FAC1', '2025-08-10', ['2025-09-01']));

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { record } from './stage2-helpers';
+import { record } from '../support/facility-record';
 import { processS3Object } from '../../lambda-src/validate';
 
 const s3Mock = mockClient(S3Client);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { record } from './stage2-helpers';
+import { record } from '../support/facility-record';
 import { handler } from '../../lambda-src/handlers/validator';
 
 const s3Mock = mockClient(S3Client);
