@@ -3,11 +3,11 @@
  * "What the Glue table must be able to read"): an int column above 2^31 − 1, an integer written with a
  * fraction or an exponent, and keys that repeat or differ only in case, at any depth.
  */
-import { record } from '../support/facility-record';
 import { runChunks } from './validate-helpers';
 import { validateRecord } from '../../lambda-src/schema';
 import { glueReadabilityReasons, needsScan } from '../../lambda-src/schema/glue-readable';
 import { glueColumnsFromSchema } from '../../src/schema/glue-columns';
+import { record } from '../support/facility-record';
 
 const D = '2025-08-10';
 const good = JSON.stringify(record('FAC00001', D, ['2026-01-01']));

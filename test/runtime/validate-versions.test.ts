@@ -4,9 +4,9 @@
  * interleavings forced by holding one run's requests.
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { useLocalS3 } from '../support/local-s3';
-import { record } from '../support/facility-record';
 import { compareSequencers, compareSources, processS3Object, SOURCE_METADATA } from '../../lambda-src/validate';
+import { record } from '../support/facility-record';
+import { useLocalS3 } from '../support/local-s3';
 
 const BUCKET = 'versions';
 const KEY = 'data/batch/2025-08-10/part.jsonl';
