@@ -10,6 +10,7 @@ import 'aws-sdk-client-mock-jest';
 import { checkTicket, claimSnapshot, coordinate, isCoordinationRequest, ticketKey } from '../../lambda-src/coordination/ticket';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { deletedObjectOf, outputKeysOf, removeDeletedObjectOutputs } from '../../lambda-src/validate/delete';
+import { awsError } from '../support/aws-error';
 
 const s3Mock = mockClient(S3Client);
 const s3 = new S3Client({ region: 'us-east-1' });
@@ -18,13 +19,6 @@ const D = '2025-08-10';
 const OBJECT = `data/batch/${D}/part-1.jsonl`;
 const ME = 'arn:aws:states:us-east-1:123456789012:execution:sm:me';
 const TICKET = `validated/_coordination/snapshot_date=${D}/ticket.json`;
-
-function awsError(name: string, status: number): Error {
-  const e = new Error(name) as Error & { $metadata: { httpStatusCode: number } };
-  e.name = name;
-  e.$metadata = { httpStatusCode: status };
-  return e;
-}
 
 /** A GetObject body: a stream with the SDK's transformToString. */
 function body(text: string) {
