@@ -109,7 +109,7 @@ describe('keys: no repeats, no two keys that differ only in case, at any depth',
   });
 });
 
-test('Stage 2 quarantines such lines with their reason and keeps the others', async () => {
+test('the validator (lambda-src/validate, Stage 2) quarantines such lines with their reason and keeps the others', async () => {
   const lines = [
     good,
     withText([['"FAC00001"', '"FAC00002"'], ['"employee_count":10', '"employee_count":4230.0']]),

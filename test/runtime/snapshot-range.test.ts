@@ -41,7 +41,7 @@ describe('the range', () => {
 const future = dayAfter(snapshotDateMax(), 1);
 const past = '1999-12-31';
 
-describe('Stage 2 refuses the object without reading or writing anything', () => {
+describe('the validator (lambda-src/validate, Stage 2) refuses the object without reading or writing anything', () => {
   const s3Mock = mockClient(S3Client);
   const ENV = { ...process.env };
   beforeEach(() => {

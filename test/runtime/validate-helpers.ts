@@ -33,6 +33,7 @@ export class MemorySink implements Sink {
   }
 }
 
+/** The output prefixes the tests give the validator (the default layout, docs/contract.md §3). */
 export const PREFIXES = { validated: 'validated/', expiring: 'expiring/', quarantine: 'quarantine/' };
 
 /** Runs the processor over chunks (Buffers or strings) with an in-memory sink. */

@@ -100,7 +100,7 @@ describe('gzip', () => {
 describe('local file sink', () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'stage2-sink-'));
+    dir = mkdtempSync(join(tmpdir(), 'validate-sink-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

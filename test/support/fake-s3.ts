@@ -66,7 +66,8 @@ export function etagOf(body: Buffer): string {
   return `"${createHash('md5').update(body).digest('hex')}"`;
 }
 
-async function bytes(body: unknown): Promise<Buffer> {
+/** The bytes of a request or response body (string, bytes or a stream), as the SDK accepts them. */
+export async function bodyBytes(body: unknown): Promise<Buffer> {
   if (typeof body === 'string') return Buffer.from(body);
   if (body instanceof Uint8Array) return Buffer.from(body);
   const chunks: Buffer[] = [];
@@ -171,7 +172,7 @@ export class FakeS3 {
       if (i.IfNoneMatch === '*' && current) throw awsError('PreconditionFailed', 412);
       if (i.IfMatch !== undefined && !current) throw awsError('NoSuchKey', 404);
       if (i.IfMatch !== undefined && current!.etag !== i.IfMatch) throw awsError('PreconditionFailed', 412);
-      const stored = this.put(i.Key, await bytes(i.Body), { metadata: i.Metadata, contentType: i.ContentType });
+      const stored = this.put(i.Key, await bodyBytes(i.Body), { metadata: i.Metadata, contentType: i.ContentType });
       return { ETag: stored.etag };
     });
     this.mock.on(ListObjectsV2Command).callsFake(async (i) => {
