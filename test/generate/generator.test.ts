@@ -55,7 +55,7 @@ describe('generateLines / generateItems', () => {
     expect(JSON.parse([...generateLines({ n: 1, snapshot: SNAP, startIndex: 0 })][0]).facility_id).toBe('FAC00000');
   });
 
-  test('every valid record has the contract's shape (docs/contract.md §1) and passes the reference validator', () => {
+  test("every valid record has the contract's shape (docs/contract.md §1) and passes the reference validator", () => {
     for (const line of generateLines({ n: 500, snapshot: SNAP, seed: 11 })) {
       expect(refViolation(line, SNAP)).toBeNull();
       const r = JSON.parse(line);

@@ -7,9 +7,11 @@ import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { PREFIXES } from './validate-helpers';
 import { checkTicket, claimSnapshot, coordinate, isCoordinationRequest, ticketKey } from '../../lambda-src/coordination/ticket';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { deletedObjectOf, outputKeysOf, removeDeletedObjectOutputs } from '../../lambda-src/validate/delete';
+import { awsError } from '../support/aws-error';
 
 const s3Mock = mockClient(S3Client);
 const s3 = new S3Client({ region: 'us-east-1' });
@@ -18,13 +20,6 @@ const D = '2025-08-10';
 const OBJECT = `data/batch/${D}/part-1.jsonl`;
 const ME = 'arn:aws:states:us-east-1:123456789012:execution:sm:me';
 const TICKET = `validated/_coordination/snapshot_date=${D}/ticket.json`;
-
-function awsError(name: string, status: number): Error {
-  const e = new Error(name) as Error & { $metadata: { httpStatusCode: number } };
-  e.name = name;
-  e.$metadata = { httpStatusCode: status };
-  return e;
-}
 
 /** A GetObject body: a stream with the SDK's transformToString. */
 function body(text: string) {
@@ -93,8 +88,7 @@ describe('snapshot ticket', () => {
 });
 
 describe('deleted raw object', () => {
-  const prefixes = { validated: 'validated/', expiring: 'expiring/', quarantine: 'quarantine/' };
-  const opts = { client: s3, bucket: 'data-bucket', key: OBJECT, rawPrefix: 'data/batch/', prefixes, months: 6 };
+  const opts = { client: s3, bucket: 'data-bucket', key: OBJECT, rawPrefix: 'data/batch/', prefixes: PREFIXES, months: 6 };
   const OUTPUTS = [
     `validated/snapshot_date=${D}/part-1.jsonl`,
     `expiring/snapshot_date=${D}/part-1.jsonl`,
@@ -114,8 +108,8 @@ describe('deleted raw object', () => {
   });
 
   test('the output keys are those Stage 2 writes for the key (outputStem)', () => {
-    expect(outputKeysOf(OBJECT, 'data/batch/', prefixes)).toEqual({ snapshotDate: D, keys: OUTPUTS });
-    expect(outputKeysOf(`data/batch/${D}/x/y.jsonl.gz`, 'data/batch/', prefixes).keys[0]).toBe(`validated/snapshot_date=${D}/x__y.jsonl.gz.jsonl`);
+    expect(outputKeysOf(OBJECT, 'data/batch/', PREFIXES)).toEqual({ snapshotDate: D, keys: OUTPUTS });
+    expect(outputKeysOf(`data/batch/${D}/x/y.jsonl.gz`, 'data/batch/', PREFIXES).keys[0]).toBe(`validated/snapshot_date=${D}/x__y.jsonl.gz.jsonl`);
   });
 
   test('absent raw key (404, also a delete marker): every output is deleted, the key is checked again after', async () => {

@@ -5,9 +5,9 @@
  * promotion at a chosen request of O's.
  */
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { useLocalS3 } from './local-s3-fixture';
 import { curatedPartition, promoteExtract, stagingPrefix } from '../../lambda-src/extract';
 import { loadConfig } from '../../lambda-src/lib/config';
+import { useLocalS3 } from '../support/local-s3';
 
 const BUCKET = 'promotion';
 const config = loadConfig({ DATA_BUCKET: BUCKET });

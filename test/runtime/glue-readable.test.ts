@@ -3,10 +3,11 @@
  * "What the Glue table must be able to read"): an int column above 2^31 − 1, an integer written with a
  * fraction or an exponent, and keys that repeat or differ only in case, at any depth.
  */
-import { record, runChunks } from './stage2-helpers';
+import { runChunks } from './validate-helpers';
 import { validateRecord } from '../../lambda-src/schema';
 import { glueReadabilityReasons, needsScan } from '../../lambda-src/schema/glue-readable';
 import { glueColumnsFromSchema } from '../../src/schema/glue-columns';
+import { record } from '../support/facility-record';
 
 const D = '2025-08-10';
 const good = JSON.stringify(record('FAC00001', D, ['2026-01-01']));
@@ -108,7 +109,7 @@ describe('keys: no repeats, no two keys that differ only in case, at any depth',
   });
 });
 
-test('Stage 2 quarantines such lines with their reason and keeps the others', async () => {
+test('the validator (lambda-src/validate, Stage 2) quarantines such lines with their reason and keeps the others', async () => {
   const lines = [
     good,
     withText([['"FAC00001"', '"FAC00002"'], ['"employee_count":10', '"employee_count":4230.0']]),

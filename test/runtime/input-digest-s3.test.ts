@@ -4,35 +4,16 @@
  * rewrite with identical bytes, is a new computation — not A's old query with A's old submission
  * time, whose results every compare-and-swap would refuse as stale (production would keep B).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { inputDigest, requestToken } from '../../lambda-src/athena/client';
-import { LocalS3 } from '../../local/s3';
+import { useLocalS3 } from '../support/local-s3';
 
 const BUCKET = 'digest';
 const PREFIX = 'validated/snapshot_date=2025-08-10/';
-let root: string;
-let s3: LocalS3;
+const { newClient } = useLocalS3(BUCKET, 'input-digest');
 let client: S3Client;
-
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'input-digest-'));
-  s3 = await LocalS3.start({ rootDir: root });
-  await s3.createBucket(BUCKET);
-  client = new S3Client({
-    endpoint: s3.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-});
-afterAll(async () => {
-  client.destroy();
-  await s3.close();
-  rmSync(root, { recursive: true, force: true });
+beforeAll(() => {
+  client = newClient();
 });
 
 const put = (body: string) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}part.jsonl`, Body: body }));

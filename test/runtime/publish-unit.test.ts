@@ -4,11 +4,11 @@
  * computations marked published.
  */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { useLocalS3 } from './local-s3-fixture';
 import type { QueryStatus } from '../../lambda-src/athena/types';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
 import { publishResults } from '../../lambda-src/publish';
+import { useLocalS3 } from '../support/local-s3';
 
 const BUCKET = 'publish-unit';
 const config = loadConfig({ DATA_BUCKET: BUCKET });

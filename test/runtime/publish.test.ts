@@ -1,18 +1,19 @@
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { QueryStatus } from '../../lambda-src/athena/types';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
 import { parsePublishInput, publishResults } from '../../lambda-src/publish';
+import { awsError } from '../support/aws-error';
+import { FakeS3 } from '../support/fake-s3';
 
 const BUCKET = 'medlaunch-data';
 const ENV = { DATA_BUCKET: BUCKET };
 const config = loadConfig(ENV);
 const s3Mock = mockClient(S3Client);
 const s3 = new S3Client({ region: 'us-east-1' });
+const bucket = new FakeS3(s3Mock, { bucket: BUCKET });
 const noSleep = async (): Promise<void> => undefined;
 
 const D = '2025-08-10';
@@ -21,29 +22,10 @@ const PROD = `production/state_counts/snapshot_date=${D}/`;
 const W1: Watermark = { submittedAt: '2025-08-10T12:00:01.000Z', queryExecutionId: 'q-0001' };
 const W2: Watermark = { submittedAt: '2025-08-10T12:05:00.000Z', queryExecutionId: 'q-0002' };
 
-function awsError(name: string, httpStatus: number): Error {
-  return Object.assign(new Error(`${name} (${httpStatus})`), { name, $fault: httpStatus >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: httpStatus } });
-}
-
-interface Stored { body: Buffer; etag: string; metadata: Record<string, string>; contentType?: string }
-let store: Map<string, Stored>;
-let beforeGet: Array<() => void>;
-let beforePut: Array<() => void>;
-let beforeHead: Array<(key: string) => void>;
-
-async function bytes(body: unknown): Promise<Buffer> {
-  if (typeof body === 'string') return Buffer.from(body);
-  if (body instanceof Uint8Array) return Buffer.from(body);
-  const chunks: Buffer[] = [];
-  for await (const c of body as Readable) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks);
-}
-const etagOf = (b: Buffer): string => `"${createHash('md5').update(b).digest('hex')}"`;
+/** Stores an object as the given computation's output (or without a watermark). */
 function putRaw(key: string, body: string, watermark?: Watermark, contentType?: string): void {
-  const b = Buffer.from(body);
-  store.set(key, { body: b, etag: etagOf(b), metadata: watermark ? { watermark: formatWatermark(watermark) } : {}, contentType });
+  bucket.put(key, body, { metadata: watermark ? { watermark: formatWatermark(watermark) } : {}, contentType });
 }
-const text = (key: string): string => store.get(key)!.body.toString();
 
 function results(w: Watermark, tag: string): void {
   putRaw(`${RES}state_counts.csv`, `state,accredited_facilities\nMI,${tag}\n`, w, 'text/csv; charset=utf-8');
@@ -68,32 +50,7 @@ function status(w: Watermark, over: Partial<QueryStatus> = {}): QueryStatus {
 
 beforeEach(() => {
   s3Mock.reset();
-  store = new Map();
-  beforeGet = [];
-  beforePut = [];
-  beforeHead = [];
-  s3Mock.on(HeadObjectCommand).callsFake(async (i) => {
-    beforeHead.shift()?.(i.Key!);
-    const o = store.get(i.Key!);
-    if (!o) throw awsError('NotFound', 404);
-    return { ETag: o.etag, Metadata: o.metadata, ContentLength: o.body.length, ContentType: o.contentType };
-  });
-  s3Mock.on(GetObjectCommand).callsFake(async (i) => {
-    beforeGet.shift()?.();
-    const o = store.get(i.Key!);
-    if (!o) throw awsError('NoSuchKey', 404);
-    if (i.IfMatch && i.IfMatch !== o.etag) throw awsError('PreconditionFailed', 412);
-    return { Body: Readable.from([o.body]), ETag: o.etag, Metadata: o.metadata, ContentLength: o.body.length, ContentType: o.contentType };
-  });
-  s3Mock.on(PutObjectCommand).callsFake(async (i) => {
-    beforePut.shift()?.();
-    const cur = store.get(i.Key!);
-    if (i.IfNoneMatch === '*' && cur) throw awsError('PreconditionFailed', 412);
-    if (i.IfMatch !== undefined && (!cur || cur.etag !== i.IfMatch)) throw awsError('PreconditionFailed', 412);
-    const b = await bytes(i.Body);
-    store.set(i.Key!, { body: b, etag: etagOf(b), metadata: { ...(i.Metadata ?? {}) }, contentType: i.ContentType });
-    return { ETag: etagOf(b) };
-  });
+  bucket.reset();
 });
 
 const deps = () => ({ s3, config, sleep: noSleep });
@@ -103,12 +60,12 @@ describe('publishResults', () => {
     results(W1, 'one');
     const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps());
     expect(out).toEqual({ published: true, reason: 'published', keys: [`${PROD}state_counts.csv`, `${PROD}state_counts.json`] });
-    expect(text(`${PROD}state_counts.csv`)).toBe('state,accredited_facilities\nMI,one\n');
-    expect(JSON.parse(text(`${PROD}state_counts.json`))).toEqual({ tag: 'one' });
-    expect(parseWatermark(store.get(`${PROD}state_counts.csv`)!.metadata.watermark)).toEqual(W1);
-    expect(store.get(`${PROD}state_counts.csv`)!.contentType).toBe('text/csv; charset=utf-8');
-    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfNoneMatch: '*', ContentLength: store.get(`${PROD}state_counts.csv`)!.body.length });
-    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { IfMatch: store.get(`${RES}state_counts.csv`)!.etag });
+    expect(bucket.text(`${PROD}state_counts.csv`)).toBe('state,accredited_facilities\nMI,one\n');
+    expect(JSON.parse(bucket.text(`${PROD}state_counts.json`))).toEqual({ tag: 'one' });
+    expect(parseWatermark(bucket.objects.get(`${PROD}state_counts.csv`)!.metadata.watermark)).toEqual(W1);
+    expect(bucket.objects.get(`${PROD}state_counts.csv`)!.contentType).toBe('text/csv; charset=utf-8');
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfNoneMatch: '*', ContentLength: bucket.objects.get(`${PROD}state_counts.csv`)!.body.length });
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { IfMatch: bucket.objects.get(`${RES}state_counts.csv`)!.etag });
   });
 
   test('re-publishing the same computation is idempotent (no write)', async () => {
@@ -123,11 +80,11 @@ describe('publishResults', () => {
   test('a newer computation replaces the production copy (IfMatch on the old ETag)', async () => {
     results(W1, 'one');
     await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps());
-    const oldEtag = store.get(`${PROD}state_counts.csv`)!.etag;
+    const oldEtag = bucket.objects.get(`${PROD}state_counts.csv`)!.etag;
     results(W2, 'two');
     const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W2) }, deps());
     expect(out.published).toBe(true);
-    expect(text(`${PROD}state_counts.csv`)).toContain('MI,two');
+    expect(bucket.text(`${PROD}state_counts.csv`)).toContain('MI,two');
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfMatch: oldEtag });
   });
 
@@ -137,8 +94,8 @@ describe('publishResults', () => {
     results(W1, 'old');
     const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps());
     expect(out).toEqual({ published: false, reason: 'stale', keys: [] });
-    expect(text(`${PROD}state_counts.csv`)).toBe('newer csv');
-    expect(text(`${PROD}state_counts.json`)).toBe('newer json');
+    expect(bucket.text(`${PROD}state_counts.csv`)).toBe('newer csv');
+    expect(bucket.text(`${PROD}state_counts.json`)).toBe('newer json');
     expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 0);
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
   });
@@ -147,7 +104,7 @@ describe('publishResults', () => {
     results(W2, 'two'); // Stage 3 of a later execution already replaced the results
     const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps());
     expect(out.published).toBe(true);
-    expect(parseWatermark(store.get(`${PROD}state_counts.json`)!.metadata.watermark)).toEqual(W2);
+    expect(parseWatermark(bucket.objects.get(`${PROD}state_counts.json`)!.metadata.watermark)).toEqual(W2);
   });
 
   test('without resultKeys it publishes the snapshot\'s results folder', async () => {
@@ -158,19 +115,19 @@ describe('publishResults', () => {
 
   test('a 412 race at the production path re-reads and retries', async () => {
     results(W1, 'one');
-    beforePut.push(() => {
+    bucket.before.put.push(() => {
       // Someone publishes an older computation in between: ours must still win.
       putRaw(`${PROD}state_counts.csv`, 'older', { submittedAt: '2025-08-10T11:00:00Z', queryExecutionId: 'q-0000' });
       throw awsError('PreconditionFailed', 412);
     });
     const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps());
     expect(out.published).toBe(true);
-    expect(text(`${PROD}state_counts.csv`)).toContain('MI,one');
+    expect(bucket.text(`${PROD}state_counts.csv`)).toContain('MI,one');
   });
 
   test('a 412 race lost to a newer computation ends stale', async () => {
     results(W1, 'one');
-    beforePut.push(() => {
+    bucket.before.put.push(() => {
       putRaw(`${PROD}state_counts.csv`, 'newer', W2);
       throw awsError('PreconditionFailed', 412);
     });
@@ -179,13 +136,13 @@ describe('publishResults', () => {
     expect(out.reason).toBe('stale');
     // The newer computation owns the unit: our JSON is not written beside its CSV.
     expect(out.keys).toEqual([]);
-    expect(text(`${PROD}state_counts.csv`)).toBe('newer');
-    expect(store.has(`${PROD}state_counts.json`)).toBe(false);
+    expect(bucket.text(`${PROD}state_counts.csv`)).toBe('newer');
+    expect(bucket.objects.has(`${PROD}state_counts.json`)).toBe(false);
   });
 
   test('a results object that changed between HeadObject and GetObject is a TransientError', async () => {
     results(W1, 'one');
-    beforeGet.push(() => results(W2, 'two'));
+    bucket.before.get.push(() => results(W2, 'two'));
     await expect(publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps())).rejects.toMatchObject({ name: 'TransientError' });
   });
 
@@ -203,15 +160,15 @@ describe('publishResults', () => {
 
   test('access denied is permanent and passed through; throttling is a TransientError', async () => {
     results(W1, 'one');
-    beforeHead.push(() => {
+    bucket.before.head.push(() => {
       throw awsError('AccessDenied', 403);
     });
     await expect(publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps())).rejects.toMatchObject({ name: 'AccessDenied' });
-    beforeGet.push(() => {
+    bucket.before.get.push(() => {
       throw awsError('AccessDenied', 403);
     });
     await expect(publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps())).rejects.toMatchObject({ name: 'AccessDenied' });
-    beforeHead.push(() => {
+    bucket.before.head.push(() => {
       throw awsError('SlowDown', 503);
     });
     await expect(publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps())).rejects.toMatchObject({ name: 'TransientError' });

@@ -1,5 +1,6 @@
-import { record, runChunks } from './stage2-helpers';
+import { runChunks } from './validate-helpers';
 import { SeenFacilities } from '../../lambda-src/validate';
+import { record } from '../support/facility-record';
 
 /** The ids the processor writes to the expiring output for one record set. */
 async function expiringIds(records: Array<Record<string, unknown>>, opts: { asOf?: string; months?: number; folder?: string } = {}) {

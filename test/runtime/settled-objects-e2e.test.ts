@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { record } from './stage2-helpers';
 import { runLocalPipeline } from '../../local/orchestrator/index';
 import { snapshotDateMax } from '../../src/contract/snapshot-range';
+import { record } from '../support/facility-record';
 
 const D = '2025-08-10';
 const FUTURE = new Date(Date.parse(`${snapshotDateMax()}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);

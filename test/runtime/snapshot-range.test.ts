@@ -6,12 +6,12 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { record } from './stage2-helpers';
 import { parseQueryEvent } from '../../lambda-src/athena/request';
 import { handler } from '../../lambda-src/handlers/validator';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { parsePublishInput } from '../../lambda-src/publish';
 import { SNAPSHOT_DATE_MIN, SNAPSHOT_PROJECTION_RANGE, snapshotDateMax, snapshotOutOfRange } from '../../src/contract/snapshot-range';
+import { record } from '../support/facility-record';
 
 const dayAfter = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 
@@ -41,7 +41,7 @@ describe('the range', () => {
 const future = dayAfter(snapshotDateMax(), 1);
 const past = '1999-12-31';
 
-describe('Stage 2 refuses the object without reading or writing anything', () => {
+describe('the validator (lambda-src/validate, Stage 2) refuses the object without reading or writing anything', () => {
   const s3Mock = mockClient(S3Client);
   const ENV = { ...process.env };
   beforeEach(() => {

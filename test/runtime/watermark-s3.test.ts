@@ -2,39 +2,18 @@
  * putIfNewer against the embedded S3: an object deleted between the compare (HeadObject) and the
  * If-Match write is a lost race, re-read and retried, never an error.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { formatWatermark, putIfNewer } from '../../lambda-src/lib/watermark';
-import { LocalS3 } from '../../local/s3';
+import { useLocalS3 } from '../support/local-s3';
 
 const BUCKET = 'watermark-race';
-let root: string;
-let s3: LocalS3;
+const { newClient } = useLocalS3(BUCKET, 'watermark-s3');
 let client: S3Client;
 let other: S3Client;
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'watermark-s3-'));
-  s3 = await LocalS3.start({ rootDir: root });
-  await s3.createBucket(BUCKET);
-  const opts = {
-    endpoint: s3.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestChecksumCalculation: 'WHEN_REQUIRED' as const,
-    responseChecksumValidation: 'WHEN_REQUIRED' as const,
-  };
-  client = new S3Client(opts);
-  other = new S3Client(opts);
-});
-
-afterAll(async () => {
-  client.destroy();
-  other.destroy();
-  await s3.close();
-  rmSync(root, { recursive: true, force: true });
+beforeAll(() => {
+  client = newClient();
+  other = newClient();
 });
 
 test('the object is deleted after our read: the If-Match write loses, the re-read finds it absent and creates it', async () => {

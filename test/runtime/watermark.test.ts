@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -11,53 +10,13 @@ import {
   parseWatermark,
   putIfNewer,
 } from '../../lambda-src/lib/watermark';
+import { awsError } from '../support/aws-error';
+import { FakeS3 } from '../support/fake-s3';
 
 const s3Mock = mockClient(S3Client);
 const s3 = new S3Client({ region: 'us-east-1' });
+const bucket = new FakeS3(s3Mock, { bucket: 'data' });
 const noSleep = async (): Promise<void> => undefined;
-
-function awsError(name: string, status: number): Error {
-  return Object.assign(new Error(`${name} (${status})`), { name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
-}
-
-interface Stored { body: Buffer; etag: string; metadata: Record<string, string> }
-
-async function bytes(body: unknown): Promise<Buffer> {
-  if (typeof body === 'string') return Buffer.from(body);
-  if (body instanceof Uint8Array) return Buffer.from(body);
-  const chunks: Buffer[] = [];
-  for await (const c of body as Readable) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks);
-}
-
-type Hook = () => Promise<void> | void;
-/** Hooks run (once each, in order) before the next HeadObject / PutObject is served: they may throw. */
-const beforeHead: Hook[] = [];
-const beforePut: Hook[] = [];
-
-/** A one-bucket S3 with HeadObject and conditional PutObject, as S3 behaves. */
-function fakeS3(): Map<string, Stored> {
-  const store = new Map<string, Stored>();
-  s3Mock.on(HeadObjectCommand).callsFake(async (input) => {
-    await beforeHead.shift()?.();
-    const o = store.get(input.Key);
-    if (!o) throw awsError('NotFound', 404);
-    return { ETag: o.etag, Metadata: o.metadata, ContentLength: o.body.length };
-  });
-  s3Mock.on(PutObjectCommand).callsFake(async (input) => {
-    await beforePut.shift()?.();
-    const current = store.get(input.Key);
-    if (input.IfNoneMatch === '*' && current) throw awsError('PreconditionFailed', 412);
-    // As S3 answers: If-Match on a missing key is 404 NoSuchKey, on another ETag 412.
-    if (input.IfMatch !== undefined && !current) throw awsError('NoSuchKey', 404);
-    if (input.IfMatch !== undefined && current!.etag !== input.IfMatch) throw awsError('PreconditionFailed', 412);
-    const body = await bytes(input.Body);
-    const etag = `"${createHash('md5').update(body).digest('hex')}"`;
-    store.set(input.Key, { body, etag, metadata: { ...(input.Metadata ?? {}) } });
-    return { ETag: etag };
-  });
-  return store;
-}
 
 const W1: Watermark = { submittedAt: '2025-08-10T10:00:00.000Z', queryExecutionId: 'aaaa-1' };
 const W2: Watermark = { submittedAt: '2025-08-10T10:00:05.000Z', queryExecutionId: 'aaaa-0' };
@@ -65,8 +24,7 @@ const W2b: Watermark = { submittedAt: '2025-08-10T10:00:05.000Z', queryExecution
 
 beforeEach(() => {
   s3Mock.reset();
-  beforeHead.length = 0;
-  beforePut.length = 0;
+  bucket.reset();
 });
 
 describe('watermark order and encoding', () => {
@@ -103,101 +61,90 @@ describe('putIfNewer', () => {
   const base = { bucket: 'data', key: 'results/x.json', contentType: 'application/json', sleep: noSleep };
 
   test('creates an absent object with IfNoneMatch:* and the watermark metadata', async () => {
-    const store = fakeS3();
     const out = await putIfNewer(s3, { ...base, body: 'one', watermark: W1 });
     expect(out.outcome).toBe('written');
     expect(out.stored).toBeUndefined();
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfNoneMatch: '*', Metadata: { watermark: formatWatermark(W1) } });
-    expect(store.get('results/x.json')!.body.toString()).toBe('one');
+    expect(bucket.text('results/x.json')).toBe('one');
   });
 
   test('replaces an older object with IfMatch on its ETag', async () => {
-    const store = fakeS3();
     await putIfNewer(s3, { ...base, body: 'old', watermark: W1 });
-    const etag = store.get('results/x.json')!.etag;
+    const etag = bucket.objects.get('results/x.json')!.etag;
     const out = await putIfNewer(s3, { ...base, body: 'new', watermark: W2 });
     expect(out).toMatchObject({ outcome: 'written', stored: W1 });
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfMatch: etag });
-    expect(store.get('results/x.json')!.body.toString()).toBe('new');
+    expect(bucket.text('results/x.json')).toBe('new');
   });
 
   test('never overwrites a newer object (stale) and skips an equal one (unchanged)', async () => {
-    const store = fakeS3();
     await putIfNewer(s3, { ...base, body: 'newer', watermark: W2 });
     const stale = await putIfNewer(s3, { ...base, body: 'older', watermark: W1 });
     expect(stale).toMatchObject({ outcome: 'stale', stored: W2 });
     const same = await putIfNewer(s3, { ...base, body: 'again', watermark: { ...W2 } });
     expect(same.outcome).toBe('unchanged');
-    expect(store.get('results/x.json')!.body.toString()).toBe('newer');
+    expect(bucket.text('results/x.json')).toBe('newer');
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1);
   });
 
   test('an object without a watermark counts as older than any computation', async () => {
-    const store = fakeS3();
-    store.set('results/x.json', { body: Buffer.from('manual'), etag: '"m"', metadata: {} });
+    bucket.put('results/x.json', 'manual', { etag: '"m"' });
     const out = await putIfNewer(s3, { ...base, body: 'computed', watermark: W1 });
     expect(out.outcome).toBe('written');
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfMatch: '"m"' });
   });
 
   test('412 race: re-reads, and stops when the winner is newer', async () => {
-    const store = fakeS3();
     let raced = false;
-    // A concurrent newer writer lands between our HeadObject and our PutObject.
-    beforePut.push(() => {
+    // A concurrent newer writer lands between our HeadObject and our PutObject: the fake S3 answers
+    // our If-None-Match: * with 412, as S3 does.
+    bucket.before.put.push(() => {
       raced = true;
-      store.set('results/x.json', { body: Buffer.from('winner'), etag: '"w"', metadata: { watermark: formatWatermark(W2) } });
-      throw awsError('PreconditionFailed', 412);
+      bucket.put('results/x.json', 'winner', { etag: '"w"', metadata: { watermark: formatWatermark(W2) } });
     });
     const out = await putIfNewer(s3, { ...base, body: 'mine', watermark: W1 });
     expect(raced).toBe(true);
     expect(out).toMatchObject({ outcome: 'stale', stored: W2 });
-    expect(store.get('results/x.json')!.body.toString()).toBe('winner');
+    expect(bucket.text('results/x.json')).toBe('winner');
     expect(s3Mock).toHaveReceivedCommandTimes(HeadObjectCommand, 2);
   });
 
   test('412 race: re-reads, and writes when the winner is older', async () => {
-    const store = fakeS3();
-    beforePut.push(() => {
-      store.set('results/x.json', { body: Buffer.from('older'), etag: '"o"', metadata: { watermark: formatWatermark(W1) } });
-      throw awsError('PreconditionFailed', 412);
+    bucket.before.put.push(() => {
+      bucket.put('results/x.json', 'older', { etag: '"o"', metadata: { watermark: formatWatermark(W1) } }); // 412 for us
     });
     const out = await putIfNewer(s3, { ...base, body: 'mine', watermark: W2 });
     expect(out).toMatchObject({ outcome: 'written', stored: W1 });
     expect(s3Mock).toHaveReceivedNthCommandWith(2, PutObjectCommand, { IfNoneMatch: '*' });
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfMatch: '"o"' });
-    expect(store.get('results/x.json')!.body.toString()).toBe('mine');
+    expect(bucket.text('results/x.json')).toBe('mine');
   });
 
   test('404 NoSuchKey on If-Match (the object was deleted after our read) is a lost race: re-read, then create', async () => {
-    const store = fakeS3();
-    store.set('results/x.json', { body: Buffer.from('older'), etag: '"o"', metadata: { watermark: formatWatermark(W1) } });
-    beforePut.push(() => {
-      store.delete('results/x.json');
+    bucket.put('results/x.json', 'older', { etag: '"o"', metadata: { watermark: formatWatermark(W1) } });
+    bucket.before.put.push(() => {
+      bucket.objects.delete('results/x.json');
     });
     const out = await putIfNewer(s3, { ...base, body: 'mine', watermark: W2 });
     expect(out).toMatchObject({ outcome: 'written' });
     const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => [c.args[0].input.IfMatch, c.args[0].input.IfNoneMatch]);
     expect(puts).toEqual([['"o"', undefined], [undefined, '*']]);
-    expect(store.get('results/x.json')!.body.toString()).toBe('mine');
+    expect(bucket.text('results/x.json')).toBe('mine');
   });
 
   test('a 404 that is not a lost race (no such bucket, or If-None-Match) is not retried', async () => {
-    fakeS3();
-    beforePut.push(() => { throw awsError('NoSuchBucket', 404); });
+    bucket.before.put.push(() => { throw awsError('NoSuchBucket', 404); });
     await expect(putIfNewer(s3, { ...base, body: 'x', watermark: W1 })).rejects.toMatchObject({ name: 'NoSuchBucket' });
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1);
   });
 
   test('409 ConditionalRequestConflict is retried too; losing every time ends in TransientError', async () => {
-    fakeS3();
-    for (let i = 0; i < 3; i++) beforePut.push(() => { throw awsError('ConditionalRequestConflict', 409); });
+    for (let i = 0; i < 3; i++) bucket.before.put.push(() => { throw awsError('ConditionalRequestConflict', 409); });
     await expect(putIfNewer(s3, { ...base, body: 'x', watermark: W1, maxAttempts: 3 })).rejects.toMatchObject({ name: 'TransientError' });
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 3);
   });
 
   test('a body factory is opened per attempt and an unconsumed stream is destroyed', async () => {
-    const store = fakeS3();
     const opened: Readable[] = [];
     const body = async (): Promise<{ body: Readable; contentLength: number }> => {
       const r = Readable.from([Buffer.from('streamed')]);
@@ -205,26 +152,25 @@ describe('putIfNewer', () => {
       return { body: r, contentLength: 8 };
     };
     // The first attempt loses a race before reading the body; the second uses the fake S3.
-    beforePut.push(() => {
+    bucket.before.put.push(() => {
       throw awsError('PreconditionFailed', 412);
     });
     const out = await putIfNewer(s3, { ...base, body, watermark: W1 });
     expect(out.outcome).toBe('written');
     expect(opened).toHaveLength(2);
     expect(opened[0].destroyed).toBe(true);
-    expect(store.get('results/x.json')!.body.toString()).toBe('streamed');
+    expect(bucket.text('results/x.json')).toBe('streamed');
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { ContentLength: 8 });
   });
 
   test('throttling and 5xx become TransientError; access denied stays permanent', async () => {
-    fakeS3();
-    beforePut.push(() => { throw awsError('SlowDown', 503); });
+    bucket.before.put.push(() => { throw awsError('SlowDown', 503); });
     await expect(putIfNewer(s3, { ...base, body: 'x', watermark: W1 })).rejects.toMatchObject({ name: 'TransientError' });
-    beforeHead.push(() => { throw awsError('InternalError', 500); });
+    bucket.before.head.push(() => { throw awsError('InternalError', 500); });
     await expect(putIfNewer(s3, { ...base, body: 'x', watermark: W1 })).rejects.toMatchObject({ name: 'TransientError' });
-    beforeHead.push(() => { throw awsError('AccessDenied', 403); });
+    bucket.before.head.push(() => { throw awsError('AccessDenied', 403); });
     await expect(putIfNewer(s3, { ...base, body: 'x', watermark: W1 })).rejects.toMatchObject({ name: 'AccessDenied' });
-    beforePut.push(() => { throw awsError('AccessDenied', 403); });
+    bucket.before.put.push(() => { throw awsError('AccessDenied', 403); });
     await expect(putIfNewer(s3, { ...base, body: 'x', watermark: W1 })).rejects.toMatchObject({ name: 'AccessDenied' });
   });
 });
@@ -241,8 +187,7 @@ describe('what counts as absent', () => {
   });
 
   test('putIfNewer never writes over an object it was denied to read', async () => {
-    fakeS3();
-    beforeHead.push(() => { throw awsError('Forbidden', 403); });
+    bucket.before.head.push(() => { throw awsError('Forbidden', 403); });
     await expect(putIfNewer(s3, { bucket: 'data', key: 'k', contentType: 'text/plain', body: 'x', watermark: W1, sleep: noSleep })).rejects.toMatchObject({ name: 'Forbidden' });
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
   });

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { record } from './stage2-helpers';
 import { handler } from '../../lambda-src/handlers/validator';
+import { record } from '../support/facility-record';
 
 const s3Mock = mockClient(S3Client);
 const ENV = { ...process.env };

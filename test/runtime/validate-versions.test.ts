@@ -4,13 +4,13 @@
  * interleavings forced by holding one run's requests.
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { useLocalS3 } from './local-s3-fixture';
-import { record } from './stage2-helpers';
+import { PREFIXES } from './validate-helpers';
 import { compareSequencers, compareSources, processS3Object, SOURCE_METADATA } from '../../lambda-src/validate';
+import { record } from '../support/facility-record';
+import { useLocalS3 } from '../support/local-s3';
 
 const BUCKET = 'versions';
 const KEY = 'data/batch/2025-08-10/part.jsonl';
-const PREFIXES = { validated: 'validated/', expiring: 'expiring/', quarantine: 'quarantine/' };
 const OUT = {
   validated: 'validated/snapshot_date=2025-08-10/part.jsonl',
   expiring: 'expiring/snapshot_date=2025-08-10/part.jsonl',
@@ -20,7 +20,7 @@ const OUT = {
 const V1 = [record('FAC1', '2025-08-10', ['2025-09-01']), record('FAC2', '2025-08-10', ['2027-01-01'])].map((r) => JSON.stringify(r)).join('\n') + '\n{bad\n';
 const V2 = `${JSON.stringify(record('FAC9', '2025-08-10', ['2025-10-01']))}\n`;
 
-const { newClient } = useLocalS3(BUCKET, 'stage2-versions');
+const { newClient } = useLocalS3(BUCKET, 'validate-versions');
 
 /** Holds every output PutObject of this client until `release` is called. */
 function holdOutputWrites(c: S3Client): { release: () => void; reached: Promise<void> } {

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { PREFIXES, record, runChunks } from './stage2-helpers';
+import { PREFIXES, runChunks } from './validate-helpers';
 import { FileSink, LineSplitter, processStream } from '../../lambda-src/validate';
+import { record } from '../support/facility-record';
 
 const l1 = JSON.stringify(record('FAC1', '2025-08-10', ['2025-09-01']));
 const l2 = JSON.stringify(record('FAC2', '2025-08-10', ['2030-01-01']));
@@ -99,7 +100,7 @@ describe('gzip', () => {
 describe('local file sink', () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'stage2-sink-'));
+    dir = mkdtempSync(join(tmpdir(), 'validate-sink-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

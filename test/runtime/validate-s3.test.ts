@@ -2,13 +2,14 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { record } from './stage2-helpers';
+import { PREFIXES } from './validate-helpers';
 import { processS3Object } from '../../lambda-src/validate';
+import { record } from '../support/facility-record';
+import { bodyBytes } from '../support/fake-s3';
 
 const s3Mock = mockClient(S3Client);
 const client = new S3Client({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
 const KEY = 'data/batch/2025-08-10/sub/part-1.jsonl';
-const PREFIXES = { validated: 'validated/', expiring: 'expiring/', quarantine: 'quarantine/' };
 const line = JSON.stringify(record('FAC1', '2025-08-10', ['2025-09-01']));
 
 function s3Error(name: string, status: number): S3ServiceException {
@@ -20,11 +21,7 @@ function body(text: string | Buffer): any {
 }
 
 async function bodyText(b: unknown): Promise<string> {
-  if (typeof b === 'string') return b;
-  if (b instanceof Uint8Array) return Buffer.from(b).toString('utf8');
-  const parts: Buffer[] = [];
-  for await (const c of b as Readable) parts.push(Buffer.from(c));
-  return Buffer.concat(parts).toString('utf8');
+  return (await bodyBytes(b)).toString('utf8');
 }
 
 const run = () => processS3Object({ client, bucket: 'data', key: KEY, rawPrefix: 'data/batch/', prefixes: PREFIXES, months: 6 });
@@ -35,7 +32,7 @@ beforeEach(() => {
   s3Mock.on(HeadObjectCommand).rejects(new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'not found' }));
 });
 
-describe('Stage 2 against S3 (mocked SDK)', () => {
+describe('validate (lambda-src/validate, Stage 2) against S3 (mocked SDK)', () => {
   test('reads the object and writes every output under keys derived from the input key', async () => {
     s3Mock.on(GetObjectCommand).resolves({ Body: body(`${line}\n{bad\n`), ETag: '"abc"' });
     s3Mock.on(PutObjectCommand).resolves({ ETag: '"out"' });
