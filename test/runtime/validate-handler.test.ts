@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../lambda-src/handlers/validator';
+import { lambdaHandler } from '../../lambda-src/lib/handler-runtime';
+import { handleValidatorEvent } from '../../lambda-src/validate/dispatch';
 import { record } from '../support/facility-record';
 
 const s3Mock = mockClient(S3Client);
@@ -38,14 +40,17 @@ describe('validator handler', () => {
   });
 
   test('AS_OF_DATE and EXPIRY_MONTHS come from the environment', async () => {
+    // The handler reads its environment once per container (test/runtime/handler-template.test.ts): each
+    // environment below is a new container, i.e. a new handler of the same template.
+    const fresh = () => lambdaHandler('validator', (event, { config, logger }) => handleValidatorEvent(event, { s3: new S3Client({}), config, logger }));
     process.env.EXPIRY_MONTHS = '0'; // outside the contract's 1–120 (docs/design.md, "The runtime contract")
-    await expect(handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).rejects.toThrow('EXPIRY_MONTHS must be an integer from 1 to 120');
+    await expect(fresh()({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).rejects.toThrow('EXPIRY_MONTHS must be an integer from 1 to 120');
     process.env.EXPIRY_MONTHS = '1';
     process.env.AS_OF_DATE = '2025-07-31'; // the window ends 2025-08-31: the 2025-09-01 accreditation is outside it
-    expect(await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).toMatchObject({ asOf: '2025-07-31', matched: 0 });
+    expect(await fresh()({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).toMatchObject({ asOf: '2025-07-31', matched: 0 });
     process.env.EXPIRY_MONTHS = '6';
     process.env.AS_OF_DATE = '2025-09-01';
-    expect(await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).toMatchObject({ asOf: '2025-09-01', matched: 1 });
+    expect(await fresh()({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' })).toMatchObject({ asOf: '2025-09-01', matched: 1 });
   });
 
   test('an S3 notification with several records returns one summary per object, in order', async () => {
