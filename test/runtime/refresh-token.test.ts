@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-athena';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { useLocalS3 } from './local-s3-fixture';
+import { useLocalS3 } from '../support/local-s3';
 import type { RunnerDeps } from '../../lambda-src/athena/query-runner';
 import { claimSnapshot } from '../../lambda-src/coordination/ticket';
 import { runStateCounts } from '../../lambda-src/count';
