@@ -12,7 +12,7 @@ import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { buildSync } from 'esbuild';
 import { loadSql, SqlName } from '../../lambda-src/sql';
 import { LocalAthena, GlueTableInput, COMPAT_MACROS, SESSION_SETTINGS, transpile } from '../../local/athena';
-import { parseUnload, substituteParameters } from '../../local/athena/sql-text';
+import { parseUnload, substituteParameters } from '../../local/athena/engine/sql-text';
 import { glueColumnsFromSchema } from '../../src/schema/glue-columns';
 
 jest.setTimeout(120_000);
