@@ -10,8 +10,8 @@ import { authorizeCatalog, authorizeOutput, authorizeReads } from './access';
 import { COMPAT_MACROS, SESSION_SETTINGS } from './compat';
 import { QueryError } from './errors';
 import { JsonCopies } from './json-cache';
-import { tableFormat, tableRelation } from './relation';
 import { tableLayout } from './partitions';
+import { tableFormat, tableRelation } from './relation';
 import type { ScanCandidates } from './scan-stats';
 import { runSelect } from './select';
 import {

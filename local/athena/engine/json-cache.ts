@@ -23,7 +23,8 @@ export class JsonCopies {
    * JSON, so the query fails exactly when, and as, reading the JSON fails — and a query that
    * prunes that partition is unaffected, as in Athena. A failure while `cancelled()` is rethrown.
    */
-  async of(table: GlueTableInput, dataFiles: DataFile[], exec: (sql: string) => Promise<void>, cancelled: () => boolean): Promise<Map<string, string>> {
+  async of(table: GlueTableInput, dataFiles: DataFile[], exec: (sql: string) => Promise<void>,
+    cancelled: () => boolean): Promise<Map<string, string>> {
     const dir = join(this.workDir, 'json-cache');
     const out = new Map<string, string>();
     for (const f of dataFiles) {

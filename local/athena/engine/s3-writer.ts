@@ -7,9 +7,9 @@ import { createReadStream, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { Execution } from '../execution';
 import type { AthenaContext } from '../options';
-import { signV4, type SigningCredentials } from '../protocol/auth';
 import { authorizeWrite, writeHeaders } from './access';
 import { QueryError, writeDenied } from './errors';
+import { signV4, type SigningCredentials } from '../protocol/auth';
 
 function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');

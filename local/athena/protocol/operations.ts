@@ -64,7 +64,8 @@ export function describe(ex: Execution): Record<string, unknown> {
 }
 
 /** GetQueryResults: the stored rows, header row first, `MaxResults` per page. */
-export async function getQueryResults(ctx: AthenaContext, queue: QueryQueue, input: Record<string, unknown>, principal?: Principal): Promise<unknown> {
+export async function getQueryResults(ctx: AthenaContext, queue: QueryQueue, input: Record<string, unknown>,
+  principal?: Principal): Promise<unknown> {
   const ex = lookup(queue, input.QueryExecutionId);
   authorizeApi(ctx, principal, 'athena:GetQueryResults', ex.workGroup);
   const max = input.MaxResults === undefined ? 1000 : Number(input.MaxResults);

@@ -3,8 +3,8 @@
  * One execution runs at a time on the engine; stopping a queued one cancels it at once, a running
  * one through DuckDB's interrupt.
  */
-import type { QueryEngine } from '../engine/executor';
 import { QueryError, toQueryError } from '../engine/errors';
+import type { QueryEngine } from '../engine/executor';
 import type { AthenaErrorInfo, Execution, QueryState } from '../execution';
 
 export class QueryQueue {

@@ -4,7 +4,6 @@
  * handler after authenticating the caller and checking its athena: action on the workgroup.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Principal } from '../../iam';
 import { BodyTooLargeError, newRequestId, readBody, send } from '../../http';
 import type { AthenaContext } from '../options';
 import { authenticate } from './auth';
@@ -12,6 +11,7 @@ import { ApiError } from './errors';
 import { authorizeApi, batchGet, describe, getQueryResults, getWorkGroup, list, lookup } from './operations';
 import type { QueryQueue } from './queue';
 import { QueryStarter } from './start-query';
+import type { Principal } from '../../iam';
 
 const MAX_BODY = 1024 * 1024;
 

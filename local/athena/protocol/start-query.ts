@@ -17,6 +17,11 @@ const MAX_QUERY = 262144;
 
 /** The StartQueryExecution operation, with the state of its throttling fault. */
 export class QueryStarter {
+  /** The workgroup a request names (`primary` when none). */
+  static workGroupOf(input: Record<string, unknown>): string {
+    return typeof input.WorkGroup === 'string' && input.WorkGroup !== '' ? input.WorkGroup : 'primary';
+  }
+
   private random: () => number = mulberry32(1);
   private startCalls = 0;
 
@@ -26,11 +31,6 @@ export class QueryStarter {
   resetFaults(): void {
     this.random = mulberry32(this.ctx.faults.seed ?? 1);
     this.startCalls = 0;
-  }
-
-  /** The workgroup a request names (`primary` when none). */
-  static workGroupOf(input: Record<string, unknown>): string {
-    return typeof input.WorkGroup === 'string' && input.WorkGroup !== '' ? input.WorkGroup : 'primary';
   }
 
   start(input: Record<string, unknown>, principal?: Principal): { QueryExecutionId: string } {
