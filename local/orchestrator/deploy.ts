@@ -173,8 +173,25 @@ export async function deploy(opts: LocalRunOptions, files: SnapshotFile[], snaps
       s3, athena, lambda, processorArn: dep.processorArn, snapshots, rawKeys: files.map((f) => `${dep.rawPrefix}${f.rel}`),
     });
     return {
-      opts, step, region, tpl, dep, s3, sns, athena, lambda, sfn, events,
-      cliCredentials, counter, summaries, waits, denials, injected, clients, close,
+      opts,
+      step,
+      region,
+      tpl,
+      dep,
+      s3,
+      sns,
+      athena,
+      lambda,
+      sfn,
+      events,
+      cliCredentials,
+      counter,
+      summaries,
+      waits,
+      denials,
+      injected,
+      clients,
+      close,
     };
   } catch (e) {
     await close();
