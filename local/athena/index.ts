@@ -20,7 +20,7 @@ export type { GlueTableInput } from './engine/catalog';
 export { transpile, COMPAT_MACROS, SESSION_SETTINGS } from './engine/compat';
 export { substituteParameters, tokenize } from './engine/sql-text';
 export type { AthenaFaultOptions, AthenaIam, LocalAthenaOptions, WorkGroupSettings } from './options';
-export { signV4, type SigningCredentials } from './protocol/auth';
+export { signV4, type SigningCredentials } from './protocol/sigv4';
 export { s3Put, S3AccessDenied, type S3PutOptions } from './engine/s3-writer';
 
 /** The local Athena server. */

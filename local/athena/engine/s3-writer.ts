@@ -9,7 +9,7 @@ import type { Execution } from '../execution';
 import type { AthenaContext } from '../options';
 import { authorizeWrite, writeHeaders } from './access';
 import { QueryError, writeDenied } from './errors';
-import { signV4, type SigningCredentials } from '../protocol/auth';
+import { signV4, type SigningCredentials } from '../protocol/sigv4';
 
 function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');

@@ -6,10 +6,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { BodyTooLargeError, newRequestId, readBody, send } from '../../http';
 import type { AthenaContext } from '../options';
-import { authenticate } from './auth';
 import { ApiError } from './errors';
 import { authorizeApi, batchGet, describe, getQueryResults, getWorkGroup, list, lookup } from './operations';
 import type { QueryQueue } from './queue';
+import { authenticate } from './sigv4';
 import { QueryStarter } from './start-query';
 import type { Principal } from '../../iam';
 
