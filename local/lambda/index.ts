@@ -2,166 +2,22 @@
  * A local Lambda runtime: executes the REAL bundled assets of the synthesized functions in worker
  * threads (one warm worker = one Lambda execution environment), with the function's environment,
  * a Lambda-like context, the configured timeout and memory, a concurrency limit, and fault injection.
+ * An execution environment is started in ./environment; the public types are in ./types.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { WORKER_SOURCE } from './worker-source';
+import { join } from 'node:path';
+import { Container, Registered, ResultMessage, startEnvironment, timeoutError } from './environment';
+import { InvokeResult, LambdaApiError, LambdaFaults, LocalFunctionConfig, LocalLambdaRuntimeOptions } from './types';
 
-/** A function the runtime can invoke. */
-export interface LocalFunctionConfig {
-  readonly name: string;
-  readonly arn?: string;
-  /** Logical id in the template (also accepted by `invoke` and fault injection). */
-  readonly logicalId?: string;
-  /** Folder holding the code (`LAMBDA_TASK_ROOT`). */
-  readonly assetDir: string;
-  /** `file.export` (default `index.handler`). */
-  readonly handler?: string;
-  /** Environment.Variables of the function. */
-  readonly env?: Record<string, string>;
-  /** Timeout in seconds (default 3, like Lambda). */
-  readonly timeoutSeconds?: number;
-  /** Memory in MB (default 128); bounds the worker's V8 heap. */
-  readonly memoryMb?: number;
-  /** Reserved concurrency (max concurrent invocations of this function). */
-  readonly reservedConcurrency?: number;
-  /**
-   * The execution role's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN),
-   * which the local endpoints map back to the role (see local/iam/credentials.ts). As in Lambda they
-   * override any variable of the same name.
-   */
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
-  /** The execution role's ARN (informational, as Lambda's `Role`). */
-  readonly roleArn?: string;
-}
-
-/** Result of one synchronous (RequestResponse) invocation, like Lambda's Invoke API. */
-export interface InvokeResult {
-  readonly requestId: string;
-  /** The JSON response (parsed); absent on a function error. */
-  readonly payload?: unknown;
-  /** 'Unhandled' when the function failed (Lambda's X-Amz-Function-Error). */
-  readonly functionError?: 'Unhandled';
-  readonly errorType?: string;
-  readonly errorMessage?: string;
-  readonly trace?: string[];
-  readonly durationMs: number;
-  /** True when this invocation started a new execution environment. */
-  readonly coldStart: boolean;
-}
-
-/** A Lambda API error (the invocation was not run): name as the Lambda API names it. */
-export class LambdaApiError extends Error {
-  constructor(name: string, message: string, readonly statusCode: number) {
-    super(message);
-    this.name = name;
-  }
-}
-
-/** Injected faults; each counter is decremented when it fires. */
-export interface LambdaFaults {
-  /**
-   * The next `n` invocations of `fn` (name, ARN or logical id) report `Sandbox.Timedout` without running;
-   * with `when`, only invocations whose payload it accepts count (a fault that hits the same object
-   * whatever order the invocations arrive in).
-   */
-  readonly timeoutNext?: { fn: string; n: number; when?: (payload: unknown) => boolean };
-  /** The next `n` invocations (of `fn`, or of any function) are throttled (`TooManyRequestsException`). */
-  readonly throttleNext?: number | { fn?: string; n: number };
-  /** The next `n` invocations of `fn` fail with this error type without running. */
-  readonly errorNext?: { fn: string; n: number; errorType: string; errorMessage?: string };
-}
-
-/** Options of {@link LocalLambdaRuntime}. */
-export interface LocalLambdaRuntimeOptions {
-  /** Extra environment for every function (AWS_ENDPOINT_URL_S3, …); function variables win over it. */
-  readonly baseEnv?: Record<string, string>;
-  /** Region (default `us-east-1`). */
-  readonly region?: string;
-  readonly accountId?: string;
-  /**
-   * Max concurrent invocations over all functions (account concurrency, default 10). It also bounds the
-   * warm environments kept: a cold start beyond it first ends the least recently used idle environment.
-   */
-  readonly maxConcurrency?: number;
-  /**
-   * Max concurrent invocations of a function without `ReservedConcurrentExecutions` (default: no
-   * limit but `maxConcurrency`). Invocations beyond it queue (or throttle), as beyond a reserved concurrency.
-   */
-  readonly defaultFunctionConcurrency?: number;
-  /** When the limit is reached: 'queue' (default, wait for a slot) or 'throttle' (TooManyRequestsException). */
-  readonly onConcurrencyLimit?: 'queue' | 'throttle';
-  /** NODE_PATH for externalized modules (default: the nearest node_modules above this file). */
-  readonly nodePath?: string;
-  /** Bound the worker heap by the function's MemorySize (default true). */
-  readonly enforceMemory?: boolean;
-  /** Receives every log line written by a function (default: written to stderr with the function name). */
-  readonly log?: (functionName: string, line: string, stream: 'stdout' | 'stderr') => void;
-  /** Max payload size in bytes, request and response (default 6 MB like synchronous Lambda). */
-  readonly maxPayloadBytes?: number;
-}
+export { LambdaApiError } from './types';
+export type { InvokeResult, LambdaFaults, LocalFunctionConfig, LocalLambdaRuntimeOptions } from './types';
 
 const MAX_PAYLOAD = 6 * 1024 * 1024;
 
 /** Lambda's limit for the init phase of an on-demand environment. */
 const INIT_TIMEOUT_MS = 10_000;
-
-interface StartedMessage {
-  type: 'started';
-  id: string;
-}
-
-interface ResultMessage {
-  type: 'result';
-  id: string;
-  payload?: string;
-  error?: { errorType: string; errorMessage: string; trace?: string[] };
-}
-
-interface Container {
-  readonly fn: Registered;
-  readonly worker: Worker;
-  readonly streamName: string;
-  busy: boolean;
-  dead: boolean;
-  invocations: number;
-  /** When it last went idle (LRU eviction). */
-  idleSince: number;
-  settle?: (r: ResultMessage | { crashed: Error | number }) => void;
-  onStarted?: () => void;
-}
-
-interface Registered extends LocalFunctionConfig {
-  readonly arn: string;
-  readonly handler: string;
-  readonly timeoutSeconds: number;
-  readonly memoryMb: number;
-  readonly idle: Container[];
-  readonly all: Set<Container>;
-  running: number;
-}
-
-/** The environment Lambda gives a function for its execution role's temporary credentials. */
-function credentialEnv(c: LocalFunctionConfig['credentials']): Record<string, string> {
-  if (!c) return {};
-  const env: Record<string, string> = { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey };
-  if (c.sessionToken !== undefined) env.AWS_SESSION_TOKEN = c.sessionToken;
-  return env;
-}
-
-function findNodePath(): string | undefined {
-  let dir = __dirname;
-  for (;;) {
-    const candidate = join(dir, 'node_modules');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
 
 /**
  * Runs functions from their assets in warm worker threads. Create one per local run; call
@@ -349,77 +205,13 @@ export class LocalLambdaRuntime {
     // Keep at most maxConcurrency environments: end the least recently used idle one (of any function).
     // One is always idle then, since at most maxConcurrency - 1 other invocations are running.
     if (this.live >= this.maxConcurrency) this.evictIdle();
-    const streamName = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomUUID().replace(/-/g, '')}`;
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      LANG: 'en_US.UTF-8',
-      HOME: this.home,
-      AWS_REGION: this.region,
-      AWS_DEFAULT_REGION: this.region,
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
-      AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
-      ...(this.options.baseEnv ?? {}),
-      ...(fn.env ?? {}),
-      ...credentialEnv(fn.credentials),
-      AWS_LAMBDA_FUNCTION_NAME: fn.name,
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-      AWS_LAMBDA_LOG_STREAM_NAME: streamName,
-      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-      LAMBDA_TASK_ROOT: fn.assetDir,
-      LAMBDA_RUNTIME_DIR: fn.assetDir,
-      _HANDLER: fn.handler,
-    };
-    const nodePath = this.options.nodePath ?? findNodePath();
-    if (nodePath && !env.NODE_PATH) env.NODE_PATH = nodePath;
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      env,
-      stdout: true,
-      stderr: true,
-      workerData: { taskRoot: fn.assetDir, handler: fn.handler },
-      resourceLimits: this.options.enforceMemory === false ? undefined
-        : { maxOldGenerationSizeMb: Math.max(64, fn.memoryMb) },
+    const container = startEnvironment(fn, { options: this.options, home: this.home, region: this.region }, (c) => {
+      if (fn.all.delete(c)) this.live--;
     });
-    const container: Container = { fn, worker, streamName, busy: false, dead: false, invocations: 0, idleSince: 0 };
     this.live++;
-    this.pipeLogs(fn.name, worker.stdout, 'stdout');
-    this.pipeLogs(fn.name, worker.stderr, 'stderr');
-    worker.on('message', (msg: ResultMessage | StartedMessage) => {
-      if (msg?.type === 'result') container.settle?.(msg);
-      else if (msg?.type === 'started') container.onStarted?.();
-    });
-    worker.on('error', (err) => {
-      container.dead = true;
-      container.settle?.({ crashed: err });
-    });
-    worker.on('exit', (code) => {
-      container.dead = true;
-      if (fn.all.delete(container)) this.live--;
-      container.settle?.({ crashed: code });
-    });
     fn.all.add(container);
     this.stats.coldStarts++;
     return { container, cold: true };
-  }
-
-  private pipeLogs(name: string, stream: NodeJS.ReadableStream, kind: 'stdout' | 'stderr'): void {
-    const sink = this.options.log ?? ((fnName: string, line: string) => { process.stderr.write(`[${fnName}] ${line}\n`); });
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        sink(name, buf.slice(0, nl), kind);
-        buf = buf.slice(nl + 1);
-      }
-    });
-    stream.on('end', () => { if (buf) sink(name, buf, kind); buf = ''; });
   }
 
   private async run(fn: Registered, requestId: string, text: string, started: number, limit: number): Promise<InvokeResult> {
@@ -552,13 +344,4 @@ export class LocalLambdaRuntime {
     await Promise.allSettled(all);
     rmSync(this.home, { recursive: true, force: true });
   }
-}
-
-function timeoutError(requestId: string, seconds: number) {
-  return {
-    functionError: 'Unhandled' as const,
-    errorType: 'Sandbox.Timedout',
-    errorMessage: `RequestId: ${requestId} Error: Task timed out after ${seconds.toFixed(2)} seconds`,
-    trace: [] as string[],
-  };
 }

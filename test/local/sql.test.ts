@@ -3,8 +3,6 @@
  * on the local Athena's Trino → DuckDB compatibility layer with known inputs and exact results.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, QueryExecution, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
@@ -12,7 +10,8 @@ import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { buildSync } from 'esbuild';
 import { loadSql, SqlName } from '../../lambda-src/sql';
 import { LocalAthena, GlueTableInput, COMPAT_MACROS, SESSION_SETTINGS, transpile } from '../../local/athena';
-import { parseUnload, substituteParameters } from '../../local/athena/sql-text';
+import { parseUnload, substituteParameters } from '../../local/athena/engine/sql-text';
+import { LocalS3 } from '../../local/s3';
 import { glueColumnsFromSchema } from '../../src/schema/glue-columns';
 
 jest.setTimeout(120_000);
@@ -165,7 +164,7 @@ const TABLE: GlueTableInput = {
 
 describe('every lambda-src/sql file on the compatibility layer', () => {
   let root: string;
-  let server: Server;
+  let s3: LocalS3;
   let athena: LocalAthena;
   let client: AthenaClient;
   let duck: DuckDBInstance;
@@ -173,19 +172,11 @@ describe('every lambda-src/sql file on the compatibility layer', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'sql-test-'));
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const file = join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname.slice(1)));
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(file, Buffer.concat(chunks));
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    // The project's LocalS3 (objects at <root>/<bucket>/<key>), which the results and UNLOAD files go through.
+    s3 = await LocalS3.start({ rootDir: root });
+    await s3.createBucket('data');
     athena = await LocalAthena.start({
-      s3: { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, rootDir: root },
+      s3: { endpoint: s3.endpoint, rootDir: root },
       workDir: join(root, '.athena'),
     });
     athena.registerTable('medlaunch', TABLE);
@@ -223,7 +214,7 @@ describe('every lambda-src/sql file on the compatibility layer', () => {
     conn?.closeSync();
     duck?.closeSync();
     await athena?.close();
-    await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+    await s3?.close();
     rmSync(root, { recursive: true, force: true });
   });
 

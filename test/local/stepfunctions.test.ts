@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeSns, synthesizeFixture } from './engine-helpers';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { synthesizeFixture } from './engine-helpers';
 import { LocalLambdaRuntime } from '../../local/lambda';
+import { LocalS3 } from '../../local/s3';
 import { LocalSns } from '../../local/sns';
 import { LocalStepFunctions, StepFunctionsApiError } from '../../local/stepfunctions';
 import { resolveTemplate, ResolvedTemplate } from '../../local/template';
@@ -16,7 +17,7 @@ writeFileSync(join(sleepCode, 'index.js'),
   'exports.sleep = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return Date.now(); };\n');
 
 let template: ResolvedTemplate;
-let sns: Awaited<ReturnType<typeof startFakeSns>>;
+let sns: LocalSns;
 let lambda: LocalLambdaRuntime;
 let sfn: LocalStepFunctions;
 let machineArn: string;
@@ -25,11 +26,11 @@ let bucket: string;
 beforeAll(async () => {
   const s = synthesizeFixture();
   template = resolveTemplate(s.template, { assemblyDir: s.assemblyDir });
-  sns = await startFakeSns();
+  sns = await LocalSns.start();
   lambda = new LocalLambdaRuntime({ log: () => undefined });
   lambda.registerAll(template.lambdaFunctions());
   lambda.register({ name: 'fn-sleep', assetDir: sleepCode, handler: 'index.sleep', timeoutSeconds: 10 });
-  sfn = new LocalStepFunctions({ lambda, endpoints: { sns: sns.url }, waitScale: 0.01, retryScale: 0.01 });
+  sfn = new LocalStepFunctions({ lambda, endpoints: { sns: sns.endpoint }, waitScale: 0.01, retryScale: 0.01 });
   machineArn = sfn.register(template.stateMachine());
   bucket = template.buckets()[0].name;
 });
@@ -122,22 +123,22 @@ describe('synthesized definition on LocalStepFunctions', () => {
 });
 
 describe('hand-written definitions', () => {
-  let s3: Server;
+  let s3: LocalS3;
   let s3Url: string;
+  let s3Root: string;
   beforeAll(async () => {
-    s3 = createServer((req, res) => {
-      if (req.url?.startsWith('/data/present.txt')) {
-        res.writeHead(200, { 'content-type': 'text/plain', 'etag': '"abc"', 'content-length': '5' });
-        res.end('hello');
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'application/xml', 'x-amz-request-id': 'REQ1' });
-      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>missing.txt</Key><RequestId>REQ1</RequestId></Error>');
-    });
-    await new Promise<void>((r) => s3.listen(0, '127.0.0.1', r));
-    s3Url = `http://127.0.0.1:${(s3.address() as AddressInfo).port}`;
+    s3Root = mkdtempSync(join(tmpdir(), 'medlaunch-elt-sfn-s3-'));
+    s3 = await LocalS3.start({ rootDir: s3Root });
+    await s3.createBucket('data');
+    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    await client.send(new PutObjectCommand({ Bucket: 'data', Key: 'present.txt', Body: 'hello', ContentType: 'text/plain' }));
+    client.destroy();
+    s3Url = s3.endpoint;
   });
-  afterAll(() => new Promise<void>((r) => { s3.closeAllConnections(); s3.close(() => r()); }));
+  afterAll(async () => {
+    await s3.close();
+    rmSync(s3Root, { recursive: true, force: true });
+  });
 
   test('aws-sdk:s3 integration: result as JSON, errors named S3.NoSuchKeyException', async () => {
     const local = new LocalStepFunctions({ lambda, endpoints: { s3: s3Url } });
@@ -159,7 +160,7 @@ describe('hand-written definitions', () => {
       },
     });
     const ok = await local.startExecution(arn, { key: 'present.txt' }).result;
-    expect(ok).toMatchObject({ status: 'SUCCEEDED', output: { body: 'hello', etag: '"abc"' } });
+    expect(ok).toMatchObject({ status: 'SUCCEEDED', output: { body: 'hello', etag: `"${createHash('md5').update('hello').digest('hex')}"` } });
     const missing = await local.startExecution(arn, { key: 'missing.txt' }).result;
     expect(missing.status).toBe('SUCCEEDED');
     expect((missing.output as any).error.Error).toBe('S3.NoSuchKeyException');

@@ -1,0 +1,99 @@
+/**
+ * Collect phase: the run's result read back from the local services — each execution's outcome,
+ * the contract summary and the details of every snapshot, the alerts, the drill report and the
+ * requests made.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import type { LocalStack } from './deploy';
+import { oneLine, sortExecutions } from './messages';
+import { countExtractRows, expiringIds, productionStateCounts, snapshotDetails } from './read-back';
+import { drillReport, requestReport } from './report';
+import type { ExecutionSummary, LocalRunResult, SkippedFile, SnapshotDetails, SnapshotSummary } from './result';
+import type { SnapshotFile } from './snapshots';
+import type { Uploaded } from './upload';
+import { parseRawKey } from '../../lambda-src/lib/keys';
+
+/** What the run was given: the data files, the files skipped, the snapshot dates. */
+export interface RunInput {
+  readonly files: SnapshotFile[];
+  readonly skipped: SkippedFile[];
+  readonly snapshots: string[];
+}
+
+/** Reads every result back; `started` is when the run began (Date.now()). */
+export async function collectResults(stack: LocalStack, input: RunInput, uploaded: Uploaded,
+  ex: ReturnType<LocalStack['events']['executions']>, started: number): Promise<LocalRunResult> {
+  const { opts, dep, s3, sns, sfn, events } = stack;
+  const { files, skipped, snapshots } = input;
+  const client = uploaded.client;
+  const executions: ExecutionSummary[] = sortExecutions(ex.map((e) => {
+    const d = sfn.describeExecution(e.executionArn);
+    return {
+      snapshot: (e.key && parseRawKey(e.key, dep.rawPrefix).snapshotDate) ?? 'unknown',
+      status: d.status,
+      key: e.key,
+      name: d.name,
+      error: d.outcome?.error ? `${d.outcome.error}${d.outcome.cause ? `: ${oneLine(d.outcome.cause)}` : ''}` : undefined,
+    };
+  }));
+  const athenaClient = new AthenaClient({ region: stack.region, endpoint: stack.athena.endpoint, credentials: stack.cliCredentials });
+  stack.clients.push(athenaClient);
+  const out: Record<string, SnapshotSummary> = {};
+  const details: Record<string, SnapshotDetails> = {};
+  for (const d of snapshots) {
+    const own = [...stack.summaries.values()].filter((s) => s.snapshotDate === d);
+    out[d] = {
+      records: own.reduce((n, s) => n + s.read, 0),
+      valid: own.reduce((n, s) => n + s.valid, 0),
+      quarantined: own.reduce((n, s) => n + s.quarantined, 0),
+      extract_rows: await countExtractRows(athenaClient, dep, d),
+      expiring: await expiringIds(client, dep, d),
+      state_counts: await productionStateCounts(client, dep, d),
+    };
+    details[d] = await snapshotDetails({
+      s3Client: client,
+      athenaClient,
+      dep,
+      snapshot: d,
+      own,
+      workDir: opts.workDir,
+      bucketDir: s3.bucketPath(dep.bucket),
+      asOf: opts.asOf,
+      months: opts.months ?? dep.expiryMonths,
+      files: files.filter((f) => f.snapshot === d).length,
+      expiring: out[d].expiring.length,
+    });
+  }
+  const alerts = sns.messages.map((m) => {
+    try {
+      return JSON.parse(m.message);
+    } catch {
+      return { subject: m.subject, message: m.message };
+    }
+  });
+  const denials = stack.denials;
+  if (denials.length > 0) {
+    stack.step(`IAM: local S3 denied ${denials.length} request(s); first: ${denials[0].operation} by ${denials[0].principal}: ${denials[0].message}`);
+  }
+  const alertsLog = join(opts.workDir, 'alerts.jsonl');
+  const ended = ex.map((e) => sfn.describeExecution(e.executionArn));
+  return {
+    snapshots: out,
+    details,
+    skipped,
+    uploaded: files.length,
+    alertsLog: alerts.length > 0 && existsSync(alertsLog) ? alertsLog : undefined,
+    drill: drillReport(opts, stack.injected, ended, alerts, stack.waits, s3.slowDownsInjected),
+    alerts,
+    executions,
+    accessDenied: denials,
+    failedDeliveries: events.failedDeliveries(),
+    bucket: dep.bucket,
+    bucketDir: s3.bucketPath(dep.bucket),
+    workDir: opts.workDir,
+    durationMs: Date.now() - started,
+    requests: requestReport(stack.counter, stack.lambda, sfn.listExecutions().map((d) => d.outcome), uploaded.busEvents(), events.deliveries()),
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Reading the results back as a user would, through the local S3 and Athena APIs: the extract's
+ * row count and first rows, the expiring facility ids, the production state counts, and the
+ * quarantine reasons and local paths the summary shows.
+ */
+import { copyFileSync, linkSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Deployment, ProcessSummaryLike } from './deploy';
+import type { SnapshotDetails } from './result';
+import { addMonths } from '../../lambda-src/lib/dates';
+import { listObjects } from '../../lambda-src/lib/s3-list';
+
+/** GetObjects in flight while the results are read back (one per object made the read-back of 1,000 files serial). */
+const READ_BACK_CONCURRENCY = 8;
+
+/** Runs `fn` on every item, at most `limit` at a time; rejects with the first error. */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+export async function countExtractRows(athena: AthenaClient, dep: Deployment, snapshot: string): Promise<number> {
+  const start = await athena.send(new StartQueryExecutionCommand({
+    QueryString: `SELECT count(*) AS n FROM ${dep.curatedTable} WHERE snapshot_date = ?`,
+    ExecutionParameters: [`'${snapshot}'`],
+    QueryExecutionContext: { Database: dep.database },
+    WorkGroup: dep.workGroup,
+  }));
+  const id = start.QueryExecutionId!;
+  for (;;) {
+    const q = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const state = q.QueryExecution?.Status?.State;
+    if (state === 'SUCCEEDED') break;
+    if (state === 'FAILED' || state === 'CANCELLED') {
+      throw new Error(`reading back the Stage 1 extract failed: ${q.QueryExecution?.Status?.StateChangeReason}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const res = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: id }));
+  return Number(res.ResultSet?.Rows?.[1]?.Data?.[0]?.VarCharValue ?? 0);
+}
+
+async function readText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await r.Body!.transformToString('utf8');
+  } catch (e) {
+    if ((e as Error).name === 'NoSuchKey') return undefined;
+    throw e;
+  }
+}
+
+export async function expiringIds(s3: S3Client, dep: Deployment, snapshot: string): Promise<string[]> {
+  const ids = new Set<string>();
+  const keys: string[] = [];
+  for await (const { Key: key } of listObjects(s3, dep.bucket, `${dep.expiringPrefix}snapshot_date=${snapshot}/`)) keys.push(key);
+  await forEachLimit(keys, READ_BACK_CONCURRENCY, async (key) => {
+    // Stream the object line by line: an expiring output can be hundreds of MB.
+    const body = (await s3.send(new GetObjectCommand({ Bucket: dep.bucket, Key: key }))).Body as Readable;
+    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
+      if (line.trim()) ids.add(facilityIdOf(line));
+    }
+  });
+  return [...ids].sort();
+}
+
+const ID_PREFIX = '{"facility_id":"';
+
+/**
+ * The `facility_id` of an output line. Stage 2 writes records unchanged, and the generator (like most
+ * writers) puts `facility_id` first, so the id is read off the line without parsing it when that is
+ * exact: the line starts with `{"facility_id":"`, has no backslash (so no escaped key or quote
+ * anywhere) and no second `"facility_id"` (JSON.parse would take the last). Otherwise it is parsed.
+ */
+export function facilityIdOf(line: string): string {
+  if (line.startsWith(ID_PREFIX) && !line.includes('\\')) {
+    const end = line.indexOf('"', ID_PREFIX.length);
+    if (end > 0 && line.indexOf('"facility_id"', end) === -1) return line.slice(ID_PREFIX.length, end);
+  }
+  return String(JSON.parse(line).facility_id);
+}
+
+export async function productionStateCounts(s3: S3Client, dep: Deployment, snapshot: string): Promise<Record<string, number>> {
+  const text = await readText(s3, dep.bucket, `${dep.productionPrefix}snapshot_date=${snapshot}/state_counts.json`);
+  if (text === undefined) return {};
+  const doc = JSON.parse(text);
+  const rows: Array<{ state: string; accredited_facilities: number }> = Array.isArray(doc.state_counts) ? doc.state_counts : [];
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.accredited_facilities)]));
+}
+
+export async function snapshotDetails(a: {
+  s3Client: S3Client;
+  athenaClient: AthenaClient;
+  dep: Deployment;
+  snapshot: string;
+  own: ProcessSummaryLike[];
+  workDir: string;
+  bucketDir: string;
+  asOf?: string;
+  months: number;
+  files: number;
+  expiring: number;
+}): Promise<SnapshotDetails> {
+  const { dep, snapshot: d } = a;
+  const { quarantinePrefix, curatedPrefix } = dep;
+  const reasons: Record<string, number> = {};
+  const quarantined: string[] = [];
+  for await (const { Key: key } of listObjects(a.s3Client, dep.bucket, `${quarantinePrefix}snapshot_date=${d}/`)) quarantined.push(key);
+  await forEachLimit(quarantined, READ_BACK_CONCURRENCY, async (key) => {
+    const body = (await a.s3Client.send(new GetObjectCommand({ Bucket: dep.bucket, Key: key }))).Body as Readable;
+    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
+      if (!line.trim()) continue;
+      const reason = String((JSON.parse(line) as { reason?: unknown }).reason ?? 'unknown');
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    }
+  });
+  // The extract's objects, linked (or copied) under <workDir>/extract/ with a .parquet name.
+  const extractFiles: string[] = [];
+  const partition = `${curatedPrefix}snapshot_date=${d}/`;
+  for await (const { Key: key } of listObjects(a.s3Client, dep.bucket, partition)) {
+    const rel = key.slice(partition.length);
+    if (rel.includes('/') || rel.startsWith('_')) continue;
+    const src = join(a.bucketDir, ...key.split('/'));
+    const dst = join(a.workDir, 'extract', `snapshot_date=${d}`, `${basename(rel).replace(/\.parquet$/i, '')}.parquet`);
+    mkdirSync(dirname(dst), { recursive: true });
+    try {
+      linkSync(src, dst);
+    } catch {
+      copyFileSync(src, dst);
+    }
+    extractFiles.push(dst);
+  }
+  const rows = await athenaRows(a.athenaClient, dep,
+    `SELECT * FROM ${dep.curatedTable} WHERE snapshot_date = ? ORDER BY facility_id LIMIT 3`, [`'${d}'`]);
+  const from = a.asOf ?? d;
+  return {
+    files: a.files,
+    lines: a.own.reduce((n, s) => n + s.read + (s.blank ?? 0), 0),
+    duplicates: a.own.reduce((n, s) => n + (s.duplicates ?? 0), 0),
+    blank: a.own.reduce((n, s) => n + (s.blank ?? 0), 0),
+    quarantine_reasons: Object.fromEntries(Object.entries(reasons).sort(([x], [y]) => (x < y ? -1 : 1))),
+    quarantine_path: join(a.bucketDir, ...`${quarantinePrefix}snapshot_date=${d}`.split('/')),
+    window: { from, to: addMonths(from, a.months), months: a.months },
+    expiring_path: join(a.bucketDir, ...`${dep.expiringPrefix}snapshot_date=${d}`.split('/')),
+    extract_files: extractFiles.sort(),
+    extract_sample: rows,
+  };
+}
+
+/** Runs one query through the local Athena (as a user would) and returns its rows as objects. */
+async function athenaRows(athena: AthenaClient, dep: Deployment, sql: string, params: string[]): Promise<Array<Record<string, string | null>>> {
+  const start = await athena.send(new StartQueryExecutionCommand({
+    QueryString: sql, ExecutionParameters: params, QueryExecutionContext: { Database: dep.database }, WorkGroup: dep.workGroup,
+  }));
+  const id = start.QueryExecutionId!;
+  for (;;) {
+    const q = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const state = q.QueryExecution?.Status?.State;
+    if (state === 'SUCCEEDED') break;
+    if (state === 'FAILED' || state === 'CANCELLED') throw new Error(`reading back the Stage 1 extract failed: ${q.QueryExecution?.Status?.StateChangeReason}`);
+    await sleep(20);
+  }
+  const res = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: id }));
+  const [head, ...data] = res.ResultSet?.Rows ?? [];
+  const names = (head?.Data ?? []).map((c) => c.VarCharValue ?? '');
+  return data.map((r) => Object.fromEntries(names.map((n, i) => [n, r.Data?.[i]?.VarCharValue ?? null])));
+}
