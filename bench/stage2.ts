@@ -52,7 +52,7 @@ async function writeInput(path: string, records: number): Promise<void> {
 async function bundleChild(dir: string): Promise<string> {
   const outfile = join(dir, 'stage2-child.js');
   const lambdaOptions = JSON.parse(readFileSync(join(__dirname, '..', 'scripts', 'lambda-esbuild.json'), 'utf8')) as BuildOptions;
-  await build({ ...lambdaOptions, entryPoints: [join(__dirname, 'stage2-child.ts')], outfile });
+  await build({ ...lambdaOptions, absWorkingDir: join(__dirname, '..'), entryPoints: [join(__dirname, 'stage2-child.ts')], outfile });
   return outfile;
 }
 

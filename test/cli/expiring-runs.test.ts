@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { cli, cliAsync, fingerprint, SHIPPED, tempDir } from './cli-helpers';
 import { EXPIRING_MANIFEST } from '../../cli/commands/expiring';
 import { LocalS3 } from '../../local/s3';
-import { record } from '../runtime/stage2-helpers';
+import { record } from '../support/facility-record';
 
 let work: string;
 beforeAll(() => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { EXPIRING_MANIFEST, run } from '../../cli/commands/expiring';
-import { record } from '../runtime/stage2-helpers';
+import { record } from '../support/facility-record';
 
 let dir: string;
 let out: string[];

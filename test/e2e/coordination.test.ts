@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { LocalRunOptions, LocalRunResult, runLocalPipeline } from '../../local/orchestrator/index';
-import { record } from '../runtime/stage2-helpers';
+import { record } from '../support/facility-record';
 
 const D = '2025-08-10';
 const STATES = ['TX', 'CA', 'NY', 'FL', 'WA'];
