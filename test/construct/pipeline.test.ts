@@ -80,7 +80,7 @@ describe('storage', () => {
     expect(pipeline.accessLogsBucket).toBeDefined();
   });
 
-  test('prefixes default to the contract's layout (docs/contract.md §3)', () => {
+  test("prefixes default to the contract's layout (docs/contract.md §3)", () => {
     expect([pipeline.rawPrefix, pipeline.validatedPrefix, pipeline.expiringPrefix, pipeline.quarantinePrefix,
       pipeline.curatedPrefix, pipeline.resultsPrefix, pipeline.productionPrefix, pipeline.athenaResultsPrefix]).toEqual([
       'data/batch/', 'validated/', 'expiring/', 'quarantine/', 'curated/facility_metrics/', 'results/state_counts/',
