@@ -148,14 +148,12 @@ export class AccreditationPipeline extends Construct {
     // Catalog and query engine.
     const catalog = createCatalog(this, { databaseName, bucketName: bucket.bucketName, prefixes: p });
     [this.database, this.validatedTable, this.curatedTable] = [catalog.database, catalog.validatedTable, catalog.curatedTable];
-    const workGroup = createWorkGroup(this, {
-      workGroupName, outputLocation: this.athenaOutputLocation, key, bytesScannedCutoffPerQuery: settings.bytesScannedCutoffPerQuery,
-    });
+    const workGroup = createWorkGroup(this, settings, { outputLocation: this.athenaOutputLocation, key });
     this.workGroup = workGroup;
 
     // The three functions, the alert topic, and the state machine that runs the one and alerts the other.
     const functions = createFunctions(this, settings, { data: this.data, outputLocation: this.athenaOutputLocation, workGroup });
-    [this.processorFunction, this.queryFunction, this.publishFunction] = [functions.processorFunction, functions.queryFunction, functions.publishFunction];
+    ({ processorFunction: this.processorFunction, queryFunction: this.queryFunction, publishFunction: this.publishFunction } = functions);
     const alertTopic = createAlertTopic(this, settings, key, props.alertTopic);
     const { stateMachine, stateMachineLogGroup } = createStateMachine(this, settings, key, { ...functions, alertTopic });
     grantAlertKey(stateMachine, key, props.alertTopic);

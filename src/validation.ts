@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import type { PrefixName } from './contract';
 
 /** The S3 prefixes of the pipeline, each ending in '/'. */
 export interface PipelinePrefixes {
@@ -12,8 +13,8 @@ export interface PipelinePrefixes {
   readonly athenaResults: string;
 }
 
-/** Prop names of the prefixes, for error messages. */
-export const PREFIX_PROP_NAMES: Record<keyof PipelinePrefixes, string> = {
+/** The prop (and contract name) of each prefix: its default in the contract, its name in error messages. */
+export const PREFIX_PROP_NAMES: Readonly<Record<keyof PipelinePrefixes, PrefixName>> = {
   raw: 'rawPrefix',
   validated: 'validatedPrefix',
   expiring: 'expiringPrefix',

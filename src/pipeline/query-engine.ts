@@ -2,16 +2,15 @@ import { Aws, RemovalPolicy } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
+import type { PipelineSettings } from './settings';
 
 /**
  * The Athena workgroup: engine v3, enforced configuration, KMS-encrypted results at `outputLocation`, a
  * per-query scan cutoff. Always deleted with the stack (fixed name, no data: README, "Removal").
  */
-export function createWorkGroup(scope: Construct, opts: {
-  workGroupName: string; outputLocation: string; key: kms.IKey; bytesScannedCutoffPerQuery: number;
-}): athena.CfnWorkGroup {
+export function createWorkGroup(scope: Construct, settings: PipelineSettings, opts: { outputLocation: string; key: kms.IKey }): athena.CfnWorkGroup {
   const workGroup = new athena.CfnWorkGroup(scope, 'WorkGroup', {
-    name: opts.workGroupName,
+    name: settings.workGroupName,
     description: 'medlaunch-elt: Stage 1 extract and Stage 3 state counts',
     state: 'ENABLED',
     // DeleteWorkGroup refuses a workgroup that holds query executions unless it is recursive (Athena API
@@ -22,7 +21,7 @@ export function createWorkGroup(scope: Construct, opts: {
       enforceWorkGroupConfiguration: true,
       publishCloudWatchMetricsEnabled: true,
       requesterPaysEnabled: false,
-      bytesScannedCutoffPerQuery: opts.bytesScannedCutoffPerQuery,
+      bytesScannedCutoffPerQuery: settings.bytesScannedCutoffPerQuery,
       resultConfiguration: {
         outputLocation: opts.outputLocation,
         encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: opts.key.keyArn },

@@ -3,9 +3,9 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DurationSetting, DURATION_PROPS, FIXED, INTEGER_PROPS, PROP_DEFAULTS } from './defaults';
 import type { AccreditationPipelineProps } from '../accreditation-pipeline-props';
-import { DEFAULT_PREFIXES, EXPIRY_MONTHS } from '../contract';
+import { DEFAULT_PREFIXES, EXPIRY_MONTHS, PrefixName } from '../contract';
 import {
-  PipelinePrefixes, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validatePrefixes,
+  PREFIX_PROP_NAMES, PipelinePrefixes, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validatePrefixes,
   validateWorkGroupName,
 } from '../validation';
 
@@ -70,18 +70,11 @@ function checkCombinations(props: AccreditationPipelineProps, removalPolicy: Rem
   }
 }
 
-/** The S3 prefixes: each prop or its contract default. */
+/** The S3 prefixes: each prop or its contract default, checked. */
 function resolvePrefixes(props: AccreditationPipelineProps): PipelinePrefixes {
-  const prefixes: PipelinePrefixes = {
-    raw: props.rawPrefix ?? DEFAULT_PREFIXES.rawPrefix,
-    validated: props.validatedPrefix ?? DEFAULT_PREFIXES.validatedPrefix,
-    expiring: props.expiringPrefix ?? DEFAULT_PREFIXES.expiringPrefix,
-    quarantine: props.quarantinePrefix ?? DEFAULT_PREFIXES.quarantinePrefix,
-    curated: props.curatedPrefix ?? DEFAULT_PREFIXES.curatedPrefix,
-    results: props.resultsPrefix ?? DEFAULT_PREFIXES.resultsPrefix,
-    production: props.productionPrefix ?? DEFAULT_PREFIXES.productionPrefix,
-    athenaResults: props.athenaResultsPrefix ?? DEFAULT_PREFIXES.athenaResultsPrefix,
-  };
+  const entries = Object.entries(PREFIX_PROP_NAMES) as [keyof PipelinePrefixes, PrefixName][];
+  const prefixes = {} as Record<keyof PipelinePrefixes, string>;
+  for (const [area, prop] of entries) prefixes[area] = props[prop] ?? DEFAULT_PREFIXES[prop];
   validatePrefixes(prefixes);
   return prefixes;
 }
