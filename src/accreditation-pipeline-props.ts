@@ -156,7 +156,7 @@ export interface AccreditationPipelineProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * Log level of the Lambda functions (`POWERTOOLS_LOG_LEVEL`): DEBUG, INFO, WARN or ERROR.
+   * Log level of the Lambda functions (`POWERTOOLS_LOG_LEVEL`): DEBUG, INFO, WARN, ERROR or SILENT.
    *
    * @default 'INFO'
    */

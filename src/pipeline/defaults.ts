@@ -41,6 +41,9 @@ export const PROP_DEFAULTS = {
   lambdaLogLevel: 'INFO',
 } as const;
 
+/** The Powertools log levels `lambdaLogLevel` accepts. */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
+
 /** Integer props. */
 export const INTEGER_PROPS = {
   maxQueryPolls: { default: 40, min: 1, max: 1000 },

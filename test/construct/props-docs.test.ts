@@ -3,7 +3,7 @@ import { join } from 'path';
 import { Duration } from 'aws-cdk-lib';
 import * as ts from 'typescript';
 import { DEFAULT_PREFIXES, EXPIRY_MONTHS } from '../../src/contract';
-import { DURATION_PROPS, INTEGER_PROPS } from '../../src/pipeline/defaults';
+import { DURATION_PROPS, INTEGER_PROPS, LOG_LEVELS, PROP_DEFAULTS } from '../../src/pipeline/defaults';
 
 /**
  * The props' TSDoc (and so API.md) states the defaults and ranges in words; these tests read the props source and
@@ -61,6 +61,19 @@ describe('props docs agree with the contract and the defaults', () => {
     expect(docs.get('maxQueryPolls')?.text).toContain(`integer from ${INTEGER_PROPS.maxQueryPolls.min} to ${INTEGER_PROPS.maxQueryPolls.max}`);
     expect(docs.get('processorMemorySize')?.default).toBe(String(INTEGER_PROPS.processorMemorySize.default));
     expect(docs.get('bytesScannedCutoffPerQuery')?.default).toContain(`(${INTEGER_PROPS.bytesScannedCutoffPerQuery.default})`);
+  });
+
+  test('the ranges stated in words are the ranges the construct checks', () => {
+    const { processorTimeout, snapshotQuietPeriod } = DURATION_PROPS;
+    expect(docs.get('processorTimeout')?.text).toContain(`at most ${processorTimeout.max / 60} minutes`);
+    expect(docs.get('snapshotQuietPeriod')?.text).toContain(`From ${snapshotQuietPeriod.min} second to ${snapshotQuietPeriod.max / 3600} hour`);
+    expect(docs.get('bytesScannedCutoffPerQuery')?.text).toContain(`at least ${INTEGER_PROPS.bytesScannedCutoffPerQuery.min / 1_000_000} MB`);
+  });
+
+  test('lambdaLogLevel: @default and the levels it lists are the ones the construct accepts', () => {
+    const doc = docs.get('lambdaLogLevel')!;
+    expect(doc.default).toBe(`'${PROP_DEFAULTS.lambdaLogLevel}'`);
+    expect(doc.text).toContain(`${LOG_LEVELS.slice(0, -1).join(', ')} or ${LOG_LEVELS[LOG_LEVELS.length - 1]}`);
   });
 
   test.each(Object.entries(DURATION_PROPS))('%s: @default is the construct default', (prop, setting) => {
