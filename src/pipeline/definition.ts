@@ -6,6 +6,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { PipelineFunctions } from './functions';
 import type { PipelineSettings } from './settings';
+import { QUERY_NAMES, TICKET_OPERATIONS } from '../contract';
 
 /** Errors of a Lambda invocation that are worth retrying (docs/design.md). */
 const TRANSIENT_LAMBDA_ERRORS = [
@@ -30,14 +31,29 @@ export interface DefinitionTargets extends PipelineFunctions {
   readonly alertTopic: sns.ITopic;
 }
 
-/**
- * The state machine's definition (docs/design.md, "Handlers and the state machine"): Stage 2 on the object, the
- * snapshot ticket, Stage 1 and Stage 3 in parallel, Stage 4, and NotifyFailure on any error. The states are
- * created in `scope` (their construct ids are the state names).
- */
-export function buildDefinition(scope: Construct, settings: PipelineSettings, targets: DefinitionTargets): sfn.IChainable {
-  const { processorTimeout, queryTimeout, queryPollInterval: pollInterval, maxQueryPolls: maxPolls, snapshotQuietPeriod: quietPeriod } = settings;
-  const retryTransient = (task: tasks.LambdaInvoke) => task.addRetry({
+/** The output fields of a Lambda task (JSONPath). */
+interface TaskOutput {
+  readonly resultSelector?: Record<string, unknown>;
+  readonly resultPath?: string;
+  readonly outputPath?: string;
+}
+
+/** Time a Lambda task waits beyond the function's timeout before Step Functions times it out. */
+const TASK_TIMEOUT_SLACK = Duration.seconds(60);
+
+/** A synchronous Lambda task with the retries of every task: transient errors, then a bounded retry of timeouts. */
+function lambdaTask(scope: Construct, stateId: string, fn: lambda.IFunction, payload: sfn.TaskInput, timeout: Duration,
+  comment: string, output: TaskOutput): tasks.LambdaInvoke {
+  const task = new tasks.LambdaInvoke(scope, stateId, {
+    lambdaFunction: fn,
+    payload,
+    comment,
+    retryOnServiceExceptions: false,
+    payloadResponseOnly: false,
+    taskTimeout: sfn.Timeout.duration(timeout.plus(TASK_TIMEOUT_SLACK)),
+    ...output,
+  });
+  task.addRetry({
     errors: TRANSIENT_LAMBDA_ERRORS,
     interval: Duration.seconds(2),
     maxAttempts: 6,
@@ -53,27 +69,18 @@ export function buildDefinition(scope: Construct, settings: PipelineSettings, ta
     backoffRate: 2,
     jitterStrategy: sfn.JitterType.FULL,
   });
-  const slack = Duration.seconds(60);
-  const invoke = (stateId: string, fn: lambda.IFunction, payload: sfn.TaskInput, timeout: Duration, comment: string,
-    output: { resultSelector?: Record<string, unknown>; resultPath?: string; outputPath?: string }) => {
-    const task = new tasks.LambdaInvoke(scope, stateId, {
-      lambdaFunction: fn,
-      payload,
-      comment,
-      retryOnServiceExceptions: false,
-      payloadResponseOnly: false,
-      taskTimeout: sfn.Timeout.duration(timeout.plus(slack)),
-      ...output,
-    });
-    retryTransient(task);
-    return task;
-  };
+  return task;
+}
 
-  // Failure path: every Catch puts {Error, Cause} at $.error; $.object names the object.
+/**
+ * The failure path: NotifyFailure publishes the alert, then the execution fails with the error at `$.error`
+ * (every Catch puts {Error, Cause} there; `$.object` names the object). Returns NotifyFailure.
+ */
+function failurePath(scope: Construct, alertTopic: sns.ITopic): tasks.SnsPublish {
   const failed = new sfn.Fail(scope, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
   const notify = new tasks.SnsPublish(scope, 'NotifyFailure', {
     comment: 'Alert: which execution failed, on which object, with which error',
-    topic: targets.alertTopic,
+    topic: alertTopic,
     subject: 'medlaunch-elt: a pipeline execution failed',
     message: sfn.TaskInput.fromObject({
       execution: sfn.JsonPath.executionId,
@@ -106,6 +113,43 @@ export function buildDefinition(scope: Construct, settings: PipelineSettings, ta
   });
   notify.addCatch(alertNotDelivered, { errors: ['States.ALL'], resultPath: '$.alertError' });
   notify.next(failed);
+  return notify;
+}
+
+/** One query of the refresh (Stage 1 or Stage 3): start it, then poll it until done, at most `maxQueryPolls` calls. */
+function queryBranch(scope: Construct, settings: PipelineSettings, queryFunction: lambda.IFunction, name: string, query: string,
+  label: string): sfn.IChainable {
+  const start = lambdaTask(scope, `Start${name}`, queryFunction, sfn.TaskInput.fromObject({
+    query,
+    'bucket.$': '$.snapshot.bucket',
+    'key.$': '$.snapshot.key',
+    'snapshotDate.$': '$.snapshot.snapshotDate',
+    'asOf.$': '$.options.asOf',
+    'polls': 0,
+  }), settings.queryTimeout, `Start the ${label} query`, { outputPath: '$.Payload' });
+  const poll = lambdaTask(scope, `Poll${name}`, queryFunction, sfn.TaskInput.fromJsonPathAt('$'), settings.queryTimeout,
+    `Check the ${label} query again (the QueryStatus carries queryExecutionId and polls)`, { outputPath: '$.Payload' });
+  const wait = new sfn.Wait(scope, `WaitFor${name}`, { time: sfn.WaitTime.duration(settings.queryPollInterval) });
+  const tooMany = new sfn.Fail(scope, `${name}PollLimitExceeded`, {
+    error: 'QueryPollLimitExceeded',
+    cause: `the ${label} query did not finish within ${settings.maxQueryPolls} calls of the query runner`,
+  });
+  const ready = new sfn.Succeed(scope, `${name}Ready`);
+  const isDone = new sfn.Choice(scope, `Is${name}Done`)
+    .when(sfn.Condition.booleanEquals('$.done', true), ready)
+    .when(sfn.Condition.numberGreaterThanEquals('$.polls', settings.maxQueryPolls), tooMany)
+    .otherwise(wait.next(poll));
+  poll.next(isDone);
+  return start.next(isDone);
+}
+
+/**
+ * The state machine's definition (docs/design.md, "Handlers and the state machine"): Stage 2 on the object, the
+ * snapshot ticket, Stage 1 and Stage 3 in parallel, Stage 4, and NotifyFailure on any error. The states are
+ * created in `scope` (their construct ids are the state names).
+ */
+export function buildDefinition(scope: Construct, settings: PipelineSettings, targets: DefinitionTargets): sfn.IChainable {
+  const notify = failurePath(scope, targets.alertTopic);
 
   // 0. Only S3 "Object Created" / "Object Deleted" events (as the rule sends them) and manual {bucket, key} starts.
   const reject = new sfn.Pass(scope, 'RejectInput', {
@@ -142,70 +186,46 @@ export function buildDefinition(scope: Construct, settings: PipelineSettings, ta
   const catchLater = (state: tasks.LambdaInvoke | sfn.Parallel) => state.addCatch(alertWhich, { errors: ['States.ALL'], resultPath: '$.laterError' });
 
   // 1. Stage 2 on the object: validate a created one, remove the outputs of a deleted one (the handler dispatches).
-  const processObject = invoke('ProcessObject', targets.processorFunction,
+  const processObject = lambdaTask(scope, 'ProcessObject', targets.processorFunction,
     sfn.TaskInput.fromJsonPathAt('$'),
-    processorTimeout, 'Stage 2: validate the file (write validated/expiring/quarantine), or remove the outputs of a deleted file',
+    settings.processorTimeout, 'Stage 2: validate the file (write validated/expiring/quarantine), or remove the outputs of a deleted file',
     { resultSelector: { 'summary.$': '$.Payload' }, resultPath: '$.process' });
 
   // 2. The snapshot's ticket (docs/runtime.md, "Coordinating a snapshot's files"): written after Stage 2 (also when
   // Stage 2 failed: a failed file never holds its snapshot back), read back after the quiet period. Only the
   // execution it then names refreshes the snapshot; the others end superseded.
-  const ticketPayload = (op: 'claim' | 'check') => sfn.TaskInput.fromObject({
+  const ticketPayload = (op: string) => sfn.TaskInput.fromObject({
     'coordination': op,
     'bucket.$': '$.object.bucket',
     'object.$': '$.object.key',
     'execution.$': '$$.Execution.Id',
   });
-  const claim = invoke('ClaimSnapshot', targets.processorFunction, ticketPayload('claim'), Duration.seconds(30),
+  const claim = lambdaTask(scope, 'ClaimSnapshot', targets.processorFunction, ticketPayload(TICKET_OPERATIONS.claim), Duration.seconds(30),
     'Write the snapshot ticket naming this execution (one PutObject)',
     { resultSelector: { 'bucket.$': '$.Payload.bucket', 'key.$': '$.Payload.object', 'snapshotDate.$': '$.Payload.snapshotDate' }, resultPath: '$.snapshot' });
   catchLater(claim);
   processObject.addCatch(claim, { errors: ['States.ALL'], resultPath: '$.error' });
   const quiet = new sfn.Wait(scope, 'WaitQuietPeriod', {
     comment: 'Let the snapshot\'s other files finish: a later file\'s execution takes the ticket over',
-    time: sfn.WaitTime.duration(quietPeriod),
+    time: sfn.WaitTime.duration(settings.snapshotQuietPeriod),
   });
-  const readTicket = invoke('ReadTicket', targets.processorFunction, ticketPayload('check'), Duration.seconds(30),
+  const readTicket = lambdaTask(scope, 'ReadTicket', targets.processorFunction, ticketPayload(TICKET_OPERATIONS.check), Duration.seconds(30),
     'Read the snapshot ticket back (one GetObject): does it still name this execution?',
     { resultSelector: { 'latest.$': '$.Payload.latest', 'ticket.$': '$.Payload' }, resultPath: '$.ticket' });
   catchLater(readTicket);
 
   // 3. Stage 1 and Stage 3 for the snapshot, each a start/poll loop with a cap.
-  const queryBranch = (name: string, query: string, label: string) => {
-    const start = invoke(`Start${name}`, targets.queryFunction, sfn.TaskInput.fromObject({
-      query,
-      'bucket.$': '$.snapshot.bucket',
-      'key.$': '$.snapshot.key',
-      'snapshotDate.$': '$.snapshot.snapshotDate',
-      'asOf.$': '$.options.asOf',
-      'polls': 0,
-    }), queryTimeout, `Start the ${label} query`, { outputPath: '$.Payload' });
-    const poll = invoke(`Poll${name}`, targets.queryFunction, sfn.TaskInput.fromJsonPathAt('$'), queryTimeout,
-      `Check the ${label} query again (the QueryStatus carries queryExecutionId and polls)`, { outputPath: '$.Payload' });
-    const wait = new sfn.Wait(scope, `WaitFor${name}`, { time: sfn.WaitTime.duration(pollInterval) });
-    const tooMany = new sfn.Fail(scope, `${name}PollLimitExceeded`, {
-      error: 'QueryPollLimitExceeded',
-      cause: `the ${label} query did not finish within ${maxPolls} calls of the query runner`,
-    });
-    const ready = new sfn.Succeed(scope, `${name}Ready`);
-    const isDone = new sfn.Choice(scope, `Is${name}Done`)
-      .when(sfn.Condition.booleanEquals('$.done', true), ready)
-      .when(sfn.Condition.numberGreaterThanEquals('$.polls', maxPolls), tooMany)
-      .otherwise(wait.next(poll));
-    poll.next(isDone);
-    return start.next(isDone);
-  };
   const refresh = new sfn.Parallel(scope, 'RefreshSnapshot', {
     comment: 'Stage 1 (facility extract) and Stage 3 (state counts) for the snapshot of the object',
     resultSelector: { 'extract.$': '$[0]', 'stateCounts.$': '$[1]' },
     resultPath: '$.refresh',
   })
-    .branch(queryBranch('Extract', 'facility_extract', 'Stage 1 facility extract'))
-    .branch(queryBranch('StateCounts', 'state_counts', 'Stage 3 state counts'));
+    .branch(queryBranch(scope, settings, targets.queryFunction, 'Extract', QUERY_NAMES.facilityExtract, 'Stage 1 facility extract'))
+    .branch(queryBranch(scope, settings, targets.queryFunction, 'StateCounts', QUERY_NAMES.stateCounts, 'Stage 3 state counts'));
   catchLater(refresh);
 
   // 4. Stage 4.
-  const publish = invoke('PublishResults', targets.publishFunction, sfn.TaskInput.fromObject({
+  const publish = lambdaTask(scope, 'PublishResults', targets.publishFunction, sfn.TaskInput.fromObject({
     'bucket.$': '$.snapshot.bucket',
     'snapshotDate.$': '$.snapshot.snapshotDate',
     'results.$': '$.refresh.stateCounts',
