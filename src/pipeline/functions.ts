@@ -1,6 +1,7 @@
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type * as athena from 'aws-cdk-lib/aws-athena';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -45,7 +46,7 @@ function sharedEnvironment(settings: PipelineSettings, data: PipelineData, outpu
 }
 
 /** One function with its own KMS-encrypted log group and a role that writes only to that log group. */
-function createFunction(scope: Construct, settings: PipelineSettings, key: PipelineData['key'], fn: {
+function createFunction(scope: Construct, settings: PipelineSettings, key: kms.IKey, fn: {
   id: string; asset: LambdaAssetName; description: string; timeout: Duration; memorySize: number; environment: Record<string, string>;
 }): lambda.Function {
   const logGroup = new logs.LogGroup(scope, `${fn.id}Logs`, {

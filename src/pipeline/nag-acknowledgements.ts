@@ -17,7 +17,7 @@ export interface AcknowledgedResources extends PipelineFunctions {
 
 /**
  * cdk-nag (AwsSolutions, HIPAA Security) findings that are deliberate, each recorded on its one
- * resource with the reason (listed in docs/construct.md, "Compliance"). `scope` is the pipeline.
+ * resource with the reason (listed in the README, "Compliance (cdk-nag)"). `scope` is the pipeline.
  */
 export function acknowledgeNagFindings(scope: Construct, settings: PipelineSettings, resources: AcknowledgedResources): void {
   const hasReservedConcurrency = settings.reservedConcurrentExecutions !== undefined;

@@ -1,9 +1,9 @@
 import { Aws, Fn, Names } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { DefinitionTargets, buildDefinition } from './definition';
-import type { PipelineData } from './grants';
 import type { PipelineSettings } from './settings';
 
 /** The state machine and its log group. */
@@ -13,7 +13,7 @@ export interface PipelineStateMachine {
 }
 
 /** The Standard state machine (JSONPath, X-Ray, logging ALL to its own KMS-encrypted log group). */
-export function createStateMachine(scope: Construct, settings: PipelineSettings, key: PipelineData['key'],
+export function createStateMachine(scope: Construct, settings: PipelineSettings, key: kms.IKey,
   targets: DefinitionTargets): PipelineStateMachine {
   // Under /aws/vendedlogs/ (Step Functions docs, "Avoiding CloudWatch Logs resource policy size restrictions"),
   // ending in the stack's id (a new UUID for every created stack): a log group RETAINed from a deleted stack never
