@@ -23,25 +23,18 @@ export interface AccreditationPipelineProps {
   readonly bucket?: s3.IBucket;
 
   /**
-   * The customer-managed KMS key for the data bucket (when the construct creates it), the Athena
-   * query results, the log groups, the SNS topic and the SQS dead-letter queue of the event rule. For an imported
-   * key, its key policy must allow the CloudWatch Logs, EventBridge and CloudWatch services to
-   * use it (the construct can only add those statements to a key it owns).
-   * When `bucket` carries its own key, this must be the same key.
+   * The customer-managed KMS key of the pipeline's data, Athena results, logs, topic and queue. When `bucket`
+   * carries its own key, this must be the same key. A key you bring needs key policy statements
+   * (docs/construct.md, "Bringing your own key").
    *
    * @default - the key of `bucket` when it has one, else a new key with yearly rotation
    */
   readonly encryptionKey?: kms.IKey;
 
   /**
-   * An existing SNS topic for failure alerts and alarm actions. Cannot be combined with
-   * `alarmEmails` (subscribe your own topic yourself).
-   *
-   * The topic is yours, so the construct does not change its policies: its topic policy must let
-   * `cloudwatch.amazonaws.com` call `sns:Publish` (scope it with `aws:SourceAccount` and an
-   * `aws:SourceArn` of `arn:aws:cloudwatch:<region>:<account>:alarm:<alarmNamePrefix>*`), and when it is
-   * KMS-encrypted, its key policy must give the same principal `kms:Decrypt` and `kms:GenerateDataKey*`.
-   * The state machine's role gets `sns:Publish` and the key grant itself.
+   * An existing SNS topic for failure alerts and alarm actions. Cannot be combined with `alarmEmails`
+   * (subscribe your own topic yourself). Its policies must let the construct's alarms publish
+   * (docs/construct.md, "Bringing your own alert topic").
    *
    * @default - a new KMS-encrypted topic that only accepts TLS requests
    */
@@ -55,11 +48,9 @@ export interface AccreditationPipelineProps {
   readonly alarmEmails?: string[];
 
   /**
-   * What happens to the stateful resources (buckets, key, log groups, state machine, rule DLQ)
-   * when they leave the stack: `RETAIN` or `DESTROY`. `DESTROY` also empties the buckets on
-   * deletion (autoDeleteObjects); it cannot be combined with an imported `bucket`. The Glue
-   * catalog and the Athena workgroup hold no data and have fixed names: they are always deleted
-   * (the workgroup with its query history), so the stack can be deleted and deployed again.
+   * What happens to the stateful resources (buckets, key, log groups, state machine, rule DLQ) when
+   * they leave the stack: `RETAIN` or `DESTROY`. `DESTROY` also empties the buckets and cannot be combined
+   * with an imported `bucket`. The catalog and the workgroup are always deleted (docs/construct.md, "Removal policy").
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -165,7 +156,7 @@ export interface AccreditationPipelineProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * Log level of the Lambda functions (`POWERTOOLS_LOG_LEVEL`): DEBUG, INFO, WARN or ERROR.
+   * Log level of the Lambda functions (`POWERTOOLS_LOG_LEVEL`): DEBUG, INFO, WARN, ERROR or SILENT.
    *
    * @default 'INFO'
    */
@@ -216,12 +207,9 @@ export interface AccreditationPipelineProps {
   readonly maxQueryPolls?: number;
 
   /**
-   * How long an execution waits, after writing its snapshot's ticket, before it reads the ticket
-   * back. The execution the ticket then names refreshes the snapshot (extract, state counts,
-   * publish); every other one ends superseded, because a later file's execution refreshes the
-   * snapshot after it (docs/runtime.md, "Coordinating a snapshot's files"). Longer: fewer refreshes
-   * when a snapshot's files arrive spread out; shorter: results sooner. Results are the same either
-   * way. From 1 second to 1 hour, shorter than `stateMachineTimeout`.
+   * How long an execution waits, after writing its snapshot's ticket, before it reads the ticket back
+   * and refreshes the snapshot if the ticket still names it. From 1 second to 1 hour, shorter than
+   * `stateMachineTimeout` (docs/construct.md, "Snapshot quiet period").
    *
    * @default Duration.seconds(30)
    */

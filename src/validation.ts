@@ -1,4 +1,6 @@
 import { Token } from 'aws-cdk-lib';
+import type { PrefixName } from './contract';
+import { LOG_LEVELS } from './pipeline/defaults';
 
 /** The S3 prefixes of the pipeline, each ending in '/'. */
 export interface PipelinePrefixes {
@@ -12,8 +14,8 @@ export interface PipelinePrefixes {
   readonly athenaResults: string;
 }
 
-/** Prop names of the prefixes, for error messages. */
-export const PREFIX_PROP_NAMES: Record<keyof PipelinePrefixes, string> = {
+/** The prop (and contract name) of each prefix: its default in the contract, its name in error messages. */
+export const PREFIX_PROP_NAMES: Readonly<Record<keyof PipelinePrefixes, PrefixName>> = {
   raw: 'rawPrefix',
   validated: 'validatedPrefix',
   expiring: 'expiringPrefix',
@@ -83,11 +85,9 @@ export function validateWorkGroupName(name: string): string {
   return name;
 }
 
-const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'];
-
 /** Powertools log level. */
 export function validateLogLevel(level: string): string {
-  if (!LOG_LEVELS.includes(level)) throw new Error(`lambdaLogLevel must be one of ${LOG_LEVELS.join(', ')} (got '${level}')`);
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`lambdaLogLevel must be one of ${LOG_LEVELS.join(', ')} (got '${level}')`);
   return level;
 }
 

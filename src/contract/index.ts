@@ -76,6 +76,15 @@ export const CURATED_COLUMNS: readonly ColumnDefinition[] = [
   { name: 'earliest_accreditation_expiry', type: 'date' },
 ];
 
+/**
+ * The queries the query runner runs, as the state machine names them in its payload (`{query}`) and as their SQL
+ * files are named (`lambda-src/sql/<name>.sql`).
+ */
+export const QUERY_NAMES = { facilityExtract: 'facility_extract', stateCounts: 'state_counts' } as const;
+
+/** The snapshot ticket operations the state machine asks of the validator (`{coordination}`; docs/runtime.md). */
+export const TICKET_OPERATIONS = { claim: 'claim', check: 'check' } as const;
+
 /** The expiry window in calendar months: the construct's `expiryMonths`, `EXPIRY_MONTHS` and the CLI's `--months`. */
 export const EXPIRY_MONTHS = { default: 6, min: 1, max: 120 } as const;
 

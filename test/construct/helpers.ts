@@ -52,3 +52,16 @@ export const maskAssetHashes = {
   test: (val: unknown): boolean => typeof val === 'string' && new RegExp(HASH_RE.source).test(val),
   serialize: (val: string): string => JSON.stringify(val.replace(HASH_RE, '[HASH REMOVED]')),
 };
+
+/** The statements of the IAM policy whose logical id starts with `policyLogicalIdPrefix`. */
+export function statementsOf(template: Template, policyLogicalIdPrefix: string): any[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  const entry = Object.entries(policies).find(([id]) => id.startsWith(policyLogicalIdPrefix));
+  if (!entry) throw new Error(`no policy ${policyLogicalIdPrefix}`);
+  return (entry[1] as any).Properties.PolicyDocument.Statement;
+}
+
+/** Every action of the statements. */
+export function actionsOf(statements: any[]): string[] {
+  return statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+}

@@ -1,9 +1,11 @@
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { ENV, synth } from './helpers';
+import { ENV, only, synth } from './helpers';
 import { AccreditationPipeline, AccreditationPipelineProps } from '../../src';
 
 function build(props: AccreditationPipelineProps | ((stack: Stack) => AccreditationPipelineProps)): () => void {
@@ -152,5 +154,32 @@ describe('grants', () => {
     expect(policies.Analyst).toContain('glue:GetTable');
     expect(policies.Analyst).toContain('/athena-results/*');
     expect(policies.Analyst).not.toContain('/production/');
+  });
+});
+
+describe('props reach every building block', () => {
+  test('custom prefixes reach the rule, tables, lifecycle and environment', () => {
+    const { template: t } = synth({ rawPrefix: 'in/', validatedPrefix: 'ok/', athenaResultsPrefix: 'aq/', expiryMonths: 3 });
+    expect(only(t, 'AWS::Events::Rule').props.EventPattern.detail.object.key).toEqual(expect.arrayContaining([{ wildcard: 'in/*.json.gz' }]));
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ RAW_PREFIX: 'in/', VALIDATED_PREFIX: 'ok/', EXPIRY_MONTHS: '3' }) } });
+    t.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'aq/' })]) } });
+  });
+
+  test('removalPolicy DESTROY deletes buckets (auto-delete), key, logs and the workgroup', () => {
+    const { template: t } = synth({ removalPolicy: RemovalPolicy.DESTROY });
+    t.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete' });
+    t.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    t.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: true });
+    for (const type of ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::SQS::Queue', 'AWS::Glue::Database', 'AWS::Glue::Table', 'AWS::Athena::WorkGroup']) {
+      for (const r of Object.values(t.findResources(type)) as any[]) expect(r.DeletionPolicy).toBe('Delete');
+    }
+  });
+
+  test('logRetention, databaseName and workGroupName', () => {
+    const { template: t } = synth({ logRetention: logs.RetentionDays.ONE_MONTH, databaseName: 'accreditation', workGroupName: 'acc-wg' });
+    t.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 4);
+    t.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'accreditation' } });
+    t.hasResourceProperties('AWS::Glue::Table', { DatabaseName: 'accreditation' });
+    t.hasResourceProperties('AWS::Athena::WorkGroup', { Name: 'acc-wg' });
   });
 });
