@@ -94,6 +94,7 @@ describe('deleted raw object', () => {
     `expiring/snapshot_date=${D}/part-1.jsonl`,
     `quarantine/snapshot_date=${D}/part-1.jsonl`,
     `quarantine/_failed/snapshot_date=${D}/part-1.json`,
+    `validated/_summaries/snapshot_date=${D}/part-1.json`,
   ];
 
   test('recognises the EventBridge "Object Deleted" event (both deletion types), nothing else', () => {
