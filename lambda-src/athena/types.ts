@@ -34,6 +34,12 @@ export interface QueryStatus extends QueryRequest {
   extractPrefix?: string;
   /** facility_extract: how many Parquet files this computation has in the partition (0 when not promoted). */
   extractFiles?: number;
+  /** SUCCEEDED: bytes the query scanned (GetQueryExecution `Statistics.DataScannedInBytes`). */
+  bytesScanned?: number;
+  /** SUCCEEDED: the engine's execution time in milliseconds (`Statistics.EngineExecutionTimeInMillis`). */
+  engineTimeMs?: number;
+  /** SUCCEEDED: ISO time the query completed (`Status.CompletionDateTime`). */
+  completedAt?: string;
 }
 
 /** The status of a query that SUCCEEDED: it has an id and a submission time. */
@@ -45,4 +51,6 @@ export interface PublishResult {
   reason: 'published' | 'stale';
   /** The production keys this call found holding (or wrote) the published results. */
   keys: string[];
+  /** How many of them this call wrote (0 when an earlier attempt already published them all). */
+  written?: number;
 }
