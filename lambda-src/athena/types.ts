@@ -51,6 +51,4 @@ export interface PublishResult {
   reason: 'published' | 'stale';
   /** The production keys this call found holding (or wrote) the published results. */
   keys: string[];
-  /** How many of them this call wrote (0 when an earlier attempt already published them all). */
-  written?: number;
 }
