@@ -41,10 +41,19 @@ export function reportKey(config: Pick<PipelineConfig, 'reportsPrefix' | 'asOfDa
   return stateCountsFolder(config.reportsPrefix, snapshotDate, asOf, config) + REPORT_FILE;
 }
 
+/** The whole body as UTF-8 (a summary or a state-counts document: small). */
+async function bodyText(body: unknown): Promise<string> {
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as Readable) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function getText(s3: S3Client, bucket: string, key: string): Promise<{ text: string; metadata: Record<string, string>; lastModified?: Date } | undefined> {
   try {
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const text = await (res.Body as Readable & { transformToString: () => Promise<string> }).transformToString();
+    const text = await bodyText(res.Body);
     return { text, metadata: res.Metadata ?? {}, lastModified: res.LastModified };
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -182,7 +191,8 @@ export async function writeRunReport(input: PublishInput, published: PublishOutc
   const cmp = stored ? compareWatermarks(stored, published.watermark) : -1;
   if (cmp > 0) return { key, outcome: 'stale' };
   if (cmp < 0) throw new TransientError(`s3://${bucket}/${countsKey} does not hold the computation just published; retry`);
-  const doc = JSON.parse(counts.text) as StateCountsDocument;
+  const doc = JSON.parse(counts.text) as Partial<StateCountsDocument>;
+  if (!Array.isArray(doc.state_counts)) throw new Error(`s3://${bucket}/${countsKey} has no state_counts list: not written by the state counts query`);
   const publishedAt = (counts.lastModified ?? new Date()).toISOString();
   const files = await readFileSummaries(deps, bucket, input.snapshotDate);
   const report = buildRunReport({

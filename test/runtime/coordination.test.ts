@@ -138,7 +138,7 @@ describe('deleted raw object', () => {
     s3Mock.on(GetObjectCommand).resolves({ Body: body('') as any, ETag: '"e"' });
     s3Mock.on(PutObjectCommand).resolves({});
     const summary = await removeDeletedObjectOutputs(opts);
-    expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(4);
+    expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(OUTPUTS.length);
     expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(1);
     expect(summary).not.toHaveProperty('deleted');
   });
