@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { RunContext } from '../../src/contract/observability';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { RunContext } from '../../src/contract/observability';
 import type { LoggerLike } from '../athena/client';
 import type { PublishResult, QueryStatus } from '../athena/types';
 import { asOfDate, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../count';

@@ -50,7 +50,13 @@ async function bodyText(body: unknown): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function getText(s3: S3Client, bucket: string, key: string): Promise<{ text: string; metadata: Record<string, string>; lastModified?: Date } | undefined> {
+interface Got {
+  readonly text: string;
+  readonly metadata: Record<string, string>;
+  readonly lastModified?: Date;
+}
+
+async function getText(s3: S3Client, bucket: string, key: string): Promise<Got | undefined> {
   try {
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const text = await bodyText(res.Body);

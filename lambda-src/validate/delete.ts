@@ -90,7 +90,13 @@ async function rawExists(client: S3Client, bucket: string, key: string): Promise
 export async function removeDeletedObjectOutputs(o: RemoveOutputsOptions): Promise<ProcessSummary | DeletedSummary> {
   const { snapshotDate, keys } = outputKeysOf(o.key, o.rawPrefix, o.prefixes);
   const reprocess = () => processS3Object({
-    client: o.client, bucket: o.bucket, key: o.key, rawPrefix: o.rawPrefix, prefixes: o.prefixes, months: o.months, asOf: o.asOf,
+    client: o.client,
+    bucket: o.bucket,
+    key: o.key,
+    rawPrefix: o.rawPrefix,
+    prefixes: o.prefixes,
+    months: o.months,
+    asOf: o.asOf,
     ...(o.executionArn ? { executionArn: o.executionArn } : {}),
   });
   if (await rawExists(o.client, o.bucket, o.key)) return reprocess();

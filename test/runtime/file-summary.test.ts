@@ -5,6 +5,7 @@
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PREFIXES } from './validate-helpers';
+import { NO_LOGGER } from '../../lambda-src/athena/client';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { fileSummaryKey } from '../../lambda-src/lib/keys';
 import { processS3Object } from '../../lambda-src/validate';
@@ -65,7 +66,7 @@ test('a processed object leaves its counts, reasons, version, execution and crea
   const before = Date.now();
   const result = await handleValidatorEvent(
     { bucket: BUCKET, key: KEY, run: { executionArn: ARN, startedAt: '2025-08-10T10:00:00.000Z' } },
-    { s3: c, config, logger: { info: () => undefined, warn: () => undefined } },
+    { s3: c, config, logger: NO_LOGGER },
   );
   expect(result).toMatchObject({ summaryKey: SUMMARY, reasons: { invalid_json: 2, negative_value: 1 } });
   const s = await summaryOf(c);

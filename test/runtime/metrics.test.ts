@@ -3,8 +3,8 @@
  * stdout, captured and checked for names, units, dimensions and values. The validator and publisher run as their
  * real handlers against the embedded S3 (through AWS_ENDPOINT_URL_S3, as in local mode).
  */
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { QueryExecution } from '@aws-sdk/client-athena';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { queryMetrics } from '../../lambda-src/athena/metrics';
 import { statisticsOf } from '../../lambda-src/athena/query-runner';
 import type { QueryStatus } from '../../lambda-src/athena/types';
@@ -17,7 +17,13 @@ import { record } from '../support/facility-record';
 import { useLocalS3 } from '../support/local-s3';
 
 type Handler = (event: unknown) => Promise<unknown>;
-type Emf = Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> } };
+interface CloudWatchMetrics {
+  readonly Namespace: string;
+  readonly Dimensions: string[][];
+  readonly Metrics: Array<{ Name: string; Unit: string }>;
+}
+type Emf = Record<string, unknown> & { _aws: { CloudWatchMetrics: CloudWatchMetrics[] } };
+type MetricLine = [name: string, unit: string, dimensions: string[], value: unknown, dimensionValues: Record<string, unknown>];
 
 const BUCKET = 'metrics';
 const D = '2025-08-10';
@@ -29,13 +35,19 @@ let c: S3Client;
 
 beforeAll(() => {
   process.env = {
-    ...ENV, DATA_BUCKET: BUCKET, PIPELINE_NAME: 'pipe-a', AWS_ENDPOINT_URL_S3: server().endpoint, AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    ...ENV,
+    DATA_BUCKET: BUCKET,
+    PIPELINE_NAME: 'pipe-a',
+    AWS_ENDPOINT_URL_S3: server().endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
   };
   for (const v of ['POWERTOOLS_DEV', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_METRICS_DISABLED', 'POWERTOOLS_SERVICE_NAME', 'AWS_PROFILE']) delete process.env[v];
   // The handlers create their clients at module scope: load them once the environment names the embedded S3.
-  validator = require('../../lambda-src/handlers/validator').handler;
-  publisher = require('../../lambda-src/handlers/publish-results').handler;
+  validator = jest.requireActual<{ handler: Handler }>('../../lambda-src/handlers/validator').handler;
+  publisher = jest.requireActual<{ handler: Handler }>('../../lambda-src/handlers/publish-results').handler;
   c = newClient();
 });
 afterAll(() => {
@@ -63,10 +75,10 @@ async function emf(fn: () => Promise<unknown>): Promise<{ blobs: Emf[]; result?:
 }
 
 /** name → [unit, dimension names, value] of every metric of the blobs. */
-function metricsOf(blobs: Emf[]): Array<[string, string, string[], unknown, Record<string, unknown>]> {
+function metricsOf(blobs: Emf[]): MetricLine[] {
   return blobs.flatMap((b) => b._aws.CloudWatchMetrics.flatMap((cw) => cw.Metrics.map((m) => {
     const dims = cw.Dimensions.flat();
-    return [m.Name, m.Unit, dims, b[m.Name], Object.fromEntries(dims.map((d) => [d, b[d]]))] as [string, string, string[], unknown, Record<string, unknown>];
+    return [m.Name, m.Unit, dims, b[m.Name], Object.fromEntries(dims.map((d) => [d, b[d]]))] as MetricLine;
   })));
 }
 
@@ -138,8 +150,15 @@ describe('the handler template', () => {
 
 describe('query runner', () => {
   const succeeded: QueryStatus = {
-    query: 'state_counts', bucket: BUCKET, snapshotDate: D, queryExecutionId: 'q-1', state: 'SUCCEEDED', done: true,
-    bytesScanned: 4096, engineTimeMs: 1234, completedAt: '2025-08-10T12:00:03.000Z',
+    query: 'state_counts',
+    bucket: BUCKET,
+    snapshotDate: D,
+    queryExecutionId: 'q-1',
+    state: 'SUCCEEDED',
+    done: true,
+    bytesScanned: 4096,
+    engineTimeMs: 1234,
+    completedAt: '2025-08-10T12:00:03.000Z',
   };
   const call = (run: () => Promise<QueryStatus>) => emf(() => lambdaHandler('query-runner', (_e, { metrics }) => queryMetrics(metrics, 'state_counts', run))({}));
 
@@ -184,7 +203,8 @@ describe('publisher', () => {
     await putIfNewer(c, { bucket: BUCKET, key: folder + STATE_COUNTS_CSV, body: stateCountsCsv(rows), contentType: 'text/csv', watermark: w });
     await putIfNewer(c, { bucket: BUCKET, key: folder + STATE_COUNTS_JSON, body: JSON.stringify({ state_counts: rows }), contentType: 'application/json', watermark: w });
     const payload = {
-      bucket: BUCKET, snapshotDate: P,
+      bucket: BUCKET,
+      snapshotDate: P,
       results: { query: 'state_counts', bucket: BUCKET, snapshotDate: P, queryExecutionId: 'q-9', submittedAt: w.submittedAt, state: 'SUCCEEDED', done: true },
     };
     const first = await emf(() => publisher(payload));

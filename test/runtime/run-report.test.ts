@@ -4,6 +4,7 @@
  * `<REPORTS_PREFIX>snapshot_date=<d>/report.json` with compare-and-swap on the computation's watermark.
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { NO_LOGGER } from '../../lambda-src/athena/client';
 import type { QueryStatus } from '../../lambda-src/athena/types';
 import { STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsCsv, type StateCountsDocument } from '../../lambda-src/count';
 import { loadConfig, type PipelineConfig } from '../../lambda-src/lib/config';
@@ -22,7 +23,7 @@ const D = '2025-08-31';
 const W1: Watermark = { submittedAt: '2025-08-31T12:00:01.000Z', queryExecutionId: 'q-0001' };
 const W2: Watermark = { submittedAt: '2025-08-31T12:05:00.000Z', queryExecutionId: 'q-0002' };
 const ARN = (n: string) => `arn:aws:states:us-east-1:123456789012:execution:Pipeline:${n}`;
-const quiet = { info: () => undefined, warn: () => undefined };
+const quiet = NO_LOGGER;
 
 const { newClient, emptyBucket } = useLocalS3(BUCKET, 'run-report');
 let c: S3Client;
@@ -59,14 +60,29 @@ async function stateCounts(w: Watermark, rows: Array<[string, number]>): Promise
 
 function status(w: Watermark, over: Partial<QueryStatus> = {}): QueryStatus {
   return {
-    query: 'state_counts', bucket: BUCKET, snapshotDate: D, asOf: D, queryExecutionId: w.queryExecutionId, submittedAt: w.submittedAt,
-    state: 'SUCCEEDED', done: true, ...over,
+    query: 'state_counts',
+    bucket: BUCKET,
+    snapshotDate: D,
+    asOf: D,
+    queryExecutionId: w.queryExecutionId,
+    submittedAt: w.submittedAt,
+    state: 'SUCCEEDED',
+    done: true,
+    ...over,
   };
 }
 
 const EXTRACT: QueryStatus = {
-  query: 'facility_extract', bucket: BUCKET, snapshotDate: D, queryExecutionId: 'x-1', submittedAt: '2025-08-31T11:59:00.000Z',
-  state: 'SUCCEEDED', done: true, bytesScanned: 2048, engineTimeMs: 1500, completedAt: '2025-08-31T11:59:02.000Z',
+  query: 'facility_extract',
+  bucket: BUCKET,
+  snapshotDate: D,
+  queryExecutionId: 'x-1',
+  submittedAt: '2025-08-31T11:59:00.000Z',
+  state: 'SUCCEEDED',
+  done: true,
+  bytesScanned: 2048,
+  engineTimeMs: 1500,
+  completedAt: '2025-08-31T11:59:02.000Z',
 };
 
 async function publish(input: PublishInput) {
@@ -186,15 +202,33 @@ test('the payload\'s extract and run are optional but checked when present', () 
 
 test('lag and rate edge cases: no creation time → no lag; nothing read → rate 0', () => {
   const f = (over: Partial<FileSummary>): FileSummary => ({
-    schemaVersion: 1, key: 'k', snapshotDate: D, asOf: D, read: 0, valid: 0, quarantined: 0, duplicates: 0, blankLines: 0, expiring: 0,
-    reasons: {}, validatedAt: '2025-08-31T10:00:00.000Z', ...over,
+    schemaVersion: 1,
+    key: 'k',
+    snapshotDate: D,
+    asOf: D,
+    read: 0,
+    valid: 0,
+    quarantined: 0,
+    duplicates: 0,
+    blankLines: 0,
+    expiring: 0,
+    reasons: {},
+    validatedAt: '2025-08-31T10:00:00.000Z',
+    ...over,
   });
   expect(publishLagSeconds('2025-08-31T10:00:00.000Z', [f({})])).toBeUndefined();
   expect(publishLagSeconds('2025-08-31T10:01:00.500Z', [f({ objectCreatedAt: '2025-08-31T10:00:00.000Z' }), f({ objectCreatedAt: '2025-08-31T09:00:00.000Z' })]))
     .toBe(60.5);
   const r = buildRunReport({
-    pipeline: 'p', input: { bucket: BUCKET, snapshotDate: D, results: status(W1) }, asOf: D, expiryMonths: 1, files: [f({})], stateCounts: [],
-    publishedAt: '2025-08-31T10:00:00.000Z', productionKeys: [], generatedAt: '2025-08-31T10:00:01.000Z',
+    pipeline: 'p',
+    input: { bucket: BUCKET, snapshotDate: D, results: status(W1) },
+    asOf: D,
+    expiryMonths: 1,
+    files: [f({})],
+    stateCounts: [],
+    publishedAt: '2025-08-31T10:00:00.000Z',
+    productionKeys: [],
+    generatedAt: '2025-08-31T10:00:01.000Z',
   });
   expect(r.totals.quarantineRate).toBe(0);
   expect(r.window).toEqual({ from: D, to: '2025-09-30' });
@@ -205,8 +239,18 @@ test('summaries are read with bounded concurrency, whatever their number', async
   const folder = `validated/_summaries/snapshot_date=${D}/`;
   for (let i = 0; i < 30; i++) {
     const s: FileSummary = {
-      schemaVersion: 1, key: `data/batch/${D}/f${String(i).padStart(2, '0')}.jsonl`, snapshotDate: D, asOf: D, read: 1, valid: 1,
-      quarantined: 0, duplicates: 0, blankLines: 0, expiring: 0, reasons: {}, validatedAt: '2025-08-31T10:00:00.000Z',
+      schemaVersion: 1,
+      key: `data/batch/${D}/f${String(i).padStart(2, '0')}.jsonl`,
+      snapshotDate: D,
+      asOf: D,
+      read: 1,
+      valid: 1,
+      quarantined: 0,
+      duplicates: 0,
+      blankLines: 0,
+      expiring: 0,
+      reasons: {},
+      validatedAt: '2025-08-31T10:00:00.000Z',
     };
     await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${folder}f${i}.json`, Body: JSON.stringify(s) }));
   }
