@@ -37,6 +37,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-athena@^3',
     '@aws-sdk/client-sns@^3',
     '@aws-lambda-powertools/logger@^2',
+    '@aws-lambda-powertools/metrics@^2',
     'ajv@^8',
     'json-schema-to-ts@^3',
     '@types/aws-lambda',

@@ -91,6 +91,17 @@ async function newerComputation(deps: RunnerDeps, key: string, execution: QueryE
   return compareWatermarks(current.watermark, ours) > 0 ? current.watermark.queryExecutionId : undefined;
 }
 
+/** What a finished query's GetQueryExecution says about its cost: bytes scanned, engine time, completion time. */
+export function statisticsOf(execution: QueryExecution): Pick<QueryStatus, 'bytesScanned' | 'engineTimeMs' | 'completedAt'> {
+  const stats = execution.Statistics;
+  const completed = execution.Status?.CompletionDateTime;
+  return {
+    ...(typeof stats?.DataScannedInBytes === 'number' ? { bytesScanned: stats.DataScannedInBytes } : {}),
+    ...(typeof stats?.EngineExecutionTimeInMillis === 'number' ? { engineTimeMs: stats.EngineExecutionTimeInMillis } : {}),
+    ...(completed instanceof Date && Number.isFinite(completed.getTime()) ? { completedAt: completed.toISOString() } : {}),
+  };
+}
+
 /**
  * Starts the query (or resumes the one named by `queryExecutionId`), waits while the time budget
  * allows and returns its QueryStatus: done:false with the id when the state machine should wait
@@ -170,7 +181,7 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
     const state = execution.Status!.State!;
     if (state === 'SUCCEEDED') {
       const status: SucceededStatus = {
-        ...req, queryExecutionId, state: 'SUCCEEDED', submittedAt: submittedAt(execution), done: true, polls, restarts,
+        ...req, queryExecutionId, state: 'SUCCEEDED', submittedAt: submittedAt(execution), done: true, polls, restarts, ...statisticsOf(execution),
       };
       const extra = await spec.onSucceeded(execution, status);
       logger.info('query succeeded', { queryExecutionId, ...extra });

@@ -34,6 +34,12 @@ export interface QueryStatus extends QueryRequest {
   extractPrefix?: string;
   /** facility_extract: how many Parquet files this computation has in the partition (0 when not promoted). */
   extractFiles?: number;
+  /** SUCCEEDED: bytes the query scanned (GetQueryExecution `Statistics.DataScannedInBytes`). */
+  bytesScanned?: number;
+  /** SUCCEEDED: the engine's execution time in milliseconds (`Statistics.EngineExecutionTimeInMillis`). */
+  engineTimeMs?: number;
+  /** SUCCEEDED: ISO time the query completed (`Status.CompletionDateTime`). */
+  completedAt?: string;
 }
 
 /** The status of a query that SUCCEEDED: it has an id and a submission time. */

@@ -10,4 +10,5 @@ import { handleValidatorEvent } from '../validate/dispatch';
 // outputs are written with a checksum S3 verifies.)
 const s3 = new S3Client({});
 
-export const handler = lambdaHandler('validator', (event, { config, logger }) => handleValidatorEvent(event, { s3, config, logger }));
+export const handler = lambdaHandler('validator', (event, { config, logger, metrics }) =>
+  handleValidatorEvent(event, { s3, config, logger, metrics }));

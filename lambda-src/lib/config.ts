@@ -2,6 +2,13 @@ import { ConfigError, InvalidEventError } from './errors';
 import {
   CURATED_TABLE, DEFAULT_PREFIXES, ENV, EXPIRY_MONTHS, PREFIX_ENV, PrefixName, QUERY_WAIT_SAFETY_MS, RUNTIME_FALLBACKS, VALIDATED_TABLE,
 } from '../../src/contract';
+import { DEFAULT_REPORTS_PREFIX, OBSERVABILITY_ENV } from '../../src/contract/observability';
+
+/**
+ * The pipeline name the metrics' `Pipeline` dimension and the run reports carry when PIPELINE_NAME is not set (the
+ * CLI, tests; the construct always sets it).
+ */
+export const DEFAULT_PIPELINE_NAME = 'medlaunch-elt';
 
 /**
  * The runtime configuration every handler reads from its environment. The variable names and defaults are the
@@ -17,6 +24,10 @@ export interface PipelineConfig {
   readonly resultsPrefix: string;
   readonly productionPrefix: string;
   readonly athenaResultsPrefix: string;
+  /** Where the publisher writes the run reports (`REPORTS_PREFIX`; docs/operability.md). */
+  readonly reportsPrefix: string;
+  /** The pipeline's name (`PIPELINE_NAME`): the metrics' `Pipeline` dimension and the reports' `pipeline`. */
+  readonly pipelineName: string;
   readonly glueDatabase: string;
   readonly validatedTable: string;
   readonly curatedTable: string;
@@ -28,8 +39,11 @@ export interface PipelineConfig {
 }
 
 function prefix(env: NodeJS.ProcessEnv, name: PrefixName): string {
-  const variable = PREFIX_ENV[name];
-  const v = (env[variable] ?? DEFAULT_PREFIXES[name]).trim();
+  return checkedPrefix(env, PREFIX_ENV[name], DEFAULT_PREFIXES[name]);
+}
+
+function checkedPrefix(env: NodeJS.ProcessEnv, variable: string, fallback: string): string {
+  const v = (env[variable] ?? fallback).trim();
   if (v === '' || v.startsWith('/') || !v.endsWith('/')) {
     throw new ConfigError(`${variable} must be a non-empty S3 prefix ending in '/' (got '${v}')`);
   }
@@ -49,6 +63,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { require
   if (asOf !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(asOf)) {
     throw new ConfigError(`${ENV.asOfDate} must be YYYY-MM-DD (got '${asOf}')`);
   }
+  const pipelineName = (env[OBSERVABILITY_ENV.pipelineName] ?? DEFAULT_PIPELINE_NAME).trim();
+  // A CloudWatch dimension value: 1 to 1024 characters.
+  if (pipelineName === '' || pipelineName.length > 1024) {
+    throw new ConfigError(`${OBSERVABILITY_ENV.pipelineName} must be 1 to 1024 characters (got '${pipelineName}')`);
+  }
   const safety = Number(env[ENV.queryWaitSafetyMs] ?? QUERY_WAIT_SAFETY_MS);
   return {
     bucket,
@@ -60,6 +79,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { require
     resultsPrefix: prefix(env, 'resultsPrefix'),
     productionPrefix: prefix(env, 'productionPrefix'),
     athenaResultsPrefix: prefix(env, 'athenaResultsPrefix'),
+    reportsPrefix: checkedPrefix(env, OBSERVABILITY_ENV.reportsPrefix, DEFAULT_REPORTS_PREFIX),
+    pipelineName,
     glueDatabase: env[ENV.glueDatabase] ?? RUNTIME_FALLBACKS.glueDatabase,
     validatedTable: env[ENV.validatedTable] ?? VALIDATED_TABLE,
     curatedTable: env[ENV.curatedTable] ?? CURATED_TABLE,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isCalendarDate } from './dates';
 import { InvalidEventError } from './errors';
 import { isDataFileKey, snapshotOutOfRange } from '../../src/contract';
+import { FILE_SUMMARIES_FOLDER } from '../../src/contract/observability';
 
 /** What a raw object's key says: the snapshot folder and the output stem. */
 export interface RawKeyInfo {
@@ -142,4 +143,17 @@ export function assertSnapshotDate(value: unknown, what = 'snapshot date'): stri
 export function assertSnapshotInRange(date: string, what: string, now: Date = new Date()): void {
   const reason = snapshotOutOfRange(date, now);
   if (reason !== undefined) throw new InvalidEventError(`${what}: ${reason}`);
+}
+
+/**
+ * Where Stage 2 leaves the summary of one raw object: `<VALIDATED_PREFIX>_summaries/snapshot_date=<d>/<stem>.json`
+ * (docs/operability.md). Outside every table partition, like the tickets under `_coordination/`.
+ */
+export function fileSummaryKey(validatedPrefix: string, snapshotDate: string, stem: string): string {
+  return `${fileSummariesFolder(validatedPrefix, snapshotDate)}${stem}.json`;
+}
+
+/** The folder of one snapshot's file summaries (what the publisher lists for the run report). */
+export function fileSummariesFolder(validatedPrefix: string, snapshotDate: string): string {
+  return `${validatedPrefix}${FILE_SUMMARIES_FOLDER}snapshot_date=${snapshotDate}/`;
 }

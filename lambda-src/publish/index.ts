@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { RunContext } from '../../src/contract/observability';
 import type { LoggerLike } from '../athena/client';
 import type { PublishResult, QueryStatus } from '../athena/types';
 import { asOfDate, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../count';
@@ -16,6 +17,23 @@ export interface PublishInput {
   readonly bucket: string;
   readonly snapshotDate: string;
   readonly results: QueryStatus;
+  /** The facility extract's QueryStatus (`$.refresh.extract`), for the run report; absent from older state machines. */
+  readonly extract?: QueryStatus;
+  /** The publishing execution (`$.run`), for the run report; absent from older state machines. */
+  readonly run?: RunContext;
+}
+
+/** What one publish did, for the run report and the metrics. */
+export interface PublishOutcome {
+  readonly result: PublishResult;
+  /** How many production files this call wrote (0 when an earlier attempt already published them all). */
+  readonly written: number;
+  /** The computation published (the results' watermark). */
+  readonly watermark: Watermark;
+  /** The as-of date of the published answer. */
+  readonly asOf: string;
+  /** The production folder of the answer (`<PRODUCTION_PREFIX>snapshot_date=<d>/[as_of=<a>/]`). */
+  readonly productionFolder: string;
 }
 
 export interface PublishDeps {
@@ -25,7 +43,25 @@ export interface PublishDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** Validates the publish-results payload `{bucket, snapshotDate, results: QueryStatus}`. */
+function optionalExtract(value: unknown): QueryStatus | undefined {
+  if (value === undefined || value === null) return undefined;
+  const x = value as Record<string, unknown>;
+  if (typeof value !== 'object' || x.query !== 'facility_extract' || typeof x.queryExecutionId !== 'string') {
+    throw new InvalidEventError('extract must be the facility extract\'s QueryStatus');
+  }
+  return value as QueryStatus;
+}
+
+function optionalRun(value: unknown): RunContext | undefined {
+  if (value === undefined || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  if (typeof value !== 'object' || typeof r.executionArn !== 'string' || r.executionArn === '' || typeof r.startedAt !== 'string') {
+    throw new InvalidEventError('run must be {executionArn, startedAt} (the state machine\'s $.run)');
+  }
+  return { executionArn: r.executionArn, startedAt: r.startedAt };
+}
+
+/** Validates the publish-results payload `{bucket, snapshotDate, results: QueryStatus, extract?, run?}`. */
 export function parsePublishInput(event: unknown, config: PipelineConfig): PublishInput {
   if (!event || typeof event !== 'object' || Array.isArray(event)) throw new InvalidEventError('publish input is not an object');
   const e = event as Record<string, unknown>;
@@ -41,7 +77,11 @@ export function parsePublishInput(event: unknown, config: PipelineConfig): Publi
   if (r.resultKeys !== undefined && (!Array.isArray(r.resultKeys) || r.resultKeys.some((k) => typeof k !== 'string'))) {
     throw new InvalidEventError('results.resultKeys must be a list of keys');
   }
-  return { bucket, snapshotDate: e.snapshotDate, results: r as unknown as QueryStatus };
+  const extract = optionalExtract(e.extract);
+  const run = optionalRun(e.run);
+  return {
+    bucket, snapshotDate: e.snapshotDate, results: r as unknown as QueryStatus, ...(extract ? { extract } : {}), ...(run ? { run } : {}),
+  };
 }
 
 interface Source {
@@ -73,6 +113,11 @@ async function headSource(s3: S3Client, bucket: string, key: string): Promise<So
  * An older computation never overwrites a newer one: that case returns `{published:false, reason:'stale'}`.
  */
 export async function publishResults(input: PublishInput, deps: PublishDeps): Promise<PublishResult> {
+  return (await publishComputation(input, deps)).result;
+}
+
+/** publishResults, also saying which computation it published and where (for the run report). */
+export async function publishComputation(input: PublishInput, deps: PublishDeps): Promise<PublishOutcome> {
   const { s3, config } = deps;
   const bucket = config.bucket || input.bucket;
   // The as-of date the results were computed for (Stage 3 sets it on its status): a non-default
@@ -103,6 +148,8 @@ export async function publishResults(input: PublishInput, deps: PublishDeps): Pr
   const published: string[] = [];
   const targets: string[] = [];
   let stale = false;
+  let written = 0;
+  const outcome = (result: PublishResult): PublishOutcome => ({ result, written, watermark, asOf, productionFolder });
   for (const source of sources) {
     const key = source.key;
     const target = productionFolder + key.slice(folder.length);
@@ -130,16 +177,17 @@ export async function publishResults(input: PublishInput, deps: PublishDeps): Pr
       stale = true;
       break;
     }
+    if (result.outcome === 'written') written++;
     published.push(target);
   }
-  if (stale) return { published: false, reason: 'stale', keys: published };
+  if (stale) return outcome({ published: false, reason: 'stale', keys: published });
   // Verify the unit: every production file holds this computation now. A newer publish that started
   // meanwhile owns the result (stale); anything else (a file deleted under us) is retried.
   for (const target of targets) {
     const now = await readCurrent(s3, bucket, target);
     const cmp = now.watermark ? compareWatermarks(now.watermark, watermark) : -1;
-    if (cmp > 0) return { published: false, reason: 'stale', keys: published };
+    if (cmp > 0) return outcome({ published: false, reason: 'stale', keys: published });
     if (cmp < 0) throw new TransientError(`s3://${bucket}/${target} does not hold computation ${formatWatermark(watermark)} after publishing; retry`);
   }
-  return { published: true, reason: 'published', keys: published };
+  return outcome({ published: true, reason: 'published', keys: published });
 }

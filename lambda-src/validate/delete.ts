@@ -6,7 +6,7 @@ import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { emptySummary, processS3Object, type ProcessSummary } from './index';
 import type { Stage2Prefixes } from './processor';
 import { classifyAwsError, InvalidEventError } from '../lib/errors';
-import { failureMarkerKey, parseRawKey, partitionKey } from '../lib/keys';
+import { failureMarkerKey, fileSummaryKey, parseRawKey, partitionKey } from '../lib/keys';
 import { headCurrent } from '../lib/watermark';
 
 /** One raw object named by an EventBridge "Object Deleted" event. */
@@ -46,9 +46,14 @@ export interface RemoveOutputsOptions {
   readonly prefixes: Stage2Prefixes;
   readonly months: number;
   readonly asOf?: string;
+  /** The execution handling the event (`$.run`): recorded in the summary when the object is processed again. */
+  readonly executionArn?: string;
 }
 
-/** The output keys Stage 2 writes for a raw key with a date folder: validated, expiring, quarantine, failure marker. */
+/**
+ * The output keys Stage 2 writes for a raw key with a date folder: validated, expiring, quarantine, failure marker,
+ * and the file summary.
+ */
 export function outputKeysOf(key: string, rawPrefix: string, prefixes: Stage2Prefixes): { snapshotDate: string; keys: string[] } {
   const info = parseRawKey(key, rawPrefix);
   if (info.snapshotDate === undefined) throw new InvalidEventError(`key '${key}' has no snapshot folder`);
@@ -61,6 +66,7 @@ export function outputKeysOf(key: string, rawPrefix: string, prefixes: Stage2Pre
       partitionKey(prefixes.expiring, d, file),
       partitionKey(prefixes.quarantine, d, file),
       failureMarkerKey(prefixes.quarantine, d, info.stem),
+      fileSummaryKey(prefixes.validated, d, info.stem),
     ],
   };
 }
@@ -76,7 +82,7 @@ async function rawExists(client: S3Client, bucket: string, key: string): Promise
  * 1. `HeadObject` the raw key: present (a re-upload after the delete, or a non-current version was
  *    deleted) → the current object's outputs stay; Stage 2 runs on it again (idempotent) so the
  *    summary describes what the key now holds.
- * 2. absent → `DeleteObject` each output key (validated, expiring, quarantine, failure marker).
+ * 2. absent → `DeleteObject` each output key (validated, expiring, quarantine, failure marker, file summary).
  * 3. `HeadObject` again: if a re-upload landed while step 2 ran, its Stage 2 outputs may just have
  *    been removed; Stage 2 runs on it again, restoring them. S3 is strongly consistent, so a
  *    re-upload whose Stage 2 finished before step 2 is visible to step 3.
@@ -84,7 +90,14 @@ async function rawExists(client: S3Client, bucket: string, key: string): Promise
 export async function removeDeletedObjectOutputs(o: RemoveOutputsOptions): Promise<ProcessSummary | DeletedSummary> {
   const { snapshotDate, keys } = outputKeysOf(o.key, o.rawPrefix, o.prefixes);
   const reprocess = () => processS3Object({
-    client: o.client, bucket: o.bucket, key: o.key, rawPrefix: o.rawPrefix, prefixes: o.prefixes, months: o.months, asOf: o.asOf,
+    client: o.client,
+    bucket: o.bucket,
+    key: o.key,
+    rawPrefix: o.rawPrefix,
+    prefixes: o.prefixes,
+    months: o.months,
+    asOf: o.asOf,
+    ...(o.executionArn ? { executionArn: o.executionArn } : {}),
   });
   if (await rawExists(o.client, o.bucket, o.key)) return reprocess();
   for (const k of keys) {

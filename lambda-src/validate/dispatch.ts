@@ -4,12 +4,15 @@
  * - `{coordination: 'claim' | 'check', …}`: writes or reads the snapshot's ticket (coordination/ticket.ts);
  * - an EventBridge "Object Deleted" event: removes the object's outputs (validate/delete.ts);
  * - an EventBridge "Object Created" event, an S3 notification or `{bucket, key, asOf?}`: Stage 2 on
- *   each object, one after the other; one ProcessSummary, or an array for several records.
+ *   each object, one after the other; one ProcessSummary, or an array for several records. Each processed object
+ *   (not a superseded run, not a delete) adds its counts to the metrics (docs/operability.md).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { deletedObjectOf, removeDeletedObjectOutputs, type DeletedSummary } from './delete';
 import { processS3Object, type ProcessSummary } from './index';
 import type { Stage2Prefixes } from './processor';
+import { runContextOf } from './summary';
+import { METRICS, REASON_DIMENSION } from '../../src/contract/observability';
 import type { LoggerLike } from '../athena/client';
 import { coordinate, isCoordinationRequest, type TicketStatus } from '../coordination/ticket';
 import type { PipelineConfig } from '../lib/config';
@@ -17,6 +20,7 @@ import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent, type ObjectRef } from '../lib/events';
 import { rawDataKeySnapshot } from '../lib/keys';
+import { NO_METRICS, type MetricsSink } from '../lib/metrics';
 
 export type ValidatorResult = ProcessSummary | ProcessSummary[] | DeletedSummary | TicketStatus;
 
@@ -24,6 +28,20 @@ export interface ValidatorDeps {
   readonly s3: S3Client;
   readonly config: PipelineConfig;
   readonly logger: LoggerLike;
+  /** Default: none (NO_METRICS). */
+  readonly metrics?: MetricsSink;
+}
+
+/** The Stage 2 metrics of one processed object; `QuarantinedByReason` once per reason code that occurred. */
+export function emitObjectMetrics(metrics: MetricsSink, s: ProcessSummary): void {
+  metrics.add(METRICS.filesProcessed, 1);
+  metrics.add(METRICS.recordsRead, s.read);
+  metrics.add(METRICS.recordsValid, s.valid);
+  metrics.add(METRICS.recordsQuarantined, s.quarantined);
+  metrics.add(METRICS.duplicateRecords, s.duplicates);
+  metrics.add(METRICS.blankLines, s.blank);
+  metrics.add(METRICS.expiringFacilities, s.matched);
+  for (const [code, n] of Object.entries(s.reasons)) metrics.addWithDimension(REASON_DIMENSION, code, [[METRICS.quarantinedByReason, n]]);
 }
 
 /** Refused, not quarantined, when the key is not a raw data file of a snapshot in range (lib/keys.rawDataKeySnapshot). */
@@ -49,6 +67,8 @@ function asOfOf(event: unknown, config: PipelineConfig): string | undefined {
 /** Dispatches one validator payload (see the module comment). */
 export async function handleValidatorEvent(event: unknown, deps: ValidatorDeps): Promise<ValidatorResult> {
   const { s3, config, logger } = deps;
+  const metrics = deps.metrics ?? NO_METRICS;
+  const executionArn = runContextOf(event)?.executionArn;
   if (isCoordinationRequest(event)) {
     const status = await coordinate(event, { s3, config });
     logger.info('snapshot ticket', { ...status, coordination: event.coordination });
@@ -65,6 +85,7 @@ export async function handleValidatorEvent(event: unknown, deps: ValidatorDeps):
       prefixes: prefixes(config),
       months: config.expiryMonths,
       asOf: config.asOfDate,
+      ...(executionArn ? { executionArn } : {}),
     });
     logger.info('stage2 deleted object', {
       bucket: deleted.bucket, key: deleted.key, deletionType: deleted.deletionType, removed: 'removed' in summary ? summary.removed : [],
@@ -88,7 +109,9 @@ export async function handleValidatorEvent(event: unknown, deps: ValidatorDeps):
       prefixes: prefixes(config),
       months: config.expiryMonths,
       asOf,
+      ...(executionArn ? { executionArn } : {}),
     });
+    if (!summary.superseded) emitObjectMetrics(metrics, summary);
     const { bucket, key, etag, snapshotDate, read, valid, matched, quarantined, duplicates, blank } = summary;
     logger.info('stage2 object processed', {
       bucket, key, etag, snapshotDate, asOf: summary.asOf, read, valid, matched, quarantined, duplicates, blank, ms: Date.now() - started,

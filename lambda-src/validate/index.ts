@@ -3,7 +3,8 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ObjectResult, processStream, Stage2Prefixes } from './processor';
 import { S3Sink } from './sinks';
 import { openSourceVersion, SupersededError } from './source-version';
-import { failureMarkerKey, parseRawKey } from '../lib/keys';
+import { fileSummaryOf, writeFileSummary } from './summary';
+import { failureMarkerKey, fileSummaryKey, parseRawKey } from '../lib/keys';
 import { isNotFound } from '../lib/watermark';
 
 export * from './lines';
@@ -11,6 +12,7 @@ export * from './processor';
 export * from './sinks';
 export * from './sources';
 export * from './source-version';
+export * from './summary';
 
 /** The handler's result for one object (docs/design.md). */
 export interface ProcessSummary extends ObjectResult {
@@ -25,6 +27,8 @@ export interface ProcessSummary extends ObjectResult {
   superseded?: boolean;
   /** Why the run was superseded (for the log). */
   supersededReason?: string;
+  /** The file summary written for the object (`<VALIDATED_PREFIX>_summaries/…`; absent for a key without a date folder). */
+  summaryKey?: string;
 }
 
 export interface ProcessS3ObjectOptions {
@@ -42,6 +46,8 @@ export interface ProcessS3ObjectOptions {
   readonly months: number;
   readonly asOf?: string;
   readonly maxLineBytes?: number;
+  /** The state machine execution processing the object (`$.run`), recorded in its file summary. */
+  readonly executionArn?: string;
 }
 
 /**
@@ -88,11 +94,18 @@ export async function processS3Object(o: ProcessS3ObjectOptions): Promise<Proces
       prefixes: o.prefixes,
       maxLineBytes: o.maxLineBytes,
     });
+    // The summary comes last: it describes outputs that are all written (a newer version's → SupersededError).
+    let summaryKey: string | undefined;
+    if (info.snapshotDate !== undefined) {
+      summaryKey = fileSummaryKey(o.prefixes.validated, info.snapshotDate, info.stem);
+      await writeFileSummary(o.client, o.bucket, summaryKey, fileSummaryOf(result, src.source, o.executionArn, new Date()), src.source);
+    }
     return {
       bucket: o.bucket,
       ...(src.source.etag ? { etag: src.source.etag } : {}),
       ...(src.source.versionId ? { versionId: src.source.versionId } : {}),
       ...result,
+      ...(summaryKey ? { summaryKey } : {}),
     };
   } catch (err) {
     if (err instanceof SupersededError) return supersededSummary(o, info.snapshotDate, etag, err);
@@ -142,6 +155,7 @@ export function emptySummary(bucket: string, key: string, snapshotDate: string, 
     duplicates: 0,
     blank: 0,
     outputs: { validated: [], expiring: [], quarantine: [] },
+    reasons: {},
     partitions: {},
   };
 }

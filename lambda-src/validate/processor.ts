@@ -55,6 +55,8 @@ export interface ObjectResult extends Counts {
   /** The explicit as-of date, or the snapshot date (each record's own snapshot_date is used when not overridden). */
   asOf: string;
   outputs: Stage2Outputs;
+  /** Quarantined lines per reason code (each line under its first reason, so the values sum to `quarantined`). */
+  reasons: Record<string, number>;
   /** Counts per snapshot_date partition (quarantined lines under their quarantine partition). */
   partitions: Record<string, Counts>;
 }
@@ -216,6 +218,7 @@ export async function processStream(input: Readable, opts: ProcessOptions): Prom
   const file = `${stem}.jsonl`;
   const partitions = new Map<string, Partition>();
   const total = emptyCounts();
+  const reasonCounts = new Map<string, number>();
   const horizons = new Map<string, string>();
   const fixedHorizon = opts.asOf !== undefined ? addMonths(opts.asOf, months) : undefined;
 
@@ -259,6 +262,7 @@ export async function processStream(input: Readable, opts: ProcessOptions): Prom
     p.counts.quarantined++;
     total.read++;
     total.quarantined++;
+    reasonCounts.set(reasons[0].code, (reasonCounts.get(reasons[0].code) ?? 0) + 1);
     const entry = {
       source_key: opts.sourceKey,
       line: line.lineNo,
@@ -366,6 +370,7 @@ export async function processStream(input: Readable, opts: ProcessOptions): Prom
     asOf: opts.asOf ?? snapshotDate,
     ...total,
     outputs,
+    reasons: Object.fromEntries([...reasonCounts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     partitions: Object.fromEntries(dates.map((d) => [d, partitions.get(d)!.counts])),
   };
 }

@@ -94,6 +94,7 @@ describe('deleted raw object', () => {
     `expiring/snapshot_date=${D}/part-1.jsonl`,
     `quarantine/snapshot_date=${D}/part-1.jsonl`,
     `quarantine/_failed/snapshot_date=${D}/part-1.json`,
+    `validated/_summaries/snapshot_date=${D}/part-1.json`,
   ];
 
   test('recognises the EventBridge "Object Deleted" event (both deletion types), nothing else', () => {
@@ -137,7 +138,7 @@ describe('deleted raw object', () => {
     s3Mock.on(GetObjectCommand).resolves({ Body: body('') as any, ETag: '"e"' });
     s3Mock.on(PutObjectCommand).resolves({});
     const summary = await removeDeletedObjectOutputs(opts);
-    expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(4);
+    expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(OUTPUTS.length);
     expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(1);
     expect(summary).not.toHaveProperty('deleted');
   });

@@ -29,7 +29,7 @@ function putRaw(key: string, body: string, watermark?: Watermark, contentType?: 
 
 function results(w: Watermark, tag: string): void {
   putRaw(`${RES}state_counts.csv`, `state,accredited_facilities\nMI,${tag}\n`, w, 'text/csv; charset=utf-8');
-  putRaw(`${RES}state_counts.json`, JSON.stringify({ tag }), w, 'application/json');
+  putRaw(`${RES}state_counts.json`, JSON.stringify({ tag, state_counts: [{ state: 'MI', accredited_facilities: 1 }] }), w, 'application/json');
 }
 
 function status(w: Watermark, over: Partial<QueryStatus> = {}): QueryStatus {
@@ -61,7 +61,7 @@ describe('publishResults', () => {
     const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps());
     expect(out).toEqual({ published: true, reason: 'published', keys: [`${PROD}state_counts.csv`, `${PROD}state_counts.json`] });
     expect(bucket.text(`${PROD}state_counts.csv`)).toBe('state,accredited_facilities\nMI,one\n');
-    expect(JSON.parse(bucket.text(`${PROD}state_counts.json`))).toEqual({ tag: 'one' });
+    expect(JSON.parse(bucket.text(`${PROD}state_counts.json`))).toMatchObject({ tag: 'one' });
     expect(parseWatermark(bucket.objects.get(`${PROD}state_counts.csv`)!.metadata.watermark)).toEqual(W1);
     expect(bucket.objects.get(`${PROD}state_counts.csv`)!.contentType).toBe('text/csv; charset=utf-8');
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfNoneMatch: '*', ContentLength: bucket.objects.get(`${PROD}state_counts.csv`)!.body.length });
