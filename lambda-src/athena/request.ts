@@ -1,4 +1,5 @@
 import type { QueryName, QueryRequest } from './types';
+import { QUERY_NAMES } from '../../src/contract';
 import { payloadBucket, type PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
@@ -8,7 +9,7 @@ import { assertSnapshotInRange, snapshotOfRawKey } from '../lib/keys';
 /** (Moved to lib/keys; re-exported for the modules that import it from here.) */
 export { snapshotOfRawKey };
 
-const QUERY_NAMES: readonly QueryName[] = ['state_counts', 'facility_extract'];
+const KNOWN_QUERIES: readonly QueryName[] = Object.values(QUERY_NAMES);
 const QUERY_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
 function optionalString(e: Record<string, unknown>, name: string): string | undefined {
@@ -28,8 +29,8 @@ function optionalCount(e: Record<string, unknown>, name: string): number | undef
 /** Validates a QueryRequest payload (as the state machine sends it, or a manual re-run). */
 export function parseQueryRequest(payload: Record<string, unknown>, config: PipelineConfig): QueryRequest {
   const query = payload.query;
-  if (typeof query !== 'string' || !QUERY_NAMES.includes(query as QueryName)) {
-    throw new InvalidEventError(`query must be one of ${QUERY_NAMES.join(', ')} (got ${JSON.stringify(query)})`);
+  if (typeof query !== 'string' || !KNOWN_QUERIES.includes(query as QueryName)) {
+    throw new InvalidEventError(`query must be one of ${KNOWN_QUERIES.join(', ')} (got ${JSON.stringify(query)})`);
   }
   const bucket = payloadBucket(payload.bucket, config);
   const snapshotDate = payload.snapshotDate;

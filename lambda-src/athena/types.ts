@@ -1,5 +1,7 @@
-/** The queries the pipeline runs (lambda-src/sql/<name>.sql). */
-export type QueryName = 'state_counts' | 'facility_extract';
+import type { QUERY_NAMES } from '../../src/contract';
+
+/** The queries the pipeline runs (lambda-src/sql/<name>.sql; the names are the contract's QUERY_NAMES). */
+export type QueryName = (typeof QUERY_NAMES)[keyof typeof QUERY_NAMES];
 
 /** Input of the query-runner Lambda (docs/design.md). */
 export interface QueryRequest {

@@ -8,9 +8,13 @@
  * ticket always names the execution whose write came last, and that execution reads its own name.
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { TICKET_OPERATIONS } from '../../src/contract';
 import { payloadBucket, type PipelineConfig } from '../lib/config';
 import { classifyAwsError, InvalidEventError } from '../lib/errors';
 import { rawDataKeySnapshot } from '../lib/keys';
+
+/** A ticket operation the state machine asks for (the contract's TICKET_OPERATIONS). */
+export type TicketOperation = (typeof TICKET_OPERATIONS)[keyof typeof TICKET_OPERATIONS];
 import { headCurrent, isNotFound } from '../lib/watermark';
 
 /** `<VALIDATED_PREFIX>_coordination/snapshot_date=<d>/ticket.json` (a `_` folder: invisible to Athena and Glue). */
@@ -33,7 +37,7 @@ export async function currentClaim(s3: S3Client, bucket: string, validatedPrefix
 
 /** The state machine's payload of the ticket states (`ClaimSnapshot`, `ReadTicket`). */
 export interface CoordinationRequest {
-  readonly coordination: 'claim' | 'check';
+  readonly coordination: TicketOperation;
   readonly bucket: string;
   /** The raw object this execution is for. */
   readonly object: string;
@@ -63,7 +67,9 @@ interface ParsedRequest { bucket: string; object: string; execution: string; sna
 
 function parseRequest(event: CoordinationRequest, config: PipelineConfig): ParsedRequest {
   const { coordination, bucket, object, execution } = event as unknown as Record<string, unknown>;
-  if (coordination !== 'claim' && coordination !== 'check') throw new InvalidEventError(`coordination must be 'claim' or 'check' (got ${JSON.stringify(coordination)})`);
+  if (!(Object.values(TICKET_OPERATIONS) as unknown[]).includes(coordination)) {
+    throw new InvalidEventError(`coordination must be one of ${Object.values(TICKET_OPERATIONS).map((o) => `'${o}'`).join(', ')} (got ${JSON.stringify(coordination)})`);
+  }
   const checkedBucket = payloadBucket(bucket, config);
   if (typeof object !== 'string' || object === '') throw new InvalidEventError('object must be a non-empty string');
   if (typeof execution !== 'string' || execution === '' || execution.length > 2048) throw new InvalidEventError('execution must be a non-empty string');
@@ -121,5 +127,5 @@ export async function checkTicket(event: CoordinationRequest, deps: TicketDeps):
 
 /** Dispatches a coordination request. */
 export function coordinate(event: CoordinationRequest, deps: TicketDeps): Promise<TicketStatus> {
-  return event.coordination === 'claim' ? claimSnapshot(event, deps) : checkTicket(event, deps);
+  return event.coordination === TICKET_OPERATIONS.claim ? claimSnapshot(event, deps) : checkTicket(event, deps);
 }

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The SQL files of the pipeline (lambda-src/sql/<name>.sql, Athena/Trino dialect). */
-export type SqlName = 'state_counts' | 'facility_extract';
+import type { QueryName } from '../athena/types';
+
+/** The SQL files of the pipeline (lambda-src/sql/<name>.sql, Athena/Trino dialect): one per query. */
+export type SqlName = QueryName;
 
 const cache = new Map<string, string>();
 
