@@ -70,6 +70,12 @@ export async function dotSvg(dot: string, title: string, id: string): Promise<st
   return inlineSvg(viz.renderString(dot, { format: 'svg' }), title, id);
 }
 
+/** Integer ticks: every integer up to 10, else about 6 (a count axis never shows 0.5). */
+function countAxis(values: readonly number[]): Record<string, unknown> {
+  const max = Math.max(0, ...values);
+  return max <= 10 ? { values: Array.from({ length: max + 1 }, (_, i) => i), format: 'd' } : { tickCount: 6, format: 'd' };
+}
+
 /** A horizontal bar chart sorted by value, each bar labelled with its value (readable without color). */
 export function sortedBarSpec(
   rows: ReadonlyArray<{ label: string; value: number }>,
@@ -77,13 +83,13 @@ export function sortedBarSpec(
 ): VegaLiteSpec {
   return {
     description: o.description,
-    width: 460,
+    width: 340,
     height: { step: 18 },
     data: { values: rows.map((r) => ({ label: r.label, value: r.value })) },
     encoding: {
       // An explicit order (most first, then by name): a field sort conflicts between the layers.
       y: { field: 'label', type: 'nominal', sort: [...rows].sort((a, b) => b.value - a.value || a.label.localeCompare(b.label)).map((r) => r.label), title: o.labelTitle },
-      x: { field: 'value', type: 'quantitative', title: o.valueTitle, axis: { tickMinStep: 1, format: 'd' } },
+      x: { field: 'value', type: 'quantitative', title: o.valueTitle, axis: countAxis(rows.map((r) => r.value)) },
     },
     layer: [
       { mark: { type: 'bar', color: o.color ?? '#0969da' } },
@@ -101,7 +107,7 @@ export function monthBarSpec(rows: ReadonlyArray<{ month: string; facilities: nu
     data: { values: rows.map((r) => ({ month: r.month, facilities: r.facilities })) },
     encoding: {
       x: { field: 'month', type: 'ordinal', sort: 'ascending', title: 'month of expiry', axis: { labelAngle: 0 } },
-      y: { field: 'facilities', type: 'quantitative', title: 'facilities', axis: { tickMinStep: 1, format: 'd' } },
+      y: { field: 'facilities', type: 'quantitative', title: 'facilities', axis: countAxis(rows.map((r) => r.facilities)) },
     },
     layer: [
       { mark: { type: 'bar', color: '#bc4c00' } },

@@ -36,6 +36,7 @@ figcaption { color: #57606a; font-size: 12px; margin-top: 4px; }
 .empty { color: #57606a; font-style: italic; }
 code { font-size: 12px; }
 svg { max-width: 100%; height: auto; }
+.diagram svg { max-width: none; }
 `;
 
 const n = (v: number | undefined) => (v === undefined ? '–' : v.toLocaleString('en-US'));
@@ -154,7 +155,7 @@ async function stateMachineSection(data: ReportData): Promise<string> {
     + `${totals ? `colored by what ${n(data.traces.length)} execution(s) did (counts are in each state's label)` : 'no execution traces, so no state is colored'}.</p>`);
   out.push('<ul class="legend">', ...used.map((o) => `<li><span class="swatch" style="background:${OUTCOME_STYLE[o].fill};border:2px ${o === 'unvisited' ? 'dashed' : 'solid'} ${OUTCOME_STYLE[o].border}"></span>${esc(OUTCOME_STYLE[o].legend)}</li>`), '</ul>');
   const visited = totals ? [...totals].filter(([, t]) => t.entered > 0).map(([name, t]) => `${name} entered ${t.entered}, retried ${t.retried}, failed ${t.failed}`) : [];
-  out.push(`<div class="card">${figure(await dotSvg(dot, `State machine ${data.stateMachine.name}${visited.length ? `; ${visited.join('; ')}` : ''}`, 'sm-diagram'),
+  out.push(`<div class="card diagram">${figure(await dotSvg(dot, `State machine ${data.stateMachine.name}${visited.length ? `; ${visited.join('; ')}` : ''}`, 'sm-diagram'),
     'Edges: Next (solid), Default (dotted), Choices (labelled choice n), Catch (dashed, labelled with the errors); Parallel branches and Map processors are boxed.')}</div>`);
   if (totals) {
     out.push(`<div class="card">${table('Per state, over the traced executions', ['state', 'executions', 'entered', 'retried', 'failed'],
