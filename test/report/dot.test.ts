@@ -1,11 +1,11 @@
-import { readDeployment } from '../../cli/report/local';
-import { dotSvg } from '../../cli/report/charts';
-import { aslToDot, dotString, OUTCOME_STYLE, outcomeOf } from '../../cli/report/dot';
-import type { AslDefinition } from '../../cli/report/types';
 import { mkdtempSync, copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './support/fixture';
+import { dotSvg } from '../../cli/report/charts';
+import { aslToDot, dotString, OUTCOME_STYLE, outcomeOf } from '../../cli/report/dot';
+import { readDeployment } from '../../cli/report/local';
+import type { AslDefinition } from '../../cli/report/types';
 
 /** The node id DOT gives a state (its label starts with the state's name). */
 function idOf(dot: string, name: string): string {
@@ -25,12 +25,14 @@ const machine: AslDefinition = {
     Check: { Type: 'Choice', Choices: [{ Variable: '$.a', IsPresent: true, Next: 'Work' }], Default: 'Reject' },
     Reject: { Type: 'Fail' },
     Work: {
-      Type: 'Task', Next: 'Both',
+      Type: 'Task',
+      Next: 'Both',
       Retry: [{ ErrorEquals: ['TransientError'], MaxAttempts: 6 }],
       Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Alert' }],
     },
     Both: {
-      Type: 'Parallel', Next: 'Done',
+      Type: 'Parallel',
+      Next: 'Done',
       Branches: [
         { StartAt: 'Left', States: { Left: { Type: 'Pass', End: true } } },
         { StartAt: 'Right', States: { Right: { Type: 'Succeed' } } },

@@ -7,7 +7,10 @@ const byName = (t: ReturnType<typeof buildExecutionTrace>) => Object.fromEntries
 describe('buildExecutionTrace from a GetExecutionHistory event list (AWS)', () => {
   // The shape GetExecutionHistory returns: ids, previousEventId chains, typed details.
   const ev = (id: number, previousEventId: number, type: string, name?: string): AwsHistoryEvent => ({
-    id, previousEventId, type, timestamp: new Date(Date.UTC(2025, 7, 13, 12, 0, id)),
+    id,
+    previousEventId,
+    type,
+    timestamp: new Date(Date.UTC(2025, 7, 13, 12, 0, id)),
     ...(name ? { stateEnteredEventDetails: { name } } : {}),
   });
 
@@ -90,11 +93,15 @@ describe('buildExecutionTrace from the local engine (aws-local-stepfunctions, as
     StartAt: 'Flaky',
     States: {
       Flaky: {
-        Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:123456789012:function:flaky', Next: 'Broken',
+        Type: 'Task',
+        Resource: 'arn:aws:lambda:us-east-1:123456789012:function:flaky',
+        Next: 'Broken',
         Retry: [{ ErrorEquals: ['TransientError'], MaxAttempts: 3, IntervalSeconds: 1 }],
       },
       Broken: {
-        Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:123456789012:function:broken', Next: 'Done',
+        Type: 'Task',
+        Resource: 'arn:aws:lambda:us-east-1:123456789012:function:broken',
+        Next: 'Done',
         Retry: [{ ErrorEquals: ['TransientError'], MaxAttempts: 1, IntervalSeconds: 1 }],
         Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Alert' }],
       },
