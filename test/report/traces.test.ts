@@ -79,7 +79,8 @@ describe('buildExecutionTrace from the local engine (aws-local-stepfunctions, as
     });
     const events: LocalHistoryEvent[] = [];
     const pump = (async () => {
-      for await (const e of execution.eventLogs as AsyncIterable<{ type: string; timestamp: number; state?: { name: string }; parentState?: { name: string } }>) {
+      type EngineEvent = { type: string; timestamp: number; state?: { name: string }; parentState?: { name: string } };
+      for await (const e of execution.eventLogs as AsyncIterable<EngineEvent>) {
         const state = e.state ?? e.parentState;
         events.push({ type: e.type, timestamp: e.timestamp, ...(state ? { state: state.name } : {}) });
       }
