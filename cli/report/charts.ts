@@ -116,18 +116,23 @@ export function monthBarSpec(rows: ReadonlyArray<{ month: string; facilities: nu
   };
 }
 
+const STATUS_COLORS: Record<string, string> = {
+  SUCCEEDED: '#1a7f37', FAILED: '#a4161a', TIMED_OUT: '#bc4c00', ABORTED: '#6e7781', RUNNING: '#0969da',
+};
+
 /** One bar per execution from its start to its end; the status is both a color and a text label. */
 export function timelineSpec(
   rows: ReadonlyArray<{ execution: string; start: string; end: string; status: string; role: string }>,
   description: string,
 ): VegaLiteSpec {
+  const statuses = [...new Set(rows.map((r) => r.status))].sort();
   return {
     description,
     width: 560,
     height: { step: 20 },
     data: { values: rows.map((r) => ({ ...r, label: `${r.role} · ${r.status}` })) },
     encoding: {
-      y: { field: 'execution', type: 'nominal', sort: [...rows].sort((a, b) => a.start.localeCompare(b.start)).map((r) => r.execution), title: null },
+      y: { field: 'execution', type: 'nominal', axis: { labelLimit: 320 }, sort: [...rows].sort((a, b) => a.start.localeCompare(b.start)).map((r) => r.execution), title: null },
     },
     layer: [
       {
@@ -139,7 +144,8 @@ export function timelineSpec(
             field: 'status',
             type: 'nominal',
             title: 'status',
-            scale: { domain: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'RUNNING', 'UNKNOWN'], range: ['#1a7f37', '#a4161a', '#bc4c00', '#6e7781', '#0969da', '#8c959f'] },
+            legend: { orient: 'bottom' },
+            scale: { domain: statuses, range: statuses.map((x) => STATUS_COLORS[x] ?? '#8c959f') },
           },
         },
       },

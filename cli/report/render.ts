@@ -105,7 +105,7 @@ async function snapshotSection(s: SnapshotData, index: number, traces: ReadonlyM
     out.push(figure(await vegaLiteSvg(monthBarSpec(e.byMonth, `Expiring facilities by month of expiry, ${d}`),
       `Expiring facilities by month of expiry on ${d}: ${e.byMonth.map((m) => `${m.month} ${m.facilities}`).join(', ')}`, id('months')),
     'Each facility counted once, in the month its earliest accreditation in the window expires.'));
-    out.push(table(`The first ${n(e.rows.length)} by expiry date`, ['expires', 'facility', 'name', 'state', 'accreditation body'],
+    out.push(table(e.rows.length === e.total ? 'By expiry date' : `The first ${n(e.rows.length)} by expiry date`, ['expires', 'facility', 'name', 'state', 'accreditation body'],
       e.rows.map((x) => [esc(x.validUntil), `<code>${esc(x.facilityId)}</code>`, esc(x.facilityName), esc(x.state), esc(x.accreditationBody)])));
     if (e.total > e.rows.length) out.push(`<p>… and ${n(e.total - e.rows.length)} more in the expiring output.</p>`);
   }
@@ -123,11 +123,17 @@ async function snapshotSection(s: SnapshotData, index: number, traces: ReadonlyM
     [2, 3])}</div>`);
 
   // Execution timeline.
-  const rows = r.executions.map((x) => {
-    const tr = traces.get(x.executionArn);
-    const start = x.startedAt ?? tr?.startedAt;
-    const end = x.finishedAt ?? tr?.stoppedAt ?? (x.role === 'published' ? r.publish.publishedAt : undefined);
-    return { execution: tr?.name ?? x.executionArn.split(':').pop() ?? x.executionArn, key: x.key, start, end, status: tr?.status ?? 'UNKNOWN', role: x.role };
+  // One row per execution: the one that published usually validated a file too.
+  const byArn = new Map<string, typeof r.executions[number][]>();
+  for (const x of r.executions) byArn.set(x.executionArn, [...(byArn.get(x.executionArn) ?? []), x]);
+  const rows = [...byArn].map(([arn, xs]) => {
+    const tr = traces.get(arn);
+    const published = xs.some((x) => x.role === 'published');
+    const start = xs.map((x) => x.startedAt).find((v) => v !== undefined) ?? tr?.startedAt;
+    const ends = xs.map((x) => x.finishedAt).filter((v): v is string => v !== undefined).sort();
+    const end = ends.pop() ?? tr?.stoppedAt ?? (published ? r.publish.publishedAt : undefined);
+    const role = [...new Set(xs.map((x) => x.role))].join(' + ');
+    return { execution: tr?.name ?? arn.split(':').pop() ?? arn, key: xs.find((x) => x.key)?.key, start, end, status: tr?.status ?? 'UNKNOWN', role };
   });
   const timed = rows.filter((x): x is typeof x & { start: string; end: string } => x.start !== undefined && x.end !== undefined);
   out.push('<div class="card"><h3>Executions</h3>');
