@@ -20,7 +20,15 @@ export const DEFAULT_SNAPSHOTS = 10;
 
 /** Where to read from: a local work folder, or a bucket in AWS. */
 export type ReportSource =
-  | { readonly kind: 'local'; readonly workDir: string }
+  | {
+    readonly kind: 'local';
+    readonly workDir: string;
+    /**
+     * The running local S3 of the run and its pipeline bucket (a client whose credentials its IAM enforcement
+     * accepts); default: an embedded S3 started over `<workDir>/s3/` for the time of the read.
+     */
+    readonly s3?: { readonly client: S3Client; readonly bucket: string };
+  }
   | {
     readonly kind: 'aws';
     readonly bucket: string;
@@ -40,7 +48,8 @@ export async function loadReportData(source: ReportSource, o: { snapshots?: numb
   const generatedAt = (o.now ?? new Date()).toISOString();
   if (source.kind === 'local') {
     const dep = readDeployment(source.workDir, notes);
-    const access = await openLocalBuckets(source.workDir);
+    const own = source.s3;
+    const access = own ? { s3: own.client, buckets: [own.bucket], close: async () => undefined } : await openLocalBuckets(source.workDir);
     try {
       let bucket = dep.bucket !== undefined && access.buckets.includes(dep.bucket) ? dep.bucket : undefined;
       if (bucket === undefined) {
@@ -112,13 +121,18 @@ export function writePage(file: string, html: string): void {
 
 /**
  * The hook of `medlaunch-elt local`: renders the report of a finished local run into `<workDir>/report.html` and
- * returns its path. Reads the work folder's S3 through its own embedded S3 endpoint (start it after the run's own
- * S3 has stopped writing), the template in `<workDir>/cdk.out` and the traces in `<workDir>/executions.json`.
+ * returns its path. Reads the bucket through `o.s3` (the run's own S3 endpoint and a client it accepts) when given,
+ * else through an embedded S3 it starts over `<workDir>/s3/` (call it after the run's S3 has closed: two servers
+ * over one folder are not supported); the template in `<workDir>/cdk.out`; the traces in `<workDir>/executions.json`
+ * (write them first).
  */
-export async function writeLocalReport(workDir: string, o: { snapshots?: number } = {}): Promise<string> {
+export async function writeLocalReport(
+  workDir: string,
+  o: { snapshots?: number; s3?: { readonly client: S3Client; readonly bucket: string } } = {},
+): Promise<string> {
   const out = join(workDir, 'report.html');
   const refused = checkOutFile(out);
   if (refused) throw new Error(`${out}: ${refused}`);
-  writePage(out, await renderReport(await loadReportData({ kind: 'local', workDir }, o)));
+  writePage(out, await renderReport(await loadReportData({ kind: 'local', workDir, s3: o.s3 }, { snapshots: o.snapshots })));
   return out;
 }

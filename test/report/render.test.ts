@@ -1,8 +1,8 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildReportFixture, shippedExpected, type ReportFixture } from './support/fixture';
-import { loadReportData, renderReport, type ReportData } from '../../cli/report';
+import { loadReportData, renderReport, writeLocalReport, type ReportData } from '../../cli/report';
 import { loadExpiring, type StepFunctionsReader } from '../../cli/report/load';
 import { LocalS3 } from '../../local/s3';
 
@@ -132,6 +132,35 @@ describe('report page of a local work folder (the shipped data)', () => {
       s3.destroy();
       await server.close();
     }
+  });
+});
+
+describe('writeLocalReport (the hook `medlaunch-elt local` calls at the end of a run)', () => {
+  let f: ReportFixture;
+  beforeAll(async () => {
+    f = await buildReportFixture({ only: ['2025-08-13'] });
+  });
+  afterAll(() => f?.cleanup());
+
+  it('reads through the run\'s own S3 when given, and writes <workdir>/report.html', async () => {
+    const server = await LocalS3.start({ rootDir: join(f.workDir, 's3') });
+    const s3 = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    try {
+      const file = await writeLocalReport(f.workDir, { s3: { client: s3, bucket: f.bucket } });
+      expect(file).toBe(join(f.workDir, 'report.html'));
+      expect(readFileSync(file, 'utf8')).toContain('>Snapshot 2025-08-13</h2>');
+    } finally {
+      s3.destroy();
+      await server.close();
+    }
+    // and on its own (an embedded S3 over <workdir>/s3/), replacing its own page
+    expect(await writeLocalReport(f.workDir)).toBe(join(f.workDir, 'report.html'));
+  });
+
+  it('never replaces a report.html the program did not write', async () => {
+    writeFileSync(join(f.workDir, 'report.html'), 'mine');
+    await expect(writeLocalReport(f.workDir)).rejects.toThrow(/report.html: the file exists and was not written by medlaunch-elt report/);
+    expect(readFileSync(join(f.workDir, 'report.html'), 'utf8')).toBe('mine');
   });
 });
 
