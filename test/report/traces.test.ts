@@ -1,5 +1,8 @@
-import { StateMachine } from 'aws-local-stepfunctions';
+import type * as Asl from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { buildExecutionTrace, parseTraces, totalsByState, type AwsHistoryEvent, type LocalHistoryEvent } from '../../cli/report/traces';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { StateMachine } = require('aws-local-stepfunctions') as typeof Asl;
 
 const ARN = 'arn:aws:states:us-east-1:123456789012:execution:Machine:run-1';
 const byName = (t: ReturnType<typeof buildExecutionTrace>) => Object.fromEntries(t.states.map((s) => [s.name, s]));
@@ -69,7 +72,7 @@ describe('buildExecutionTrace from a GetExecutionHistory event list (AWS)', () =
 
 describe('buildExecutionTrace from the local engine (aws-local-stepfunctions, as local/stepfunctions records it)', () => {
   /** Runs a definition on the engine the local run uses and records its events as local/stepfunctions does. */
-  async function run(definition: object, handlers: Record<string, (input: unknown) => Promise<unknown>>): Promise<LocalHistoryEvent[]> {
+  async function run(definition: object, handlers: Record<string, () => Promise<{ ok: boolean }>>): Promise<LocalHistoryEvent[]> {
     const machine = new StateMachine(definition as never);
     const execution = machine.run({}, {
       overrides: {
