@@ -73,12 +73,15 @@ export async function loadReportData(source: ReportSource, o: { snapshots?: numb
       await access.close();
     }
   }
-  const s3 = source.s3 ?? new S3Client(source.region ? { region: source.region } : {});
+  // Like `expiring`: us-east-1 when nothing configures a region; S3 follows a bucket's region redirect.
+  const region = source.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION ? undefined : 'us-east-1');
+  const s3 = source.s3 ?? new S3Client({ ...(region ? { region } : {}), followRegionRedirects: true });
   try {
     const { snapshots, found } = await loadSnapshots({ ...source, s3 }, limit, notes);
-    const sfn = source.stepFunctions ?? sdkStepFunctions(source.region);
     const arn = source.stateMachineArn
       ?? snapshots.flatMap((s) => s.report.executions).map((e) => stateMachineArnOf(e.executionArn)).find((a) => a !== undefined);
+    // Step Functions in the state machine's own region (from its ARN) unless --region says otherwise.
+    const sfn = source.stepFunctions ?? sdkStepFunctions(source.region ?? arn?.split(':')[3] ?? region);
     if (arn === undefined) notes.push('no --state-machine ARN and no execution in the reports: the state machine is not drawn');
     const stateMachine = arn !== undefined ? await loadAwsDefinition(sfn, arn, notes) : undefined;
     const traces = await loadAwsTraces(sfn, snapshots, notes);

@@ -77,7 +77,8 @@ export function expiryOf(record: unknown, window: { from: string; to: string }):
  */
 export async function loadExpiring(loc: BucketLocation, report: RunReport, maxRows = EXPIRING_TABLE_ROWS): Promise<ExpiringData> {
   const prefix = `${loc.expiringPrefix ?? DEFAULT_PREFIXES.expiringPrefix}snapshot_date=${report.snapshotDate}/`;
-  const { keys } = await listAll(loc.s3, loc.bucket, prefix);
+  // The expiring output is `<stem>.jsonl` objects (docs/contract.md §3); anything else there is not read.
+  const keys = (await listAll(loc.s3, loc.bucket, prefix)).keys.filter((k) => /\.jsonl$/i.test(k));
   const seen = new Set<string>();
   const months = new Map<string, number>();
   let rows: ExpiringRow[] = [];

@@ -120,7 +120,10 @@ describe('report page of a local work folder (the shipped data)', () => {
     try {
       const d = '2025-08-11';
       const report = data.snapshots.find((s) => s.report.snapshotDate === d)!.report;
+      // an object that is not part of the expiring output is not read
+      await s3.send(new PutObjectCommand({ Bucket: f.bucket, Key: `expiring/snapshot_date=${d}/_SUCCESS`, Body: 'not a record' }));
       const capped = await loadExpiring({ s3, bucket: f.bucket }, report, 5);
+      expect(capped).toMatchObject({ unreadable: 0, objects: 3 });
       expect(capped.rows).toHaveLength(5);
       expect(capped.total).toBe(expected[d].expiring.length);
       // the first five by expiry date
