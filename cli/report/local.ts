@@ -4,10 +4,10 @@
  * the state machine and the bucket's name and prefixes come from the synthesized template (`<workdir>/cdk.out`);
  * the execution traces from `<workdir>/executions.json`.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { parseTraces } from './traces';
+import { buildExecutionTrace, parseTraces, type LocalHistoryEvent } from './traces';
 import type { AslDefinition, ExecutionTrace } from './types';
 import { LocalS3 } from '../../local/s3';
 import { loadAssemblyStack } from '../../local/template/assembly';
@@ -83,6 +83,33 @@ export function readDeployment(workDir: string, notes: string[]): LocalDeploymen
     reportsPrefix: env[OBSERVABILITY_ENV.reportsPrefix],
     stateMachine,
   };
+}
+
+/** An ended execution of the local engine (local/stepfunctions' ExecutionOutcome fits it). */
+export interface LocalExecutionOutcome {
+  readonly executionArn: string;
+  readonly status: string;
+  readonly startDate: Date;
+  readonly stopDate?: Date;
+  readonly history: readonly LocalHistoryEvent[];
+}
+
+/**
+ * Writes `<workDir>/executions.json` from the local engine's outcomes (one trace per execution, in the given order)
+ * and returns its path. The local run calls it before {@link writeLocalReport}.
+ */
+export function writeExecutionTraces(workDir: string, outcomes: readonly LocalExecutionOutcome[]): string {
+  const traces = outcomes.map((o) => buildExecutionTrace({
+    executionArn: o.executionArn,
+    status: o.status,
+    startedAt: o.startDate.toISOString(),
+    ...(o.stopDate ? { stoppedAt: o.stopDate.toISOString() } : {}),
+  }, o.history));
+  const file = join(workDir, TRACES_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(traces, null, 2)}\n`);
+  renameSync(tmp, file);
+  return file;
 }
 
 /** `<workdir>/executions.json` (absent: no traces, with a note). */

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type * as Asl from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
+import { readLocalTraces, TRACES_FILE, writeExecutionTraces } from '../../cli/report/local';
 import { buildExecutionTrace, parseTraces, totalsByState, type AwsHistoryEvent, type LocalHistoryEvent } from '../../cli/report/traces';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -134,6 +138,18 @@ describe('buildExecutionTrace from the local engine (aws-local-stepfunctions, as
       Alert: { name: 'Alert', entered: 1, retried: 0, failed: 0 },
     });
     expect(t.states.map((s) => s.name)).toEqual(['Flaky', 'Broken', 'Alert']);
+
+    // The local run's traces file: what `report --workdir` reads back.
+    const dir = mkdtempSync(join(tmpdir(), 'report-traces-'));
+    try {
+      const file = writeExecutionTraces(dir, [{ executionArn: ARN, status: 'SUCCEEDED', startDate: new Date(1_000), stopDate: new Date(4_000), history: events }]);
+      expect(file).toBe(join(dir, TRACES_FILE));
+      const notes: string[] = [];
+      expect(readLocalTraces(dir, notes)).toEqual([{ ...t, startedAt: '1970-01-01T00:00:01.000Z', stoppedAt: '1970-01-01T00:00:04.000Z' }]);
+      expect(notes).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
