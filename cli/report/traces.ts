@@ -21,12 +21,12 @@ export interface LocalHistoryEvent {
   readonly state?: string;
 }
 
-/** Attempt outcomes of a task-like state in AWS histories (an attempt that ended in an error). */
+/** Attempt outcomes in AWS histories that end in an error (the HistoryEvent types of the Step Functions API reference). */
 const AWS_ATTEMPT_FAILED = new Set([
   'TaskFailed', 'TaskTimedOut', 'TaskStartFailed', 'TaskSubmitFailed',
   'LambdaFunctionFailed', 'LambdaFunctionTimedOut', 'LambdaFunctionStartFailed', 'LambdaFunctionScheduleFailed',
   'ActivityFailed', 'ActivityTimedOut', 'ActivityScheduleFailed', 'MapRunFailed',
-  'ParallelStateFailed', 'MapStateFailed',
+  'ParallelStateFailed', 'MapStateFailed', 'EvaluationFailed',
 ]);
 /** A new attempt of a task-like state (a retry when it is not the entry's first). */
 const AWS_ATTEMPT_STARTED = new Set(['TaskScheduled', 'LambdaFunctionScheduled', 'ActivityScheduled', 'MapRunStarted']);
