@@ -54,6 +54,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Test oracle for the local IAM evaluator (test/local/iam-oracle.test.ts). AGPL-3.0: a dev
     // dependency only, never imported from local/ or shipped.
     '@cloud-copilot/iam-simulate@0.1.173',
+    // `medlaunch-elt report` (docs/report.md): charts (Vega-Lite rendered to SVG in Node; 5.x ships CommonJS
+    // builds, 6.x is ESM-only), the state machine diagram (Graphviz compiled to WebAssembly), Step Functions
+    // reads in AWS, and the browser test (drives the system's Chromium; downloads no browser).
+    'vega@^5.33.1',
+    'vega-lite@^5.23.0',
+    '@viz-js/viz@^3.31.0',
+    '@aws-sdk/client-sfn@^3',
+    'playwright-core@^1.65.1',
   ],
   jestOptions: {
     updateSnapshot: javascript.UpdateSnapshot.NEVER,

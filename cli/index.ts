@@ -20,6 +20,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     load: async () => (require('./commands/local') as { run: Command }).run,
   },
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  report: { summary: 'render the run reports as one self-contained HTML page (local work folder or AWS)', load: async () => (require('./commands/report') as { run: Command }).run },
 };
 
 export const USAGE = `usage: medlaunch-elt <command> [options]

@@ -56,7 +56,7 @@ if (existsSync(cliEntry)) {
     format: 'cjs',
     sourcemap: 'inline',
     // Native or heavy packages stay external and are resolved from node_modules at run time.
-    external: ['@duckdb/node-api', 'aws-cdk-lib', 'constructs', 'esbuild', 'aws-local-stepfunctions'],
+    external: ['@duckdb/node-api', 'aws-cdk-lib', 'constructs', 'esbuild', 'aws-local-stepfunctions', 'vega', 'vega-lite', '@viz-js/viz'],
     logLevel: 'warning',
   });
   copySql(join(root, 'lib-cli'));
