@@ -1,0 +1,346 @@
+/**
+ * File-system storage of the local S3 endpoint.
+ *
+ * Layout (everything under `rootDir`):
+ *   <bucket>/<key>                       the object's bytes, byte-exact (read directly by DuckDB)
+ *   <metaDir>/<bucket>/bucket.json       bucket configuration (EventBridge flag, creation date)
+ *   <metaDir>/<bucket>/objects/<hh>/<sha256(key)>.json   object metadata (ETag, content-type, x-amz-meta-*, checksum)
+ *   .s3-tmp/                             temp files of uploads in progress (renamed into place)
+ *   .s3-uploads/<uploadId>/              multipart uploads in progress
+ * `metaDir` defaults to `<rootDir>/.s3-meta`. Bucket names never start with '.', so the hidden
+ * folders cannot clash with a bucket.
+ *
+ * Writes go to a temp file that is renamed into place; the rename and the metadata write happen
+ * under a per-key lock, so concurrent writers and readers always see a matching pair. A file put
+ * into a bucket folder from outside (or replaced from outside) is served too: its metadata is
+ * rebuilt (MD5 ETag) the first time it is read.
+ *
+ * Files: store-types.ts (records), store-files.ts (locks, sidecars, atomic writes), store-walk.ts
+ * (listing order), store-uploads.ts (multipart uploads).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHasher, type ChecksumAlgorithm } from './checksums';
+import { invalidArgument, noSuchBucket, S3Error } from './errors';
+import { isErrno, KeyedMutex, readJson, writeFileAtomic } from './store-files';
+import type { BucketConfig, ListEntry, NewObjectMeta, ObjectMeta, TempFile } from './store-types';
+import { UploadStore } from './store-uploads';
+import { compareKeys, listKeys } from './store-walk';
+
+export * from './store-types';
+export { MIN_PART_SIZE } from './store-uploads';
+export { compareKeys } from './store-walk';
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export class S3Store {
+  readonly metaDir: string;
+  private readonly tmpDir: string;
+  /** Multipart uploads in progress. */
+  readonly uploads: UploadStore;
+  private readonly uploadsDir: string;
+  private readonly locks = new KeyedMutex();
+
+  constructor(readonly rootDir: string, metaDir?: string) {
+    this.metaDir = metaDir ?? join(rootDir, '.s3-meta');
+    this.tmpDir = join(rootDir, '.s3-tmp');
+    this.uploadsDir = join(rootDir, '.s3-uploads');
+    this.uploads = new UploadStore(this, this.uploadsDir, this.tmpDir, this.locks);
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.rootDir, { recursive: true });
+    await mkdir(this.metaDir, { recursive: true });
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true });
+    await mkdir(this.uploadsDir, { recursive: true });
+  }
+
+  // ---------------------------------------------------------------- names and paths
+
+  validateBucketName(bucket: string): void {
+    if (!BUCKET_NAME.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket)) {
+      throw new S3Error('InvalidBucketName', 400, 'The specified bucket is not valid.', { BucketName: bucket });
+    }
+  }
+
+  bucketPath(bucket: string): string {
+    this.validateBucketName(bucket);
+    return join(this.rootDir, bucket);
+  }
+
+  /**
+   * The data file of a key. Keys must map to a plain relative path: no empty, '.' or '..'
+   * segments (so no leading, trailing or doubled '/'), no NUL, segments of at most 255 bytes.
+   */
+  objectPath(bucket: string, key: string): string {
+    const bytes = Buffer.byteLength(key, 'utf8');
+    if (bytes === 0) throw invalidArgument('Object key must not be empty', 'key', key);
+    if (bytes > 1024) throw new S3Error('KeyTooLongError', 400, 'Your key is too long', { Key: key });
+    if (key.includes('\u0000')) throw invalidArgument('Object key must not contain NUL', 'key', key);
+    for (const seg of key.split('/')) {
+      if (seg === '' || seg === '.' || seg === '..') {
+        throw invalidArgument(
+          'The local S3 endpoint stores keys as files: empty, "." and ".." path segments (and leading, trailing or doubled "/") are not supported',
+          'key', key);
+      }
+      if (Buffer.byteLength(seg, 'utf8') > 255) {
+        throw invalidArgument('The local S3 endpoint stores keys as files: a path segment exceeds 255 bytes', 'key', key);
+      }
+    }
+    return join(this.bucketPath(bucket), ...key.split('/'));
+  }
+
+  private bucketMetaDir(bucket: string): string {
+    return join(this.metaDir, bucket);
+  }
+
+  private metaPath(bucket: string, key: string): string {
+    const h = createHash('sha256').update(key, 'utf8').digest('hex');
+    return join(this.bucketMetaDir(bucket), 'objects', h.slice(0, 2), `${h}.json`);
+  }
+
+
+  // ---------------------------------------------------------------- buckets
+
+  async bucketExists(bucket: string): Promise<boolean> {
+    try {
+      return (await stat(this.bucketPath(bucket))).isDirectory();
+    } catch (e) {
+      if (e instanceof S3Error || isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
+      throw e;
+    }
+  }
+
+  async requireBucket(bucket: string): Promise<void> {
+    if (!(await this.bucketExists(bucket))) throw noSuchBucket(bucket);
+  }
+
+  /** Creates the bucket (idempotent). */
+  async createBucket(bucket: string): Promise<void> {
+    await mkdir(this.bucketPath(bucket), { recursive: true });
+    await this.locks.run(`bucket:${bucket}`, async () => {
+      const existing = await readJson<BucketConfig>(join(this.bucketMetaDir(bucket), 'bucket.json'));
+      if (!existing) await this.writeBucketConfig(bucket, { creationDate: new Date().toISOString(), eventBridge: false });
+    });
+  }
+
+  async deleteBucket(bucket: string): Promise<void> {
+    await this.requireBucket(bucket);
+    const entries = await readdir(this.bucketPath(bucket));
+    if (entries.length > 0) throw new S3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: bucket });
+    const uploads = await this.uploads.list(bucket);
+    if (uploads.length > 0) throw new S3Error('BucketNotEmpty', 409, 'The bucket you tried to delete has multipart uploads in progress', { BucketName: bucket });
+    await rmdir(this.bucketPath(bucket));
+    await rm(this.bucketMetaDir(bucket), { recursive: true, force: true });
+  }
+
+  async listBuckets(): Promise<{ name: string; creationDate: string }[]> {
+    const out: { name: string; creationDate: string }[] = [];
+    for (const e of await readdir(this.rootDir, { withFileTypes: true })) {
+      if (!e.isDirectory() || e.name.startsWith('.')) continue;
+      try { this.validateBucketName(e.name); } catch { continue; }
+      out.push({ name: e.name, creationDate: (await this.getBucketConfig(e.name)).creationDate });
+    }
+    return out.sort((a, b) => compareKeys(a.name, b.name));
+  }
+
+  async getBucketConfig(bucket: string): Promise<BucketConfig> {
+    const cfg = await readJson<BucketConfig>(join(this.bucketMetaDir(bucket), 'bucket.json'));
+    if (cfg) return cfg;
+    const st = await stat(this.bucketPath(bucket));
+    return { creationDate: st.birthtime.toISOString(), eventBridge: false };
+  }
+
+  async updateBucketConfig(bucket: string, change: Partial<BucketConfig>): Promise<BucketConfig> {
+    return this.locks.run(`bucket:${bucket}`, async () => {
+      const cfg = { ...(await this.getBucketConfig(bucket)), ...change };
+      await this.writeBucketConfig(bucket, cfg);
+      return cfg;
+    });
+  }
+
+  private async writeBucketConfig(bucket: string, cfg: BucketConfig): Promise<void> {
+    await mkdir(this.bucketMetaDir(bucket), { recursive: true });
+    await writeFileAtomic(this.tmpDir, join(this.bucketMetaDir(bucket), 'bucket.json'), JSON.stringify(cfg));
+  }
+
+  // ---------------------------------------------------------------- objects
+
+  /** The object's metadata, or undefined when there is no such object. */
+  async headObject(bucket: string, key: string): Promise<ObjectMeta | undefined> {
+    const fresh = await this.readMeta(bucket, key);
+    if (fresh !== 'stale') return fresh;
+    return this.locks.run(`${bucket}/${key}`, () => this.readOrRebuildMeta(bucket, key));
+  }
+
+  /** Opens the object for reading, consistently with its metadata. */
+  async openObject(bucket: string, key: string): Promise<{ meta: ObjectMeta; handle: FileHandle } | undefined> {
+    return this.locks.run(`${bucket}/${key}`, async () => {
+      const meta = await this.readOrRebuildMeta(bucket, key);
+      if (!meta) return undefined;
+      try {
+        return { meta, handle: await open(this.objectPath(bucket, key), 'r') };
+      } catch (e) {
+        if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  /** Metadata when it matches the data file; 'stale' when the data file exists without matching metadata. */
+  private async readMeta(bucket: string, key: string): Promise<ObjectMeta | undefined | 'stale'> {
+    // a synchronous stat (no thread-pool round trip) for the same reason as readJson
+    const st = statSync(this.objectPath(bucket, key), { throwIfNoEntry: false });
+    if (!st?.isFile()) return undefined;
+    const meta = await readJson<ObjectMeta>(this.metaPath(bucket, key));
+    if (meta && meta.key === key && meta.size === st.size && meta.mtimeMs === st.mtimeMs) return meta;
+    return 'stale';
+  }
+
+  private async readOrRebuildMeta(bucket: string, key: string): Promise<ObjectMeta | undefined> {
+    const current = await this.readMeta(bucket, key);
+    if (current !== 'stale') return current;
+    // written or replaced from outside the endpoint: rebuild the metadata from the bytes
+    const path = this.objectPath(bucket, key);
+    const md5 = createHash('md5');
+    await pipeline(createReadStream(path), async function* (src: AsyncIterable<Buffer>) {
+      for await (const chunk of src) md5.update(chunk);
+    });
+    const st = await stat(path);
+    const old = await readJson<ObjectMeta>(this.metaPath(bucket, key));
+    const meta: ObjectMeta = {
+      key,
+      etag: md5.digest('hex'),
+      size: st.size,
+      lastModified: st.mtime.toISOString(),
+      contentType: old?.key === key ? old.contentType : 'binary/octet-stream',
+      headers: {},
+      userMetadata: {},
+      ...(old?.key === key && old.sse ? { sse: old.sse } : {}),
+      mtimeMs: st.mtimeMs,
+    };
+    await mkdir(join(this.metaPath(bucket, key), '..'), { recursive: true });
+    await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(meta));
+    return meta;
+  }
+
+  /** Streams a body into a temp file, hashing it (MD5 unless `md5: false`; plus the given checksums, and SHA-256 on request). */
+  async writeTemp(src: Readable, algorithms: ChecksumAlgorithm[],
+    opts: { sha256?: boolean; md5?: boolean; maxSize?: number } = {}): Promise<TempFile> {
+    const path = join(this.tmpDir, randomBytes(16).toString('hex'));
+    const md5 = opts.md5 ?? true ? createHasher('MD5') : undefined;
+    const sha = opts.sha256 ? createHasher('SHA256') : undefined;
+    const hashers = new Map(algorithms.map((a) => [a, createHasher(a)] as const));
+    const maxSize = opts.maxSize ?? Number.MAX_SAFE_INTEGER;
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > maxSize) {
+          cb(new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size'));
+          return;
+        }
+        md5?.update(chunk);
+        sha?.update(chunk);
+        for (const h of hashers.values()) h.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(src, tap, createWriteStream(path));
+    } catch (e) {
+      await rm(path, { force: true });
+      throw e;
+    }
+    const digests = new Map<ChecksumAlgorithm, Buffer>();
+    for (const [a, h] of hashers) digests.set(a, h.digest());
+    return { path, size, md5: md5?.digest(), digests, sha256: sha?.digest() };
+  }
+
+  async discardTemp(tmp: TempFile | string): Promise<void> {
+    await rm(typeof tmp === 'string' ? tmp : tmp.path, { force: true });
+  }
+
+  /**
+   * Moves a temp file into place as the object and writes its metadata, atomically with respect
+   * to other writers of the key. `check` sees the current object (or undefined) first and may
+   * throw (preconditions). The temp file is removed on failure.
+   */
+  async commitObject(bucket: string, key: string, tmpPath: string, meta: NewObjectMeta,
+    check?: (existing: ObjectMeta | undefined) => void): Promise<ObjectMeta> {
+    const path = this.objectPath(bucket, key);
+    try {
+      return await this.locks.run(`${bucket}/${key}`, async () => {
+        await this.requireBucket(bucket);
+        if (check) check(await this.readOrRebuildMeta(bucket, key));
+        await this.placeFile(key, tmpPath, path);
+        const st = await stat(path);
+        const full: ObjectMeta = { ...meta, key, size: st.size, lastModified: new Date(st.mtimeMs).toISOString(), mtimeMs: st.mtimeMs };
+        await mkdir(join(this.metaPath(bucket, key), '..'), { recursive: true });
+        await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(full));
+        return full;
+      });
+    } finally {
+      await rm(tmpPath, { force: true });
+    }
+  }
+
+  private async placeFile(key: string, tmpPath: string, path: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await mkdir(join(path, '..'), { recursive: true });
+        await rename(tmpPath, path);
+        return;
+      } catch (e) {
+        if (isErrno(e, 'ENOTDIR', 'EEXIST')) {
+          throw invalidArgument(`The local S3 endpoint stores keys as files: a prefix of '${key}' is itself an object key`, 'key', key);
+        }
+        if (isErrno(e, 'EISDIR', 'ENOTEMPTY')) {
+          throw invalidArgument(`The local S3 endpoint stores keys as files: '${key}' is a prefix of other keys in the bucket`, 'key', key);
+        }
+        // a concurrent delete pruned the (empty) parent folder: create it again
+        if (isErrno(e, 'ENOENT') && attempt < 5) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Deletes the object (no error when it does not exist); returns whether it existed. */
+  async deleteObject(bucket: string, key: string): Promise<boolean> {
+    const path = this.objectPath(bucket, key);
+    return this.locks.run(`${bucket}/${key}`, async () => {
+      let existed = true;
+      try {
+        const st = await stat(path);
+        if (!st.isFile()) return false;
+        await rm(path);
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT', 'ENOTDIR')) throw e;
+        existed = false;
+      }
+      await rm(this.metaPath(bucket, key), { force: true });
+      await this.pruneEmptyDirs(this.bucketPath(bucket), join(path, '..'));
+      return existed;
+    });
+  }
+
+  private async pruneEmptyDirs(stopAt: string, dir: string): Promise<void> {
+    while (dir.length > stopAt.length && dir.startsWith(stopAt)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return;
+      }
+      dir = join(dir, '..');
+    }
+  } /** Keys and common prefixes in UTF-8 byte order, strictly after `startAfter` (see store-walk.ts). */
+  async *list(bucket: string, opts: { prefix?: string; delimiter?: string; startAfter?: string }): AsyncGenerator<ListEntry> {
+    await this.requireBucket(bucket);
+    yield* listKeys(this.bucketPath(bucket), opts);
+  }
+}
