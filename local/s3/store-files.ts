@@ -1,7 +1,6 @@
 /** File-system primitives of the local S3 store: per-key locks, JSON sidecars, atomic writes. */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function isErrno(e: unknown, ...codes: string[]): boolean {
@@ -42,20 +41,35 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-/** Writes `data` to a temp file in `tmpDir`, then renames it to `path` (creating the folder when missing). */
-export async function writeFileAtomic(tmpDir: string, path: string, data: string): Promise<void> {
-  const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}.json`);
-  await writeFile(tmp, data);
+/** A random prefix per process, then a counter: temp file names unique without a random draw each. */
+const TEMP_PREFIX = randomBytes(8).toString('hex');
+let tempSeq = 0;
+
+/** A fresh name for a file in the store's temp folder. */
+export function tempName(ext = ''): string {
+  tempSeq++;
+  return `${TEMP_PREFIX}-${tempSeq.toString(36)}${ext}`;
+}
+
+/**
+ * Writes a small sidecar: `data` to a temp file in `tmpDir`, then renamed to `path` (creating its
+ * folder when missing), so a reader sees the old or the new content, never a part. Synchronously,
+ * for the same reason as readJson: a few hundred bytes cost less to write than the thread-pool
+ * round trips of an async open/write/close/rename.
+ */
+export function writeFileAtomic(tmpDir: string, path: string, data: string): void {
+  const tmp = join(tmpDir, tempName('.json'));
+  writeFileSync(tmp, data);
   for (let attempt = 0; ; attempt++) {
     try {
-      await rename(tmp, path);
+      renameSync(tmp, path);
       return;
     } catch (e) {
       if (!isErrno(e, 'ENOENT') || attempt >= 5) {
-        await rm(tmp, { force: true });
+        rmSync(tmp, { force: true });
         throw e;
       }
-      await mkdir(join(path, '..'), { recursive: true });
+      mkdirSync(join(path, '..'), { recursive: true });
     }
   }
 }

@@ -18,15 +18,15 @@
  * Files: store-types.ts (records), store-files.ts (locks, sidecars, atomic writes), store-walk.ts
  * (listing order), store-uploads.ts (multipart uploads).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, statSync } from 'node:fs';
+import { mkdir, open, readdir, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHasher, type ChecksumAlgorithm } from './checksums';
 import { invalidArgument, noSuchBucket, S3Error } from './errors';
-import { isErrno, KeyedMutex, readJson, writeFileAtomic } from './store-files';
+import { isErrno, KeyedMutex, readJson, tempName, writeFileAtomic } from './store-files';
 import type { BucketConfig, ListEntry, NewObjectMeta, ObjectMeta, TempFile } from './store-types';
 import { UploadStore } from './store-uploads';
 import { compareKeys, listKeys } from './store-walk';
@@ -107,9 +107,10 @@ export class S3Store {
 
   // ---------------------------------------------------------------- buckets
 
+  /** Whether the bucket's folder exists (checked on every request; synchronously, see readJson in store-files.ts). */
   async bucketExists(bucket: string): Promise<boolean> {
     try {
-      return (await stat(this.bucketPath(bucket))).isDirectory();
+      return statSync(this.bucketPath(bucket), { throwIfNoEntry: false })?.isDirectory() ?? false;
     } catch (e) {
       if (e instanceof S3Error || isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
       throw e;
@@ -166,7 +167,7 @@ export class S3Store {
 
   private async writeBucketConfig(bucket: string, cfg: BucketConfig): Promise<void> {
     await mkdir(this.bucketMetaDir(bucket), { recursive: true });
-    await writeFileAtomic(this.tmpDir, join(this.bucketMetaDir(bucket), 'bucket.json'), JSON.stringify(cfg));
+    writeFileAtomic(this.tmpDir, join(this.bucketMetaDir(bucket), 'bucket.json'), JSON.stringify(cfg));
   }
 
   // ---------------------------------------------------------------- objects
@@ -224,15 +225,14 @@ export class S3Store {
       ...(old?.key === key && old.sse ? { sse: old.sse } : {}),
       mtimeMs: st.mtimeMs,
     };
-    await mkdir(join(this.metaPath(bucket, key), '..'), { recursive: true });
-    await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(meta));
+    writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(meta));
     return meta;
   }
 
   /** Streams a body into a temp file, hashing it (MD5 unless `md5: false`; plus the given checksums, and SHA-256 on request). */
   async writeTemp(src: Readable, algorithms: ChecksumAlgorithm[],
     opts: { sha256?: boolean; md5?: boolean; maxSize?: number } = {}): Promise<TempFile> {
-    const path = join(this.tmpDir, randomBytes(16).toString('hex'));
+    const path = join(this.tmpDir, tempName());
     const md5 = opts.md5 ?? true ? createHasher('MD5') : undefined;
     const sha = opts.sha256 ? createHasher('SHA256') : undefined;
     const hashers = new Map(algorithms.map((a) => [a, createHasher(a)] as const));
@@ -274,39 +274,21 @@ export class S3Store {
   async commitObject(bucket: string, key: string, tmpPath: string, meta: NewObjectMeta,
     check?: (existing: ObjectMeta | undefined) => void): Promise<ObjectMeta> {
     const path = this.objectPath(bucket, key);
+    let placed = false;
     try {
       return await this.locks.run(`${bucket}/${key}`, async () => {
         await this.requireBucket(bucket);
         if (check) check(await this.readOrRebuildMeta(bucket, key));
-        await this.placeFile(key, tmpPath, path);
-        const st = await stat(path);
+        placeFile(key, tmpPath, path);
+        placed = true;
+        // the rename keeps the temp file's size and mtime
+        const st = statSync(path);
         const full: ObjectMeta = { ...meta, key, size: st.size, lastModified: new Date(st.mtimeMs).toISOString(), mtimeMs: st.mtimeMs };
-        await mkdir(join(this.metaPath(bucket, key), '..'), { recursive: true });
-        await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(full));
+        writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(full));
         return full;
       });
     } finally {
-      await rm(tmpPath, { force: true });
-    }
-  }
-
-  private async placeFile(key: string, tmpPath: string, path: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await mkdir(join(path, '..'), { recursive: true });
-        await rename(tmpPath, path);
-        return;
-      } catch (e) {
-        if (isErrno(e, 'ENOTDIR', 'EEXIST')) {
-          throw invalidArgument(`The local S3 endpoint stores keys as files: a prefix of '${key}' is itself an object key`, 'key', key);
-        }
-        if (isErrno(e, 'EISDIR', 'ENOTEMPTY')) {
-          throw invalidArgument(`The local S3 endpoint stores keys as files: '${key}' is a prefix of other keys in the bucket`, 'key', key);
-        }
-        // a concurrent delete pruned the (empty) parent folder: create it again
-        if (isErrno(e, 'ENOENT') && attempt < 5) continue;
-        throw e;
-      }
+      if (!placed) await rm(tmpPath, { force: true });
     }
   }
 
@@ -342,5 +324,30 @@ export class S3Store {
   async *list(bucket: string, opts: { prefix?: string; delimiter?: string; startAfter?: string }): AsyncGenerator<ListEntry> {
     await this.requireBucket(bucket);
     yield* listKeys(this.bucketPath(bucket), opts);
+  }
+}
+
+/**
+ * Renames a temp file into place as the data file of `key`. Synchronously: a rename and, for a key
+ * in a new folder, a mkdir are metadata operations of a few microseconds, which a thread-pool round
+ * trip per request costs many times over. The rename comes first: the folder usually exists.
+ */
+function placeFile(key: string, tmpPath: string, path: string): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (attempt > 0) mkdirSync(join(path, '..'), { recursive: true });
+      renameSync(tmpPath, path);
+      return;
+    } catch (e) {
+      if (isErrno(e, 'ENOTDIR', 'EEXIST')) {
+        throw invalidArgument(`The local S3 endpoint stores keys as files: a prefix of '${key}' is itself an object key`, 'key', key);
+      }
+      if (isErrno(e, 'EISDIR', 'ENOTEMPTY')) {
+        throw invalidArgument(`The local S3 endpoint stores keys as files: '${key}' is a prefix of other keys in the bucket`, 'key', key);
+      }
+      // the folder does not exist yet, or a concurrent delete pruned it: create it
+      if (isErrno(e, 'ENOENT') && attempt < 5) continue;
+      throw e;
+    }
   }
 }
