@@ -27,6 +27,9 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'Content-Encoding',
 };
 
+/** Objects up to this size are read whole and sent in one write; larger ones are streamed. */
+const INLINE_READ_BYTES = 256 * 1024;
+
 /** A key the store cannot hold (see store.ts) cannot exist either. */
 function isUnstorableKey(e: unknown): boolean {
   return e instanceof S3Error && (e.code === 'InvalidArgument' || e.code === 'KeyTooLongError');
@@ -56,20 +59,20 @@ export async function putObject(e: S3Engine, ctx: ObjectCtx): Promise<void> {
 export async function getObject(e: S3Engine, ctx: ObjectCtx, headOnly: boolean): Promise<void> {
   const { bucket, key, req, res, query } = ctx;
   await e.store.requireBucket(bucket);
-  let opened: { meta: ObjectMeta; handle?: FileHandle } | undefined;
+  let opened: { meta: ObjectMeta; handle?: FileHandle; data?: Buffer } | undefined;
   try {
     if (headOnly) {
       const meta = await e.store.headObject(bucket, key);
       opened = meta ? { meta } : undefined;
     } else {
-      opened = await e.store.openObject(bucket, key);
+      opened = await e.store.readObject(bucket, key, INLINE_READ_BYTES);
     }
   } catch (err) {
     if (isUnstorableKey(err)) throw e.missingKey(ctx, bucket, key);
     throw err;
   }
   if (!opened) throw e.missingKey(ctx, bucket, key);
-  const { meta, handle } = opened;
+  const { meta, handle, data } = opened;
   try {
     const sse = e.storedEncryption(bucket, meta);
     // reading the bytes of an SSE-KMS object needs the key (HeadObject does not decrypt)
@@ -121,6 +124,10 @@ export async function getObject(e: S3Engine, ctx: ObjectCtx, headOnly: boolean):
     res.writeHead(status, headers);
     if (headOnly || length === 0) {
       res.end();
+      return;
+    }
+    if (data) {
+      res.end(data.subarray(start, end + 1));
       return;
     }
     await pipeline(handle!.createReadStream({ start, end, autoClose: false }), res);

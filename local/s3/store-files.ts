@@ -1,6 +1,7 @@
 /** File-system primitives of the local S3 store: per-key locks, JSON sidecars, atomic writes. */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export function isErrno(e: unknown, ...codes: string[]): boolean {
@@ -53,23 +54,22 @@ export function tempName(ext = ''): string {
 
 /**
  * Writes a small sidecar: `data` to a temp file in `tmpDir`, then renamed to `path` (creating its
- * folder when missing), so a reader sees the old or the new content, never a part. Synchronously,
- * for the same reason as readJson: a few hundred bytes cost less to write than the thread-pool
- * round trips of an async open/write/close/rename.
+ * folder when missing), so a reader sees the old or the new content, never a part. Asynchronously:
+ * creating a file can wait on the disk for milliseconds when the machine is busy.
  */
-export function writeFileAtomic(tmpDir: string, path: string, data: string): void {
+export async function writeFileAtomic(tmpDir: string, path: string, data: string): Promise<void> {
   const tmp = join(tmpDir, tempName('.json'));
-  writeFileSync(tmp, data);
+  await writeFile(tmp, data);
   for (let attempt = 0; ; attempt++) {
     try {
-      renameSync(tmp, path);
+      await rename(tmp, path);
       return;
     } catch (e) {
       if (!isErrno(e, 'ENOENT') || attempt >= 5) {
-        rmSync(tmp, { force: true });
+        await rm(tmp, { force: true });
         throw e;
       }
-      mkdirSync(join(path, '..'), { recursive: true });
+      await mkdir(join(path, '..'), { recursive: true });
     }
   }
 }

@@ -37,7 +37,7 @@ export class UploadStore {
     const uploadId = randomBytes(24).toString('base64url');
     const full: UploadInfo = { ...info, uploadId, initiated: new Date().toISOString() };
     await mkdir(this.dir(uploadId), { recursive: true });
-    writeFileAtomic(this.tmpDir, join(this.dir(uploadId), 'upload.json'), JSON.stringify(full));
+    await writeFileAtomic(this.tmpDir, join(this.dir(uploadId), 'upload.json'), JSON.stringify(full));
     return full;
   }
 
@@ -64,7 +64,7 @@ export class UploadStore {
         await this.get(bucket, key, uploadId);
         const part: PartInfo = { partNumber, etag: tmp.md5!.toString('hex'), size: tmp.size, lastModified: new Date().toISOString(), checksum };
         await rename(tmp.path, join(dir, name));
-        writeFileAtomic(this.tmpDir, join(dir, `${name}.json`), JSON.stringify(part));
+        await writeFileAtomic(this.tmpDir, join(dir, `${name}.json`), JSON.stringify(part));
         return part;
       });
     } finally {

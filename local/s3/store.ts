@@ -19,11 +19,11 @@
  * (listing order), store-uploads.ts (multipart uploads).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, renameSync, statSync } from 'node:fs';
-import { mkdir, open, readdir, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, readFileSync, statSync, type WriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { createHasher, type ChecksumAlgorithm } from './checksums';
 import { invalidArgument, noSuchBucket, S3Error } from './errors';
 import { isErrno, KeyedMutex, readJson, tempName, writeFileAtomic } from './store-files';
@@ -34,6 +34,9 @@ import { compareKeys, listKeys } from './store-walk';
 export * from './store-types';
 export { MIN_PART_SIZE } from './store-uploads';
 export { compareKeys } from './store-walk';
+
+/** Bodies up to this size are received in memory and written with one call; larger ones are streamed to disk. */
+const INLINE_WRITE_BYTES = 256 * 1024;
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -167,7 +170,7 @@ export class S3Store {
 
   private async writeBucketConfig(bucket: string, cfg: BucketConfig): Promise<void> {
     await mkdir(this.bucketMetaDir(bucket), { recursive: true });
-    writeFileAtomic(this.tmpDir, join(this.bucketMetaDir(bucket), 'bucket.json'), JSON.stringify(cfg));
+    await writeFileAtomic(this.tmpDir, join(this.bucketMetaDir(bucket), 'bucket.json'), JSON.stringify(cfg));
   }
 
   // ---------------------------------------------------------------- objects
@@ -193,6 +196,26 @@ export class S3Store {
     });
   }
 
+  /**
+   * Opens the object for reading, consistently with its metadata; an object of at most `inlineBytes`
+   * comes back read whole (`data`): a synchronous read of a few KB from the page cache costs less
+   * than the thread-pool round trips of open, read and close.
+   */
+  async readObject(bucket: string, key: string, inlineBytes: number):
+  Promise<{ meta: ObjectMeta; data: Buffer; handle?: undefined } | { meta: ObjectMeta; handle: FileHandle; data?: undefined } | undefined> {
+    return this.locks.run(`${bucket}/${key}`, async () => {
+      const meta = await this.readOrRebuildMeta(bucket, key);
+      if (!meta) return undefined;
+      const path = this.objectPath(bucket, key);
+      try {
+        return meta.size <= inlineBytes ? { meta, data: readFileSync(path) } : { meta, handle: await open(path, 'r') };
+      } catch (e) {
+        if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
+        throw e;
+      }
+    });
+  }
+
   /** Metadata when it matches the data file; 'stale' when the data file exists without matching metadata. */
   private async readMeta(bucket: string, key: string): Promise<ObjectMeta | undefined | 'stale'> {
     // a synchronous stat (no thread-pool round trip) for the same reason as readJson
@@ -209,9 +232,7 @@ export class S3Store {
     // written or replaced from outside the endpoint: rebuild the metadata from the bytes
     const path = this.objectPath(bucket, key);
     const md5 = createHash('md5');
-    await pipeline(createReadStream(path), async function* (src: AsyncIterable<Buffer>) {
-      for await (const chunk of src) md5.update(chunk);
-    });
+    for await (const chunk of createReadStream(path)) md5.update(chunk as Buffer);
     const st = await stat(path);
     const old = await readJson<ObjectMeta>(this.metaPath(bucket, key));
     const meta: ObjectMeta = {
@@ -225,7 +246,7 @@ export class S3Store {
       ...(old?.key === key && old.sse ? { sse: old.sse } : {}),
       mtimeMs: st.mtimeMs,
     };
-    writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(meta));
+    await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(meta));
     return meta;
   }
 
@@ -238,22 +259,38 @@ export class S3Store {
     const hashers = new Map(algorithms.map((a) => [a, createHasher(a)] as const));
     const maxSize = opts.maxSize ?? Number.MAX_SAFE_INTEGER;
     let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
+    // a small body is kept in memory and written in one go; a larger one is streamed to the file
+    let buffered: Buffer[] | undefined = [];
+    let out: WriteStream | undefined;
+    let failed: Error | undefined;
+    try {
+      for await (const chunk of src as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > maxSize) {
-          cb(new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size'));
-          return;
-        }
+        if (size > maxSize) throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
         md5?.update(chunk);
         sha?.update(chunk);
         for (const h of hashers.values()) h.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    try {
-      await pipeline(src, tap, createWriteStream(path));
+        if (buffered) {
+          buffered.push(chunk);
+          if (size <= INLINE_WRITE_BYTES) continue;
+          out = createWriteStream(path);
+          out.on('error', (e) => { failed ??= e; });
+          for (const c of buffered) out.write(c);
+          buffered = undefined;
+        } else if (!out!.write(chunk) && !failed) {
+          await once(out!, 'drain');
+        }
+        if (failed) throw failed;
+      }
+      if (buffered) {
+        await writeFile(path, buffered.length === 1 ? buffered[0] : Buffer.concat(buffered, size));
+      } else {
+        out!.end();
+        await once(out!, 'close');
+        if (failed) throw failed;
+      }
     } catch (e) {
+      out?.destroy();
       await rm(path, { force: true });
       throw e;
     }
@@ -279,12 +316,12 @@ export class S3Store {
       return await this.locks.run(`${bucket}/${key}`, async () => {
         await this.requireBucket(bucket);
         if (check) check(await this.readOrRebuildMeta(bucket, key));
-        placeFile(key, tmpPath, path);
+        await placeFile(key, tmpPath, path);
         placed = true;
-        // the rename keeps the temp file's size and mtime
+        // the rename keeps the temp file's size and mtime; a stat is a few microseconds synchronously
         const st = statSync(path);
         const full: ObjectMeta = { ...meta, key, size: st.size, lastModified: new Date(st.mtimeMs).toISOString(), mtimeMs: st.mtimeMs };
-        writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(full));
+        await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(full));
         return full;
       });
     } finally {
@@ -328,15 +365,14 @@ export class S3Store {
 }
 
 /**
- * Renames a temp file into place as the data file of `key`. Synchronously: a rename and, for a key
- * in a new folder, a mkdir are metadata operations of a few microseconds, which a thread-pool round
- * trip per request costs many times over. The rename comes first: the folder usually exists.
+ * Renames a temp file into place as the data file of `key`. The rename comes first: the folder
+ * usually exists, so the mkdir is only paid for a key in a new folder.
  */
-function placeFile(key: string, tmpPath: string, path: string): void {
+async function placeFile(key: string, tmpPath: string, path: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      if (attempt > 0) mkdirSync(join(path, '..'), { recursive: true });
-      renameSync(tmpPath, path);
+      if (attempt > 0) await mkdir(join(path, '..'), { recursive: true });
+      await rename(tmpPath, path);
       return;
     } catch (e) {
       if (isErrno(e, 'ENOTDIR', 'EEXIST')) {

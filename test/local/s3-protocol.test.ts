@@ -4,7 +4,7 @@
  * SDK's own, the range parser, the request router and raw error XML.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +176,19 @@ describe('raw HTTP', () => {
     expect(md5.body).toContain('<Code>BadDigest</Code>');
     const sha = await raw(s3.endpoint, 'PUT', '/raw-bucket/sha.bin', { 'x-amz-content-sha256': '0'.repeat(64), 'content-length': 3 }, data);
     expect(sha.body).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
+  });
+
+  test('an upload the client abandons mid-body, buffered or streamed, stores nothing and leaves no temp file', async () => {
+    for (const [key, sent] of [['abandoned/small.bin', 10_000], ['abandoned/large.bin', 600_000]] as const) {
+      await new Promise<void>((resolve) => {
+        const req = request(`${s3.endpoint}/raw-bucket/${key}`, { method: 'PUT', headers: { 'content-length': 1_000_000 } });
+        req.on('error', () => resolve());
+        req.write(randomBytes(sent), () => setTimeout(() => { req.destroy(); resolve(); }, 100));
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await raw(s3.endpoint, 'HEAD', `/raw-bucket/${key}`, {})).status).toBe(404);
+      expect(readdirSync(join(root, '.s3-tmp'))).toEqual([]);
+    }
   });
 
   test('virtual-hosted style requests for <bucket>.localhost', async () => {
