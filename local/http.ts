@@ -1,5 +1,6 @@
 /**
- * Small HTTP helpers shared by the embedded local AWS endpoints (S3, SNS).
+ * Small HTTP helpers shared by the embedded local AWS endpoints (S3, SNS, Athena), and the request
+ * counter that meters their calls.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -147,59 +148,13 @@ export class RequestCounter {
 }
 
 /** The access key id a SigV4-signed request was signed with (Authorization header or presigned query). */
-export function accessKeyOf(req: IncomingMessage): string | undefined {
-  const auth = req.headers.authorization;
-  const m = /Credential=([^/,\s]+)\//.exec(typeof auth === 'string' ? auth : '');
-  if (m) return m[1];
-  const q = /[?&]X-Amz-Credential=([^%/&]+)/.exec(req.url ?? '');
-  return q ? decodeURIComponent(q[1]) : undefined;
-}
+export { requestAccessKeyId as accessKeyOf } from './iam/credentials';
 
 /**
- * The S3 API operation of a request (path-style: `/<bucket>/<key>`), as S3 names it in its request
- * metrics and bills it: `ListObjectsV2`, `GetObject`, `PutObject`, `CopyObject`, `HeadObject`, ….
+ * The S3 API operation of a request, as S3 names it in its request metrics and bills it
+ * (`ListObjectsV2`, `GetObject`, `PutObject`, …): the local S3's own router (local/s3/routing.ts).
  */
-export function s3Operation(req: IncomingMessage): string {
-  const url = new URL(req.url ?? '/', 'http://local');
-  const q = url.searchParams;
-  const path = url.pathname.replace(/^\/+/, '');
-  const slash = path.indexOf('/');
-  const hasKey = slash >= 0 && slash < path.length - 1;
-  const method = (req.method ?? 'GET').toUpperCase();
-  const copy = req.headers['x-amz-copy-source'] !== undefined;
-  if (!path) return method === 'GET' ? 'ListBuckets' : `${method} /`;
-  if (hasKey) {
-    if (q.has('uploadId')) {
-      if (method === 'PUT') return copy ? 'UploadPartCopy' : 'UploadPart';
-      if (method === 'POST') return 'CompleteMultipartUpload';
-      if (method === 'DELETE') return 'AbortMultipartUpload';
-      if (method === 'GET') return 'ListParts';
-    }
-    if (method === 'POST' && q.has('uploads')) return 'CreateMultipartUpload';
-    if (q.has('tagging')) return `${method === 'GET' ? 'Get' : method === 'DELETE' ? 'Delete' : 'Put'}ObjectTagging`;
-    switch (method) {
-      case 'GET': return 'GetObject';
-      case 'HEAD': return 'HeadObject';
-      case 'PUT': return copy ? 'CopyObject' : 'PutObject';
-      case 'DELETE': return 'DeleteObject';
-      case 'POST': return 'PostObject';
-      default: return `${method} object`;
-    }
-  }
-  if (method === 'GET') {
-    if (q.get('list-type') === '2') return 'ListObjectsV2';
-    if (q.has('versions')) return 'ListObjectVersions';
-    if (q.has('uploads')) return 'ListMultipartUploads';
-    if (q.has('location')) return 'GetBucketLocation';
-    const sub = [...q.keys()][0];
-    return sub ? `GetBucket(${sub})` : 'ListObjects';
-  }
-  if (method === 'HEAD') return 'HeadBucket';
-  if (method === 'POST' && q.has('delete')) return 'DeleteObjects';
-  if (method === 'PUT') return [...q.keys()][0] ? `PutBucket(${[...q.keys()][0]})` : 'CreateBucket';
-  if (method === 'DELETE') return 'DeleteBucket';
-  return `${method} bucket`;
-}
+export { s3Operation } from './s3/routing';
 
 /**
  * The operation of a JSON-protocol request (`X-Amz-Target: <Service>.<Operation>`, as Athena and

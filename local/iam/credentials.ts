@@ -6,6 +6,7 @@
  * access key pair (`AKIA…`).
  */
 import { createHmac } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Principal } from './index';
 
 /** Credentials as the SDK takes them (and as Lambda puts them in the environment). */
@@ -86,7 +87,11 @@ function headerValue(headers: Record<string, string | string[] | undefined>, nam
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The access key id in a SigV4-signed request (header or query), or undefined. */
+/**
+ * The access key id in a SigV4-signed request: the `Credential=` of its Authorization header, else
+ * the presigned `X-Amz-Credential` query parameter; undefined for an unsigned request. The one
+ * parser of access keys of the local endpoints (S3's full signature check is local/s3/sigv4.ts).
+ */
 export function accessKeyIdOf(headers: Record<string, string | string[] | undefined>, query: URLSearchParams): string | undefined {
   const auth = headerValue(headers, 'authorization');
   if (auth !== undefined) {
@@ -99,4 +104,35 @@ export function accessKeyIdOf(headers: Record<string, string | string[] | undefi
     return slash > 0 ? credential.slice(0, slash) : undefined;
   }
   return undefined;
+}
+
+const NO_QUERY = new URLSearchParams();
+
+/** {@link accessKeyIdOf} of a request (its query is parsed only when it has no Authorization header). */
+export function requestAccessKeyId(req: Pick<IncomingMessage, 'headers' | 'url'>): string | undefined {
+  const url = req.url ?? '/';
+  const qi = url.indexOf('?');
+  const query = req.headers.authorization !== undefined || qi === -1 ? NO_QUERY : new URLSearchParams(url.slice(qi + 1));
+  return accessKeyIdOf(req.headers, query);
+}
+
+/** How a service refuses a request whose caller it cannot establish (each service has its own error codes). */
+export interface AuthenticationErrors {
+  /** No signature (SNS: 403 MissingAuthenticationToken; Athena: MissingAuthenticationTokenException). */
+  readonly missing: () => Error;
+  /** An access key the local credentials did not issue (SNS: 403 InvalidClientTokenId; Athena: UnrecognizedClientException). */
+  readonly unknown: () => Error;
+}
+
+/**
+ * The caller of a request to a local endpoint that enforces IAM: the principal its SigV4 access key
+ * names. Throws the service's `missing` error for an unsigned request and its `unknown` error for a
+ * key these credentials did not issue.
+ */
+export function callerOf(req: Pick<IncomingMessage, 'headers' | 'url'>, credentials: LocalCredentials, errors: AuthenticationErrors): Principal {
+  const key = requestAccessKeyId(req);
+  if (key === undefined) throw errors.missing();
+  const principal = credentials.principalOf(key);
+  if (!principal) throw errors.unknown();
+  return principal;
 }

@@ -26,6 +26,8 @@ export type { ConditionValue } from './conditions';
 export type { Principal, PolicyStatementJson, PolicyDocumentJson, StatementSource } from './policy';
 export { AccessDeniedError, accessDeniedMessage, UnsupportedPolicyError } from './errors';
 export { AWS_MANAGED_POLICIES } from './managed-policies';
+export { callerOf, type AuthenticationErrors } from './credentials';
+export { isAwsManagedKey, kmsKeyArnOf } from './kms';
 
 /** One call to authorize. */
 export interface AuthorizationRequest {
@@ -218,10 +220,19 @@ export class IamPolicies {
     return { decision: 'ImplicitDeny', reason: `because no ${kind} policy allows the ${action} action` };
   }
 
-  /** authorize() and throw AccessDeniedError unless Allow. */
-  assertAllowed(req: AuthorizationRequest): void {
+  /**
+   * The denial of a call (an AccessDeniedError, worded as AWS words it, to throw or to map onto the
+   * service's own error), or undefined when it is allowed.
+   */
+  denial(req: AuthorizationRequest): AccessDeniedError | undefined {
     const r = this.authorize(req);
-    if (r.decision !== 'Allow') throw new AccessDeniedError(req.principal, req.action, req.resource, r.decision, r.reason);
+    return r.decision === 'Allow' ? undefined : new AccessDeniedError(req.principal, req.action, req.resource, r.decision, r.reason);
+  }
+
+  /** Throws the {@link denial} unless the call is allowed. */
+  assertAllowed(req: AuthorizationRequest): void {
+    const denied = this.denial(req);
+    if (denied) throw denied;
   }
 
   /** Statements whose Action/NotAction covers the action, cached per (role or resource, action). */

@@ -9,6 +9,7 @@ import { parseSigV4, verifySigV4 } from './sigv4';
 import type { ObjectEncryption } from './store';
 import type { LocalCredentials } from '../iam/credentials';
 import type { AuthorizationRequest, ConditionValue, IamPolicies, Principal } from '../iam/index';
+import { kmsKeyArnOf } from '../iam/kms';
 
 export type { ObjectEncryption } from './store';
 
@@ -72,12 +73,6 @@ export function bucketSecurityOf(properties: Record<string, any>, env: { account
   };
 }
 
-/** A key id, key ARN, alias name or alias ARN as a full ARN. */
-export function kmsKeyArnOf(id: string, env: { account: string; region: string }): string {
-  if (id.startsWith('arn:')) return id;
-  return `arn:aws:kms:${env.region}:${env.account}:${id.startsWith('alias/') ? id : `key/${id}`}`;
-}
-
 /** The AWS managed key of S3 (its key policy lets every principal of the account use it through S3). */
 function isAwsManagedS3Key(arn: string | undefined): boolean {
   return arn === undefined || arn.endsWith(':alias/aws/s3');
@@ -116,23 +111,6 @@ export class S3Authorizer {
     return { principal: record.principal, authType: sig.presigned ? 'REST-QUERY-STRING' : 'REST-HEADER' };
   }
 
-  /** Throws AccessDenied (with the evaluator's AWS-style message) unless every permission is allowed. */
-  require(caller: S3Caller, permissions: ReadonlyArray<Permission>): void {
-    for (const p of permissions) {
-      const denied = this.evaluate(caller, p);
-      if (denied !== null) throw accessDenied(denied);
-    }
-  }
-
-  /** Whether one permission is allowed. */
-  allows(caller: S3Caller, p: Permission): boolean {
-    return this.evaluate(caller, p) === null;
-  }
-
-  /** null when one permission is allowed, else the AccessDenied message. */
-  denial(caller: S3Caller, p: Permission): string | null {
-    return this.evaluate(caller, p);
-  }
 
   /**
    * The KMS permission S3 needs for an SSE-KMS object (kms:GenerateDataKey to write, kms:Decrypt to
@@ -156,11 +134,11 @@ export class S3Authorizer {
   }
 
   /**
-   * null when allowed, else the AccessDenied message. Evaluated for every request (the evaluator
-   * caches the statements that can apply per principal and action; a decision is not cached, since
-   * it can depend on the time of the request).
+   * null when the permission is allowed, else the AccessDenied message (the evaluator's AWS-style
+   * wording). Evaluated for every request (the evaluator caches the statements that can apply per
+   * principal and action; a decision is not cached, since it can depend on the time of the request).
    */
-  private evaluate(caller: S3Caller, p: Permission): string | null {
+  denial(caller: S3Caller, p: Permission): string | null {
     const context: Record<string, ConditionValue | undefined> = {
       's3:authType': caller.authType,
       's3:signatureversion': 'AWS4-HMAC-SHA256',
@@ -169,13 +147,6 @@ export class S3Authorizer {
       ...(p.context ?? {}),
     };
     const request: AuthorizationRequest = { principal: caller.principal, action: p.action, resource: p.resource, context };
-    let result: string | null = null;
-    try {
-      this.opts.policies.assertAllowed(request);
-    } catch (e) {
-      if ((e as Error).name !== 'AccessDenied') throw e;
-      result = (e as Error).message;
-    }
-    return result;
+    return this.opts.policies.denial(request)?.message ?? null;
   }
 }

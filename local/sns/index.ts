@@ -9,8 +9,8 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { BodyTooLargeError, closeServer, endpointUrl, listen, newRequestId, readBody, send, xmlEscape } from '../http';
-import { AccessDeniedError, type IamPolicies, type Principal } from '../iam';
-import { accessKeyIdOf, type LocalCredentials } from '../iam/credentials';
+import { callerOf, isAwsManagedKey, kmsKeyArnOf, type IamPolicies, type Principal } from '../iam';
+import type { LocalCredentials } from '../iam/credentials';
 
 export interface SnsMessage {
   topicArn: string;
@@ -187,11 +187,10 @@ export class LocalSns {
   /** The caller (IAM enforcement only): the principal the SigV4 access key names. */
   private authenticate(req: IncomingMessage): Principal | undefined {
     if (!this.opts.iam) return undefined;
-    const key = accessKeyIdOf(req.headers, new URL(req.url ?? '/', 'http://localhost').searchParams);
-    if (key === undefined) throw new SnsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
-    const principal = this.opts.iam.credentials.principalOf(key);
-    if (!principal) throw new SnsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
-    return principal;
+    return callerOf(req, this.opts.iam.credentials, {
+      missing: () => new SnsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403),
+      unknown: () => new SnsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403),
+    });
   }
 
   /**
@@ -203,26 +202,21 @@ export class LocalSns {
   private authorizePublish(principal: Principal | undefined, topicArn: string, region: string): void {
     const iam = this.opts.iam;
     if (!iam || !principal) return;
-    try {
-      iam.policies.assertAllowed({ principal, action: 'SNS:Publish', resource: topicArn });
-    } catch (e) {
-      if (e instanceof AccessDeniedError) throw new SnsError('AuthorizationError', e.message, 403);
-      throw e;
-    }
+    const denied = iam.policies.denial({ principal, action: 'SNS:Publish', resource: topicArn });
+    if (denied) throw new SnsError('AuthorizationError', denied.message, 403);
     const keyId = this.topicKeys.get(topicArn);
-    if (keyId === undefined || /^alias\/aws\//.test(keyId) || /:alias\/aws\//.test(keyId)) return; // AWS managed key: usable by the account
-    const keyArn = kmsKeyArn(keyId, topicArn);
+    if (keyId === undefined || isAwsManagedKey(keyId)) return; // AWS managed key: usable by the account
+    const [, partition, , topicRegion, account] = topicArn.split(':');
+    const keyArn = kmsKeyArnOf(keyId, { partition, region: topicRegion, account });
     for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
-      try {
-        iam.policies.assertAllowed({
-          principal,
-          action,
-          resource: keyArn,
-          context: { 'kms:ViaService': `sns.${region}.amazonaws.com`, 'kms:CallerAccount': principal.account },
-        });
-      } catch (e) {
-        if (!(e instanceof AccessDeniedError)) throw e;
-        throw new SnsError('KMSAccessDenied', `${e.message} (Service: AWSKMS; Status Code: 400; `
+      const kmsDenied = iam.policies.denial({
+        principal,
+        action,
+        resource: keyArn,
+        context: { 'kms:ViaService': `sns.${region}.amazonaws.com`, 'kms:CallerAccount': principal.account },
+      });
+      if (kmsDenied) {
+        throw new SnsError('KMSAccessDenied', `${kmsDenied.message} (Service: AWSKMS; Status Code: 400; `
           + `Error Code: AccessDeniedException; Request ID: ${newRequestId()}; Proxy: null)`, 400);
       }
     }
@@ -305,11 +299,4 @@ export class LocalSns {
     }
     return m;
   }
-}
-
-/** A `KmsMasterKeyId` (key ARN, key id, alias name or alias ARN) as the ARN IAM evaluates. */
-function kmsKeyArn(keyId: string, topicArn: string): string {
-  if (keyId.startsWith('arn:')) return keyId;
-  const [, partition, , region, account] = topicArn.split(':');
-  return keyId.startsWith('alias/') ? `arn:${partition}:kms:${region}:${account}:${keyId}` : `arn:${partition}:kms:${region}:${account}:key/${keyId}`;
 }

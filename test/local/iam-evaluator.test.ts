@@ -1,4 +1,5 @@
-import { AccessDeniedError, IamPolicies, PolicyDocumentJson } from '../../local/iam';
+import { AccessDeniedError, callerOf, IamPolicies, isAwsManagedKey, kmsKeyArnOf, PolicyDocumentJson } from '../../local/iam';
+import { LocalCredentials, requestAccessKeyId } from '../../local/iam/credentials';
 
 const ACCOUNT = '111122223333';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/worker`;
@@ -164,5 +165,51 @@ describe('AccessDeniedError', () => {
     expect(() => iam.assertAllowed({ principal: iam.rolePrincipal(ROLE, 's'), action: 'sns:Publish', resource: TOPIC }))
       .toThrow(`User: arn:aws:sts::${ACCOUNT}:assumed-role/worker/s is not authorized to perform: sns:Publish on resource: ${TOPIC} `
         + 'with an explicit deny in an identity-based policy');
+  });
+});
+
+describe('IamPolicies.denial', () => {
+  test('undefined when allowed; otherwise the AccessDeniedError assertAllowed throws, without throwing it', () => {
+    const iam = policies([doc({ Effect: 'Allow', Action: 's3:GetObject', Resource: `${BUCKET}/in/*` })]);
+    const role = iam.rolePrincipal(ROLE, 'fn');
+    expect(iam.denial({ principal: role, action: 's3:GetObject', resource: `${BUCKET}/in/a` })).toBeUndefined();
+    const denied = iam.denial({ principal: role, action: 's3:GetObject', resource: `${BUCKET}/out/a` });
+    expect(denied).toBeInstanceOf(AccessDeniedError);
+    expect(denied!.decision).toBe('ImplicitDeny');
+    expect(() => iam.assertAllowed({ principal: role, action: 's3:GetObject', resource: `${BUCKET}/out/a` })).toThrow(denied!.message);
+  });
+});
+
+describe('kmsKeyArnOf', () => {
+  test('a key id, alias name, key ARN or alias ARN as the ARN IAM evaluates', () => {
+    const env = { account: ACCOUNT, region: 'eu-west-1' };
+    expect(kmsKeyArnOf('1234abcd', env)).toBe(`arn:aws:kms:eu-west-1:${ACCOUNT}:key/1234abcd`);
+    expect(kmsKeyArnOf('alias/data', env)).toBe(`arn:aws:kms:eu-west-1:${ACCOUNT}:alias/data`);
+    expect(kmsKeyArnOf(KEY, env)).toBe(KEY);
+    expect(kmsKeyArnOf('k', { ...env, partition: 'aws-us-gov' })).toBe(`arn:aws-us-gov:kms:eu-west-1:${ACCOUNT}:key/k`);
+    expect(isAwsManagedKey('alias/aws/sns')).toBe(true);
+    expect(isAwsManagedKey(`arn:aws:kms:us-east-1:${ACCOUNT}:alias/aws/s3`)).toBe(true);
+    expect(isAwsManagedKey('alias/awsome')).toBe(false);
+    expect(isAwsManagedKey(KEY)).toBe(false);
+  });
+});
+
+describe('callerOf', () => {
+  const credentials = new LocalCredentials(ACCOUNT);
+  const role = { kind: 'role' as const, arn: ROLE, account: ACCOUNT, sessionName: 'fn' };
+  const key = credentials.for(role).accessKeyId;
+  const errors = { missing: () => new Error('missing'), unknown: () => new Error('unknown') };
+  const req = (url: string, authorization?: string) => ({ url, headers: authorization === undefined ? {} : { authorization } });
+
+  test('the principal of the access key in the Authorization header or a presigned URL', () => {
+    const auth = `AWS4-HMAC-SHA256 Credential=${key}/20250101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=ab`;
+    expect(callerOf(req('/', auth), credentials, errors)).toEqual(role);
+    expect(callerOf(req(`/?X-Amz-Credential=${encodeURIComponent(`${key}/20250101/us-east-1/s3/aws4_request`)}`), credentials, errors)).toEqual(role);
+    expect(requestAccessKeyId(req('/', auth))).toBe(key);
+  });
+
+  test("an unsigned request and an unknown key fail with the service's own errors", () => {
+    expect(() => callerOf(req('/?Action=Publish'), credentials, errors)).toThrow('missing');
+    expect(() => callerOf(req('/', 'AWS4-HMAC-SHA256 Credential=AKIDUNKNOWN/20250101/us-east-1/sns/aws4_request'), credentials, errors)).toThrow('unknown');
   });
 });

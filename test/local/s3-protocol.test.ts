@@ -1,17 +1,18 @@
 /**
  * Wire-level checks of the local S3 endpoint that the SDK's defaults do not exercise: signed
  * aws-chunked bodies, checksum trailers that do not match, checksum implementations against the
- * SDK's own, the range parser and raw error XML.
+ * SDK's own, the range parser, the request router and raw error XML.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { LocalS3, parseRange } from '../../local/s3';
+import { RequestCounter, serverAt } from '../../local/http';
+import { LocalS3, parseRange, s3Operation } from '../../local/s3';
 import { createHasher, type ChecksumAlgorithm } from '../../local/s3/checksums';
 import { AwsChunkedDecoder } from '../../local/s3/chunked';
 
@@ -177,6 +178,19 @@ describe('raw HTTP', () => {
     expect(sha.body).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
   });
 
+  test('an upload the client abandons mid-body, buffered or streamed, stores nothing and leaves no temp file', async () => {
+    for (const [key, sent] of [['abandoned/small.bin', 10_000], ['abandoned/large.bin', 600_000]] as const) {
+      await new Promise<void>((resolve) => {
+        const req = request(`${s3.endpoint}/raw-bucket/${key}`, { method: 'PUT', headers: { 'content-length': 1_000_000 } });
+        req.on('error', () => resolve());
+        req.write(randomBytes(sent), () => setTimeout(() => { req.destroy(); resolve(); }, 100));
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await raw(s3.endpoint, 'HEAD', `/raw-bucket/${key}`, {})).status).toBe(404);
+      expect(readdirSync(join(root, '.s3-tmp'))).toEqual([]);
+    }
+  });
+
   test('virtual-hosted style requests for <bucket>.localhost', async () => {
     const put = await raw(s3.endpoint, 'PUT', '/v%20host/key.txt', { 'host': 'raw-bucket.localhost', 'content-length': 2 }, Buffer.from('hi'));
     expect(put.status).toBe(200);
@@ -198,5 +212,65 @@ describe('raw HTTP', () => {
     expect(unsupported.body).toContain('<Code>NotImplemented</Code>');
     const token = await raw(s3.endpoint, 'GET', '/raw-bucket?list-type=2&continuation-token=%%%', {});
     expect(token.status).toBe(400);
+  });
+});
+
+describe('one router', () => {
+  const req = (method: string, url: string, headers: Record<string, string> = {}) => ({ method, url, headers }) as unknown as IncomingMessage;
+
+  test('names every request by its S3 API operation', () => {
+    const cases: Array<[string, string, string, Record<string, string>?]> = [
+      ['GET', '/', 'ListBuckets'],
+      ['GET', '/b', 'ListObjects'],
+      ['GET', '/b?prefix=a&marker=x', 'ListObjects'],
+      ['GET', '/b?list-type=2&prefix=a', 'ListObjectsV2'],
+      ['GET', '/b?versions', 'ListObjectVersions'],
+      ['GET', '/b?uploads', 'ListMultipartUploads'],
+      ['GET', '/b?location', 'GetBucketLocation'],
+      ['GET', '/b?acl', 'GetBucketAcl'],
+      ['PUT', '/b?policy', 'PutBucketPolicy'],
+      ['DELETE', '/b?publicAccessBlock', 'DeletePublicAccessBlock'],
+      ['PUT', '/b?notification', 'PutBucketNotificationConfiguration'],
+      ['PUT', '/b', 'CreateBucket'],
+      ['HEAD', '/b', 'HeadBucket'],
+      ['DELETE', '/b', 'DeleteBucket'],
+      ['POST', '/b?delete', 'DeleteObjects'],
+      ['GET', '/b/k', 'GetObject'],
+      ['HEAD', '/b/a/k', 'HeadObject'],
+      ['PUT', '/b/k', 'PutObject'],
+      ['PUT', '/b/k', 'CopyObject', { 'x-amz-copy-source': '/b/j' }],
+      ['PUT', '/b/k?partNumber=1&uploadId=u', 'UploadPartCopy', { 'x-amz-copy-source': '/b/j' }],
+      ['GET', '/b/k?tagging', 'GetObjectTagging'],
+      ['DELETE', '/b/k?tagging', 'DeleteObjectTagging'],
+      ['POST', '/b/k?select&select-type=2', 'SelectObjectContent'],
+      ['POST', '/b/k', 'Unsupported'],
+      ['PATCH', '/b', 'Unsupported'],
+      ['GET', '/b/%ZZ', 'Unsupported'],
+    ];
+    for (const [method, url, op, headers] of cases) expect([method, url, s3Operation(req(method, url, headers))]).toEqual([method, url, op]);
+  });
+
+  test('the endpoint dispatches on the names the request counter counts; what it does not implement is 501', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'local-s3-router-'));
+    const s3 = await LocalS3.start({ rootDir: root });
+    const counter = new RequestCounter().observe(serverAt(s3.endpoint)!, 's3', s3Operation);
+    try {
+      await s3.createBucket('router-bucket');
+      expect((await raw(s3.endpoint, 'PUT', '/router-bucket/k', { 'content-length': 1 }, Buffer.from('x'))).status).toBe(200);
+      expect((await raw(s3.endpoint, 'GET', '/router-bucket?prefix=k', {})).body).toContain('<Key>k</Key>');
+      for (const [method, path] of [['GET', '/router-bucket/k?tagging'], ['PUT', '/router-bucket?acl'], ['GET', '/router-bucket?versions']]) {
+        const res = await raw(s3.endpoint, method, path, { 'content-length': 0 });
+        expect([path, res.status]).toEqual([path, 501]);
+        expect(res.body).toContain('<Code>NotImplemented</Code>');
+      }
+      expect(counter.snapshot().s3).toEqual({ GetObjectTagging: 1, ListObjectVersions: 1, ListObjects: 1, PutBucketAcl: 1, PutObject: 1 });
+      s3.setFaults({ slowDownFirstN: 1, operations: ['GetObjectTagging'] });
+      expect((await raw(s3.endpoint, 'GET', '/router-bucket/k?tagging', {})).status).toBe(503);
+      expect((await raw(s3.endpoint, 'GET', '/router-bucket/k', {})).status).toBe(200);
+    } finally {
+      counter.close();
+      await s3.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

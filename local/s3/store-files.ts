@@ -1,0 +1,75 @@
+/** File-system primitives of the local S3 store: per-key locks, JSON sidecars, atomic writes. */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export function isErrno(e: unknown, ...codes: string[]): boolean {
+  return typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
+}
+
+/** Runs async sections one at a time per key. */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => { release = r; });
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+/**
+ * Reads a small JSON sidecar. Synchronously on purpose: sidecars are a few hundred bytes and a
+ * listing page reads up to 1,000 of them; an async readFile costs ~1 ms each (thread-pool round
+ * trips for open/fstat/read/close) against ~0.05 ms for the synchronous call.
+ */
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR') || e instanceof SyntaxError) return undefined;
+    throw e;
+  }
+}
+
+/** A random prefix per process, then a counter: temp file names unique without a random draw each. */
+const TEMP_PREFIX = randomBytes(8).toString('hex');
+let tempSeq = 0;
+
+/** A fresh name for a file in the store's temp folder. */
+export function tempName(ext = ''): string {
+  tempSeq++;
+  return `${TEMP_PREFIX}-${tempSeq.toString(36)}${ext}`;
+}
+
+/**
+ * Writes a small sidecar: `data` to a temp file in `tmpDir`, then renamed to `path` (creating its
+ * folder when missing), so a reader sees the old or the new content, never a part. Asynchronously:
+ * creating a file can wait on the disk for milliseconds when the machine is busy.
+ */
+export async function writeFileAtomic(tmpDir: string, path: string, data: string): Promise<void> {
+  const tmp = join(tmpDir, tempName('.json'));
+  await writeFile(tmp, data);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rename(tmp, path);
+      return;
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT') || attempt >= 5) {
+        await rm(tmp, { force: true });
+        throw e;
+      }
+      await mkdir(join(path, '..'), { recursive: true });
+    }
+  }
+}
