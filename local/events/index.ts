@@ -4,7 +4,6 @@
  * seeded duplication, reordering and delay to exercise the pipeline's idempotency. The events are
  * built in ./s3-events, patterns matched in ./pattern, target input shaped in ./input.
  */
-import { AccessDeniedError } from '../iam';
 import { mulberry32 as prng } from '../prng';
 import { targetInput } from './input';
 import { InvalidEventPatternError, matchesPattern } from './pattern';
@@ -161,12 +160,8 @@ export class LocalEventBridge {
     if (!m) {
       throw new PermanentDeliveryError('NO_PERMISSIONS', `target ${target.id} (${target.arn}) has no RoleArn: EventBridge needs a role to start a state machine`);
     }
-    try {
-      iam.policies.assertAllowed({ principal: { kind: 'role', arn: target.roleArn!, account: m[1] }, action: 'states:StartExecution', resource: target.arn });
-    } catch (e) {
-      if (e instanceof AccessDeniedError) throw new PermanentDeliveryError('NO_PERMISSIONS', e.message);
-      throw e;
-    }
+    const denied = iam.policies.denial({ principal: { kind: 'role', arn: target.roleArn!, account: m[1] }, action: 'states:StartExecution', resource: target.arn });
+    if (denied) throw new PermanentDeliveryError('NO_PERMISSIONS', denied.message);
   }
 
   private toDeadLetterQueue(event: EventBridgeEvent, rule: EventRule, target: EventTarget, record: DeliveryRecord, message: string): void {

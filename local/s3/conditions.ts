@@ -4,22 +4,28 @@
  * copy's source, and If-None-Match: * / If-Match: <etag> on writes, checked at commit under the key's lock.
  */
 import type { IncomingMessage } from 'node:http';
-import { notImplemented, preconditionFailed } from './errors';
+import { noSuchKey, notImplemented, preconditionFailed } from './errors';
 import { etagListMatches, header, parseHttpDate, seconds } from './request';
 import type { ObjectMeta } from './store-types';
 
 /** A precondition of a write, checked against the current object at commit. */
 export type WriteCondition = (existing: ObjectMeta | undefined) => void;
 
-/** Precondition of a conditional write (If-None-Match: * / If-Match: <etag>); undefined when unconditional. */
-export function writeCondition(req: IncomingMessage): WriteCondition | undefined {
+/**
+ * Precondition of a conditional write (If-None-Match: * / If-Match: <etag>); undefined when unconditional.
+ * If-Match on a key with no current object (never written, deleted, or a delete marker on top) fails with
+ * 404 NoSuchKey, not 412: S3 User Guide, "Conditional write behavior" (also seen from S3 itself in
+ * minio/minio#21526). A 412 means an object is there with another ETag.
+ */
+export function writeCondition(req: IncomingMessage, key: string): WriteCondition | undefined {
   const inm = header(req, 'if-none-match');
   const im = header(req, 'if-match');
   if (inm === undefined && im === undefined) return undefined;
   if (inm !== undefined && inm.trim() !== '*') throw notImplemented('If-None-Match with a value other than *');
   return (existing) => {
     if (inm !== undefined && existing) throw preconditionFailed('If-None-Match');
-    if (im !== undefined && (!existing || !etagListMatches(im, existing.etag))) throw preconditionFailed('If-Match');
+    if (im !== undefined && !existing) throw noSuchKey(key);
+    if (im !== undefined && !etagListMatches(im, existing!.etag)) throw preconditionFailed('If-Match');
   };
 }
 

@@ -35,7 +35,7 @@ export async function copyObject(e: S3Engine, ctx: ObjectCtx): Promise<void> {
   const { bucket: srcBucket, key: srcKey, versionId: sourceVersion } = copySourceOf(header(req, 'x-amz-copy-source')!);
   const directive = (header(req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') throw invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
-  const condition = writeCondition(req);
+  const condition = writeCondition(req, key);
   const requested = header(req, 'x-amz-checksum-algorithm')?.toUpperCase();
   if (requested !== undefined && !isChecksumAlgorithm(requested)) throw invalidRequest(`Checksum algorithm ${requested} is not supported`);
   await e.store.requireBucket(bucket);

@@ -87,7 +87,7 @@ export async function completeMultipartUpload(e: S3Engine, ctx: ObjectCtx): Prom
   const uploadId = query.get('uploadId')!;
   const body = await readBody(req, MAX_XML_BODY);
   await e.store.requireBucket(bucket);
-  const condition = writeCondition(req);
+  const condition = writeCondition(req, key);
   const parts = requestedParts(body);
   const stored = await e.store.uploads.complete(bucket, key, uploadId, parts, condition);
   await e.notices.created(bucket, stored, 'CompleteMultipartUpload');

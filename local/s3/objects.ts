@@ -38,7 +38,7 @@ function isUnstorableKey(e: unknown): boolean {
 export async function putObject(e: S3Engine, ctx: ObjectCtx): Promise<void> {
   const { bucket, key, req } = ctx;
   e.store.objectPath(bucket, key);
-  const condition = writeCondition(req);
+  const condition = writeCondition(req, key);
   const meta = requestMeta(req);
   await e.store.requireBucket(bucket);
   const sse = e.writeEncryption(req, bucket);

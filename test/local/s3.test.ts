@@ -454,8 +454,11 @@ describe('conditional writes', () => {
     const updated = await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: key, Body: 'v2', IfMatch: created.ETag }));
     expect(updated.ETag).toBe(`"${md5('v2')}"`);
     expect((await body('data-bucket', key)).toString()).toBe('v2');
-    // If-Match on a key that does not exist fails too
-    await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: `${key}.missing`, Body: 'x', IfMatch: updated.ETag })), 'PreconditionFailed', 412);
+    // If-Match on a key with no current object fails with 404 NoSuchKey, not 412 (S3 User Guide, "Conditional
+    // write behavior"): never written, and deleted
+    await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: `${key}.missing`, Body: 'x', IfMatch: updated.ETag })), 'NoSuchKey', 404);
+    await client.send(new DeleteObjectCommand({ Bucket: 'data-bucket', Key: key }));
+    await expectS3Error(client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: key, Body: 'v3', IfMatch: updated.ETag })), 'NoSuchKey', 404);
   });
 
   test('CompleteMultipartUpload honours If-None-Match and If-Match', async () => {

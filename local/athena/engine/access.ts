@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { relative, sep } from 'node:path';
-import { AccessDeniedError } from '../../iam';
+import type { AccessDeniedError } from '../../iam';
+import { kmsKeyArnOf } from '../../iam/kms';
 import type { Execution } from '../execution';
 import type { AthenaContext } from '../options';
 import { parseS3Uri, type RegisteredTable } from './catalog';
@@ -18,18 +19,12 @@ export function viaAthena(ctx: AthenaContext, ex: Execution, action: string, res
   context: Record<string, string | string[]> = {}): AccessDeniedError | undefined {
   const iam = ctx.opts.iam;
   if (!iam || !ex.principal) return undefined;
-  try {
-    iam.policies.assertAllowed({
-      principal: ex.principal,
-      action,
-      resource,
-      context: { 'aws:CalledVia': ['athena.amazonaws.com'], 'aws:CalledViaFirst': 'athena.amazonaws.com', 'aws:CalledViaLast': 'athena.amazonaws.com', ...context },
-    });
-    return undefined;
-  } catch (e) {
-    if (e instanceof AccessDeniedError) return e;
-    throw e;
-  }
+  return iam.policies.denial({
+    principal: ex.principal,
+    action,
+    resource,
+    context: { 'aws:CalledVia': ['athena.amazonaws.com'], 'aws:CalledViaFirst': 'athena.amazonaws.com', 'aws:CalledViaLast': 'athena.amazonaws.com', ...context },
+  });
 }
 
 /** KMS on behalf of the caller through S3 (kms:ViaService s3.<region>.amazonaws.com). */
@@ -145,13 +140,8 @@ export function authorizeWrite(ctx: AthenaContext, ex: Execution, bucket: string
   let denied = viaAthena(ctx, ex, 's3:PutObject', objectArn, context);
   if (!denied && h['x-amz-acl']) denied = viaAthena(ctx, ex, 's3:PutObjectAcl', objectArn, context);
   const keyId = h['x-amz-server-side-encryption-aws-kms-key-id'];
-  if (!denied && keyId) denied = kmsViaS3(ctx, ex, 'kms:GenerateDataKey', kmsKeyArn(ctx, keyId, ex.principal.account), objectArn);
+  if (!denied && keyId) denied = kmsViaS3(ctx, ex, 'kms:GenerateDataKey', kmsKeyArnOf(keyId, { region: ctx.region, account: ex.principal.account }), objectArn);
   if (denied) throw writeDenied(bucket, key, denied.message);
-}
-
-function kmsKeyArn(ctx: AthenaContext, keyId: string, account: string): string {
-  if (keyId.startsWith('arn:')) return keyId;
-  return keyId.startsWith('alias/') ? `arn:aws:kms:${ctx.region}:${account}:${keyId}` : `arn:aws:kms:${ctx.region}:${account}:key/${keyId}`;
 }
 
 /**

@@ -4,7 +4,6 @@
  * (the athena: action on the workgroup).
  */
 import type { Principal } from '../../iam';
-import { AccessDeniedError } from '../../iam';
 import { readLines } from '../engine/results';
 import type { Execution } from '../execution';
 import type { AthenaContext } from '../options';
@@ -15,12 +14,8 @@ import type { QueryQueue } from './queue';
 export function authorizeApi(ctx: AthenaContext, principal: Principal | undefined, action: string, workGroup: string): void {
   const iam = ctx.opts.iam;
   if (!iam || !principal) return;
-  try {
-    iam.policies.assertAllowed({ principal, action, resource: `arn:aws:athena:${ctx.region}:${principal.account}:workgroup/${workGroup}` });
-  } catch (e) {
-    if (e instanceof AccessDeniedError) throw new ApiError('AccessDeniedException', e.message);
-    throw e;
-  }
+  const denied = iam.policies.denial({ principal, action, resource: `arn:aws:athena:${ctx.region}:${principal.account}:workgroup/${workGroup}` });
+  if (denied) throw new ApiError('AccessDeniedException', denied.message);
 }
 
 /** The execution a request names: InvalidRequestException when there is none. */

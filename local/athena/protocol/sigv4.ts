@@ -1,33 +1,28 @@
 /**
- * SigV4 on both sides of the local Athena: who a request comes from (the access key its signature
- * names, mapped to a principal by LocalCredentials) and how the engine signs the S3 requests it
- * makes as that principal.
- *
- * Both functions duplicate what local/iam and local/s3/sigv4.ts provide; they are kept together
- * here until the local Athena is switched over to those.
+ * SigV4 on both sides of the local Athena: who a request comes from (local/iam's callerOf, with
+ * Athena's error codes) and how the engine signs the S3 requests it makes as that principal (the
+ * signing key from local/s3/sigv4.ts, shared with the S3 endpoint that verifies it).
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Principal } from '../../iam';
-import { accessKeyIdOf } from '../../iam/credentials';
+import { callerOf } from '../../iam/credentials';
+import { signingKey } from '../../s3/sigv4';
 import type { AthenaIam } from '../options';
 import { ApiError } from './errors';
 
 /** The caller (IAM enforcement only): the principal the SigV4 access key names. */
 export function authenticate(req: IncomingMessage, iam: AthenaIam | undefined): Principal | undefined {
-  if (!iam) return undefined;
-  const key = accessKeyIdOf(req.headers, new URL(req.url ?? '/', 'http://localhost').searchParams);
-  if (key === undefined) throw new ApiError('MissingAuthenticationTokenException', 'Missing Authentication Token');
-  const principal = iam.credentials.principalOf(key);
-  if (!principal) throw new ApiError('UnrecognizedClientException', 'The security token included in the request is invalid.');
-  return principal;
+  return iam ? callerOf(req, iam.credentials, {
+    missing: () => new ApiError('MissingAuthenticationTokenException', 'Missing Authentication Token'),
+    unknown: () => new ApiError('UnrecognizedClientException', 'The security token included in the request is invalid.'),
+  }) : undefined;
 }
 
 /** Credentials a request is signed with (SigV4). */
 export interface SigningCredentials { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
 
 const sha256Hex = (data: string): string => createHash('sha256').update(data).digest('hex');
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
 
 /** Signs a request with AWS Signature Version 4 (UNSIGNED-PAYLOAD), adding Authorization and x-amz-* headers. */
 export function signV4(method: string, url: URL, headers: Record<string, string>, creds: SigningCredentials, region: string, service: string,
@@ -42,7 +37,6 @@ export function signV4(method: string, url: URL, headers: Record<string, string>
   const canonical = [method, url.pathname, query, names.map((h) => `${h}:${lower[h]}\n`).join(''), names.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
   const scope = `${day}/${region}/${service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonical)].join('\n');
-  const key = hmac(hmac(hmac(hmac(`AWS4${creds.secretAccessKey}`, day), region), service), 'aws4_request');
-  const signature = createHmac('sha256', key).update(toSign).digest('hex');
+  const signature = createHmac('sha256', signingKey(creds.secretAccessKey, scope)).update(toSign).digest('hex');
   return { ...all, authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` };
 }
