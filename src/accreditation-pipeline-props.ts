@@ -114,6 +114,13 @@ export interface AccreditationPipelineProps {
   readonly athenaResultsPrefix?: string;
 
   /**
+   * Prefix of the run reports the publisher writes (`<reportsPrefix>snapshot_date=<d>/report.json`).
+   *
+   * @default 'reports/'
+   */
+  readonly reportsPrefix?: string;
+
+  /**
    * How long Athena query results are kept under `athenaResultsPrefix`.
    *
    * @default Duration.days(7)

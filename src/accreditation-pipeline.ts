@@ -55,6 +55,11 @@ export class AccreditationPipeline extends Construct {
   public readonly databaseName: string;
   /** Name of the Athena workgroup. */
   public readonly workGroupName: string;
+  /**
+   * The pipeline's name (`medlaunch-elt-<path-derived>`): the `Pipeline` dimension of its metrics (`PIPELINE_NAME`)
+   * and the start of its alarm names.
+   */
+  public readonly pipelineName: string;
   /** The Stage 2 processor (validation gate, expiring facilities, deleted files, the snapshot ticket). */
   public readonly processorFunction: lambda.Function;
   /** The query runner (Stage 1 extract, Stage 3 state counts). */
@@ -121,6 +126,8 @@ export class AccreditationPipeline extends Construct {
   public readonly productionPrefix: string;
   /** Athena query results prefix. */
   public readonly athenaResultsPrefix: string;
+  /** Run reports prefix (`<reportsPrefix>snapshot_date=<d>/report.json`). */
+  public readonly reportsPrefix: string;
   /** `s3://<bucket>/<athenaResultsPrefix>`: the workgroup's output location. */
   public readonly athenaOutputLocation: string;
 
@@ -135,8 +142,9 @@ export class AccreditationPipeline extends Construct {
     this.prefixes = p;
     [this.rawPrefix, this.validatedPrefix, this.expiringPrefix, this.quarantinePrefix] = [p.raw, p.validated, p.expiring, p.quarantine];
     [this.curatedPrefix, this.resultsPrefix, this.productionPrefix, this.athenaResultsPrefix] = [p.curated, p.results, p.production, p.athenaResults];
-    const { databaseName, workGroupName, alarmNamePrefix } = settings;
-    [this.databaseName, this.workGroupName, this.alarmNamePrefix] = [databaseName, workGroupName, alarmNamePrefix];
+    this.reportsPrefix = p.reports;
+    const { databaseName, workGroupName, pipelineName, alarmNamePrefix } = settings;
+    [this.databaseName, this.workGroupName, this.pipelineName, this.alarmNamePrefix] = [databaseName, workGroupName, pipelineName, alarmNamePrefix];
 
     // Storage: the key, the data bucket and its access log bucket.
     const key = createEncryptionKey(this, settings, props);
@@ -181,13 +189,13 @@ export class AccreditationPipeline extends Construct {
   }
 
   /**
-   * Lets `grantee` read the Stage 3 results and the published production results.
+   * Lets `grantee` read the Stage 3 results, the published production results and the run reports.
    *
    * Includes `s3:ListBucket` on the bucket (no prefix condition), so a GET or HEAD of a key that does not
    * exist yet answers 404 rather than 403; the grantee can list key names of the bucket, never read other objects.
    */
   public grantReadResults(grantee: iam.IGrantable): iam.Grant {
-    return grantPrefixes(this.data, grantee, { read: [this.prefixes.results, this.prefixes.production] });
+    return grantPrefixes(this.data, grantee, { read: [this.prefixes.results, this.prefixes.production, this.prefixes.reports] });
   }
 
   /**

@@ -3,9 +3,10 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DurationSetting, DURATION_PROPS, FIXED, INTEGER_PROPS, PROP_DEFAULTS } from './defaults';
 import type { AccreditationPipelineProps } from '../accreditation-pipeline-props';
-import { DEFAULT_PREFIXES, EXPIRY_MONTHS, PrefixName } from '../contract';
+import { DEFAULT_PREFIXES, EXPIRY_MONTHS } from '../contract';
+import { DEFAULT_REPORTS_PREFIX } from '../contract/observability';
 import {
-  PREFIX_PROP_NAMES, PipelinePrefixes, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validatePrefixes,
+  PREFIX_PROP_NAMES, PipelinePrefixes, PrefixPropName, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validatePrefixes,
   validateWorkGroupName,
 } from '../validation';
 
@@ -33,6 +34,8 @@ export interface PipelineSettings {
   readonly alarmEmails: readonly string[];
   readonly databaseName: string;
   readonly workGroupName: string;
+  /** The pipeline's name (`medlaunch-elt-<path-derived>`): `PIPELINE_NAME`, the metrics' `Pipeline` dimension. */
+  readonly pipelineName: string;
   /** Prefix of every alarm name. */
   readonly alarmNamePrefix: string;
   /** ARN pattern of the construct's alarms (the topic and key policies let CloudWatch act for these only). */
@@ -72,9 +75,10 @@ function checkCombinations(props: AccreditationPipelineProps, removalPolicy: Rem
 
 /** The S3 prefixes: each prop or its contract default, checked. */
 function resolvePrefixes(props: AccreditationPipelineProps): PipelinePrefixes {
-  const entries = Object.entries(PREFIX_PROP_NAMES) as [keyof PipelinePrefixes, PrefixName][];
+  const defaults: Record<PrefixPropName, string> = { ...DEFAULT_PREFIXES, reportsPrefix: DEFAULT_REPORTS_PREFIX };
+  const entries = Object.entries(PREFIX_PROP_NAMES) as [keyof PipelinePrefixes, PrefixPropName][];
   const prefixes = {} as Record<keyof PipelinePrefixes, string>;
-  for (const [area, prop] of entries) prefixes[area] = props[prop] ?? DEFAULT_PREFIXES[prop];
+  for (const [area, prop] of entries) prefixes[area] = props[prop] ?? defaults[prop];
   validatePrefixes(prefixes);
   return prefixes;
 }
@@ -110,12 +114,12 @@ export function resolveSettings(scope: Construct, props: AccreditationPipelinePr
   const stagingExpiration = Duration.days(Math.max(7, Math.ceil((2 * stateMachineTimeout.toSeconds()) / 86_400)));
   const alarmEmails = validateEmails(props.alarmEmails ?? []);
   const derived = Names.uniqueResourceName(scope, { maxLength: 60, separator: '_' }).toLowerCase().replace(/[^a-z0-9_]/g, '_');
-  const dashed = `${FIXED.namePrefix}-${derived.replace(/_/g, '-')}`;
+  const pipelineName = `${FIXED.namePrefix}-${derived.replace(/_/g, '-')}`;
   const databaseName = validateDatabaseName(props.databaseName ?? `${FIXED.namePrefix.replace(/-/g, '_')}_${derived}`);
-  const workGroupName = validateWorkGroupName(props.workGroupName ?? dashed);
+  const workGroupName = validateWorkGroupName(props.workGroupName ?? pipelineName);
   // Every alarm is named <alarmNamePrefix><what>, so the topic and key policies can let CloudWatch act for
   // exactly these alarms (aws:SourceArn); alarms are deleted with the stack, so the names never block a redeploy.
-  const alarmNamePrefix = `${dashed}-`;
+  const alarmNamePrefix = `${pipelineName}-`;
   const alarmArnPattern = Stack.of(scope).formatArn({
     service: 'cloudwatch', resource: 'alarm', resourceName: `${alarmNamePrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
@@ -140,6 +144,7 @@ export function resolveSettings(scope: Construct, props: AccreditationPipelinePr
     alarmEmails,
     databaseName,
     workGroupName,
+    pipelineName,
     alarmNamePrefix,
     alarmArnPattern,
   };

@@ -3,6 +3,7 @@ import { join } from 'path';
 import { Duration } from 'aws-cdk-lib';
 import * as ts from 'typescript';
 import { DEFAULT_PREFIXES, EXPIRY_MONTHS } from '../../src/contract';
+import { DEFAULT_REPORTS_PREFIX } from '../../src/contract/observability';
 import { DURATION_PROPS, INTEGER_PROPS, LOG_LEVELS, PROP_DEFAULTS } from '../../src/pipeline/defaults';
 
 /**
@@ -46,7 +47,7 @@ describe('props docs agree with the contract and the defaults', () => {
     }
   });
 
-  test.each(Object.entries(DEFAULT_PREFIXES))('%s: @default is the contract default', (prop, value) => {
+  test.each(Object.entries({ ...DEFAULT_PREFIXES, reportsPrefix: DEFAULT_REPORTS_PREFIX }))('%s: @default is the contract default', (prop, value) => {
     expect(docs.get(prop)?.default).toBe(`'${value}'`);
   });
 
