@@ -106,3 +106,12 @@ export function validateEmails(emails: readonly string[]): readonly string[] {
   if (new Set(emails).size !== emails.length) throw new Error('alarmEmails must not contain duplicates');
   return emails;
 }
+
+/** A number (not necessarily an integer) in [min, max]; `what` names the prop. */
+export function validateNumber(what: string, value: number, min: number, max: number): number {
+  if (Token.isUnresolved(value)) throw new Error(`${what} must be a literal number, not a token`);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${what} must be a number from ${min} to ${max} (got ${value})`);
+  }
+  return value;
+}

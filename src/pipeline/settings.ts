@@ -1,12 +1,13 @@
 import { ArnFormat, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { DurationSetting, DURATION_PROPS, FIXED, INTEGER_PROPS, PROP_DEFAULTS } from './defaults';
+import { DASHBOARD_DEFAULT, DurationSetting, DURATION_PROPS, FIXED, INTEGER_PROPS, MONITORING_PROPS, PROP_DEFAULTS } from './defaults';
 import type { AccreditationPipelineProps } from '../accreditation-pipeline-props';
 import { DEFAULT_PREFIXES, EXPIRY_MONTHS } from '../contract';
 import { DEFAULT_REPORTS_PREFIX } from '../contract/observability';
 import {
-  PREFIX_PROP_NAMES, PipelinePrefixes, PrefixPropName, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validatePrefixes,
+  PREFIX_PROP_NAMES, PipelinePrefixes, PrefixPropName, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validateNumber,
+  validatePrefixes,
   validateWorkGroupName,
 } from '../validation';
 
@@ -40,6 +41,45 @@ export interface PipelineSettings {
   readonly alarmNamePrefix: string;
   /** ARN pattern of the construct's alarms (the topic and key policies let CloudWatch act for these only). */
   readonly alarmArnPattern: string;
+  readonly monitoring: MonitoringSettings;
+}
+
+/** The dashboard and the thresholds of the alarms on the pipeline's metrics; 0 (or no freshness) turns one off. */
+export interface MonitoringSettings {
+  readonly enableDashboard: boolean;
+  readonly quarantineRateWarningPercent: number;
+  readonly quarantineRateErrorPercent: number;
+  /** Whole hours without a publish before the freshness alarm fires; undefined: no freshness alarm. */
+  readonly freshnessThresholdHours?: number;
+  readonly recordVolumeAnomalyStdDevs: number;
+  readonly failedQueriesThreshold: number;
+}
+
+/** The monitoring props, defaulted and checked. */
+function resolveMonitoring(props: AccreditationPipelineProps): MonitoringSettings {
+  const m = MONITORING_PROPS;
+  const number = (name: 'quarantineRateWarningPercent' | 'quarantineRateErrorPercent' | 'recordVolumeAnomalyStdDevs', value?: number) =>
+    validateNumber(name, value ?? m[name].default, m[name].min, m[name].max);
+  const warning = number('quarantineRateWarningPercent', props.quarantineRateWarningPercent);
+  const error = number('quarantineRateErrorPercent', props.quarantineRateErrorPercent);
+  if (warning > 0 && error > 0 && error <= warning) {
+    throw new Error(`quarantineRateErrorPercent (${error}) must be above quarantineRateWarningPercent (${warning}), or one of them 0 (off)`);
+  }
+  let freshnessThresholdHours: number | undefined;
+  if (props.freshnessThreshold !== undefined) {
+    const hours = props.freshnessThreshold.toHours({ integral: false });
+    const { min, max } = m.freshnessThresholdHours;
+    freshnessThresholdHours = validateInteger('freshnessThreshold (hours)', hours, min, max);
+  }
+  return {
+    enableDashboard: props.enableDashboard ?? DASHBOARD_DEFAULT,
+    quarantineRateWarningPercent: warning,
+    quarantineRateErrorPercent: error,
+    freshnessThresholdHours,
+    recordVolumeAnomalyStdDevs: number('recordVolumeAnomalyStdDevs', props.recordVolumeAnomalyStdDevs),
+    failedQueriesThreshold: validateInteger('failedQueriesThreshold', props.failedQueriesThreshold ?? m.failedQueriesThreshold.default,
+      m.failedQueriesThreshold.min, m.failedQueriesThreshold.max),
+  };
 }
 
 /** A Duration prop, defaulted and checked against its range. */
@@ -147,5 +187,6 @@ export function resolveSettings(scope: Construct, props: AccreditationPipelinePr
     pipelineName,
     alarmNamePrefix,
     alarmArnPattern,
+    monitoring: resolveMonitoring(props),
   };
 }
