@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -29,7 +29,7 @@ function header(markdown: string): cloudwatch.TextWidget {
 }
 
 /**
- * The pipeline's dashboard (docs/construct.md, "Monitoring"), named after the pipeline: executions, data quality,
+ * The pipeline's dashboard (docs/construct.md, "Monitoring"), named `<pipelineName>-<region>`: executions, data quality,
  * freshness, Athena, Lambda, and the state of every alarm. Each widget's title says what it counts and per what.
  */
 export function createDashboard(scope: Construct, settings: { pipelineName: string; monitoring: MonitoringSettings },
@@ -46,8 +46,10 @@ export function createDashboard(scope: Construct, settings: { pipelineName: stri
     ...(m.quarantineRateErrorPercent > 0 ? [{ value: m.quarantineRateErrorPercent, label: 'error alarm', color: '#d62728' }] : []),
   ];
 
+  // Dashboards are global to the account, not regional (CloudFormation, AWS::CloudWatch::Dashboard): the region in
+  // the name keeps the same stack deployed in two regions from colliding.
   const dashboard = new cloudwatch.Dashboard(scope, 'Dashboard', {
-    dashboardName: settings.pipelineName,
+    dashboardName: `${settings.pipelineName}-${Stack.of(scope).region}`,
     defaultInterval: Duration.days(7),
   });
   dashboard.addWidgets(new cloudwatch.TextWidget({

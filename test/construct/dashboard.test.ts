@@ -23,9 +23,9 @@ const metricNames = (props: any) => props.metrics.filter((m: any[]) => typeof m[
 const expressions = (props: any) => props.metrics.filter((m: any[]) => typeof m[0] === 'object' && m[0].expression).map((m: any[]) => m[0].expression);
 
 describe('dashboard', () => {
-  test('created by default, named after the pipeline, public, 7 days by default', () => {
+  test('created by default, named <pipelineName>-<region> (dashboards are global to the account), public, 7 days by default', () => {
     expect(pipeline.dashboard).toBeDefined();
-    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: pipeline.pipelineName });
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: `${pipeline.pipelineName}-us-east-1` });
     expect(body.start).toBe('-P7D');
   });
 
