@@ -1,7 +1,7 @@
 /**
  * Integration test of AccreditationPipeline: deploys the pipeline (removalPolicy DESTROY), uploads
  * a sample raw file, waits until the state machine execution for it SUCCEEDED and checks that the
- * production results exist.
+ * production results and the snapshot's run report exist.
  *
  *   npx projen integ:update   # synthesize and write integ/integ.pipeline.ts.snapshot (no deploy)
  *   npx projen integ          # verify the committed snapshot (no deploy)
@@ -78,6 +78,22 @@ production.expect(ExpectedResult.objectLike({
   ]),
 }));
 
-upload.next(executions).next(production);
+// 4. The run report of the published snapshot exists (src/contract/observability.ts, RunReport).
+const report = integ.assertions.awsApiCall('S3', 'listObjectsV2', {
+  Bucket: pipeline.bucket.bucketName,
+  Prefix: `${pipeline.reportsPrefix}snapshot_date=${SNAPSHOT_DATE}/`,
+});
+report.provider.addToRolePolicy({
+  Effect: 'Allow',
+  Action: ['s3:ListBucket'],
+  Resource: [pipeline.bucket.bucketArn],
+});
+report.expect(ExpectedResult.objectLike({
+  Contents: Match.arrayWith([
+    Match.objectLike({ Key: `${pipeline.reportsPrefix}snapshot_date=${SNAPSHOT_DATE}/report.json` }),
+  ]),
+}));
+
+upload.next(executions).next(production).next(report);
 
 app.synth();

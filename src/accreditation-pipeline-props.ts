@@ -114,6 +114,13 @@ export interface AccreditationPipelineProps {
   readonly athenaResultsPrefix?: string;
 
   /**
+   * Prefix of the run reports the publisher writes (`<reportsPrefix>snapshot_date=<d>/report.json`).
+   *
+   * @default 'reports/'
+   */
+  readonly reportsPrefix?: string;
+
+  /**
    * How long Athena query results are kept under `athenaResultsPrefix`.
    *
    * @default Duration.days(7)
@@ -231,4 +238,52 @@ export interface AccreditationPipelineProps {
    * @default Duration.hours(3)
    */
   readonly stateMachineTimeout?: Duration;
+
+  /**
+   * Create the CloudWatch dashboard (executions, data quality, freshness, Athena, Lambda; docs/construct.md,
+   * "Monitoring").
+   *
+   * @default true
+   */
+  readonly enableDashboard?: boolean;
+
+  /**
+   * Warning alarm when more than this percent of the records read in one hour were quarantined (0 to 100; 0 turns
+   * the alarm off).
+   *
+   * @default 5
+   */
+  readonly quarantineRateWarningPercent?: number;
+
+  /**
+   * Error alarm when more than this percent of the records read in one hour were quarantined (0 to 100, above the
+   * warning level; 0 turns the alarm off).
+   *
+   * @default 20
+   */
+  readonly quarantineRateErrorPercent?: number;
+
+  /**
+   * Freshness alarm: no snapshot was published within this duration (whole hours, 1 hour to 7 days). Set it to the
+   * cadence you expect new data at, with some slack; hours without data count as breaching.
+   *
+   * @default - no freshness alarm
+   */
+  readonly freshnessThreshold?: Duration;
+
+  /**
+   * Width, in standard deviations, of the anomaly detection band on the records read per hour; the alarm fires
+   * outside the band (0 to 10; 0 turns the alarm off).
+   *
+   * @default 2
+   */
+  readonly recordVolumeAnomalyStdDevs?: number;
+
+  /**
+   * Alarm when at least this many Athena queries failed within 5 minutes (integer from 0 to 1000; 0 turns the
+   * alarm off).
+   *
+   * @default 1
+   */
+  readonly failedQueriesThreshold?: number;
 }

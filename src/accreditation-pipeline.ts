@@ -14,9 +14,10 @@ import { Construct } from 'constructs';
 import type { AccreditationPipelineProps } from './accreditation-pipeline-props';
 import { createAlertTopic, grantAlertKey } from './pipeline/alerting';
 import { createCatalog } from './pipeline/catalog';
+import { createDashboard } from './pipeline/dashboard';
 import { createFunctions } from './pipeline/functions';
 import { PipelineData, grantAthena, grantPrefixes, grantUpload } from './pipeline/grants';
-import { createAlarms } from './pipeline/monitoring';
+import { createAlarms, createDataAlarms } from './pipeline/monitoring';
 import { acknowledgeNagFindings } from './pipeline/nag-acknowledgements';
 import { createWorkGroup } from './pipeline/query-engine';
 import { resolveSettings } from './pipeline/settings';
@@ -55,6 +56,11 @@ export class AccreditationPipeline extends Construct {
   public readonly databaseName: string;
   /** Name of the Athena workgroup. */
   public readonly workGroupName: string;
+  /**
+   * The pipeline's name (`medlaunch-elt-<path-derived>`): the `Pipeline` dimension of its metrics (`PIPELINE_NAME`)
+   * and the start of its alarm names.
+   */
+  public readonly pipelineName: string;
   /** The Stage 2 processor (validation gate, expiring facilities, deleted files, the snapshot ticket). */
   public readonly processorFunction: lambda.Function;
   /** The query runner (Stage 1 extract, Stage 3 state counts). */
@@ -98,11 +104,23 @@ export class AccreditationPipeline extends Construct {
    * `cloudwatch.amazonaws.com` act for alarms of this name only; allow the same on an `alertTopic` you bring.
    */
   public readonly alarmNamePrefix: string;
+  /** Alarms when the quarantine rate exceeds `quarantineRateWarningPercent` (undefined when that is 0). */
+  public readonly quarantineRateWarningAlarm?: cloudwatch.Alarm;
+  /** Alarms when the quarantine rate exceeds `quarantineRateErrorPercent` (undefined when that is 0). */
+  public readonly quarantineRateErrorAlarm?: cloudwatch.Alarm;
+  /** Alarms when no snapshot was published within `freshnessThreshold` (undefined unless it is set). */
+  public readonly freshnessAlarm?: cloudwatch.Alarm;
+  /** Alarms when the records read leave their anomaly detection band (undefined when `recordVolumeAnomalyStdDevs` is 0). */
+  public readonly recordVolumeAnomalyAlarm?: cloudwatch.Alarm;
+  /** Alarms on failed Athena queries (undefined when `failedQueriesThreshold` is 0). */
+  public readonly queriesFailedAlarm?: cloudwatch.Alarm;
   /**
-   * Every alarm (failures not alerted, timed-out and aborted executions, rule DLQ depth, rule events lost);
-   * each notifies `alertTopic`.
+   * Every alarm (failures not alerted, timed-out and aborted executions, rule DLQ depth, rule events lost, and the
+   * data alarms that are on); each notifies `alertTopic`.
    */
   public readonly alarms: cloudwatch.Alarm[];
+  /** The CloudWatch dashboard (undefined when `enableDashboard` is false). */
+  public readonly dashboard?: cloudwatch.Dashboard;
   /** The log group of the state machine (level ALL, KMS-encrypted). */
   public readonly stateMachineLogGroup: logs.LogGroup;
   /** Raw input prefix (`<rawPrefix><YYYY-MM-DD>/…`). */
@@ -121,6 +139,8 @@ export class AccreditationPipeline extends Construct {
   public readonly productionPrefix: string;
   /** Athena query results prefix. */
   public readonly athenaResultsPrefix: string;
+  /** Run reports prefix (`<reportsPrefix>snapshot_date=<d>/report.json`). */
+  public readonly reportsPrefix: string;
   /** `s3://<bucket>/<athenaResultsPrefix>`: the workgroup's output location. */
   public readonly athenaOutputLocation: string;
 
@@ -135,8 +155,9 @@ export class AccreditationPipeline extends Construct {
     this.prefixes = p;
     [this.rawPrefix, this.validatedPrefix, this.expiringPrefix, this.quarantinePrefix] = [p.raw, p.validated, p.expiring, p.quarantine];
     [this.curatedPrefix, this.resultsPrefix, this.productionPrefix, this.athenaResultsPrefix] = [p.curated, p.results, p.production, p.athenaResults];
-    const { databaseName, workGroupName, alarmNamePrefix } = settings;
-    [this.databaseName, this.workGroupName, this.alarmNamePrefix] = [databaseName, workGroupName, alarmNamePrefix];
+    this.reportsPrefix = p.reports;
+    const { databaseName, workGroupName, pipelineName, alarmNamePrefix } = settings;
+    [this.databaseName, this.workGroupName, this.pipelineName, this.alarmNamePrefix] = [databaseName, workGroupName, pipelineName, alarmNamePrefix];
 
     // Storage: the key, the data bucket and its access log bucket.
     const key = createEncryptionKey(this, settings, props);
@@ -163,12 +184,17 @@ export class AccreditationPipeline extends Construct {
     const { rule, ruleDeadLetterQueue } = createTrigger(this, settings, { bucket, key, stateMachine });
     [this.rule, this.ruleDeadLetterQueue, this.dlqs] = [rule, ruleDeadLetterQueue, [ruleDeadLetterQueue]];
 
-    // Monitoring: alarms on what NotifyFailure cannot alert.
+    // Monitoring: alarms on what NotifyFailure cannot alert, alarms on the data, and the dashboard.
     const alarms = createAlarms(this, alarmNamePrefix, { alertTopic, stateMachine, stateMachineLogGroup, rule, ruleDeadLetterQueue });
     [this.failuresNotAlertedAlarm, this.executionsFailedAlarm] = [alarms.failuresNotAlertedAlarm, alarms.failuresNotAlertedAlarm];
     [this.executionsTimedOutAlarm, this.executionsAbortedAlarm] = [alarms.executionsTimedOutAlarm, alarms.executionsAbortedAlarm];
+    const data = createDataAlarms(this, settings, alertTopic);
+    [this.quarantineRateWarningAlarm, this.quarantineRateErrorAlarm] = [data.quarantineRateWarningAlarm, data.quarantineRateErrorAlarm];
+    [this.freshnessAlarm, this.recordVolumeAnomalyAlarm] = [data.freshnessAlarm, data.recordVolumeAnomalyAlarm];
+    this.queriesFailedAlarm = data.queriesFailedAlarm;
     this.alarms = [alarms.failuresNotAlertedAlarm, alarms.executionsTimedOutAlarm, alarms.executionsAbortedAlarm,
-      alarms.ruleDlqDepthAlarm, alarms.ruleEventsLostAlarm];
+      alarms.ruleDlqDepthAlarm, alarms.ruleEventsLostAlarm, ...Object.values(data).filter((a): a is cloudwatch.Alarm => a !== undefined)];
+    if (settings.monitoring.enableDashboard) this.dashboard = createDashboard(this, settings, { ...functions, stateMachine, alarms: this.alarms });
 
     acknowledgeNagFindings(this, settings, { ...functions, bucket, accessLogsBucket, stateMachine, ruleDeadLetterQueue });
   }
@@ -181,13 +207,13 @@ export class AccreditationPipeline extends Construct {
   }
 
   /**
-   * Lets `grantee` read the Stage 3 results and the published production results.
+   * Lets `grantee` read the Stage 3 results, the published production results and the run reports.
    *
    * Includes `s3:ListBucket` on the bucket (no prefix condition), so a GET or HEAD of a key that does not
    * exist yet answers 404 rather than 403; the grantee can list key names of the bucket, never read other objects.
    */
   public grantReadResults(grantee: iam.IGrantable): iam.Grant {
-    return grantPrefixes(this.data, grantee, { read: [this.prefixes.results, this.prefixes.production] });
+    return grantPrefixes(this.data, grantee, { read: [this.prefixes.results, this.prefixes.production, this.prefixes.reports] });
   }
 
   /**

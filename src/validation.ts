@@ -12,10 +12,15 @@ export interface PipelinePrefixes {
   readonly results: string;
   readonly production: string;
   readonly athenaResults: string;
+  /** The run reports (`reportsPrefix`). */
+  readonly reports: string;
 }
 
+/** The prop of each prefix: the contract's prefix areas and the reports prefix (src/contract/observability.ts). */
+export type PrefixPropName = PrefixName | 'reportsPrefix';
+
 /** The prop (and contract name) of each prefix: its default in the contract, its name in error messages. */
-export const PREFIX_PROP_NAMES: Readonly<Record<keyof PipelinePrefixes, PrefixName>> = {
+export const PREFIX_PROP_NAMES: Readonly<Record<keyof PipelinePrefixes, PrefixPropName>> = {
   raw: 'rawPrefix',
   validated: 'validatedPrefix',
   expiring: 'expiringPrefix',
@@ -24,6 +29,7 @@ export const PREFIX_PROP_NAMES: Readonly<Record<keyof PipelinePrefixes, PrefixNa
   results: 'resultsPrefix',
   production: 'productionPrefix',
   athenaResults: 'athenaResultsPrefix',
+  reports: 'reportsPrefix',
 };
 
 const PREFIX_RE = /^[A-Za-z0-9_.=/-]+$/;
@@ -99,4 +105,13 @@ export function validateEmails(emails: readonly string[]): readonly string[] {
   }
   if (new Set(emails).size !== emails.length) throw new Error('alarmEmails must not contain duplicates');
   return emails;
+}
+
+/** A number (not necessarily an integer) in [min, max]; `what` names the prop. */
+export function validateNumber(what: string, value: number, min: number, max: number): number {
+  if (Token.isUnresolved(value)) throw new Error(`${what} must be a literal number, not a token`);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${what} must be a number from ${min} to ${max} (got ${value})`);
+  }
+  return value;
 }

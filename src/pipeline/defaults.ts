@@ -62,3 +62,32 @@ export const DURATION_PROPS = {
   snapshotQuietPeriod: { default: Duration.seconds(30), unit: 'seconds', min: 1, max: 3600 },
   athenaResultsExpiration: { default: Duration.days(7), unit: 'days', min: 1, max: 3650 },
 } satisfies Record<string, DurationSetting>;
+
+/**
+ * The monitoring props (docs/construct.md, "Monitoring"): each alarm's threshold, where 0 turns the alarm off, and
+ * its range. The freshness alarm has no default (it is off until `freshnessThreshold` names the expected cadence).
+ */
+export const MONITORING_PROPS = {
+  /** Percent of the records read in one period that were quarantined. */
+  quarantineRateWarningPercent: { default: 5, min: 0, max: 100 },
+  quarantineRateErrorPercent: { default: 20, min: 0, max: 100 },
+  /** Width of the anomaly detection band on RecordsRead, in standard deviations. */
+  recordVolumeAnomalyStdDevs: { default: 2, min: 0, max: 10 },
+  /** Failed Athena queries in one period. */
+  failedQueriesThreshold: { default: 1, min: 0, max: 1000 },
+  /** The freshness alarm's threshold, in whole hours (CloudWatch evaluates at most 7 days of hourly periods). */
+  freshnessThresholdHours: { min: 1, max: 168 },
+} satisfies Record<string, { default?: number; min: number; max: number }>;
+
+/** The dashboard is created unless `enableDashboard` is false. */
+export const DASHBOARD_DEFAULT = true;
+
+/** Periods of the alarms on the pipeline's own metrics. */
+export const MONITORING_PERIODS = {
+  /** Quarantine rate and the record-volume band: records summed per hour (a batch's files land within it). */
+  quality: Duration.hours(1),
+  /** Failed queries: like the execution alarms. */
+  queries: Duration.minutes(5),
+  /** Freshness: hourly sums of SnapshotsPublished, all of the threshold's hours must be empty. */
+  freshness: Duration.hours(1),
+} as const;

@@ -229,6 +229,8 @@ export function buildDefinition(scope: Construct, settings: PipelineSettings, ta
     'bucket.$': '$.snapshot.bucket',
     'snapshotDate.$': '$.snapshot.snapshotDate',
     'results.$': '$.refresh.stateCounts',
+    'extract.$': '$.refresh.extract',
+    'run.$': '$.run',
   }), Duration.minutes(1), 'Stage 4: publish the state counts to the production path',
   { resultSelector: { 'published.$': '$.Payload' }, resultPath: '$.publish' });
   catchLater(publish);
@@ -265,8 +267,16 @@ export function buildDefinition(scope: Construct, settings: PipelineSettings, ta
     parameters: { 'asOf.$': '$.asOf' },
     resultPath: '$.options',
   });
-  defaultAsOf.next(processObject);
-  namedAsOf.next(processObject);
+  // The run context (src/contract/observability.ts, RunContext): the execution's own identity, for the file
+  // summary Stage 2 writes and for the run report of the publish.
+  const recordRun = new sfn.Pass(scope, 'RecordRun', {
+    comment: 'Names this execution for the file summaries and the run report',
+    parameters: { 'executionArn.$': '$$.Execution.Id', 'startedAt.$': '$$.Execution.StartTime' },
+    resultPath: '$.run',
+  });
+  recordRun.next(processObject);
+  defaultAsOf.next(recordRun);
+  namedAsOf.next(recordRun);
   const manualAsOf = new sfn.Choice(scope, 'HasAsOf')
     .when(sfn.Condition.isPresent('$.asOf'), namedAsOf)
     .otherwise(defaultAsOf);

@@ -10,6 +10,7 @@ import { PipelineData, grantAthena, grantPrefixes } from './grants';
 import type { PipelineSettings } from './settings';
 import { LambdaAssetName, lambdaAssetPath } from '../assets';
 import { CURATED_TABLE, ENV, PREFIX_ENV, QUERY_WAIT_SAFETY_MS, VALIDATED_TABLE } from '../contract';
+import { FILE_SUMMARIES_FOLDER, METRICS_NAMESPACE, OBSERVABILITY_ENV } from '../contract/observability';
 
 /** The pipeline's three Lambda functions. */
 export interface PipelineFunctions {
@@ -42,6 +43,10 @@ function sharedEnvironment(settings: PipelineSettings, data: PipelineData, outpu
     [ENV.expiryMonths]: String(settings.expiryMonths),
     [ENV.queryWaitSafetyMs]: String(QUERY_WAIT_SAFETY_MS),
     [ENV.logLevel]: settings.lambdaLogLevel,
+    // The observability contract: the metrics' namespace and Pipeline dimension, and where the run reports go.
+    [OBSERVABILITY_ENV.pipelineName]: settings.pipelineName,
+    [OBSERVABILITY_ENV.metricsNamespace]: METRICS_NAMESPACE,
+    [OBSERVABILITY_ENV.reportsPrefix]: p.reports,
   };
 }
 
@@ -123,6 +128,9 @@ export function createFunctions(scope: Construct, settings: PipelineSettings, op
     delete: [p.curated],
   });
   grantAthena(data, queryFunction);
-  grantPrefixes(data, publishFunction, { read: [p.results], write: [p.production] });
+  // The publisher reads the snapshot's file summaries (<validated>_summaries/, written by the validator under its
+  // validated grant) and writes the run report next to the production results; like the watermarks under the
+  // production prefix, the report's conditional write reads it back first (every written prefix is also readable).
+  grantPrefixes(data, publishFunction, { read: [p.results, `${p.validated}${FILE_SUMMARIES_FOLDER}`], write: [p.production, p.reports] });
   return { processorFunction, queryFunction, publishFunction };
 }

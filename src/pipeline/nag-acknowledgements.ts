@@ -5,6 +5,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { PipelineFunctions } from './functions';
 import type { PipelineSettings } from './settings';
+import { FILE_SUMMARIES_FOLDER } from '../contract/observability';
 import { NagAcknowledgement, acknowledge } from '../nag';
 
 /** The resources whose deliberate cdk-nag findings are acknowledged. */
@@ -25,7 +26,8 @@ export function acknowledgeNagFindings(scope: Construct, settings: PipelineSetti
   const prefixObjects = {
     id: 'AwsSolutions-IAM5',
     reason: 'Object-level S3 actions are scoped to the pipeline prefixes the role reads or writes (<bucket>/<prefix>*), the narrowest grant for keys that are only known at run time.',
-    appliesTo: Object.values(settings.prefixes).map((x) => ({ regex: `/^Resource::.+\\/${escape(x)}\\*$/` })),
+    appliesTo: [...Object.values(settings.prefixes), `${settings.prefixes.validated}${FILE_SUMMARIES_FOLDER}`]
+      .map((x) => ({ regex: `/^Resource::.+\\/${escape(x)}\\*$/` })),
   };
   const inline = {
     id: 'HIPAA.Security-IAMNoInlinePolicy',

@@ -1,11 +1,13 @@
 import { ArnFormat, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { DurationSetting, DURATION_PROPS, FIXED, INTEGER_PROPS, PROP_DEFAULTS } from './defaults';
+import { DASHBOARD_DEFAULT, DurationSetting, DURATION_PROPS, FIXED, INTEGER_PROPS, MONITORING_PROPS, PROP_DEFAULTS } from './defaults';
 import type { AccreditationPipelineProps } from '../accreditation-pipeline-props';
-import { DEFAULT_PREFIXES, EXPIRY_MONTHS, PrefixName } from '../contract';
+import { DEFAULT_PREFIXES, EXPIRY_MONTHS } from '../contract';
+import { DEFAULT_REPORTS_PREFIX } from '../contract/observability';
 import {
-  PREFIX_PROP_NAMES, PipelinePrefixes, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validatePrefixes,
+  PREFIX_PROP_NAMES, PipelinePrefixes, PrefixPropName, validateDatabaseName, validateEmails, validateInteger, validateLogLevel, validateNumber,
+  validatePrefixes,
   validateWorkGroupName,
 } from '../validation';
 
@@ -33,10 +35,51 @@ export interface PipelineSettings {
   readonly alarmEmails: readonly string[];
   readonly databaseName: string;
   readonly workGroupName: string;
+  /** The pipeline's name (`medlaunch-elt-<path-derived>`): `PIPELINE_NAME`, the metrics' `Pipeline` dimension. */
+  readonly pipelineName: string;
   /** Prefix of every alarm name. */
   readonly alarmNamePrefix: string;
   /** ARN pattern of the construct's alarms (the topic and key policies let CloudWatch act for these only). */
   readonly alarmArnPattern: string;
+  readonly monitoring: MonitoringSettings;
+}
+
+/** The dashboard and the thresholds of the alarms on the pipeline's metrics; 0 (or no freshness) turns one off. */
+export interface MonitoringSettings {
+  readonly enableDashboard: boolean;
+  readonly quarantineRateWarningPercent: number;
+  readonly quarantineRateErrorPercent: number;
+  /** Whole hours without a publish before the freshness alarm fires; undefined: no freshness alarm. */
+  readonly freshnessThresholdHours?: number;
+  readonly recordVolumeAnomalyStdDevs: number;
+  readonly failedQueriesThreshold: number;
+}
+
+/** The monitoring props, defaulted and checked. */
+function resolveMonitoring(props: AccreditationPipelineProps): MonitoringSettings {
+  const m = MONITORING_PROPS;
+  const number = (name: 'quarantineRateWarningPercent' | 'quarantineRateErrorPercent' | 'recordVolumeAnomalyStdDevs', value?: number) =>
+    validateNumber(name, value ?? m[name].default, m[name].min, m[name].max);
+  const warning = number('quarantineRateWarningPercent', props.quarantineRateWarningPercent);
+  const error = number('quarantineRateErrorPercent', props.quarantineRateErrorPercent);
+  if (warning > 0 && error > 0 && error <= warning) {
+    throw new Error(`quarantineRateErrorPercent (${error}) must be above quarantineRateWarningPercent (${warning}), or one of them 0 (off)`);
+  }
+  let freshnessThresholdHours: number | undefined;
+  if (props.freshnessThreshold !== undefined) {
+    const hours = props.freshnessThreshold.toHours({ integral: false });
+    const { min, max } = m.freshnessThresholdHours;
+    freshnessThresholdHours = validateInteger('freshnessThreshold (hours)', hours, min, max);
+  }
+  return {
+    enableDashboard: props.enableDashboard ?? DASHBOARD_DEFAULT,
+    quarantineRateWarningPercent: warning,
+    quarantineRateErrorPercent: error,
+    freshnessThresholdHours,
+    recordVolumeAnomalyStdDevs: number('recordVolumeAnomalyStdDevs', props.recordVolumeAnomalyStdDevs),
+    failedQueriesThreshold: validateInteger('failedQueriesThreshold', props.failedQueriesThreshold ?? m.failedQueriesThreshold.default,
+      m.failedQueriesThreshold.min, m.failedQueriesThreshold.max),
+  };
 }
 
 /** A Duration prop, defaulted and checked against its range. */
@@ -72,9 +115,10 @@ function checkCombinations(props: AccreditationPipelineProps, removalPolicy: Rem
 
 /** The S3 prefixes: each prop or its contract default, checked. */
 function resolvePrefixes(props: AccreditationPipelineProps): PipelinePrefixes {
-  const entries = Object.entries(PREFIX_PROP_NAMES) as [keyof PipelinePrefixes, PrefixName][];
+  const defaults: Record<PrefixPropName, string> = { ...DEFAULT_PREFIXES, reportsPrefix: DEFAULT_REPORTS_PREFIX };
+  const entries = Object.entries(PREFIX_PROP_NAMES) as [keyof PipelinePrefixes, PrefixPropName][];
   const prefixes = {} as Record<keyof PipelinePrefixes, string>;
-  for (const [area, prop] of entries) prefixes[area] = props[prop] ?? DEFAULT_PREFIXES[prop];
+  for (const [area, prop] of entries) prefixes[area] = props[prop] ?? defaults[prop];
   validatePrefixes(prefixes);
   return prefixes;
 }
@@ -110,12 +154,12 @@ export function resolveSettings(scope: Construct, props: AccreditationPipelinePr
   const stagingExpiration = Duration.days(Math.max(7, Math.ceil((2 * stateMachineTimeout.toSeconds()) / 86_400)));
   const alarmEmails = validateEmails(props.alarmEmails ?? []);
   const derived = Names.uniqueResourceName(scope, { maxLength: 60, separator: '_' }).toLowerCase().replace(/[^a-z0-9_]/g, '_');
-  const dashed = `${FIXED.namePrefix}-${derived.replace(/_/g, '-')}`;
+  const pipelineName = `${FIXED.namePrefix}-${derived.replace(/_/g, '-')}`;
   const databaseName = validateDatabaseName(props.databaseName ?? `${FIXED.namePrefix.replace(/-/g, '_')}_${derived}`);
-  const workGroupName = validateWorkGroupName(props.workGroupName ?? dashed);
+  const workGroupName = validateWorkGroupName(props.workGroupName ?? pipelineName);
   // Every alarm is named <alarmNamePrefix><what>, so the topic and key policies can let CloudWatch act for
   // exactly these alarms (aws:SourceArn); alarms are deleted with the stack, so the names never block a redeploy.
-  const alarmNamePrefix = `${dashed}-`;
+  const alarmNamePrefix = `${pipelineName}-`;
   const alarmArnPattern = Stack.of(scope).formatArn({
     service: 'cloudwatch', resource: 'alarm', resourceName: `${alarmNamePrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
@@ -140,7 +184,9 @@ export function resolveSettings(scope: Construct, props: AccreditationPipelinePr
     alarmEmails,
     databaseName,
     workGroupName,
+    pipelineName,
     alarmNamePrefix,
     alarmArnPattern,
+    monitoring: resolveMonitoring(props),
   };
 }

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { definitionOf, only, synth } from './helpers';
+import { PUBLISH_PAYLOAD_FIELDS } from '../../src/contract/observability';
 
 /** The state machine and its definition (src/pipeline/state-machine.ts, src/pipeline/definition.ts) as synthesized; test/construct/state-machine.test.ts runs it. */
 const { template } = synth();
@@ -79,5 +80,34 @@ describe('state machine and its definition', () => {
   test('snapshotQuietPeriod: 30 s by default, the Wait before the ticket is read back', () => {
     expect(definitionOf(template).States.WaitQuietPeriod).toMatchObject({ Type: 'Wait', Seconds: 30, Next: 'ReadTicket' });
     expect(definitionOf(synth(() => ({ snapshotQuietPeriod: Duration.seconds(5) })).template).States.WaitQuietPeriod.Seconds).toBe(5);
+  });
+
+  test('RecordRun writes $.run (the execution\'s id and start time) before ProcessObject, on both start paths', () => {
+    const def = definitionOf(template);
+    expect(def.States.RecordRun).toMatchObject({
+      Type: 'Pass',
+      Parameters: { 'executionArn.$': '$$.Execution.Id', 'startedAt.$': '$$.Execution.StartTime' },
+      ResultPath: '$.run',
+      Next: 'ProcessObject',
+    });
+    expect(def.States.DefaultAsOf.Next).toBe('RecordRun');
+    expect(def.States.NamedAsOf.Next).toBe('RecordRun');
+    // ProcessObject passes the whole state, so the validator receives $.run
+    expect(def.States.ProcessObject.Parameters['Payload.$']).toBe('$');
+  });
+
+  test('PublishResults passes the state counts, the facility extract\'s status and the run context', () => {
+    const def = definitionOf(template);
+    const parallel = def.States.RefreshSnapshot;
+    expect(parallel.Next).toBe('PublishResults');
+    expect(def.States.PublishResults.Parameters.Payload).toEqual({
+      'bucket.$': '$.snapshot.bucket',
+      'snapshotDate.$': '$.snapshot.snapshotDate',
+      'results.$': '$.refresh.stateCounts',
+      'extract.$': '$.refresh.extract',
+      'run.$': '$.run',
+    });
+    expect(Object.keys(def.States.PublishResults.Parameters.Payload).map((k) => k.replace(/\.\$$/, '')))
+      .toEqual([...PUBLISH_PAYLOAD_FIELDS]);
   });
 });

@@ -168,12 +168,20 @@ describe('no inert dead-letter queues', () => {
 describe('one failure, one alert', () => {
   test('no alarm on raw ExecutionsFailed or Lambda Errors (NotifyFailure alerts every caught failure; retried errors must not page)', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[];
-    const names = alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`);
+    // every metric an alarm reads: its own, or those of its metric math (the data alarms, docs/construct.md "Monitoring")
+    const metricsOf = (p: any): string[] => (p.Metrics
+      ? p.Metrics.filter((m: any) => m.MetricStat).map((m: any) => `${m.MetricStat.Metric.Namespace}/${m.MetricStat.Metric.MetricName}`)
+      : [`${p.Namespace}/${p.MetricName}`]);
+    const names = alarms.flatMap((a) => metricsOf(a.Properties));
     expect(names).not.toContain('AWS/States/ExecutionsFailed');
     expect(names.filter((n) => n.startsWith('AWS/Lambda/'))).toEqual([]);
-    expect(names.sort()).toEqual([
+    expect(names.filter((n) => !n.startsWith('MedlaunchElt/')).sort()).toEqual([
       'AWS/Events/InvocationsFailedToBeSentToDlq', 'AWS/SQS/ApproximateNumberOfMessagesVisible', 'AWS/States/ExecutionsAborted',
       'AWS/States/ExecutionsTimedOut', `medlaunch-elt/${pipeline.alarmNamePrefix}FailuresNotAlerted`,
+    ]);
+    // the data alarms read the pipeline's own data metrics only (never an execution or Lambda failure count)
+    expect([...new Set(names.filter((n) => n.startsWith('MedlaunchElt/')))].sort()).toEqual([
+      'MedlaunchElt/QueriesFailed', 'MedlaunchElt/RecordsQuarantined', 'MedlaunchElt/RecordsRead',
     ]);
   });
 

@@ -2,6 +2,7 @@ import * as path from 'path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { actionsOf, statementsOf, synth } from './helpers';
 import { lambdaAssetPath } from '../../src/assets';
+import { DEFAULT_REPORTS_PREFIX, METRICS_NAMESPACE, OBSERVABILITY_ENV } from '../../src/contract/observability';
 
 /** The functions building block (src/pipeline/functions.ts, src/pipeline/grants.ts): the three Lambdas, their environment and least-privilege grants. */
 const { template, pipeline } = synth();
@@ -27,8 +28,9 @@ describe('Lambda functions', () => {
     const env = (fns[Object.keys(fns).find((id) => id.startsWith('PipelineQueryRunner'))!] as any).Properties.Environment.Variables;
     expect(Object.keys(env).sort()).toEqual([
       'ATHENA_OUTPUT_LOCATION', 'ATHENA_RESULTS_PREFIX', 'ATHENA_WORKGROUP', 'CURATED_PREFIX', 'CURATED_TABLE', 'DATA_BUCKET',
-      'EXPIRING_PREFIX', 'EXPIRY_MONTHS', 'GLUE_DATABASE', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'PRODUCTION_PREFIX',
-      'QUARANTINE_PREFIX', 'QUERY_WAIT_SAFETY_MS', 'RAW_PREFIX', 'RESULTS_PREFIX', 'VALIDATED_PREFIX', 'VALIDATED_TABLE',
+      'EXPIRING_PREFIX', 'EXPIRY_MONTHS', 'GLUE_DATABASE', 'PIPELINE_NAME', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME', 'PRODUCTION_PREFIX', 'QUARANTINE_PREFIX', 'QUERY_WAIT_SAFETY_MS', 'RAW_PREFIX', 'REPORTS_PREFIX',
+      'RESULTS_PREFIX', 'VALIDATED_PREFIX', 'VALIDATED_TABLE',
     ]);
     expect(env).toMatchObject({
       RAW_PREFIX: 'data/batch/',
@@ -41,6 +43,19 @@ describe('Lambda functions', () => {
       POWERTOOLS_SERVICE_NAME: 'medlaunch-elt-query-runner',
       POWERTOOLS_LOG_LEVEL: 'INFO',
     });
+  });
+
+  test('every function carries the observability contract: PIPELINE_NAME, the metrics namespace and REPORTS_PREFIX', () => {
+    expect(pipeline.pipelineName).toMatch(/^medlaunch-elt-[a-z0-9-]+$/);
+    expect(pipeline.alarmNamePrefix).toBe(`${pipeline.pipelineName}-`);
+    for (const fn of Object.values(fns) as any[]) {
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        [OBSERVABILITY_ENV.pipelineName]: pipeline.pipelineName,
+        [OBSERVABILITY_ENV.metricsNamespace]: METRICS_NAMESPACE,
+        [OBSERVABILITY_ENV.reportsPrefix]: DEFAULT_REPORTS_PREFIX,
+      });
+    }
+    expect(pipeline.reportsPrefix).toBe(DEFAULT_REPORTS_PREFIX);
   });
 
   test('code comes from the pre-built asset folders', () => {
@@ -89,11 +104,20 @@ describe('Lambda functions', () => {
     expect(actionsOf(st)).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']));
   });
 
-  test('least privilege: the publisher reads results and writes production only', () => {
+  test('least privilege: the publisher reads results and the file summaries, writes production and the run reports only', () => {
     const st = statementsOf(template, 'PipelinePublisherRoleDefaultPolicy');
     const put = st.find((s) => actionsOf([s]).includes('s3:PutObject'));
-    expect(JSON.stringify(put.Resource)).toContain('/production/state_counts/*');
-    expect(JSON.stringify(put.Resource)).not.toContain('/results/');
+    const putRes = JSON.stringify(put.Resource);
+    expect(putRes).toContain('/production/state_counts/*');
+    expect(putRes).toContain('/reports/*');
+    expect(putRes).not.toContain('/results/');
+    expect(putRes).not.toContain('_summaries');
+    // reads (Get) cover what it writes too: the report's and the watermarks' conditional writes read them first
+    const get = JSON.stringify(st.find((s) => actionsOf([s]).includes('s3:GetObject')).Resource);
+    for (const prefix of ['/results/state_counts/*', '/validated/_summaries/*', '/production/state_counts/*', '/reports/*']) expect(get).toContain(prefix);
+    expect(get).not.toContain('/validated/*');
+    expect(actionsOf(st)).toContain('s3:ListBucket');
+    expect(actionsOf(st)).not.toContain('s3:DeleteObject');
     expect(JSON.stringify(st)).not.toContain('athena:');
   });
 

@@ -3,7 +3,8 @@ import { join } from 'path';
 import { Duration } from 'aws-cdk-lib';
 import * as ts from 'typescript';
 import { DEFAULT_PREFIXES, EXPIRY_MONTHS } from '../../src/contract';
-import { DURATION_PROPS, INTEGER_PROPS, LOG_LEVELS, PROP_DEFAULTS } from '../../src/pipeline/defaults';
+import { DEFAULT_REPORTS_PREFIX } from '../../src/contract/observability';
+import { DASHBOARD_DEFAULT, DURATION_PROPS, INTEGER_PROPS, LOG_LEVELS, MONITORING_PROPS, PROP_DEFAULTS } from '../../src/pipeline/defaults';
 
 /**
  * The props' TSDoc (and so API.md) states the defaults and ranges in words; these tests read the props source and
@@ -46,8 +47,25 @@ describe('props docs agree with the contract and the defaults', () => {
     }
   });
 
-  test.each(Object.entries(DEFAULT_PREFIXES))('%s: @default is the contract default', (prop, value) => {
+  test.each(Object.entries({ ...DEFAULT_PREFIXES, reportsPrefix: DEFAULT_REPORTS_PREFIX }))('%s: @default is the contract default', (prop, value) => {
     expect(docs.get(prop)?.default).toBe(`'${value}'`);
+  });
+
+  test.each(['quarantineRateWarningPercent', 'quarantineRateErrorPercent', 'recordVolumeAnomalyStdDevs', 'failedQueriesThreshold'] as const)(
+    '%s: @default, the range and "0 turns the alarm off" are MONITORING_PROPS', (prop) => {
+      const doc = docs.get(prop)!;
+      const setting = MONITORING_PROPS[prop];
+      expect(doc.default).toBe(String(setting.default));
+      expect(doc.text.replace(/\s+/g, ' ')).toMatch(new RegExp(`${setting.min} to ${setting.max}`));
+      expect(doc.text.replace(/\s+/g, ' ')).toContain('0 turns the alarm off');
+    });
+
+  test('enableDashboard and freshnessThreshold: @default and range', () => {
+    expect(docs.get('enableDashboard')?.default).toBe(String(DASHBOARD_DEFAULT));
+    expect(docs.get('freshnessThreshold')?.default).toBe('- no freshness alarm');
+    const { min, max } = MONITORING_PROPS.freshnessThresholdHours;
+    expect([min, max]).toEqual([1, 7 * 24]);
+    expect(docs.get('freshnessThreshold')?.text).toContain('whole hours, 1 hour to 7 days');
   });
 
   test('expiryMonths: @default and the range in its doc are EXPIRY_MONTHS', () => {

@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { ENV, only, synth } from './helpers';
+import { ENV, actionsOf, only, statementsOf, synth } from './helpers';
 import { AccreditationPipeline, AccreditationPipelineProps } from '../../src';
 
 function build(props: AccreditationPipelineProps | ((stack: Stack) => AccreditationPipelineProps)): () => void {
@@ -52,6 +52,9 @@ describe('invalid prop combinations throw clear errors', () => {
     [{ quarantinePrefix: 'validated/bad/' }, /quarantinePrefix \('validated\/bad\/'\) must not be nested in validatedPrefix/],
     [{ rawPrefix: 'data/', productionPrefix: 'data/batch/prod/' }, /must not be nested in rawPrefix/],
     [{ athenaResultsPrefix: 'curated/' }, /must not be nested in athenaResultsPrefix/],
+    [{ reportsPrefix: 'reports' }, /reportsPrefix must end with '\/'/],
+    [{ reportsPrefix: 'production/state_counts/' }, /productionPrefix and reportsPrefix must be distinct/],
+    [{ reportsPrefix: 'validated/reports/' }, /reportsPrefix \('validated\/reports\/'\) must not be nested in validatedPrefix/],
   ] as [AccreditationPipelineProps, RegExp][])('prefixes %o', (props, error) => {
     expect(build(props)).toThrow(error);
   });
@@ -149,6 +152,7 @@ describe('grants', () => {
     expect(policies.Uploader).toContain('/data/batch/*');
     expect(policies.Uploader).not.toContain('/validated/');
     expect(policies.Reader).toContain('/production/state_counts/*');
+    expect(policies.Reader).toContain('/reports/*');
     expect(policies.Reader).not.toContain('s3:PutObject');
     expect(policies.Analyst).toContain('athena:StartQueryExecution');
     expect(policies.Analyst).toContain('glue:GetTable');
@@ -163,6 +167,15 @@ describe('props reach every building block', () => {
     expect(only(t, 'AWS::Events::Rule').props.EventPattern.detail.object.key).toEqual(expect.arrayContaining([{ wildcard: 'in/*.json.gz' }]));
     t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ RAW_PREFIX: 'in/', VALIDATED_PREFIX: 'ok/', EXPIRY_MONTHS: '3' }) } });
     t.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'aq/' })]) } });
+  });
+
+  test('reportsPrefix reaches the environment, the publisher\'s grant and the public property', () => {
+    const { template: t, pipeline: p } = synth({ reportsPrefix: 'runs/reports/' });
+    expect(p.reportsPrefix).toBe('runs/reports/');
+    t.resourcePropertiesCountIs('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ REPORTS_PREFIX: 'runs/reports/' }) } }, 3);
+    const put = statementsOf(t, 'PipelinePublisherRoleDefaultPolicy').find((s) => actionsOf([s]).includes('s3:PutObject'));
+    expect(JSON.stringify(put.Resource)).toContain('/runs/reports/*');
+    expect(JSON.stringify(put.Resource)).not.toContain('"/reports/*"');
   });
 
   test('removalPolicy DESTROY deletes buckets (auto-delete), key, logs and the workgroup', () => {
