@@ -121,6 +121,19 @@ export function executionHistory(src: HistorySource): ExecutionHistory {
   const queue = new Map<string, TaskCall[]>();
   for (const c of src.calls) queue.set(c.state, [...(queue.get(c.state) ?? []), c]);
   const attemptStart = new Map<string, number>();
+  /** States entered and not exited yet: their type, lane, and whether their current attempt failed. */
+  const open = new Map<string, { type: string; lane: string; failed: boolean }>();
+  /**
+   * A failed Parallel (or Map) stops its other branches: the states still running in them end `<Type>StateAborted`
+   * (AWS has it for Task, Wait, Parallel and Map states); those whose attempt failed ended with their failure.
+   */
+  const abortInside = (prefix: string, ts: number) => {
+    for (const [name, o] of [...open]) {
+      if (!o.lane.startsWith(prefix)) continue;
+      open.delete(name);
+      if (!o.failed && ['Task', 'Wait', 'Parallel', 'Map'].includes(o.type)) push(ts, `${o.type}StateAborted`, o.lane);
+    }
+  };
   const drafts: Draft[] = [];
   const push = (ts: number, type: string, lane: string, details?: [string, Details]) => drafts.push({ ts, type, lane, details });
   const data = (key: 'input' | 'output', v: unknown) => (src.withData && v !== undefined ? { [key]: json(v), [`${key}Details`]: { truncated: false } } : {});
@@ -180,19 +193,27 @@ export function executionHistory(src: HistorySource): ExecutionHistory {
         break;
       case 'StateEntered':
         if (t === 'Task') attemptStart.set(e.state!, e.timestamp);
+        open.set(e.state!, { type: t!, lane, failed: false });
         push(e.timestamp, `${t}StateEntered`, lane, ['stateEnteredEventDetails', { name: e.state, ...data('input', e.input) }]);
         if (t === 'Parallel' || t === 'Map') push(e.timestamp, `${t}StateStarted`, lane);
         break;
       case 'StateRetried':
         if (t === 'Task') attemptStart.set(e.state!, e.timestamp);
+        if (open.has(e.state!)) open.get(e.state!)!.failed = false;
+        if (t === 'Parallel' || t === 'Map') push(e.timestamp, `${t}StateStarted`, lane);
         break;
       case 'StateFailed':
         if (t === 'Task') finishTask(e, lane);
-        if (t === 'Parallel' || t === 'Map') push(e.timestamp, `${t}StateFailed`, lane);
+        if (open.has(e.state!)) open.get(e.state!)!.failed = true;
+        if (t === 'Parallel' || t === 'Map') {
+          push(e.timestamp, `${t}StateFailed`, lane);
+          abortInside(`${lane}${e.state}/`, e.timestamp);
+        }
         break;
       case 'StateExited':
         if (t === 'Task') finishTask(e, lane);
-        if (t === 'Parallel' || t === 'Map') push(e.timestamp, `${t}StateSucceeded`, lane);
+        if ((t === 'Parallel' || t === 'Map') && !open.get(e.state!)?.failed) push(e.timestamp, `${t}StateSucceeded`, lane);
+        open.delete(e.state!);
         if (t !== 'Fail') push(e.timestamp, `${t}StateExited`, lane, ['stateExitedEventDetails', { name: e.state, ...data('output', e.output) }]);
         break;
       case 'MapIterationStarted':

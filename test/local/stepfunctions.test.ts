@@ -288,6 +288,38 @@ describe('hand-written definitions', () => {
     await local.close();
   });
 
+  test('getExecutionHistory: a failed Parallel aborts the states still running in its other branches; a caught failure exits', async () => {
+    const local = new LocalStepFunctions({ lambda, waitTimeOverrides: { Long: 5000 } });
+    const arn = local.register({
+      name: 'aborts',
+      definition: {
+        StartAt: 'Both',
+        States: {
+          Both: {
+            Type: 'Parallel',
+            Branches: [
+              { StartAt: 'Quick', States: { Quick: { Type: 'Pass', Next: 'Boom' }, Boom: { Type: 'Fail', Error: 'Boom', Cause: 'on purpose' } } },
+              { StartAt: 'Long', States: { Long: { Type: 'Wait', Seconds: 3600, End: true } } },
+            ],
+            Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Handled' }],
+            Next: 'Handled',
+          },
+          Handled: { Type: 'Pass', End: true },
+        },
+      },
+    });
+    const started = Date.now();
+    const r = await local.startExecution(arn, {}).result;
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(r.status).toBe('SUCCEEDED');
+    const types = local.getExecutionHistory(r.executionArn).events.map((e) => e.type);
+    expect(types.slice(types.indexOf('FailStateEntered'))).toEqual([
+      'FailStateEntered', 'ParallelStateFailed', 'WaitStateAborted', 'ParallelStateExited', 'PassStateEntered', 'PassStateExited', 'ExecutionSucceeded',
+    ]);
+    expect(types).not.toContain('ParallelStateSucceeded');
+    await local.close();
+  });
+
   test('a Lambda init error fails the task with the runtime error type', async () => {
     const local = new LocalStepFunctions({ lambda });
     lambda.register({ name: 'fn-never', assetDir: sleepCode, handler: 'index.never' });
