@@ -3,7 +3,7 @@
  * GetExecutionHistory's `events`), built from what the local engine records: aws-local-stepfunctions' state events
  * and the Task calls the engine dispatched. Event types and `*EventDetails` members are the API's; timestamps are
  * ISO-8601 strings (what JSON makes of the SDK's Date objects). As with `includeExecutionData: false`, state inputs
- * and outputs are left out unless the engine keeps them (`historyData`). docs/local-engine.md ("Execution histories").
+ * and outputs and Task parameters are left out unless the engine keeps them (`historyData`). docs/local-engine.md ("Execution histories").
  */
 import type { ExecutionDescription, HistoryEvent } from './types';
 
@@ -11,7 +11,8 @@ import type { ExecutionDescription, HistoryEvent } from './types';
 export interface TaskCall {
   readonly state: string;
   readonly resource: string;
-  readonly parameters: unknown;
+  /** The Task's input (kept with historyData only). */
+  readonly parameters?: unknown;
   readonly scheduledAt: number;
   endedAt?: number;
   output?: unknown;
@@ -40,7 +41,8 @@ export interface ApiHistoryEvent {
   readonly executionTimedOutEventDetails?: ErrorCause;
   readonly stateEnteredEventDetails?: { readonly name: string; readonly input?: string; readonly inputDetails?: DataDetails };
   readonly stateExitedEventDetails?: { readonly name: string; readonly output?: string; readonly outputDetails?: DataDetails };
-  readonly taskScheduledEventDetails?: TaskId & { readonly region: string; readonly parameters: string; readonly timeoutInSeconds?: number };
+  /** `parameters` only with historyData (like includeExecutionData: false otherwise). */
+  readonly taskScheduledEventDetails?: TaskId & { readonly region: string; readonly parameters?: string; readonly timeoutInSeconds?: number };
   readonly taskStartedEventDetails?: TaskId;
   readonly taskSucceededEventDetails?: TaskId & { readonly output?: string; readonly outputDetails?: DataDetails };
   readonly taskFailedEventDetails?: TaskId & ErrorCause;
@@ -162,7 +164,10 @@ export function executionHistory(src: HistorySource): ExecutionHistory {
     } else {
       const id = { resourceType: api.resourceType, resource: api.resource };
       push(call.scheduledAt, 'TaskScheduled', lane, ['taskScheduledEventDetails', {
-        ...id, region: src.region, parameters: json(call.parameters), ...(timeoutInSeconds !== undefined ? { timeoutInSeconds } : {}),
+        ...id,
+        region: src.region,
+        ...(src.withData ? { parameters: json(call.parameters) } : {}),
+        ...(timeoutInSeconds !== undefined ? { timeoutInSeconds } : {}),
       }]);
       push(call.scheduledAt, 'TaskStarted', lane, ['taskStartedEventDetails', id]);
       if (succeeded) push(end, 'TaskSucceeded', lane, ['taskSucceededEventDetails', { ...id, ...data('output', call.output) }]);

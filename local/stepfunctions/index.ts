@@ -246,7 +246,7 @@ export class LocalStepFunctions {
   private recordCalls(m: Machine, calls: TaskCall[]): Record<string, (input: any) => Promise<any>> {
     const withData = this.options.historyData === true;
     return Object.fromEntries(Object.entries(m.handlers).map(([state, handler]) => [state, async (input: any) => {
-      const call: TaskCall = { state, resource: m.resources.get(state) ?? '', parameters: input, scheduledAt: Date.now() };
+      const call: TaskCall = { state, resource: m.resources.get(state) ?? '', ...(withData ? { parameters: input } : {}), scheduledAt: Date.now() };
       calls.push(call);
       try {
         const output = await handler(input);
