@@ -9,10 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Container, Registered, ResultMessage, startEnvironment, timeoutError } from './environment';
+import { LambdaMetrics } from './metrics';
 import { InvokeResult, LambdaApiError, LambdaFaults, LocalFunctionConfig, LocalLambdaRuntimeOptions } from './types';
 
 export { LambdaApiError } from './types';
 export type { InvokeResult, LambdaFaults, LocalFunctionConfig, LocalLambdaRuntimeOptions } from './types';
+export { LambdaMetrics } from './metrics';
+export type { MetricSeries, MetricsSnapshot, RejectedEmf } from './metrics';
 
 const MAX_PAYLOAD = 6 * 1024 * 1024;
 
@@ -54,11 +57,22 @@ export class LocalLambdaRuntime {
   };
   /** Live execution environments over all functions. */
   private live = 0;
+  /**
+   * The metrics the functions emitted in the embedded metric format, extracted from every log line (stdout and
+   * stderr) as CloudWatch Logs extracts them; an invocation's lines are read before its result is returned.
+   */
+  readonly metrics = new LambdaMetrics();
+  private readonly logSink: NonNullable<LocalLambdaRuntimeOptions['log']>;
 
   constructor(private readonly options: LocalLambdaRuntimeOptions = {}) {
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '000000000000';
     this.maxConcurrency = Math.max(1, options.maxConcurrency ?? 10);
+    const log = options.log ?? ((fnName: string, line: string) => { process.stderr.write(`[${fnName}] ${line}\n`); });
+    this.logSink = (fnName, line, stream) => {
+      this.metrics.ingest(fnName, line);
+      log(fnName, line, stream);
+    };
   }
 
   /** Registers a function; returns its ARN. */
@@ -205,7 +219,7 @@ export class LocalLambdaRuntime {
     // Keep at most maxConcurrency environments: end the least recently used idle one (of any function).
     // One is always idle then, since at most maxConcurrency - 1 other invocations are running.
     if (this.live >= this.maxConcurrency) this.evictIdle();
-    const container = startEnvironment(fn, { options: this.options, home: this.home, region: this.region }, (c) => {
+    const container = startEnvironment(fn, { options: { ...this.options, log: this.logSink }, home: this.home, region: this.region }, (c) => {
       if (fn.all.delete(c)) this.live--;
     });
     this.live++;

@@ -81,11 +81,22 @@ function runHandler(event, context) {
   });
 }
 
+// The invocation's log lines reach the parent before its result: a write's callback runs once the parent has
+// taken the chunk, and the result travels on another port (without this, lines lag behind results).
+function flushLogs() {
+  return Promise.all([process.stdout, process.stderr].map((s) => new Promise((resolve) => s.write('', resolve))));
+}
+
+async function reply(message) {
+  await flushLogs();
+  parentPort.postMessage(message);
+}
+
 parentPort.on('message', async (msg) => {
   if (!msg || msg.type !== 'invoke') return;
   await ready;
   if (initError) {
-    parentPort.postMessage({ type: 'result', id: msg.id, error: describe(initError) });
+    await reply({ type: 'result', id: msg.id, error: describe(initError) });
     return;
   }
   const c = msg.context;
@@ -107,7 +118,7 @@ parentPort.on('message', async (msg) => {
   try {
     event = JSON.parse(msg.payload);
   } catch (e) {
-    parentPort.postMessage({ type: 'result', id: msg.id, error: describe(e) });
+    await reply({ type: 'result', id: msg.id, error: describe(e) });
     return;
   }
   try {
@@ -116,12 +127,12 @@ parentPort.on('message', async (msg) => {
     try {
       text = result === undefined ? 'null' : JSON.stringify(result);
     } catch (e) {
-      parentPort.postMessage({ type: 'result', id: msg.id, error: { errorType: 'Runtime.MarshalError', errorMessage: 'Unable to stringify response body', trace: [] } });
+      await reply({ type: 'result', id: msg.id, error: { errorType: 'Runtime.MarshalError', errorMessage: 'Unable to stringify response body', trace: [] } });
       return;
     }
-    parentPort.postMessage({ type: 'result', id: msg.id, payload: text === undefined ? 'null' : text });
+    await reply({ type: 'result', id: msg.id, payload: text === undefined ? 'null' : text });
   } catch (e) {
-    parentPort.postMessage({ type: 'result', id: msg.id, error: describe(e) });
+    await reply({ type: 'result', id: msg.id, error: describe(e) });
   }
 });
 `;

@@ -1,13 +1,14 @@
 /**
  * Collect phase: the run's result read back from the local services — each execution's outcome,
- * the contract summary and the details of every snapshot, the alerts, the drill report and the
- * requests made.
+ * the contract summary and the details of every snapshot, the alerts, the drill report, the
+ * requests made, the metrics the functions emitted and every execution's history (./observability).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import type { LocalStack } from './deploy';
 import { oneLine, sortExecutions } from './messages';
+import { dataQuality, writeExecutionHistories } from './observability';
 import { countExtractRows, expiringIds, productionStateCounts, snapshotDetails } from './read-back';
 import { drillReport, requestReport } from './report';
 import type { ExecutionSummary, LocalRunResult, SkippedFile, SnapshotDetails, SnapshotSummary } from './result';
@@ -77,6 +78,9 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   if (denials.length > 0) {
     stack.step(`IAM: local S3 denied ${denials.length} request(s); first: ${denials[0].operation} by ${denials[0].principal}: ${denials[0].message}`);
   }
+  // While the local Step Functions still holds them: every execution's history, as GetExecutionHistory gives it.
+  const executionHistories = writeExecutionHistories(sfn, opts.workDir);
+  const emitted = stack.lambda.metrics.snapshot();
   const alertsLog = join(opts.workDir, 'alerts.jsonl');
   const ended = ex.map((e) => sfn.describeExecution(e.executionArn));
   return {
@@ -94,6 +98,8 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
     bucketDir: s3.bucketPath(dep.bucket),
     workDir: opts.workDir,
     durationMs: Date.now() - started,
+    metrics: { ...emitted, dataQuality: dataQuality(emitted) },
+    executionHistories,
     requests: requestReport(stack.counter, stack.lambda, sfn.listExecutions().map((d) => d.outcome), uploaded.busEvents(), events.deliveries()),
   };
 }

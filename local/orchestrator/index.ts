@@ -5,7 +5,8 @@
  *
  * What runs is what was synthesized: the state machine definition, the Lambda assets with the environment
  * the template gives them, the event rule's pattern and targets, the Glue tables and the workgroup.
- * One file per phase: ./deploy, ./upload, ./drive, ./collect (docs/local-engine.md).
+ * One file per phase: ./deploy, ./upload, ./drive, ./collect (with ./observability: the metrics and the
+ * execution histories) (docs/local-engine.md).
  */
 import { collectResults } from './collect';
 import { deploy } from './deploy';
@@ -21,6 +22,7 @@ export type {
   DrillReport, ExecutionSummary, InjectedFault, LocalRunResult, RequestReport, SkippedFile, SnapshotDetails, SnapshotSummary,
 } from './result';
 export { listSnapshotFiles } from './snapshots';
+export { dataQuality, EXECUTIONS_FOLDER, writeExecutionHistories, type DataQuality, type RunMetrics } from './observability';
 export { facilityIdOf } from './read-back';
 export { uploadFiles, type UploadItem } from './upload';
 export { WaitTracker } from './progress';

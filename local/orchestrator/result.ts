@@ -4,6 +4,7 @@
  */
 import type { DeliveryRecord } from '../events';
 import type { AccessDeniedNotice } from '../s3';
+import type { RunMetrics } from './observability';
 import type { FaultName } from './options';
 
 export interface SnapshotSummary {
@@ -48,6 +49,13 @@ export interface LocalRunResult {
   readonly failedDeliveries: DeliveryRecord[];
   /** The AWS requests the run made, per service and operation ({@link RequestReport}). */
   readonly requests: RequestReport;
+  /**
+   * The metrics the functions emitted (embedded metric format, as CloudWatch would store them: one series per
+   * namespace, name, unit and dimension set), the rejected EMF documents, and the data quality computed from them.
+   */
+  readonly metrics: RunMetrics;
+  /** `<workDir>/executions/`: one `<execution name>.json` per execution, in GetExecutionHistory's shape. */
+  readonly executionHistories: string;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as Asl from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
+import { executionHistory, type ExecutionHistory, type TaskCall } from './history';
 import { awsSdkCall, lambdaArnInvoke, lambdaInvoke, ServiceClients, snsPublish, TaskFailure } from './integrations';
 import { AccessDeniedError, type Principal } from '../iam';
 import {
@@ -17,6 +18,7 @@ import {
 const { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } = require('aws-local-stepfunctions') as typeof Asl;
 
 export { TaskFailure } from './integrations';
+export type { ApiHistoryEvent, ExecutionHistory } from './history';
 export type { LambdaInvoker, ServiceEndpoints } from './integrations';
 export { StepFunctionsApiError } from './types';
 export type {
@@ -32,6 +34,8 @@ interface Machine {
   readonly arn: string;
   readonly machine: Asl.StateMachine;
   readonly handlers: Record<string, (input: any) => Promise<any>>;
+  /** Task state name → Resource. */
+  readonly resources: ReadonlyMap<string, string>;
   readonly waitOverrides: Record<string, number>;
   readonly retryOverrides: Record<string, number | number[]>;
   /** The role the machine acts as (IAM enforcement). */
@@ -45,6 +49,8 @@ interface Execution {
   readonly inputText: string;
   readonly abort: () => void;
   readonly result: Promise<ExecutionOutcome>;
+  /** The Task calls dispatched for it (for its API-shaped history). */
+  readonly calls: TaskCall[];
 }
 
 type StateVisitor = (name: string, state: Record<string, any>) => void;
@@ -133,7 +139,7 @@ export class LocalStepFunctions {
     } catch (err) {
       throw new StepFunctionsApiError('InvalidDefinition', (err as Error).message);
     }
-    this.machines.set(arn, { config, definition, arn, machine, handlers, waitOverrides, retryOverrides, role, clients });
+    this.machines.set(arn, { config, definition, arn, machine, handlers, resources, waitOverrides, retryOverrides, role, clients });
     return arn;
   }
 
@@ -210,9 +216,10 @@ export class LocalStepFunctions {
       throw new StepFunctionsApiError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
     const startDate = new Date();
+    const calls: TaskCall[] = [];
     const run = m.machine.run(JSON.parse(inputText), {
       overrides: {
-        taskResourceLocalHandlers: m.handlers,
+        taskResourceLocalHandlers: this.recordCalls(m, calls),
         waitTimeOverrides: m.waitOverrides,
         retryIntervalOverrides: m.retryOverrides,
       },
@@ -231,8 +238,47 @@ export class LocalStepFunctions {
       description.outcome = outcome;
       return outcome;
     });
-    this.executions.set(executionArn, { description, inputText, abort: run.abort, result });
+    this.executions.set(executionArn, { description, inputText, abort: run.abort, result, calls });
     return { executionArn, startDate, result };
+  }
+
+  /** The machine's Task handlers, each recording its calls (start, end, error) in `calls`. */
+  private recordCalls(m: Machine, calls: TaskCall[]): Record<string, (input: any) => Promise<any>> {
+    const withData = this.options.historyData === true;
+    return Object.fromEntries(Object.entries(m.handlers).map(([state, handler]) => [state, async (input: any) => {
+      const call: TaskCall = { state, resource: m.resources.get(state) ?? '', ...(withData ? { parameters: input } : {}), scheduledAt: Date.now() };
+      calls.push(call);
+      try {
+        const output = await handler(input);
+        call.endedAt = Date.now();
+        if (withData) call.output = output;
+        return output;
+      } catch (e) {
+        call.endedAt = Date.now();
+        call.error = (e as Error)?.name ?? 'Error';
+        call.cause = (e as Error)?.message ?? String(e);
+        throw e;
+      }
+    }]));
+  }
+
+  /**
+   * The execution's history as the API gives it (DescribeExecution's identity and status, GetExecutionHistory's
+   * events; ./history): every state entered and exited, each Task's scheduling and outcome (retries are further
+   * TaskScheduled events within one TaskStateEntered), the execution's end.
+   */
+  getExecutionHistory(executionArn: string): ExecutionHistory {
+    const e = this.executions.get(executionArn);
+    if (!e) throw new StepFunctionsApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    const m = this.machines.get(e.description.stateMachineArn)!;
+    return executionHistory({
+      description: { ...e.description },
+      calls: e.calls,
+      definition: m.config.definition,
+      region: this.region,
+      roleArn: m.config.roleArn,
+      withData: this.options.historyData === true,
+    });
   }
 
   private async collectHistory(events: AsyncGenerator<any>, history: HistoryEvent[]): Promise<void> {
@@ -246,6 +292,7 @@ export class LocalStepFunctions {
         ...(e.Error !== undefined ? { error: String(e.Error) } : {}),
         ...(e.Cause !== undefined ? { cause: typeof e.Cause === 'string' ? e.Cause : causeText(e.Cause) } : {}),
         ...(e.retry ? { attempt: e.retry.attempt } : {}),
+        ...(typeof e.index === 'number' ? { index: e.index } : {}),
         ...(withData && state?.input !== undefined ? { input: state.input } : {}),
         ...(withData && state?.output !== undefined ? { output: state.output } : {}),
       });

@@ -54,6 +54,8 @@ export interface HistoryEvent {
   readonly cause?: string;
   /** Retry attempt number (StateRetried). */
   readonly attempt?: number;
+  /** The Map iteration the event belongs to. */
+  readonly index?: number;
   readonly input?: unknown;
   readonly output?: unknown;
 }

@@ -1,6 +1,6 @@
 /** The docs/contract.md §4 command-line contract of `medlaunch-elt local` and its text summary, through the real bin script. */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, realpathSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -36,7 +36,24 @@ test('local --json: last stdout line is the run summary (contract fields + detai
   expect(r.status).toBe(0);
   const last = r.stdout.trim().split('\n').pop()!;
   const summary = JSON.parse(last);
-  expect(Object.keys(summary).sort()).toEqual(['alerts', 'details', 'drill', 'executions', 'requests', 'skipped', 'snapshots']);
+  expect(Object.keys(summary).sort()).toEqual([
+    'alerts', 'details', 'drill', 'executionHistories', 'executions', 'metrics', 'requests', 'skipped', 'snapshots',
+  ]);
+  // What the Lambdas emitted in the embedded metric format, as CloudWatch would store it; nothing was rejected.
+  expect(summary.metrics).toMatchObject({
+    rejected: { parsing: 0, validation: 0, first: [] }, series: expect.any(Array), documents: expect.any(Number),
+  });
+  // Every execution's history, as GetExecutionHistory gives it, one file per execution named after it.
+  expect(realpathSync(summary.executionHistories)).toBe(realpathSync(join(work, '.local-aws', 'executions')));
+  const histories = readdirSync(summary.executionHistories).sort();
+  expect(histories).toEqual(summary.executions.map((e: any) => `${e.name}.json`).sort());
+  for (const f of histories) {
+    const h = JSON.parse(readFileSync(join(summary.executionHistories, f), 'utf8'));
+    expect(h).toMatchObject({ name: f.replace(/\.json$/, ''), status: 'SUCCEEDED', executionArn: expect.stringContaining(':execution:') });
+    expect(h.events[0]).toMatchObject({ id: 1, type: 'ExecutionStarted' });
+    expect(h.events.at(-1).type).toBe('ExecutionSucceeded');
+    expect(h.events.filter((e: any) => e.type === 'TaskStateEntered').map((e: any) => e.stateEnteredEventDetails.name)).toContain('ProcessObject');
+  }
   expect(summary.alerts).toEqual([]);
   // The AWS requests the run made, per service and operation (9 uploads, 9 executions).
   expect(summary.requests.client.s3.PutObject).toBeGreaterThanOrEqual(9);
@@ -90,6 +107,8 @@ test('local (text): counts explained, ids capped with the window and the path, s
   mkdirSync(join(wd, 's3'), { recursive: true });
   writeFileSync(join(wd, MARKER), '');
   writeFileSync(join(wd, 's3', 'stale-from-last-run.jsonl'), '{}');
+  mkdirSync(join(wd, 'executions'));
+  writeFileSync(join(wd, 'executions', 'stale-execution-from-last-run.json'), '{}');
 
   const r = cli(['local', '--data', data, '--workdir', wd], work);
   expect(r.status).toBe(0);
@@ -112,6 +131,11 @@ test('local (text): counts explained, ids capped with the window and the path, s
   expect(existsSync(join(wd, 'alerts.jsonl'))).toBe(false);
   // The folder an earlier run created was cleared and marked again.
   expect(existsSync(join(wd, 's3', 'stale-from-last-run.jsonl'))).toBe(false);
+  expect(readdirSync(join(wd, 'executions'))).toHaveLength(9);
+  expect(out).toMatch(/^execution histories \(GetExecutionHistory's shape\): .*marked\/executions\/$/m);
+  // The data-quality block, computed from the metrics the Lambdas emitted (either figures or the note that none came).
+  expect(out).toMatch(/^data quality( \(the Lambdas' metrics, namespace MedlaunchElt\):$|: the Lambdas emitted no metrics)/m);
+  expect(out).not.toMatch(/EMF documents? rejected/);
   expect(existsSync(join(wd, MARKER))).toBe(true);
 }, 300_000);
 

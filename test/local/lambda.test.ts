@@ -273,3 +273,56 @@ describe('concurrency limit', () => {
     }
   });
 });
+
+describe('metrics in the embedded metric format (what CloudWatch Logs would extract from the log lines)', () => {
+  const emfCode = mkdtempSync(join(tmpdir(), 'medlaunch-elt-emf-test-'));
+  writeFileSync(join(emfCode, 'index.js'), `
+'use strict';
+// Powertools Metrics' shape: one JSON line per flush, the Timestamp, the directive, the values at the top level.
+const line = (values, dims = { service: 'validator', Pipeline: 'P' }) => JSON.stringify({
+  _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'MedlaunchElt', Dimensions: [Object.keys(dims)],
+    Metrics: Object.keys(values).map((Name) => ({ Name, Unit: 'Count' })) }] },
+  ...dims, ...values });
+exports.emit = async (event) => {
+  for (let i = 0; i < event.lines; i++) console.log(line({ RecordsRead: event.read, RecordsQuarantined: 1 }));
+  if (event.bad) process.stdout.write('{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"MedlaunchElt"}]}}\\n');
+  if (event.fail) throw new Error('failed after emitting');
+  return { emitted: event.lines };
+};
+`);
+
+  test('every line of an invocation is read before its result returns, on stdout and stderr, from results and errors', async () => {
+    const rt = new LocalLambdaRuntime({ log: () => undefined });
+    rt.register({ name: 'emitter', assetDir: emfCode, handler: 'index.emit', timeoutSeconds: 10, memoryMb: 256 });
+    try {
+      // Thousands of lines: without the flush before the result, most arrive after the invocation ended.
+      await rt.invoke('emitter', { lines: 3000, read: 2 });
+      let s = rt.metrics.snapshot();
+      expect(s.documents).toBe(3000);
+      expect(s.series.find((x) => x.name === 'RecordsRead')).toMatchObject({
+        namespace: 'MedlaunchElt', unit: 'Count', dimensions: { Pipeline: 'P', service: 'validator' }, sampleCount: 3000, sum: 6000, min: 2, max: 2, functions: ['emitter'],
+      });
+      const failed = await rt.invoke('emitter', { lines: 500, read: 3, fail: true, bad: true });
+      expect(failed.functionError).toBe('Unhandled');
+      s = rt.metrics.snapshot();
+      expect(s.documents).toBe(3500);
+      expect(s.series.find((x) => x.name === 'RecordsRead')).toMatchObject({ sampleCount: 3500, sum: 7500, max: 3 });
+      expect(s.series.find((x) => x.name === 'RecordsQuarantined')).toMatchObject({ sampleCount: 3500, sum: 3500 });
+      expect(s.rejected).toEqual({ parsing: 0, validation: 1, first: [{ function: 'emitter', error: 'validation', reason: expect.stringMatching(/Dimensions/) }] });
+    } finally {
+      await rt.close();
+    }
+  });
+
+  test('the log sink still receives every line', async () => {
+    const lines: string[] = [];
+    const rt = new LocalLambdaRuntime({ log: (fn, line) => lines.push(`${fn}: ${line}`) });
+    rt.register({ name: 'emitter', assetDir: emfCode, handler: 'index.emit', timeoutSeconds: 10 });
+    try {
+      await rt.invoke('emitter', { lines: 2, read: 1 });
+      expect(lines.filter((l) => l.startsWith('emitter: {"_aws"'))).toHaveLength(2);
+    } finally {
+      await rt.close();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import { synthesizeFixture } from './engine-helpers';
 import { LocalLambdaRuntime } from '../../local/lambda';
 import { LocalS3 } from '../../local/s3';
 import { LocalSns } from '../../local/sns';
-import { LocalStepFunctions, StepFunctionsApiError } from '../../local/stepfunctions';
+import { LocalStepFunctions, StepFunctionsApiError, type ApiHistoryEvent } from '../../local/stepfunctions';
 import { resolveTemplate, ResolvedTemplate } from '../../local/template';
 
 jest.setTimeout(60_000);
@@ -76,6 +76,47 @@ describe('synthesized definition on LocalStepFunctions', () => {
     expect(r.history.filter((e) => e.type === 'StateRetried').map((e) => e.attempt)).toEqual([1, 2]);
   });
 
+  test('getExecutionHistory: the API event types and details, numbered in time order; a retry is another TaskScheduled', async () => {
+    const r = await sfn.startExecution(machineArn, event('data/batch/2025-08-10/flaky-history.jsonl'), 'history-1').result;
+    expect(r.status).toBe('SUCCEEDED');
+    const h = sfn.getExecutionHistory(r.executionArn);
+    expect(h).toMatchObject({ executionArn: r.executionArn, stateMachineArn: machineArn, name: 'history-1', status: 'SUCCEEDED' });
+    expect(h.stopDate! >= h.startDate).toBe(true);
+    const ev = h.events;
+    expect(ev.map((e) => e.id)).toEqual(ev.map((_, i) => i + 1));
+    expect(ev.every((e, i) => i === 0 || e.timestamp >= ev[i - 1].timestamp)).toBe(true);
+    expect(ev.every((e) => e.previousEventId < e.id)).toBe(true);
+    expect(ev[0]).toMatchObject({ id: 1, previousEventId: 0, type: 'ExecutionStarted' });
+    expect(JSON.parse(ev[0].executionStartedEventDetails!.input as string)).toEqual(event('data/batch/2025-08-10/flaky-history.jsonl'));
+    expect(ev[ev.length - 1].type).toBe('ExecutionSucceeded');
+    // No engine-only types (StateRetried, StateCaught, ParallelBranch…) leak into the API's shape.
+    const types = new Set(ev.map((e) => e.type));
+    for (const t of types) expect(t).toMatch(/^(Execution(Started|Succeeded)|(Task|Pass|Choice|Wait|Succeed|Parallel)State(Entered|Exited)|ParallelState(Started|Succeeded)|Task(Scheduled|Started|Succeeded|Failed))$/);
+    // ProcessObject failed twice with TransientError and was retried within one TaskStateEntered.
+    const name = (e: ApiHistoryEvent) => (e.stateEnteredEventDetails ?? e.stateExitedEventDetails)?.name;
+    const from = ev.findIndex((e) => e.type === 'TaskStateEntered' && name(e) === 'ProcessObject');
+    const to = ev.findIndex((e) => e.type === 'TaskStateExited' && name(e) === 'ProcessObject');
+    const inside = ev.slice(from + 1, to).filter((e) => e.type.startsWith('Task'));
+    expect(inside.map((e) => e.type)).toEqual([
+      'TaskScheduled', 'TaskStarted', 'TaskFailed', 'TaskScheduled', 'TaskStarted', 'TaskFailed', 'TaskScheduled', 'TaskStarted', 'TaskSucceeded',
+    ]);
+    expect(inside[0].taskScheduledEventDetails).toMatchObject({ resourceType: 'lambda', resource: 'invoke', region: 'us-east-1' });
+    // Without historyData (the local run), Task parameters are left out as with includeExecutionData: false.
+    expect(inside[0].taskScheduledEventDetails!.parameters).toBeUndefined();
+    expect(inside[2].taskFailedEventDetails).toMatchObject({ resourceType: 'lambda', resource: 'invoke', error: 'TransientError' });
+    expect(JSON.parse(inside[2].taskFailedEventDetails!.cause as string)).toMatchObject({ errorType: 'TransientError' });
+    // Every state entered exits, with its name; the local history and the API's agree on the states entered.
+    const entered = ev.filter((e) => e.type.endsWith('StateEntered')).map(name);
+    expect(ev.filter((e) => e.type.endsWith('StateExited')).map(name).sort()).toEqual([...entered].sort());
+    expect(entered).toEqual(trail(r.history, 'StateEntered'));
+    // The Parallel state: Entered, Started, (both branches), Succeeded, Exited; a branch's events chain to its Started event.
+    const p = ev.filter((e) => e.type.startsWith('ParallelState')).map((e) => e.type);
+    expect(p).toEqual(['ParallelStateEntered', 'ParallelStateStarted', 'ParallelStateSucceeded', 'ParallelStateExited']);
+    const started = ev.find((e) => e.type === 'ParallelStateStarted')!;
+    const branchFirsts = ev.filter((e) => e.previousEventId === started.id).map(name);
+    expect(branchFirsts.sort()).toEqual(['facility_extractStart', 'state_countsStart']);
+  });
+
   test('Catch → SNS publish → Fail on a permanent error', async () => {
     const before = sns.messages.length;
     const r = await sfn.startExecution(machineArn, event('data/batch/2025-08-10/permanent.jsonl'), 'perm-1').result;
@@ -84,6 +125,11 @@ describe('synthesized definition on LocalStepFunctions', () => {
     expect(r.cause).toBe('see the alert');
     expect(trail(r.history, 'StateRetried')).toEqual([]);
     expect(trail(r.history, 'StateCaught')).toEqual(['ProcessObject']);
+    // As the API shows a caught error: TaskFailed, the state exits, the handlers run, a Fail state ends the execution.
+    const api = sfn.getExecutionHistory(r.executionArn).events.map((e) => e.type);
+    expect(api.slice(api.indexOf('TaskFailed'), api.indexOf('TaskFailed') + 2)).toEqual(['TaskFailed', 'TaskStateExited']);
+    expect(api.slice(-2)).toEqual(['FailStateEntered', 'ExecutionFailed']);
+    expect(sfn.getExecutionHistory(r.executionArn).events.at(-1)!.executionFailedEventDetails).toEqual({ error: 'PipelineFailed', cause: 'see the alert' });
     const msgs = sns.messages.slice(before);
     expect(msgs).toHaveLength(1);
     expect(msgs[0].topicArn).toBe(template.snsTopics()[0].arn);
@@ -227,6 +273,52 @@ describe('hand-written definitions', () => {
     expect(r.error).toBe('States.Timeout');
     const raw = r.history.find((e) => e.type === 'StateExited' && e.state === 'Raw');
     expect(raw?.output).toEqual({ query: 'q', polls: 1, queryExecutionId: 'q-q', done: false });
+    // A Lambda function ARN as the Resource is a LambdaFunction* task; a state over its timeout ends TaskTimedOut.
+    const api = local.getExecutionHistory(r.executionArn).events;
+    expect(api.map((e) => e.type)).toEqual([
+      'ExecutionStarted', 'TaskStateEntered', 'LambdaFunctionScheduled', 'LambdaFunctionStarted', 'LambdaFunctionSucceeded', 'TaskStateExited',
+      'TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskTimedOut', 'ExecutionFailed',
+    ]);
+    expect(api[2].lambdaFunctionScheduledEventDetails).toEqual({ resource: queryArn, input: JSON.stringify({ query: 'q' }), inputDetails: { truncated: false } });
+    expect(JSON.parse(api[4].lambdaFunctionSucceededEventDetails!.output as string)).toMatchObject({ queryExecutionId: 'q-q' });
+    expect(api[7].taskScheduledEventDetails).toMatchObject({ resourceType: 'lambda', resource: 'invoke', timeoutInSeconds: 1 });
+    expect(JSON.parse(api[7].taskScheduledEventDetails!.parameters!)).toEqual({ FunctionName: 'fn-sleep', Payload: { ms: 2500 } });
+    expect(api[9].taskTimedOutEventDetails).toMatchObject({ resourceType: 'lambda', resource: 'invoke', error: 'States.Timeout' });
+    // With historyData, the states' inputs and outputs are kept as the API gives them (JSON text).
+    expect(JSON.parse(api[1].stateEnteredEventDetails!.input as string)).toEqual({ query: 'q' });
+    expect(() => local.getExecutionHistory(`${r.executionArn}x`)).toThrow(/Execution Does Not Exist/);
+    await local.close();
+  });
+
+  test('getExecutionHistory: a failed Parallel aborts the states still running in its other branches; a caught failure exits', async () => {
+    const local = new LocalStepFunctions({ lambda, waitTimeOverrides: { Long: 5000 } });
+    const arn = local.register({
+      name: 'aborts',
+      definition: {
+        StartAt: 'Both',
+        States: {
+          Both: {
+            Type: 'Parallel',
+            Branches: [
+              { StartAt: 'Quick', States: { Quick: { Type: 'Pass', Next: 'Boom' }, Boom: { Type: 'Fail', Error: 'Boom', Cause: 'on purpose' } } },
+              { StartAt: 'Long', States: { Long: { Type: 'Wait', Seconds: 3600, End: true } } },
+            ],
+            Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Handled' }],
+            Next: 'Handled',
+          },
+          Handled: { Type: 'Pass', End: true },
+        },
+      },
+    });
+    const started = Date.now();
+    const r = await local.startExecution(arn, {}).result;
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(r.status).toBe('SUCCEEDED');
+    const types = local.getExecutionHistory(r.executionArn).events.map((e) => e.type);
+    expect(types.slice(types.indexOf('FailStateEntered'))).toEqual([
+      'FailStateEntered', 'ParallelStateFailed', 'WaitStateAborted', 'ParallelStateExited', 'PassStateEntered', 'PassStateExited', 'ExecutionSucceeded',
+    ]);
+    expect(types).not.toContain('ParallelStateSucceeded');
     await local.close();
   });
 
