@@ -1,7 +1,8 @@
 import * as path from 'path';
+import type { HandlerName } from './contract';
 
-/** The Lambda handlers shipped with the library, pre-built by scripts/bundle.mjs. */
-export type LambdaAssetName = 'validator' | 'query-runner' | 'publish-results';
+/** The Lambda handlers shipped with the library, pre-built by scripts/bundle.mjs (the contract's HANDLERS). */
+export type LambdaAssetName = HandlerName;
 
 /**
  * Folder of a pre-built Lambda asset (`index.js` plus its `sql/` files). Resolved relative to this

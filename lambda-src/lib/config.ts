@@ -2,13 +2,10 @@ import { ConfigError, InvalidEventError } from './errors';
 import {
   CURATED_TABLE, DEFAULT_PREFIXES, ENV, EXPIRY_MONTHS, PREFIX_ENV, PrefixName, QUERY_WAIT_SAFETY_MS, RUNTIME_FALLBACKS, VALIDATED_TABLE,
 } from '../../src/contract';
-import { DEFAULT_REPORTS_PREFIX, OBSERVABILITY_ENV } from '../../src/contract/observability';
+import { DEFAULT_PIPELINE_NAME, DEFAULT_REPORTS_PREFIX, OBSERVABILITY_ENV } from '../../src/contract/observability';
 
-/**
- * The pipeline name the metrics' `Pipeline` dimension and the run reports carry when PIPELINE_NAME is not set (the
- * CLI, tests; the construct always sets it).
- */
-export const DEFAULT_PIPELINE_NAME = 'medlaunch-elt';
+/** The pipeline name without PIPELINE_NAME (the contract's; re-exported for the runtime's importers). */
+export { DEFAULT_PIPELINE_NAME };
 
 /**
  * The runtime configuration every handler reads from its environment. The variable names and defaults are the

@@ -11,14 +11,15 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { loadConfig, type PipelineConfig } from './config';
 import { PipelineMetrics, type MetricsSink } from './metrics';
+import { serviceNameOf, type HandlerName } from '../../src/contract';
 import { ENV } from '../../src/contract';
 
-/** The Lambda assets (lambda-src/handlers/<asset>.ts → assets/lambda/<asset>/index.js). */
-export type HandlerAsset = 'validator' | 'query-runner' | 'publish-results';
+/** The Lambda assets (lambda-src/handlers/<asset>.ts → assets/lambda/<asset>/index.js): the contract's handler names. */
+export type HandlerAsset = HandlerName;
 
 /** The service name of a handler's logs: what the construct sets in POWERTOOLS_SERVICE_NAME, and the fallback without it. */
 export function serviceName(asset: HandlerAsset): string {
-  return `medlaunch-elt-${asset}`;
+  return serviceNameOf(asset);
 }
 
 /** S3 client options: checksums only where an operation requires them (the bodies are streamed, often of unknown length). */

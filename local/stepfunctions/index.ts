@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type * as Asl from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { executionHistory, type ExecutionHistory, type TaskCall } from './history';
 import { awsSdkCall, lambdaArnInvoke, lambdaInvoke, ServiceClients, snsPublish, TaskFailure } from './integrations';
-import { AccessDeniedError, type Principal } from '../iam';
+import type { Principal } from '../iam';
 import {
   ExecutionDescription, ExecutionOutcome, HistoryEvent, LocalStepFunctionsOptions, StartedExecution, StateMachineConfig, StepFunctionsApiError,
 } from './types';
@@ -185,12 +185,10 @@ export class LocalStepFunctions {
     const iam = this.options.iam;
     if (!iam || !m?.role) return;
     const resource = functionArnOf(functionName, this.region, m.role.account);
-    try {
-      iam.policies.assertAllowed({ principal: m.role, action: 'lambda:InvokeFunction', resource });
-    } catch (e) {
-      if (!(e instanceof AccessDeniedError)) throw e;
+    const denied = iam.policies.denial({ principal: m.role, action: 'lambda:InvokeFunction', resource });
+    if (denied) {
       throw new TaskFailure('Lambda.AWSLambdaException',
-        `${e.message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Request ID: ${randomUUID()}; Proxy: null)`);
+        `${denied.message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Request ID: ${randomUUID()}; Proxy: null)`);
     }
   }
 

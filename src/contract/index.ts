@@ -8,6 +8,20 @@
  */
 export { SNAPSHOT_DATE_MIN, SNAPSHOT_DAYS_AHEAD, SNAPSHOT_PROJECTION_RANGE, snapshotDateMax, snapshotOutOfRange } from './snapshot-range';
 
+/** The product's name: the first part of every pipeline name, service name and alarm name. */
+export const PRODUCT_NAME = 'medlaunch-elt';
+
+/** The Lambda handlers: `lambda-src/handlers/<name>.ts`, bundled to `assets/lambda/<name>/`. */
+export const HANDLERS = ['validator', 'query-runner', 'publish-results'] as const;
+
+/** One Lambda handler (asset) name. */
+export type HandlerName = (typeof HANDLERS)[number];
+
+/** The service name of a handler's logs (`POWERTOOLS_SERVICE_NAME`): what the construct sets and the runtime's fallback. */
+export function serviceNameOf(handler: HandlerName): string {
+  return `${PRODUCT_NAME}-${handler}`;
+}
+
 /** The default S3 prefix of every area of the data bucket (each is a construct prop of the same name). */
 export const DEFAULT_PREFIXES = {
   rawPrefix: 'data/batch/',

@@ -6,6 +6,9 @@
  * docs/operability.md explains each metric and field.
  */
 
+/** The pipeline name the runtime uses without the construct's `PIPELINE_NAME` (the CLI, tests). */
+export const DEFAULT_PIPELINE_NAME = 'medlaunch-elt';
+
 /** The CloudWatch namespace of every pipeline metric (`POWERTOOLS_METRICS_NAMESPACE`). */
 export const METRICS_NAMESPACE = 'MedlaunchElt';
 

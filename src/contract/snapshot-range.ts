@@ -3,7 +3,7 @@
  * their `snapshot_date` column (`projection.snapshot_date.range`). Athena generates projected date
  * partitions in UTC at query time and never outside this range, so a query of a snapshot outside it
  * succeeds with no rows. Stage 2 and the query runner refuse such a snapshot instead
- * (docs/runtime.md, "Snapshot dates the tables can see"). CDK-free: the construct and the runtime
+ * (docs/semantics.md, "Snapshot dates the tables can see"). CDK-free: the construct and the runtime
  * both import it.
  */
 

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { QUERY_WAIT_SAFETY_MS } from '../contract';
+import { PRODUCT_NAME, QUERY_WAIT_SAFETY_MS } from '../contract';
 
 /**
  * The construct's own prop defaults and validation ranges (aws-solutions-constructs' `*-defaults.ts`), defined
@@ -26,7 +26,7 @@ export interface DurationSetting {
 /** Resource settings that no prop changes. */
 export const FIXED = {
   /** Name prefix of the derived Glue database, Athena workgroup and alarm names. */
-  namePrefix: 'medlaunch-elt',
+  namePrefix: PRODUCT_NAME,
   /** Memory (MB) of the query runner and of the publisher. */
   queryRunnerMemorySize: 512,
   publisherMemorySize: 256,

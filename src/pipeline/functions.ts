@@ -9,7 +9,7 @@ import { FIXED } from './defaults';
 import { PipelineData, grantAthena, grantPrefixes } from './grants';
 import type { PipelineSettings } from './settings';
 import { LambdaAssetName, lambdaAssetPath } from '../assets';
-import { CURATED_TABLE, ENV, PREFIX_ENV, QUERY_WAIT_SAFETY_MS, VALIDATED_TABLE } from '../contract';
+import { CURATED_TABLE, ENV, PREFIX_ENV, QUERY_WAIT_SAFETY_MS, serviceNameOf, VALIDATED_TABLE } from '../contract';
 import { FILE_SUMMARIES_FOLDER, METRICS_NAMESPACE, OBSERVABILITY_ENV } from '../contract/observability';
 
 /** The pipeline's three Lambda functions. */
@@ -83,7 +83,7 @@ function createFunction(scope: Construct, settings: PipelineSettings, key: kms.I
     role,
     logGroup,
     tracing: lambda.Tracing.ACTIVE,
-    environment: { ...fn.environment, [ENV.serviceName]: `${FIXED.namePrefix}-${fn.asset}` },
+    environment: { ...fn.environment, [ENV.serviceName]: serviceNameOf(fn.asset) },
     environmentEncryption: key,
     // No async dead-letter queue: Step Functions invokes the functions synchronously (RequestResponse), so a
     // Lambda DLQ, which only receives failed asynchronous invocations, could never receive anything.

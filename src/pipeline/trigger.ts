@@ -14,7 +14,7 @@ import { DATA_FILE_EXTENSIONS } from '../contract';
  * An event pattern ANDs fields but ORs the matchers of one field, so "prefix and suffix" on the same key is one
  * `wildcard` per extension (`<prefix>*<ext>`; `*` matches any characters, `/` included). Wildcards are
  * case-sensitive and EventBridge has no case-insensitive wildcard (`equals-ignore-case` combines only with
- * `prefix`/`suffix` of a whole field), so the rule matches lowercase extensions only (README, "Input files").
+ * `prefix`/`suffix` of a whole field), so the rule matches lowercase extensions only (docs/contract.md §1).
  */
 function dataFileKeyPattern(rawPrefix: string): Array<{ wildcard: string }> {
   // A wildcard escapes `*` and `\` with a backslash (EventBridge event patterns, wildcard matching).

@@ -18,11 +18,6 @@ const ROOT = path.resolve(__dirname, '..', '..');
  */
 const PENDING_OTHER_OWNERS: readonly string[] = [
   'docs/cli.md', // "Stage 2", "Stage 1" instead of the job's name; cites README, "Input files" (docs/contract.md §1)
-  'docs/construct.md', // "the SPEC"; "Stage 2" instead of the job's name
-  // cites docs/construct.md, "Compliance" (the section is README's "Compliance (cdk-nag)") and README, "Input files"
-  // (no such section: which files start the pipeline is docs/contract.md §1)
-  'src/accreditation-pipeline.ts',
-  'src/contract/snapshot-range.ts', // cites docs/runtime.md for "Snapshot dates the tables can see" (it is in docs/semantics.md)
 ];
 
 /** Words that may mention the product brief by name, as a deliberate explanation: none so far. */
