@@ -143,6 +143,7 @@ export function renderSummary(r: Runner.LocalRunResult): string {
   const bucketDir = here(r.bucketDir);
   out.push(`outputs: ${bucketDir}/ (validated/, expiring/, quarantine/, curated/, results/, production/); extract as .parquet: ${here(join(r.workDir, 'extract'))}/`);
   out.push(`execution histories (GetExecutionHistory's shape): ${here(r.executionHistories)}/`);
+  if (r.report) out.push(`report: ${here(r.report)}`);
   if (r.alertsLog) out.push(`alerts log: ${here(r.alertsLog)}`);
   out.push('');
   return out.join('\n');

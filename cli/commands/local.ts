@@ -163,6 +163,12 @@ export async function run(argv: string[]): Promise<number> {
     seed,
     ...(assembly !== undefined ? { assembly: { dir: assembly, stack: values.stack } } : {}),
     enforceIam: !values['no-enforce-iam'],
+    // The HTML report (docs/report.md), read through the run's own S3 before it stops.
+    writeReport: async ({ workDir: dir, client, bucket }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { writeLocalReport } = require('../report/index') as typeof import('../report/index');
+      return writeLocalReport(dir, { s3: { client, bucket } });
+    },
     onProgress: values.json ? undefined : progressPrinter({ tty }),
   });
 
@@ -196,8 +202,8 @@ export async function run(argv: string[]): Promise<number> {
  * paths, the extract's local .parquet files and sample rows), `skipped` (files of --data not uploaded)
  * `drill` (what was injected and how the pipeline recovered), `requests` (the AWS requests made, per
  * service and operation: see {@link Runner.RequestReport}), `metrics` (what the Lambdas emitted in the embedded
- * metric format and the data quality computed from it: {@link Runner.RunMetrics}) and `executionHistories` (the
- * folder of the executions' histories in GetExecutionHistory's shape).
+ * metric format and the data quality computed from it: {@link Runner.RunMetrics}), `executionHistories` (the
+ * folder of the executions' histories in GetExecutionHistory's shape) and `report` (the run's HTML report).
  */
 export function summaryJson(r: Runner.LocalRunResult): Record<string, unknown> {
   return {
@@ -210,6 +216,7 @@ export function summaryJson(r: Runner.LocalRunResult): Record<string, unknown> {
     requests: r.requests,
     metrics: r.metrics,
     executionHistories: r.executionHistories,
+    report: r.report,
   };
 }
 

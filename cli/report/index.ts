@@ -12,7 +12,7 @@ import type { ReportData } from './types';
 
 export type { ExecutionTrace, ReportData, StateTrace } from './types';
 export { buildExecutionTrace } from './traces';
-export { TRACES_FILE, writeExecutionTraces, type LocalExecutionOutcome } from './local';
+export { readLocalTraces } from './local';
 export { renderReport, GENERATOR } from './render';
 
 /** Snapshots shown by default (newest first). */
@@ -126,8 +126,8 @@ export function writePage(file: string, html: string): void {
  * The hook of `medlaunch-elt local`: renders the report of a finished local run into `<workDir>/report.html` and
  * returns its path. Reads the bucket through `o.s3` (the run's own S3 endpoint and a client it accepts) when given,
  * else through an embedded S3 it starts over `<workDir>/s3/` (call it after the run's S3 has closed: two servers
- * over one folder are not supported); the template in `<workDir>/cdk.out`; the traces in `<workDir>/executions.json`
- * (write them first with {@link writeExecutionTraces}).
+ * over one folder are not supported); the template in `<workDir>/cdk.out`; the traces from the execution histories
+ * in `<workDir>/executions/` (write them first: local/orchestrator/observability.ts `writeExecutionHistories`).
  */
 export async function writeLocalReport(
   workDir: string,

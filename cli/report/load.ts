@@ -1,7 +1,7 @@
 /**
  * Loads the report's data through the AWS SDK v3: the run reports and expiring outputs from S3 (a bucket in AWS,
  * or a local work folder's embedded S3 — the same code), the state machine definition and execution traces (Step
- * Functions in AWS; the synthesized template and `<workdir>/executions.json` locally).
+ * Functions in AWS; the synthesized template and the histories in `<workdir>/executions/` locally).
  */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';

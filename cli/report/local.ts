@@ -2,21 +2,19 @@
  * The local side of the report: a work folder of `medlaunch-elt local`. Its S3 objects are read through the
  * embedded S3 (started on an ephemeral port over `<workdir>/s3/`, read with the same SDK code as a bucket in AWS);
  * the state machine and the bucket's name and prefixes come from the synthesized template (`<workdir>/cdk.out`);
- * the execution traces from `<workdir>/executions.json`.
+ * the execution traces from the execution histories in `<workdir>/executions/` (GetExecutionHistory's shape).
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { buildExecutionTrace, parseTraces, type LocalHistoryEvent } from './traces';
+import { buildExecutionTrace, type AwsHistoryEvent } from './traces';
 import type { AslDefinition, ExecutionTrace } from './types';
+import { EXECUTIONS_FOLDER } from '../../local/orchestrator/observability';
 import { LocalS3 } from '../../local/s3';
 import { loadAssemblyStack } from '../../local/template/assembly';
 import { IntrinsicResolver } from '../../local/template/intrinsics';
 import { ENV, PREFIX_ENV } from '../../src/contract';
 import { OBSERVABILITY_ENV } from '../../src/contract/observability';
-
-/** The file a local run writes its execution traces to (an array of ExecutionTrace), relative to the work folder. */
-export const TRACES_FILE = 'executions.json';
 
 /** What the synthesized template says about the deployment. */
 export interface LocalDeployment {
@@ -85,46 +83,51 @@ export function readDeployment(workDir: string, notes: string[]): LocalDeploymen
   };
 }
 
-/** An ended execution of the local engine (local/stepfunctions' ExecutionOutcome fits it). */
-export interface LocalExecutionOutcome {
-  readonly executionArn: string;
-  readonly status: string;
-  readonly startDate: Date;
-  readonly stopDate?: Date;
-  readonly history: readonly LocalHistoryEvent[];
-}
-
 /**
- * Writes `<workDir>/executions.json` from the local engine's outcomes (one trace per execution, in the given order)
- * and returns its path. The local run calls it before {@link writeLocalReport}.
+ * The traces of `<workdir>/executions/*.json`, the histories a local run writes (GetExecutionHistory's events with
+ * DescribeExecution's identity and status, local/orchestrator/observability.ts), each read by
+ * {@link buildExecutionTrace} exactly as an AWS history is. Oldest execution first. A missing folder or an unreadable
+ * file is a note, not an error.
  */
-export function writeExecutionTraces(workDir: string, outcomes: readonly LocalExecutionOutcome[]): string {
-  const traces = outcomes.map((o) => buildExecutionTrace({
-    executionArn: o.executionArn,
-    status: o.status,
-    startedAt: o.startDate.toISOString(),
-    ...(o.stopDate ? { stoppedAt: o.stopDate.toISOString() } : {}),
-  }, o.history));
-  const file = join(workDir, TRACES_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(traces, null, 2)}\n`);
-  renameSync(tmp, file);
-  return file;
+export function readLocalTraces(workDir: string, notes: string[]): ExecutionTrace[] {
+  const dir = join(workDir, EXECUTIONS_FOLDER);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    notes.push(`${dir}: not found (written by \`medlaunch-elt local\`); the state machine is drawn without execution traces`);
+    return [];
+  }
+  const traces: ExecutionTrace[] = [];
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const file = join(dir, name);
+    let h: LocalHistoryFile;
+    try {
+      h = JSON.parse(readFileSync(file, 'utf8')) as LocalHistoryFile;
+    } catch (e) {
+      notes.push(`${file}: not JSON (${(e as Error).message.split('\n')[0]}); skipped`);
+      continue;
+    }
+    if (typeof h !== 'object' || h === null || typeof h.executionArn !== 'string' || !Array.isArray(h.events)) {
+      notes.push(`${file}: not an execution history (executionArn and events expected); skipped`);
+      continue;
+    }
+    traces.push(buildExecutionTrace({
+      executionArn: h.executionArn,
+      ...(typeof h.name === 'string' ? { name: h.name } : {}),
+      ...(typeof h.status === 'string' ? { status: h.status } : {}),
+      ...(typeof h.startDate === 'string' ? { startedAt: h.startDate } : {}),
+      ...(typeof h.stopDate === 'string' ? { stoppedAt: h.stopDate } : {}),
+    }, h.events));
+  }
+  return traces.sort((a, b) => (a.startedAt ?? '').localeCompare(b.startedAt ?? '') || a.name.localeCompare(b.name));
 }
 
-/** `<workdir>/executions.json` (absent: no traces, with a note). */
-export function readLocalTraces(workDir: string, notes: string[]): ExecutionTrace[] {
-  const file = join(workDir, TRACES_FILE);
-  if (!existsSync(file)) {
-    notes.push(`${file}: not found (written by \`medlaunch-elt local\`); the state machine is drawn without execution traces`);
-    return [];
-  }
-  try {
-    return parseTraces(readFileSync(file, 'utf8'), file);
-  } catch (e) {
-    notes.push((e as Error).message);
-    return [];
-  }
+/** The members of a history file the trace reads (local/stepfunctions ExecutionHistory fits it). */
+interface LocalHistoryFile {
+  readonly executionArn: string;
+  readonly name?: string;
+  readonly status?: string;
+  readonly startDate?: string;
+  readonly stopDate?: string;
+  readonly events: AwsHistoryEvent[];
 }
 
 /** The embedded S3 over a work folder, and an SDK client for it. Close it when done. */

@@ -1,7 +1,7 @@
 /**
  * Execution traces from Step Functions histories: which states an execution entered, retried and failed. One
- * function reads both history shapes: GetExecutionHistory's events (AWS) and the local engine's
- * (`local/stepfunctions`: StateEntered, StateFailed, StateRetried with the state's name).
+ * shape, GetExecutionHistory's events: read from AWS, or from the files a local run writes in that shape
+ * (`<workdir>/executions/`, local/stepfunctions/history.ts).
  */
 import type { ExecutionTrace, StateTrace } from './types';
 
@@ -12,13 +12,6 @@ export interface AwsHistoryEvent {
   readonly type?: string;
   readonly timestamp?: Date | string | number;
   readonly stateEnteredEventDetails?: { readonly name?: string };
-}
-
-/** The local engine's history event (local/stepfunctions HistoryEvent). */
-export interface LocalHistoryEvent {
-  readonly type: string;
-  readonly timestamp: number;
-  readonly state?: string;
 }
 
 /** Attempt outcomes in AWS histories that end in an error (the HistoryEvent types of the Step Functions API reference). */
@@ -42,10 +35,6 @@ function iso(t: Date | string | number | undefined): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
-function isLocal(e: AwsHistoryEvent | LocalHistoryEvent): e is LocalHistoryEvent {
-  return e.type === 'StateEntered' || e.type === 'StateFailed' || e.type === 'StateRetried' || e.type === 'StateExited' || e.type === 'StateCaught';
-}
-
 class Counter {
   private readonly states = new Map<string, { entered: number; failed: number; retried: number }>();
   of(name: string) {
@@ -60,8 +49,8 @@ class Counter {
 
 /**
  * The trace of one execution from its history events (oldest first, as GetExecutionHistory returns them by
- * default, or the local engine's list). `status`, `startedAt` and `stoppedAt` come from the execution events
- * unless given (a local history has none: pass them from the execution's outcome).
+ * default). `status`, `startedAt` and `stoppedAt` come from the execution events unless given (DescribeExecution's,
+ * which a local history file carries too).
  *
  * Per state: `entered` counts the times the execution entered it; `retried` the attempts after the first within
  * one entry; `failed` the entries whose last attempt ended in an error (caught or not).
@@ -70,7 +59,7 @@ export function buildExecutionTrace(
   execution: {
     readonly executionArn: string; readonly name?: string; readonly status?: string; readonly startedAt?: string; readonly stoppedAt?: string;
   },
-  events: ReadonlyArray<AwsHistoryEvent | LocalHistoryEvent>,
+  events: readonly AwsHistoryEvent[],
 ): ExecutionTrace {
   const counter = new Counter();
   let status: string | undefined;
@@ -81,14 +70,6 @@ export function buildExecutionTrace(
   const entries = new Map<number, { name: string; attempts: number; lastFailed: boolean }>();
   for (const e of events) {
     const type = e.type ?? '';
-    if (isLocal(e)) {
-      if (!e.state) continue;
-      if (type === 'StateEntered') counter.of(e.state).entered++;
-      else if (type === 'StateRetried') counter.of(e.state).retried++;
-      // The local engine reports every failed attempt, then a StateRetried for each one it retries.
-      else if (type === 'StateFailed') counter.of(e.state).failed++;
-      continue;
-    }
     if (type === 'ExecutionStarted') startedAt = iso(e.timestamp);
     if (AWS_END[type]) {
       status = AWS_END[type];
@@ -124,10 +105,7 @@ export function buildExecutionTrace(
     s.retried += Math.max(0, entry.attempts - 1);
     if (entry.lastFailed) s.failed++;
   }
-  const states = counter.list().map((s) => {
-    // Local histories: failed counted every failed attempt; those retried were not final failures.
-    return events.some(isLocal) ? { ...s, failed: Math.max(0, s.failed - s.retried) } : s;
-  });
+  const states = counter.list();
   return {
     executionArn: execution.executionArn,
     name: execution.name ?? execution.executionArn.split(':').pop() ?? execution.executionArn,
@@ -153,17 +131,4 @@ export function totalsByState(traces: readonly ExecutionTrace[]): Map<string, To
     }
   }
   return out;
-}
-
-/** Reads `<workdir>/executions.json`'s content: an array of traces; throws a one-line error when it is not one. */
-export function parseTraces(text: string, file: string): ExecutionTrace[] {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file}: not JSON (${(e as Error).message})`);
-  }
-  if (!Array.isArray(v)) throw new Error(`${file}: expected an array of execution traces`);
-  return v.filter((t): t is ExecutionTrace => typeof t === 'object' && t !== null
-    && typeof (t as ExecutionTrace).executionArn === 'string' && Array.isArray((t as ExecutionTrace).states));
 }

@@ -13,8 +13,8 @@ export interface StateTrace {
 }
 
 /**
- * One execution's path through the state machine. `<workdir>/executions.json` (written by `medlaunch-elt local`)
- * holds an array of them; in AWS they are built from GetExecutionHistory ({@link buildExecutionTrace}).
+ * One execution's path through the state machine, built from its history in GetExecutionHistory's shape
+ * ({@link buildExecutionTrace}): read from AWS, or from `<workdir>/executions/<name>.json` of a local run.
  */
 export interface ExecutionTrace {
   readonly executionArn: string;

@@ -1,7 +1,8 @@
 /**
  * Collect phase: the run's result read back from the local services — each execution's outcome,
  * the contract summary and the details of every snapshot, the alerts, the drill report, the
- * requests made, the metrics the functions emitted and every execution's history (./observability).
+ * requests made, the metrics the functions emitted and every execution's history (./observability), then the
+ * report the caller writes from them (`writeReport`).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,6 +81,8 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   }
   // While the local Step Functions still holds them: every execution's history, as GetExecutionHistory gives it.
   const executionHistories = writeExecutionHistories(sfn, opts.workDir);
+  // The report, read through the run's own S3 (its outputs and run reports) with the histories just written.
+  const report = opts.writeReport ? await opts.writeReport({ workDir: opts.workDir, client, bucket: dep.bucket }) : undefined;
   const emitted = stack.lambda.metrics.snapshot();
   const alertsLog = join(opts.workDir, 'alerts.jsonl');
   const ended = ex.map((e) => sfn.describeExecution(e.executionArn));
@@ -100,6 +103,7 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
     durationMs: Date.now() - started,
     metrics: { ...emitted, dataQuality: dataQuality(emitted) },
     executionHistories,
+    ...(report !== undefined ? { report } : {}),
     requests: requestReport(stack.counter, stack.lambda, sfn.listExecutions().map((d) => d.outcome), uploaded.busEvents(), events.deliveries()),
   };
 }

@@ -51,6 +51,13 @@ export interface LocalRunOptions {
    * or deletes under the raw prefix start executions through the rule, which end before results are read.
    */
   readonly followUp?: (ctx: { readonly client: S3Client; readonly bucket: string; readonly rawPrefix: string }) => Promise<void>;
+  /**
+   * Writes the run's report once every result is read back and the execution histories are written, while the
+   * run's S3 is still up (`client`: the CLI's credentials; `bucket`: the pipeline's); returns the report's path, the
+   * result's `report`. A rejection fails the run. The CLI passes cli/report's `writeLocalReport`: local/ renders
+   * nothing itself and never imports cli/ (default: no report).
+   */
+  readonly writeReport?: (ctx: { readonly workDir: string; readonly client: S3Client; readonly bucket: string }) => Promise<string>;
 }
 
 export type ProgressEvent =

@@ -56,6 +56,8 @@ export interface LocalRunResult {
   readonly metrics: RunMetrics;
   /** `<workDir>/executions/`: one `<execution name>.json` per execution, in GetExecutionHistory's shape. */
   readonly executionHistories: string;
+  /** `<workDir>/report.html`, the run's HTML report, when the run was given `writeReport` (the CLI always is). */
+  readonly report?: string;
 }
 
 /**

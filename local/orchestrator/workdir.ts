@@ -69,7 +69,7 @@ export function checkWorkDir(workDir: string, dataDir: string): string | undefin
 }
 
 /** The entries a run writes at the top of its work folder. */
-const RUN_ENTRIES = new Set(['s3', 'athena', 'cdk.out', 'alerts.jsonl', 'extract']);
+const RUN_ENTRIES = new Set(['s3', 'athena', 'cdk.out', 'alerts.jsonl', 'extract', 'executions', 'report.html']);
 
 /**
  * A work folder written by a version that did not mark it yet: nothing but a run's own entries, with the

@@ -37,8 +37,10 @@ test('local --json: last stdout line is the run summary (contract fields + detai
   const last = r.stdout.trim().split('\n').pop()!;
   const summary = JSON.parse(last);
   expect(Object.keys(summary).sort()).toEqual([
-    'alerts', 'details', 'drill', 'executionHistories', 'executions', 'metrics', 'requests', 'skipped', 'snapshots',
+    'alerts', 'details', 'drill', 'executionHistories', 'executions', 'metrics', 'report', 'requests', 'skipped', 'snapshots',
   ]);
+  // The run's HTML report (test/e2e/local-metrics.test.ts checks what it shows).
+  expect(realpathSync(summary.report)).toBe(realpathSync(join(work, '.local-aws', 'report.html')));
   // What the Lambdas emitted in the embedded metric format, as CloudWatch would store it; nothing was rejected.
   expect(summary.metrics).toMatchObject({
     rejected: { parsing: 0, validation: 0, first: [] }, series: expect.any(Array), documents: expect.any(Number),
@@ -109,6 +111,7 @@ test('local (text): counts explained, ids capped with the window and the path, s
   writeFileSync(join(wd, 's3', 'stale-from-last-run.jsonl'), '{}');
   mkdirSync(join(wd, 'executions'));
   writeFileSync(join(wd, 'executions', 'stale-execution-from-last-run.json'), '{}');
+  writeFileSync(join(wd, 'report.html'), 'the last run\'s report');
 
   const r = cli(['local', '--data', data, '--workdir', wd], work);
   expect(r.status).toBe(0);
@@ -133,6 +136,8 @@ test('local (text): counts explained, ids capped with the window and the path, s
   expect(existsSync(join(wd, 's3', 'stale-from-last-run.jsonl'))).toBe(false);
   expect(readdirSync(join(wd, 'executions'))).toHaveLength(9);
   expect(out).toMatch(/^execution histories \(GetExecutionHistory's shape\): .*marked\/executions\/$/m);
+  expect(out).toMatch(/^report: .*marked\/report\.html$/m);
+  expect(readFileSync(join(wd, 'report.html'), 'utf8')).toContain('<meta name="generator" content="medlaunch-elt report">');
   // The data-quality block, computed from the metrics the Lambdas emitted (either figures or the note that none came).
   expect(out).toMatch(/^data quality( \(the Lambdas' metrics, namespace MedlaunchElt\):$|: the Lambdas emitted no metrics)/m);
   expect(out).not.toMatch(/EMF documents? rejected/);

@@ -1,8 +1,10 @@
 /**
  * The page in a real browser, opened from disk with every network request blocked and counted: the system's
  * Chromium (Debian's `chromium` package; nothing is installed or downloaded at test time), driven by playwright-core.
- * Skipped when /usr/bin/chromium is missing. `WRITE_REPORT_SCREENSHOT=1` also saves docs/images/report.png.
+ * Skipped when /usr/bin/chromium is missing. `WRITE_REPORT_SCREENSHOT=1` also saves docs/images/report.png from the
+ * page of a real local run of the shipped data.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,11 +72,27 @@ withBrowser('the report page in Chromium, offline', () => {
     const headings = await page.$$eval('h1, h2', (els) => els.map((e) => e.textContent));
     expect(headings).toEqual(['medlaunch-elt run report', ...Object.keys(expected).sort().reverse().map((d) => `Snapshot ${d}`), 'State machine']);
 
-    const shot = process.env.WRITE_REPORT_SCREENSHOT === '1' ? join(REPO, 'docs', 'images', 'report.png') : join(profile, 'report.png');
+    const shot = join(profile, 'report.png');
     await page.screenshot({ path: shot });
     expect(statSync(shot).size).toBeGreaterThan(20_000);
     expect(requests).toEqual([]);
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  // The README's picture comes from a real local run of the shipped data: `WRITE_REPORT_SCREENSHOT=1 npx jest
+  // test/report/browser.test.ts` runs the bundled CLI (`node scripts/bundle.mjs` first) and saves its page.
+  (process.env.WRITE_REPORT_SCREENSHOT === '1' ? it : it.skip)('saves docs/images/report.png from a real local run', async () => {
+    const work = join(profile, 'run');
+    const r = spawnSync(process.execPath, [join(REPO, 'bin', 'medlaunch-elt.js'), 'local', '--workdir', work, '--json'], { cwd: profile, encoding: 'utf8', timeout: 280_000 });
+    expect(r.status).toBe(0);
+    const file = JSON.parse(r.stdout.trim().split('\n').pop()!).report as string;
+    const context = await browser.newContext({ viewport: { width: 1200, height: 1500 }, offline: true });
+    const page = await context.newPage();
+    await page.goto(`file://${file}`, { waitUntil: 'load' });
+    const shot = join(REPO, 'docs', 'images', 'report.png');
+    await page.screenshot({ path: shot });
+    expect(statSync(shot).size).toBeGreaterThan(20_000);
+    await context.close();
+  }, 300_000);
 });

@@ -43,7 +43,7 @@ describe('report page of a local work folder (the shipped data)', () => {
     expect(data.notes).toEqual([]);
     expect(data.source).toContain(`bucket ${f.bucket}`);
     expect(data.snapshots.map((s) => s.report.snapshotDate)).toEqual(dates);
-    expect(data.traces).toHaveLength(f.traces.length);
+    expect(data.traces).toEqual(f.traces);
     expect(data.stateMachine?.definition.StartAt).toBe('CheckInput');
     const order = dates.map((d) => html.indexOf(`>Snapshot ${d}</h2>`));
     expect(order).toEqual([...order].sort((a, b) => a - b));
@@ -173,13 +173,13 @@ describe('report page: unhappy paths', () => {
       mutate: (r) => (r.snapshotDate === '2025-08-11' ? '{"schemaVersion": 1, "snapshotDate": ' : r.snapshotDate === '2025-08-10' ? { schemaVersion: 2 } : r),
     });
     try {
-      rmSync(join(f.workDir, 'executions.json'));
+      rmSync(join(f.workDir, 'executions'), { recursive: true });
       const data = await loadReportData({ kind: 'local', workDir: f.workDir });
       expect(data.snapshots.map((s) => s.report.snapshotDate)).toEqual(['2025-08-13']);
       expect(data.notes).toEqual([
         expect.stringMatching(/reports\/snapshot_date=2025-08-11\/report.json: not JSON; snapshot 2025-08-11 skipped$/),
         expect.stringMatching(/reports\/snapshot_date=2025-08-10\/report.json: not a run report \(schema version 2\); snapshot 2025-08-10 skipped$/),
-        expect.stringMatching(/executions.json: not found .*drawn without execution traces$/),
+        expect.stringMatching(/executions: not found .*drawn without execution traces$/),
       ]);
       const html = await renderReport(data);
       expect(text(html)).toContain('no execution traces, so no state is colored');

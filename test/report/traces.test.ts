@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type * as Asl from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
-import { readLocalTraces, TRACES_FILE, writeExecutionTraces } from '../../cli/report/local';
-import { buildExecutionTrace, parseTraces, totalsByState, type AwsHistoryEvent, type LocalHistoryEvent } from '../../cli/report/traces';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { StateMachine } = require('aws-local-stepfunctions') as typeof Asl;
+import { readLocalTraces } from '../../cli/report/local';
+import { buildExecutionTrace, totalsByState, type AwsHistoryEvent } from '../../cli/report/traces';
+import type { ExecutionTrace } from '../../cli/report/types';
+import type { InvokeResult } from '../../local/lambda';
+import { writeExecutionHistories } from '../../local/orchestrator/observability';
+import { LocalStepFunctions } from '../../local/stepfunctions';
 
 const ARN = 'arn:aws:states:us-east-1:123456789012:execution:Machine:run-1';
 const byName = (t: ReturnType<typeof buildExecutionTrace>) => Object.fromEntries(t.states.map((s) => [s.name, s]));
@@ -74,63 +74,53 @@ describe('buildExecutionTrace from a GetExecutionHistory event list (AWS)', () =
   });
 });
 
-describe('buildExecutionTrace from the local engine (aws-local-stepfunctions, as local/stepfunctions records it)', () => {
-  /** Runs a definition on the engine the local run uses and records its events as local/stepfunctions does. */
-  async function run(definition: object, handlers: Record<string, () => Promise<{ ok: boolean }>>): Promise<LocalHistoryEvent[]> {
-    const machine = new StateMachine(definition as never);
-    const execution = machine.run({}, {
-      overrides: {
-        taskResourceLocalHandlers: handlers,
-        retryIntervalOverrides: Object.fromEntries(Object.keys(handlers).map((k) => [k, 0])),
-      },
-    });
-    const events: LocalHistoryEvent[] = [];
-    const pump = (async () => {
-      type EngineEvent = { type: string; timestamp: number; state?: { name: string }; parentState?: { name: string } };
-      for await (const e of execution.eventLogs as AsyncIterable<EngineEvent>) {
-        const state = e.state ?? e.parentState;
-        events.push({ type: e.type, timestamp: e.timestamp, ...(state ? { state: state.name } : {}) });
-      }
-    })();
-    await execution.result.catch(() => undefined);
-    await pump;
-    return events;
+describe('buildExecutionTrace from a local run\'s history files (local/stepfunctions, the engine of local runs)', () => {
+  /**
+   * Runs a definition on the local Step Functions and writes its histories as a local run does
+   * (`<workdir>/executions/<name>.json`, GetExecutionHistory's shape); returns what the report reads back.
+   */
+  async function run(definition: object, invoke: (fn: string) => InvokeResult): Promise<{ traces: ExecutionTrace[]; notes: string[]; dir: string }> {
+    const sfn = new LocalStepFunctions({ lambda: { invoke: async (fn) => invoke(fn) }, retryScale: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'report-traces-'));
+    dirs.push(dir);
+    try {
+      const arn = sfn.register({ name: 'Machine', definition: definition as Record<string, any> });
+      await sfn.startExecution(arn, {}, 'run-1').result;
+      writeExecutionHistories(sfn, dir);
+    } finally {
+      await sfn.close();
+    }
+    const notes: string[] = [];
+    return { traces: readLocalTraces(dir, notes), notes, dir };
   }
-
-  const definition = {
-    StartAt: 'Flaky',
-    States: {
-      Flaky: {
-        Type: 'Task',
-        Resource: 'arn:aws:lambda:us-east-1:123456789012:function:flaky',
-        Next: 'Broken',
-        Retry: [{ ErrorEquals: ['TransientError'], MaxAttempts: 3, IntervalSeconds: 1 }],
-      },
-      Broken: {
-        Type: 'Task',
-        Resource: 'arn:aws:lambda:us-east-1:123456789012:function:broken',
-        Next: 'Done',
-        Retry: [{ ErrorEquals: ['TransientError'], MaxAttempts: 1, IntervalSeconds: 1 }],
-        Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Alert' }],
-      },
-      Alert: { Type: 'Pass', End: true },
-      Done: { Type: 'Succeed' },
-    },
-  };
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const ok = (): InvokeResult => ({ requestId: 'r', payload: { ok: true }, durationMs: 1, coldStart: false });
+  const transient = (): InvokeResult => ({ requestId: 'r', functionError: 'Unhandled', errorType: 'TransientError', errorMessage: 'try again', durationMs: 1, coldStart: false });
+  const fn = (name: string) => `arn:aws:lambda:us-east-1:123456789012:function:${name}`;
 
   it('counts the retries the engine made and the failure it caught', async () => {
     let flaky = 0;
-    const transient = () => Object.assign(new Error('try again'), { name: 'TransientError' });
-    const events = await run(definition, {
-      Flaky: async () => {
-        if (++flaky <= 2) throw transient();
-        return { ok: true };
+    const { traces, notes } = await run({
+      StartAt: 'Flaky',
+      States: {
+        Flaky: { Type: 'Task', Resource: fn('flaky'), Next: 'Broken', Retry: [{ ErrorEquals: ['TransientError'], MaxAttempts: 3, IntervalSeconds: 1 }] },
+        Broken: {
+          Type: 'Task',
+          Resource: fn('broken'),
+          Next: 'Done',
+          Retry: [{ ErrorEquals: ['TransientError'], MaxAttempts: 1, IntervalSeconds: 1 }],
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Alert' }],
+        },
+        Alert: { Type: 'Pass', End: true },
+        Done: { Type: 'Succeed' },
       },
-      Broken: async () => {
-        throw transient();
-      },
-    });
-    const t = buildExecutionTrace({ executionArn: ARN, status: 'SUCCEEDED' }, events);
+    }, (f) => (f.endsWith(':flaky') ? (++flaky <= 2 ? transient() : ok()) : transient()));
+    expect(notes).toEqual([]);
+    expect(traces).toHaveLength(1);
+    const t = traces[0];
+    expect(t).toMatchObject({ name: 'run-1', status: 'SUCCEEDED', executionArn: expect.stringMatching(/:execution:Machine:run-1$/) });
+    expect(Date.parse(t.stoppedAt!)).toBeGreaterThanOrEqual(Date.parse(t.startedAt!));
     expect(byName(t)).toEqual({
       Flaky: { name: 'Flaky', entered: 1, retried: 2, failed: 0 },
       // one retry (MaxAttempts 1), then the second failure is caught
@@ -138,34 +128,61 @@ describe('buildExecutionTrace from the local engine (aws-local-stepfunctions, as
       Alert: { name: 'Alert', entered: 1, retried: 0, failed: 0 },
     });
     expect(t.states.map((s) => s.name)).toEqual(['Flaky', 'Broken', 'Alert']);
+  });
 
-    // The local run's traces file: what `report --workdir` reads back.
-    const dir = mkdtempSync(join(tmpdir(), 'report-traces-'));
-    try {
-      const file = writeExecutionTraces(dir, [{ executionArn: ARN, status: 'SUCCEEDED', startDate: new Date(1_000), stopDate: new Date(4_000), history: events }]);
-      expect(file).toBe(join(dir, TRACES_FILE));
-      const notes: string[] = [];
-      expect(readLocalTraces(dir, notes)).toEqual([{ ...t, startedAt: '1970-01-01T00:00:01.000Z', stoppedAt: '1970-01-01T00:00:04.000Z' }]);
-      expect(notes).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it('attributes the events of parallel branches to their own states; an uncaught failure fails the execution', async () => {
+    let left = 0;
+    const { traces } = await run({
+      StartAt: 'Both',
+      States: {
+        Both: {
+          Type: 'Parallel',
+          End: true,
+          Branches: [
+            { StartAt: 'Left', States: { Left: { Type: 'Task', Resource: fn('left'), End: true, Retry: [{ ErrorEquals: ['TransientError'], MaxAttempts: 2, IntervalSeconds: 1 }] } } },
+            { StartAt: 'Right', States: { Right: { Type: 'Task', Resource: fn('right'), Next: 'RightDone' }, RightDone: { Type: 'Pass', End: true } } },
+          ],
+        },
+      },
+    }, (f) => (f.endsWith(':left') ? (++left <= 1 ? transient() : ok()) : ok()));
+    const s = byName(traces[0]);
+    expect(traces[0].status).toBe('SUCCEEDED');
+    expect(s).toEqual({
+      Both: { name: 'Both', entered: 1, retried: 0, failed: 0 },
+      Left: { name: 'Left', entered: 1, retried: 1, failed: 0 },
+      Right: { name: 'Right', entered: 1, retried: 0, failed: 0 },
+      RightDone: { name: 'RightDone', entered: 1, retried: 0, failed: 0 },
+    });
+
+    const failed = await run({
+      StartAt: 'Only',
+      States: { Only: { Type: 'Task', Resource: fn('broken'), End: true, Retry: [{ ErrorEquals: ['TransientError'], MaxAttempts: 1, IntervalSeconds: 1 }] } },
+    }, transient);
+    expect(failed.traces[0]).toMatchObject({ status: 'FAILED', states: [{ name: 'Only', entered: 1, retried: 1, failed: 1 }] });
+  });
+
+  it('notes a missing folder and skips a file that is not a history', async () => {
+    const { dir } = await run({ StartAt: 'A', States: { A: { Type: 'Pass', End: true } } }, ok);
+    writeFileSync(join(dir, 'executions', 'broken.json'), '{');
+    writeFileSync(join(dir, 'executions', 'other.json'), '{"name": "x"}');
+    const notes: string[] = [];
+    expect(readLocalTraces(dir, notes).map((t) => t.name)).toEqual(['run-1']);
+    expect(notes).toEqual([
+      expect.stringMatching(/broken\.json: not JSON .*; skipped$/),
+      expect.stringMatching(/other\.json: not an execution history \(executionArn and events expected\); skipped$/),
+    ]);
+    const empty: string[] = [];
+    expect(readLocalTraces(join(dir, 'nowhere'), empty)).toEqual([]);
+    expect(empty).toEqual([expect.stringMatching(/executions: not found .*drawn without execution traces$/)]);
   });
 });
 
-describe('totalsByState and parseTraces', () => {
+describe('totalsByState', () => {
   it('adds up states over executions and counts the executions that entered each', () => {
     const a = { executionArn: 'a', name: 'a', status: 'SUCCEEDED', states: [{ name: 'X', entered: 2, retried: 1, failed: 0 }] };
     const b = { executionArn: 'b', name: 'b', status: 'FAILED', states: [{ name: 'X', entered: 1, retried: 0, failed: 1 }, { name: 'Y', entered: 0, retried: 0, failed: 0 }] };
     const totals = totalsByState([a, b]);
     expect(totals.get('X')).toEqual({ entered: 3, retried: 1, failed: 1, executions: 2 });
     expect(totals.get('Y')).toEqual({ entered: 0, retried: 0, failed: 0, executions: 0 });
-  });
-
-  it('reads an executions.json array, drops entries that are not traces, and refuses what is not an array', () => {
-    const good = { executionArn: 'arn', name: 'n', status: 'SUCCEEDED', states: [] };
-    expect(parseTraces(JSON.stringify([good, { name: 'no arn' }, 3]), 'f')).toEqual([good]);
-    expect(() => parseTraces('{"executionArn": "x"}', 'executions.json')).toThrow('executions.json: expected an array of execution traces');
-    expect(() => parseTraces('[', 'executions.json')).toThrow(/^executions.json: not JSON/);
   });
 });

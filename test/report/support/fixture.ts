@@ -2,7 +2,7 @@
  * A work folder as `medlaunch-elt local` leaves it after a run of the shipped data (data/batch), for the report
  * tests: the pipeline's bucket in the embedded S3 with a run report per snapshot (`reports/…/report.json`) and
  * the expiring output (`expiring/…`), the synthesized template (`cdk.out`, the committed integ snapshot) and the
- * execution traces (`executions.json`).
+ * execution histories (`executions/<name>.json`, GetExecutionHistory's shape, as the local run writes them).
  *
  * The numbers are not typed in: each snapshot's files are validated by the real `expiring` command (the bundled
  * CLI), and the totals are checked against test/fixtures/shipped-expected.json (docs/data.md, "Expected results on
@@ -14,9 +14,10 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { readDeployment } from '../../../cli/report/local';
-import { buildExecutionTrace, type LocalHistoryEvent } from '../../../cli/report/traces';
+import { buildExecutionTrace } from '../../../cli/report/traces';
 import type { ExecutionTrace } from '../../../cli/report/types';
 import { addMonths } from '../../../lambda-src/lib/dates';
+import { EXECUTIONS_FOLDER } from '../../../local/orchestrator/observability';
 import { LocalS3 } from '../../../local/s3';
 import type { FileSummary, ReportExecution, RunReport } from '../../../src/contract/observability';
 
@@ -51,15 +52,41 @@ function validateSnapshot(dir: string, out: string): { read: number; valid: numb
 const T0 = (d: string) => Date.parse(`${d}T12:00:00.000Z`);
 const at = (ms: number) => new Date(ms).toISOString();
 
-/** The local engine's history of one execution that takes `path` (with optional failed-then-retried states). */
-function history(path: string[], retriedOnce: string[] = []): LocalHistoryEvent[] {
-  const out: LocalHistoryEvent[] = [{ type: 'ExecutionStarted', timestamp: 0 }];
-  for (const state of path) {
-    out.push({ type: 'StateEntered', timestamp: 0, state });
-    if (retriedOnce.includes(state)) out.push({ type: 'StateFailed', timestamp: 0, state }, { type: 'StateRetried', timestamp: 0, state });
-    out.push({ type: 'StateExited', timestamp: 0, state });
+/** Every state's type in a definition (Parallel branches and Map iterators included). */
+function stateTypes(def: { States?: Record<string, any> }, out = new Map<string, string>()): Map<string, string> {
+  for (const [name, st] of Object.entries(def.States ?? {})) {
+    out.set(name, st.Type);
+    for (const b of st.Branches ?? []) stateTypes(b, out);
+    for (const inner of [st.Iterator, st.ItemProcessor]) if (inner) stateTypes(inner, out);
   }
   return out;
+}
+
+/**
+ * The history of one execution that takes `path`, in GetExecutionHistory's shape as a local run writes it
+ * (`<workdir>/executions/<name>.json`): each Task state an attempt of its Lambda function, a state in `retriedOnce`
+ * a failed attempt (timed out) and its retry.
+ */
+function history(o: { arn: string; types: Map<string, string>; path: string[]; retriedOnce?: string[]; started: number; stopped: number }) {
+  const events: Array<Record<string, unknown>> = [];
+  const push = (type: string, extra: Record<string, unknown> = {}) => {
+    const id = events.length + 1;
+    events.push({ id, previousEventId: id - 1, timestamp: at(o.started + id * 10), type, ...extra });
+  };
+  push('ExecutionStarted', { executionStartedEventDetails: {} });
+  for (const state of o.path) {
+    const t = o.types.get(state);
+    if (!t) throw new Error(`fixture: no state ${state} in the template's state machine`);
+    push(`${t}StateEntered`, { stateEnteredEventDetails: { name: state } });
+    if (t === 'Task') {
+      if (o.retriedOnce?.includes(state)) push('LambdaFunctionScheduled'), push('LambdaFunctionStarted'), push('LambdaFunctionTimedOut');
+      push('LambdaFunctionScheduled'), push('LambdaFunctionStarted'), push('LambdaFunctionSucceeded');
+    }
+    if (t !== 'Succeed' && t !== 'Fail') push(`${t}StateExited`, { stateExitedEventDetails: { name: state } });
+  }
+  push('ExecutionSucceeded', { executionSucceededEventDetails: {} });
+  const name = o.arn.split(':').pop()!;
+  return { executionArn: o.arn, name, status: 'SUCCEEDED', startDate: at(o.started), stopDate: at(o.stopped), events };
 }
 const VALIDATE = ['CheckInput', 'DescribeObject', 'DefaultAsOf', 'ProcessObject', 'ClaimSnapshot', 'WaitQuietPeriod', 'ReadTicket', 'IsLatestTicket'];
 const SUPERSEDED = [...VALIDATE, 'AfterSuperseded', 'Superseded'];
@@ -94,6 +121,8 @@ export async function buildReportFixture(o: { only?: string[]; mutate?: (r: RunR
   const expected = shippedExpected();
   const reports: RunReport[] = [];
   const traces: ExecutionTrace[] = [];
+  const histories: Array<ReturnType<typeof history>> = [];
+  const types = stateTypes(dep.stateMachine.definition as { States?: Record<string, any> });
   const expiringLines: Record<string, string[]> = {};
   const uploads: Array<{ key: string; body: string }> = [];
 
@@ -144,8 +173,11 @@ export async function buildReportFixture(o: { only?: string[]; mutate?: (r: RunR
       if (last) executions.push({ executionArn: arn, key, startedAt: at(started), role: 'published', finishedAt: at(started + 38_500) });
       // 2025-08-13's second file: Stage 2 failed once (a Lambda timeout) and was retried.
       const retried = d === '2025-08-13' && i === 1 ? ['ProcessObject'] : [];
-      traces.push(buildExecutionTrace({ executionArn: arn, status: 'SUCCEEDED', startedAt: at(started), stoppedAt: at(started + (last ? 38_500 : 31_400)) },
-        history(last ? PUBLISHED : SUPERSEDED, retried)));
+      const stopped = started + (last ? 38_500 : 31_400);
+      const h = history({ arn, types, path: last ? PUBLISHED : SUPERSEDED, retriedOnce: retried, started, stopped });
+      histories.push(h);
+      const execution = { executionArn: arn, name: h.name, status: h.status, startedAt: h.startDate, stoppedAt: h.stopDate };
+      traces.push(buildExecutionTrace(execution, h.events));
       expiringLines[d].push(...expiring);
       if (expiring.length > 0) uploads.push({ key: `expiring/snapshot_date=${d}/${file}`, body: `${expiring.join('\n')}\n` });
     });
@@ -194,6 +226,7 @@ export async function buildReportFixture(o: { only?: string[]; mutate?: (r: RunR
     s3.destroy();
     await server.close();
   }
-  writeFileSync(join(workDir, 'executions.json'), `${JSON.stringify(traces, null, 2)}\n`);
+  mkdirSync(join(workDir, EXECUTIONS_FOLDER));
+  for (const h of histories) writeFileSync(join(workDir, EXECUTIONS_FOLDER, `${h.name}.json`), `${JSON.stringify(h, null, 2)}\n`);
   return { workDir, bucket, reports, traces, expiringLines, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
