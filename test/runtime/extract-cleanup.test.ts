@@ -4,10 +4,10 @@
  * HeadObject per computation, not one per file. Against the embedded S3.
  */
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { useLocalS3 } from '../support/local-s3';
 import { curatedPartition, promoteExtract, stagingPrefix } from '../../lambda-src/extract';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { formatWatermark, WATERMARK_METADATA_KEY, type Watermark } from '../../lambda-src/lib/watermark';
+import { useLocalS3 } from '../support/local-s3';
 
 const BUCKET = 'cleanup';
 const config = loadConfig({ DATA_BUCKET: BUCKET });

@@ -17,11 +17,11 @@ import {
 } from '@aws-sdk/client-athena';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { useLocalS3 } from '../support/local-s3';
 import type { RunnerDeps } from '../../lambda-src/athena/query-runner';
 import { claimSnapshot } from '../../lambda-src/coordination/ticket';
 import { runStateCounts } from '../../lambda-src/count';
 import { loadConfig } from '../../lambda-src/lib/config';
+import { useLocalS3 } from '../support/local-s3';
 
 jest.setTimeout(30_000);
 
