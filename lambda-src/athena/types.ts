@@ -53,4 +53,6 @@ export interface PublishResult {
   reason: 'published' | 'stale';
   /** The production keys this call found holding (or wrote) the published results. */
   keys: string[];
+  /** Published: the manifest naming the unit (written last; docs/runtime.md, "Publish"). */
+  manifest?: string;
 }

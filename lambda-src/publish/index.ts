@@ -183,11 +183,52 @@ export async function publishComputation(input: PublishInput, deps: PublishDeps)
   if (stale) return outcome({ published: false, reason: 'stale', keys: published });
   // Verify the unit: every production file holds this computation now. A newer publish that started
   // meanwhile owns the result (stale); anything else (a file deleted under us) is retried.
+  const files: ManifestFile[] = [];
   for (const target of targets) {
     const now = await readCurrent(s3, bucket, target);
     const cmp = now.watermark ? compareWatermarks(now.watermark, watermark) : -1;
     if (cmp > 0) return outcome({ published: false, reason: 'stale', keys: published });
     if (cmp < 0) throw new TransientError(`s3://${bucket}/${target} does not hold computation ${formatWatermark(watermark)} after publishing; retry`);
+    files.push({ key: target, etag: now.etag ?? '' });
   }
-  return outcome({ published: true, reason: 'published', keys: published });
+  // The pointer, written last: the one object that names a complete unit (docs/runtime.md, "Publish").
+  const manifest = await putIfNewer(s3, {
+    bucket,
+    key: productionFolder + PUBLISHED_MANIFEST,
+    contentType: 'application/json',
+    watermark,
+    sleep: deps.sleep,
+    body: `${JSON.stringify(publishedManifest(input.snapshotDate, asOf, watermark, files))}\n`,
+  });
+  deps.logger?.info('publish manifest', { key: productionFolder + PUBLISHED_MANIFEST, outcome: manifest.outcome, watermark });
+  if (manifest.outcome === 'stale') return outcome({ published: false, reason: 'stale', keys: published });
+  if (manifest.outcome === 'written') written++;
+  return outcome({ published: true, reason: 'published', keys: published, manifest: productionFolder + PUBLISHED_MANIFEST });
+}
+
+/**
+ * The manifest of a published unit: `<PRODUCTION_PREFIX>snapshot_date=<d>/[as_of=<a>/]manifest.json`, written
+ * after both files hold the computation (with the same compare-and-swap, so an older computation never replaces
+ * it). It names the computation and the ETag of each file of it: a reader that reads the manifest, then each file
+ * with `IfMatch: <etag>`, gets the CSV and the JSON of one computation, or a 412 while a newer publish is between
+ * its writes (read the manifest again).
+ */
+export const PUBLISHED_MANIFEST = 'manifest.json';
+
+/** One file of a published unit. */
+export interface ManifestFile {
+  readonly key: string;
+  readonly etag: string;
+}
+
+/** The body of the manifest. */
+export interface PublishedManifest {
+  readonly snapshotDate: string;
+  readonly asOf: string;
+  readonly watermark: string;
+  readonly files: readonly ManifestFile[];
+}
+
+function publishedManifest(snapshotDate: string, asOf: string, watermark: Watermark, files: readonly ManifestFile[]): PublishedManifest {
+  return { snapshotDate, asOf, watermark: formatWatermark(watermark), files };
 }

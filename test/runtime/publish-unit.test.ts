@@ -115,10 +115,64 @@ test('a non-default as-of answer is published under as_of=<a>/ and leaves the co
   const st = { ...status(W2), asOf: '2025-12-31', resultKeys: [`${A}state_counts.csv`, `${A}state_counts.json`] };
   const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: st }, { s3: newClient(), config, sleep: noSleep });
   expect(out).toEqual({
-    published: true, reason: 'published', keys: [`${PROD}as_of=2025-12-31/state_counts.csv`, `${PROD}as_of=2025-12-31/state_counts.json`],
+    published: true,
+    reason: 'published',
+    keys: [`${PROD}as_of=2025-12-31/state_counts.csv`, `${PROD}as_of=2025-12-31/state_counts.json`],
+    manifest: `${PROD}as_of=2025-12-31/manifest.json`,
   });
   expect(await prodWatermarks()).toEqual(['q-1', 'q-1']); // the default answer is untouched
   // results keys of the default folder are refused for a non-default as-of (and vice versa)
   await expect(publishResults({ bucket: BUCKET, snapshotDate: D, results: { ...st, resultKeys: [`${RES}state_counts.csv`] } },
     { s3: newClient(), config, sleep: noSleep })).rejects.toMatchObject({ name: 'InvalidEventError' });
+});
+
+describe('the manifest: the one pointer to a complete unit, written last (docs/runtime.md, "Publish")', () => {
+  /** What a reader does: the manifest, then each file it names with IfMatch on its ETag. */
+  async function readUnit(): Promise<{ watermark: string; bodies: string[] } | 'retry'> {
+    const c = newClient();
+    const text = await (await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PROD}manifest.json` }))).Body!.transformToString();
+    const manifest = JSON.parse(text) as { watermark: string; files: Array<{ key: string; etag: string }> };
+    const bodies: string[] = [];
+    for (const f of manifest.files) {
+      try {
+        bodies.push(await (await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: f.key, IfMatch: f.etag }))).Body!.transformToString());
+      } catch (e) {
+        if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) return 'retry';
+        throw e;
+      }
+    }
+    return { watermark: manifest.watermark, bodies };
+  }
+
+  test('names the computation and the ETag of both files; a reader following it gets one computation', async () => {
+    await results('csv', W1);
+    await results('json', W1);
+    await publish(W1);
+    const unit = await readUnit();
+    expect(unit).toEqual({ watermark: formatWatermark(W1), bodies: ['state,accredited_facilities\nMI,q-1\n', '{"id":"q-1"}\n'] });
+  });
+
+  test('a newer publish that dies between its two writes leaves the older manifest; the reader sees the mix and retries, never a mixed pair', async () => {
+    await results('csv', W1);
+    await results('json', W1);
+    await publish(W1);
+    // W2's publisher writes the CSV, then dies before the JSON (simulated: the CSV written as the publisher would).
+    await put(`${PROD}state_counts.csv`, 'state,accredited_facilities\nMI,q-2\n', W2);
+    expect(await readUnit()).toBe('retry');
+    // Its retry (or the next refresh) completes the unit and moves the pointer last.
+    await results('csv', W2);
+    await results('json', W2);
+    expect(await publish(W2)).toMatchObject({ published: true, manifest: `${PROD}manifest.json` });
+    expect(await readUnit()).toEqual({ watermark: formatWatermark(W2), bodies: ['state,accredited_facilities\nMI,q-2\n', '{"id":"q-2"}\n'] });
+  });
+
+  test('an older computation never moves the pointer back', async () => {
+    await results('csv', W2);
+    await results('json', W2);
+    await publish(W2);
+    await results('csv', W1);
+    await results('json', W1);
+    expect(await publish(W1)).toMatchObject({ published: false, reason: 'stale' });
+    expect(await readUnit()).toMatchObject({ watermark: formatWatermark(W2) });
+  });
 });

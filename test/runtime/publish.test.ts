@@ -59,7 +59,9 @@ describe('publishResults', () => {
   test('copies the results to the production path with their watermark and content type', async () => {
     results(W1, 'one');
     const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps());
-    expect(out).toEqual({ published: true, reason: 'published', keys: [`${PROD}state_counts.csv`, `${PROD}state_counts.json`] });
+    expect(out).toEqual({
+      published: true, reason: 'published', keys: [`${PROD}state_counts.csv`, `${PROD}state_counts.json`], manifest: `${PROD}manifest.json`,
+    });
     expect(bucket.text(`${PROD}state_counts.csv`)).toBe('state,accredited_facilities\nMI,one\n');
     expect(JSON.parse(bucket.text(`${PROD}state_counts.json`))).toMatchObject({ tag: 'one' });
     expect(parseWatermark(bucket.objects.get(`${PROD}state_counts.csv`)!.metadata.watermark)).toEqual(W1);
@@ -218,7 +220,7 @@ describe('publish-results handler', () => {
   test('publishes and reports the keys', async () => {
     results(W1, 'one');
     await expect(handler({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, context))
-      .resolves.toEqual({ published: true, reason: 'published', keys: [`${PROD}state_counts.csv`, `${PROD}state_counts.json`] });
+      .resolves.toEqual({ published: true, reason: 'published', keys: [`${PROD}state_counts.csv`, `${PROD}state_counts.json`], manifest: `${PROD}manifest.json` });
   });
 
   test('rejects a malformed payload', async () => {
