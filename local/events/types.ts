@@ -1,5 +1,6 @@
 /** The bus's rules and targets, its delivery options and what it records about each delivery. */
 import type { IamPolicies } from '../iam';
+import type { RuleTargetInfo } from '../template';
 
 /** A rule (the shape of `ResolvedTemplate.eventRules()`). */
 export interface EventRule {
@@ -11,18 +12,8 @@ export interface EventRule {
   readonly targets: ReadonlyArray<EventTarget>;
 }
 
-/** A rule target. */
-export interface EventTarget {
-  readonly id: string;
-  readonly arn: string;
-  /** The role EventBridge assumes to call the target (required for state machine targets). */
-  readonly roleArn?: string;
-  readonly input?: string;
-  readonly inputPath?: string;
-  readonly inputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
-  readonly retryPolicy?: { MaximumEventAgeInSeconds?: number; MaximumRetryAttempts?: number };
-  readonly deadLetterConfig?: { Arn?: string };
-}
+/** A rule target: as the template declares it (`roleArn` is required for state machine targets). */
+export type EventTarget = RuleTargetInfo;
 
 /** Where matched events go: state machines (StartExecution), functions (async Invoke), topics. */
 export interface TargetServices {

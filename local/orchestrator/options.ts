@@ -65,15 +65,6 @@ export type ProgressEvent =
   /** `waiting`: what the running executions wait for right now (description → how many). */
   | { kind: 'executions'; finished: number; total: number; waiting?: Record<string, number> };
 
-export interface SnapshotSummary {
-  records: number;
-  valid: number;
-  quarantined: number;
-  extract_rows: number;
-  expiring: string[];
-  state_counts: Record<string, number>;
-}
-
 export const REGION = 'us-east-1';
 
 /**

@@ -9,6 +9,7 @@ import { loadConfig } from '../../lambda-src/lib/config';
 import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
 import { publishResults } from '../../lambda-src/publish';
 import { useLocalS3 } from '../support/local-s3';
+import { stateCountsStatus } from '../support/query-status';
 
 const BUCKET = 'publish-unit';
 const config = loadConfig({ DATA_BUCKET: BUCKET });
@@ -39,19 +40,7 @@ async function prodWatermarks(): Promise<Array<string | undefined>> {
   }
   return out;
 }
-function status(w: Watermark): QueryStatus {
-  return {
-    query: 'state_counts',
-    bucket: BUCKET,
-    snapshotDate: D,
-    asOf: D,
-    queryExecutionId: w.queryExecutionId,
-    submittedAt: w.submittedAt,
-    state: 'SUCCEEDED',
-    done: true,
-    resultKeys: [`${RES}state_counts.csv`, `${RES}state_counts.json`],
-  };
-}
+const status = (w: Watermark): QueryStatus => stateCountsStatus(w, { bucket: BUCKET, snapshotDate: D }, { resultKeys: [`${RES}state_counts.csv`, `${RES}state_counts.json`] });
 const publish = (w: Watermark, c: S3Client = newClient()) =>
   publishResults({ bucket: BUCKET, snapshotDate: D, results: status(w) }, { s3: c, config, sleep: noSleep });
 

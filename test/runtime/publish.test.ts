@@ -7,6 +7,7 @@ import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib
 import { parsePublishInput, publishResults } from '../../lambda-src/publish';
 import { awsError } from '../support/aws-error';
 import { FakeS3 } from '../support/fake-s3';
+import { stateCountsStatus } from '../support/query-status';
 
 const BUCKET = 'medlaunch-data';
 const ENV = { DATA_BUCKET: BUCKET };
@@ -32,21 +33,8 @@ function results(w: Watermark, tag: string): void {
   putRaw(`${RES}state_counts.json`, JSON.stringify({ tag, state_counts: [{ state: 'MI', accredited_facilities: 1 }] }), w, 'application/json');
 }
 
-function status(w: Watermark, over: Partial<QueryStatus> = {}): QueryStatus {
-  return {
-    query: 'state_counts',
-    bucket: BUCKET,
-    snapshotDate: D,
-    asOf: D,
-    queryExecutionId: w.queryExecutionId,
-    submittedAt: w.submittedAt,
-    state: 'SUCCEEDED',
-    done: true,
-    rows: 1,
-    resultKeys: [`${RES}state_counts.csv`, `${RES}state_counts.json`],
-    ...over,
-  };
-}
+const status = (w: Watermark, over: Partial<QueryStatus> = {}): QueryStatus => stateCountsStatus(w, { bucket: BUCKET, snapshotDate: D },
+  { rows: 1, resultKeys: [`${RES}state_counts.csv`, `${RES}state_counts.json`], ...over });
 
 beforeEach(() => {
   s3Mock.reset();

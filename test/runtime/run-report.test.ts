@@ -16,6 +16,7 @@ import { handleValidatorEvent } from '../../lambda-src/validate/dispatch';
 import type { FileSummary, RunReport } from '../../src/contract/observability';
 import { record } from '../support/facility-record';
 import { useLocalS3 } from '../support/local-s3';
+import { stateCountsStatus } from '../support/query-status';
 
 const BUCKET = 'reports';
 // The last day of a month: the window's end is clamped to the end of February (the calendar-month rule).
@@ -58,19 +59,7 @@ async function stateCounts(w: Watermark, rows: Array<[string, number]>): Promise
   await putIfNewer(c, { bucket: BUCKET, key: folder + STATE_COUNTS_JSON, body: JSON.stringify(doc), contentType: 'application/json', watermark: w });
 }
 
-function status(w: Watermark, over: Partial<QueryStatus> = {}): QueryStatus {
-  return {
-    query: 'state_counts',
-    bucket: BUCKET,
-    snapshotDate: D,
-    asOf: D,
-    queryExecutionId: w.queryExecutionId,
-    submittedAt: w.submittedAt,
-    state: 'SUCCEEDED',
-    done: true,
-    ...over,
-  };
-}
+const status = (w: Watermark, over: Partial<QueryStatus> = {}): QueryStatus => stateCountsStatus(w, { bucket: BUCKET, snapshotDate: D }, over);
 
 const EXTRACT: QueryStatus = {
   query: 'facility_extract',
