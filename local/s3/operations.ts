@@ -1,5 +1,8 @@
 /** The operations the local S3 implements, by the name the router gives them (routing.ts). */
-import { createBucket, deleteBucket, getBucketLocation, getBucketNotification, headBucket, listBuckets, putBucketNotification } from './buckets';
+import {
+  createBucket, deleteBucket, getBucketLocation, getBucketNotification, getBucketVersioning, headBucket, listBuckets, putBucketNotification,
+  putBucketVersioning,
+} from './buckets';
 import { copyObject } from './copy';
 import type { S3Engine } from './engine';
 import { listObjects } from './listing';
@@ -21,6 +24,8 @@ export const OPERATIONS: Readonly<Record<string, Handler>> = {
   GetBucketLocation: onBucket(getBucketLocation),
   PutBucketNotificationConfiguration: onBucket(putBucketNotification),
   GetBucketNotificationConfiguration: onBucket(getBucketNotification),
+  PutBucketVersioning: onBucket(putBucketVersioning),
+  GetBucketVersioning: onBucket(getBucketVersioning),
   ListObjectsV2: onBucket((e, ctx) => listObjects(e, ctx, 2)),
   ListObjects: onBucket((e, ctx) => listObjects(e, ctx, 1)),
   DeleteObjects: onBucket(deleteObjects),

@@ -22,6 +22,8 @@ export function requestPermissions(ctx: Ctx): Permission[] {
     case 'GetBucketLocation': return [{ action: 's3:GetBucketLocation', resource: b }];
     case 'PutBucketNotificationConfiguration': return [{ action: 's3:PutBucketNotification', resource: b }];
     case 'GetBucketNotificationConfiguration': return [{ action: 's3:GetBucketNotification', resource: b }];
+    case 'PutBucketVersioning': return [{ action: 's3:PutBucketVersioning', resource: b }];
+    case 'GetBucketVersioning': return [{ action: 's3:GetBucketVersioning', resource: b }];
     case 'ListObjects':
     case 'ListObjectsV2': {
       const context: Record<string, string | number> = {};

@@ -72,6 +72,11 @@ export function listBucketsXml(buckets: ReadonlyArray<{ name: string; creationDa
 
 export const locationXml = () => `<LocationConstraint xmlns="${XMLNS}"/>`;
 
+/** GetBucketVersioning: `<Status>` only once versioning was ever configured. */
+export function versioningXml(status: string | undefined): string {
+  return `<VersioningConfiguration xmlns="${XMLNS}">${status ? `<Status>${status}</Status>` : ''}</VersioningConfiguration>`;
+}
+
 export function notificationXml(eventBridge: boolean): string {
   return `<NotificationConfiguration xmlns="${XMLNS}">${eventBridge ? '<EventBridgeConfiguration></EventBridgeConfiguration>' : ''}</NotificationConfiguration>`;
 }
@@ -128,15 +133,21 @@ export function listObjectsXml(p: ListPage): string {
 }
 
 /** One key's outcome in a DeleteObjects result. */
-export type DeleteOutcome = { key: string; deleted: true } | { key: string; deleted: false; code: string; message: string };
+export type DeleteOutcome =
+  | { key: string; deleted: true; versionId?: string; deleteMarker?: boolean; deleteMarkerVersionId?: string }
+  | { key: string; deleted: false; code: string; message: string; versionId?: string };
 
 export function deleteResultXml(outcomes: readonly DeleteOutcome[], quiet: boolean): string {
   let xml = `<DeleteResult xmlns="${XMLNS}">`;
   for (const o of outcomes) {
     if (o.deleted) {
-      if (!quiet) xml += `<Deleted><Key>${xmlEscape(o.key)}</Key></Deleted>`;
+      if (quiet) continue;
+      xml += `<Deleted><Key>${xmlEscape(o.key)}</Key>`;
+      if (o.versionId !== undefined) xml += `<VersionId>${xmlEscape(o.versionId)}</VersionId>`;
+      if (o.deleteMarker) xml += `<DeleteMarker>true</DeleteMarker><DeleteMarkerVersionId>${xmlEscape(o.deleteMarkerVersionId ?? '')}</DeleteMarkerVersionId>`;
+      xml += '</Deleted>';
     } else {
-      xml += `<Error><Key>${xmlEscape(o.key)}</Key><Code>${o.code}</Code><Message>${xmlEscape(o.message)}</Message></Error>`;
+      xml += `<Error><Key>${xmlEscape(o.key)}</Key>${o.versionId !== undefined ? `<VersionId>${xmlEscape(o.versionId)}</VersionId>` : ''}<Code>${o.code}</Code><Message>${xmlEscape(o.message)}</Message></Error>`;
     }
   }
   return `${xml}</DeleteResult>`;

@@ -207,7 +207,7 @@ describe('raw HTTP', () => {
     const bucket = await raw(s3.endpoint, 'GET', '/nosuchbucket?list-type=2', {});
     expect(bucket.status).toBe(404);
     expect(bucket.body).toContain('<Code>NoSuchBucket</Code>');
-    const unsupported = await raw(s3.endpoint, 'GET', '/raw-bucket?versioning', {});
+    const unsupported = await raw(s3.endpoint, 'GET', '/raw-bucket?tagging', {});
     expect(unsupported.status).toBe(501);
     expect(unsupported.body).toContain('<Code>NotImplemented</Code>');
     const token = await raw(s3.endpoint, 'GET', '/raw-bucket?list-type=2&continuation-token=%%%', {});
