@@ -11,7 +11,10 @@ import {
   DeleteObjectCommand, DeleteObjectsCommand, GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
   PutBucketVersioningCommand, PutObjectCommand, S3Client, S3ServiceException, UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { LocalCredentials } from '../../local/iam/credentials';
+import { IamPolicies, type Principal } from '../../local/iam/index';
 import { LocalS3, type ObjectCreatedNotice, type ObjectDeletedNotice } from '../../local/s3';
+import { resolveTemplate, type CfnTemplate } from '../../local/template';
 
 let root: string;
 let s3: LocalS3;
@@ -242,5 +245,69 @@ describe('unversioned bucket (unchanged)', () => {
     await put('plain-bucket2', 'k.json', 'one');
     const err = await s3Error(client.send(new GetObjectCommand({ Bucket: 'plain-bucket2', Key: 'k.json', VersionId: 'A'.repeat(32) })));
     expect([err.name, err.$metadata.httpStatusCode, await text('plain-bucket2', 'k.json', 'null')]).toEqual(['InvalidArgument', 400, 'one']);
+  });
+});
+
+describe('IAM on versioned requests (s3:GetObjectVersion, s3:DeleteObjectVersion)', () => {
+  const BUCKET = 'iam-versioned';
+  const TEMPLATE: CfnTemplate = {
+    Resources: {
+      Data: { Type: 'AWS::S3::Bucket', Properties: { BucketName: BUCKET, VersioningConfiguration: { Status: 'Enabled' } } },
+      Fn: {
+        Type: 'AWS::IAM::Role',
+        Properties: {
+          RoleName: 'fn',
+          AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'lambda.amazonaws.com' } }] },
+        },
+      },
+      // the current version only: no s3:GetObjectVersion / s3:DeleteObjectVersion
+      FnPolicy: {
+        Type: 'AWS::IAM::Policy',
+        Properties: {
+          PolicyName: 'FnPolicy',
+          Roles: [{ Ref: 'Fn' }],
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{
+              Effect: 'Allow',
+              Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket'],
+              Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
+            }],
+          },
+        },
+      },
+    },
+  };
+  let iamRoot: string;
+  let iamS3: LocalS3;
+  let fn: S3Client;
+
+  beforeAll(async () => {
+    const tpl = resolveTemplate(TEMPLATE, { region: 'us-east-1' });
+    const policies = IamPolicies.fromTemplate(tpl, { account: '000000000000', region: 'us-east-1' });
+    const credentials = new LocalCredentials('000000000000');
+    iamRoot = mkdtempSync(join(tmpdir(), 'local-s3-versions-iam-'));
+    iamS3 = await LocalS3.start({ rootDir: iamRoot, iam: { policies, credentials, region: 'us-east-1' } });
+    await iamS3.createBucket(BUCKET);
+    await iamS3.setVersioning(BUCKET, 'Enabled');
+    const principal: Principal = { kind: 'role', arn: tpl.arn('Fn'), account: '000000000000', sessionName: 'fn' };
+    fn = new S3Client({ endpoint: iamS3.endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: credentials.for(principal) });
+  });
+
+  afterAll(async () => {
+    fn?.destroy();
+    await iamS3?.close();
+    rmSync(iamRoot, { recursive: true, force: true });
+  });
+
+  test('GetObject/DeleteObject with a version id need the *Version actions; without one they do not', async () => {
+    const v1 = await fn.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'k.json', Body: 'one' }));
+    const current = await (await fn.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'k.json' }))).Body!.transformToString();
+    const get = await s3Error(fn.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'k.json', VersionId: v1.VersionId })));
+    const del = await s3Error(fn.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'k.json', VersionId: v1.VersionId })));
+    const batch = await fn.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: 'k.json', VersionId: v1.VersionId }] } }));
+    const marker = await fn.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'k.json' }));
+    expect([current, get.name, del.name, batch.Errors?.map((e) => [e.Code, e.VersionId]), marker.DeleteMarker])
+      .toEqual(['one', 'AccessDenied', 'AccessDenied', [['AccessDenied', v1.VersionId]], true]);
   });
 });
