@@ -6,6 +6,7 @@ import {
 import { copyObject } from './copy';
 import type { S3Engine } from './engine';
 import { listObjects } from './listing';
+import { listObjectVersions } from './listing-versions';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listParts, uploadPart } from './multipart';
 import { deleteObject, deleteObjects, getObject, putObject } from './objects';
 import type { BucketCtx, Ctx, ObjectCtx } from './request';
@@ -28,6 +29,7 @@ export const OPERATIONS: Readonly<Record<string, Handler>> = {
   GetBucketVersioning: onBucket(getBucketVersioning),
   ListObjectsV2: onBucket((e, ctx) => listObjects(e, ctx, 2)),
   ListObjects: onBucket((e, ctx) => listObjects(e, ctx, 1)),
+  ListObjectVersions: onBucket(listObjectVersions),
   DeleteObjects: onBucket(deleteObjects),
   PutObject: onObject(putObject),
   GetObject: onObject((e, ctx) => getObject(e, ctx, false)),

@@ -32,6 +32,13 @@ export function requestPermissions(ctx: Ctx): Permission[] {
       if (q.has('max-keys') && /^\d+$/.test(q.get('max-keys')!)) context['s3:max-keys'] = Number(q.get('max-keys'));
       return [{ action: 's3:ListBucket', resource: b, context }];
     }
+    case 'ListObjectVersions': {
+      const context: Record<string, string | number> = {};
+      if (q.has('prefix')) context['s3:prefix'] = q.get('prefix')!;
+      if (q.has('delimiter')) context['s3:delimiter'] = q.get('delimiter')!;
+      if (q.has('max-keys') && /^\d+$/.test(q.get('max-keys')!)) context['s3:max-keys'] = Number(q.get('max-keys'));
+      return [{ action: 's3:ListBucketVersions', resource: b, context }];
+    }
     case 'ListMultipartUploads': return [{ action: 's3:ListBucketMultipartUploads', resource: b }];
     case 'GetObject':
     case 'HeadObject':

@@ -80,6 +80,30 @@ export class VersionStore {
     }
   }
 
+  /**
+   * The keys under `prefix` that have a version index (a current delete marker or noncurrent
+   * versions), in no particular order. Reads every index of the bucket: ListObjectVersions only.
+   */
+  async indexedKeys(bucket: string, prefix: string): Promise<string[]> {
+    const dir = join(this.host.metaDir, bucket, 'versions');
+    const out: string[] = [];
+    let shards: string[];
+    try {
+      shards = await readdir(dir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return out;
+      throw e;
+    }
+    for (const shard of shards) {
+      for (const name of await readdir(join(dir, shard)).catch(() => [] as string[])) {
+        if (!name.endsWith('.json')) continue;
+        const idx = await readJson<VersionIndex>(join(dir, shard, name));
+        if (idx && idx.key.startsWith(prefix) && (idx.marker || idx.older.length > 0)) out.push(idx.key);
+      }
+    }
+    return out;
+  }
+
   /** The current delete marker of a key (undefined when the key has a current object or nothing). */
   async currentMarker(bucket: string, key: string): Promise<DeleteMarker | undefined> {
     if (!(await this.host.versioningOf(bucket))) return undefined;

@@ -6,7 +6,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { checksumElementName, type ChecksumAlgorithm } from './checksums';
 import { S3Error } from './errors';
-import type { ObjectChecksum, ObjectMeta, PartInfo } from './store-types';
+import type { DeleteMarker, ObjectChecksum, ObjectMeta, PartInfo } from './store-types';
 import { xmlEscape } from '../http';
 
 export const XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
@@ -192,4 +192,54 @@ export function listPartsXml(p: PartsPage): string {
     xml += '</Part>';
   }
   return `${xml}</ListPartsResult>`;
+}
+
+/** One version (or delete marker) of a ListObjectVersions page. */
+export interface VersionEntry {
+  readonly key: string;
+  readonly versionId: string;
+  readonly latest?: boolean;
+  readonly meta?: ObjectMeta;
+  readonly marker?: DeleteMarker;
+}
+
+export interface VersionsPage {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly delimiter: string;
+  readonly keyMarker: string;
+  readonly versionIdMarker: string;
+  readonly maxKeys: number;
+  readonly urlEncode: boolean;
+  readonly truncated: boolean;
+  readonly versions: readonly VersionEntry[];
+  readonly prefixes: readonly string[];
+  /** Where the next page starts (truncated pages). */
+  readonly next?: { key: string; versionId?: string };
+}
+
+export function listVersionsXml(p: VersionsPage): string {
+  const enc = (s: string) => xmlEscape(p.urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s);
+  let xml = `<ListVersionsResult xmlns="${XMLNS}"><Name>${xmlEscape(p.bucket)}</Name><Prefix>${enc(p.prefix)}</Prefix>`
+    + `<KeyMarker>${enc(p.keyMarker)}</KeyMarker><VersionIdMarker>${xmlEscape(p.versionIdMarker)}</VersionIdMarker>`;
+  if (p.next) {
+    xml += `<NextKeyMarker>${enc(p.next.key)}</NextKeyMarker>`;
+    if (p.next.versionId !== undefined) xml += `<NextVersionIdMarker>${xmlEscape(p.next.versionId)}</NextVersionIdMarker>`;
+  }
+  xml += `<MaxKeys>${p.maxKeys}</MaxKeys>`;
+  if (p.delimiter) xml += `<Delimiter>${enc(p.delimiter)}</Delimiter>`;
+  xml += `<IsTruncated>${p.truncated}</IsTruncated>`;
+  if (p.urlEncode) xml += '<EncodingType>url</EncodingType>';
+  for (const v of p.versions) {
+    const head = `<Key>${enc(v.key)}</Key><VersionId>${xmlEscape(v.versionId)}</VersionId><IsLatest>${v.latest === true}</IsLatest>`;
+    if (v.marker) {
+      xml += `<DeleteMarker>${head}<LastModified>${v.marker.lastModified}</LastModified>${OWNER_XML}</DeleteMarker>`;
+    } else if (v.meta) {
+      xml += `<Version>${head}<LastModified>${v.meta.lastModified}</LastModified><ETag>${xmlEscape(quote(v.meta.etag))}</ETag>`;
+      if (v.meta.checksum) xml += `<ChecksumAlgorithm>${v.meta.checksum.algorithm}</ChecksumAlgorithm><ChecksumType>${v.meta.checksum.type}</ChecksumType>`;
+      xml += `<Size>${v.meta.size}</Size><StorageClass>STANDARD</StorageClass>${OWNER_XML}</Version>`;
+    }
+  }
+  for (const prefix of p.prefixes) xml += `<CommonPrefixes><Prefix>${enc(prefix)}</Prefix></CommonPrefixes>`;
+  return `${xml}</ListVersionsResult>`;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand,
   DeleteObjectCommand, DeleteObjectsCommand, GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
-  PutBucketVersioningCommand, PutObjectCommand, S3Client, S3ServiceException, UploadPartCommand,
+  ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client, S3ServiceException, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { LocalCredentials } from '../../local/iam/credentials';
 import { IamPolicies, type Principal } from '../../local/iam/index';
@@ -213,6 +213,41 @@ describe('versioned bucket', () => {
       ['Delete Marker Created', marker.VersionId],
       ['Permanently Deleted', v1.VersionId],
     ]);
+  });
+
+  test('ListObjectVersions: versions and delete markers, keys in order and newest first, IsLatest', async () => {
+    const b = await versionedBucket();
+    const a1 = await put(b, 'a.json', '1');
+    const a2 = await put(b, 'a.json', '22');
+    const b1 = await put(b, 'b.json', '1');
+    const bm = await client.send(new DeleteObjectCommand({ Bucket: b, Key: 'b.json' }));
+    const r = await client.send(new ListObjectVersionsCommand({ Bucket: b }));
+    expect(r.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest, v.Size])).toEqual([
+      ['a.json', a2.VersionId, true, 2], ['a.json', a1.VersionId, false, 1], ['b.json', b1.VersionId, false, 1],
+    ]);
+    expect(r.DeleteMarkers?.map((m) => [m.Key, m.VersionId, m.IsLatest])).toEqual([['b.json', bm.VersionId, true]]);
+  });
+
+  test('ListObjectVersions pages with key-marker / version-id-marker and groups common prefixes', async () => {
+    const b = await versionedBucket();
+    for (const body of ['1', '2', '3']) await put(b, 'k.json', body);
+    await put(b, 'dir/x.json', 'x');
+    await client.send(new DeleteObjectCommand({ Bucket: b, Key: 'dir/x.json' }));
+    const seen: string[] = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const r = await client.send(new ListObjectVersionsCommand({ Bucket: b, MaxKeys: 2, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }));
+      for (const v of [...(r.Versions ?? []), ...(r.DeleteMarkers ?? [])]) seen.push(`${v.Key}@${v.VersionId}`);
+      if (!r.IsTruncated) break;
+      keyMarker = r.NextKeyMarker;
+      versionIdMarker = r.NextVersionIdMarker;
+    }
+    const all = await client.send(new ListObjectVersionsCommand({ Bucket: b }));
+    const grouped = await client.send(new ListObjectVersionsCommand({ Bucket: b, Delimiter: '/' }));
+    expect(seen).toHaveLength(5);
+    expect(new Set(seen)).toEqual(new Set([...(all.Versions ?? []), ...(all.DeleteMarkers ?? [])].map((v) => `${v.Key}@${v.VersionId}`)));
+    expect([grouped.CommonPrefixes?.map((p) => p.Prefix), grouped.Versions?.length, grouped.DeleteMarkers]).toEqual([['dir/'], 3, undefined]);
   });
 
   test('Suspended: new writes are the `null` version, replacing the previous `null` one', async () => {
