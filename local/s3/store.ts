@@ -17,17 +17,18 @@
  * rebuilt (MD5 ETag) the first time it is read.
  *
  * Files: store-types.ts (records), store-files.ts (locks, sidecars, atomic writes), store-walk.ts
- * (listing order), store-uploads.ts (multipart uploads), store-versions.ts (versioning).
+ * (listing order), store-uploads.ts (multipart uploads), store-versions.ts (versioning), store-temp.ts
+ * (receiving bodies).
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createReadStream, createWriteStream, readFileSync, statSync, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { mkdir, open, readdir, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createHasher, type ChecksumAlgorithm } from './checksums';
+import type { ChecksumAlgorithm } from './checksums';
 import { invalidArgument, noSuchBucket, S3Error } from './errors';
 import { isErrno, KeyedMutex, placeFile, pruneEmptyDirs, readJson, tempName, writeFileAtomic } from './store-files';
+import { writeTempFile } from './store-temp';
 import type { BucketConfig, DeleteResult, ListEntry, NewObjectMeta, ObjectMeta, TempFile, VersioningStatus } from './store-types';
 import { UploadStore } from './store-uploads';
 import { VersionStore } from './store-versions';
@@ -36,9 +37,6 @@ import { compareKeys, listKeys } from './store-walk';
 export * from './store-types';
 export { MIN_PART_SIZE } from './store-uploads';
 export { compareKeys } from './store-walk';
-
-/** Bodies up to this size are received in memory and written with one call; larger ones are streamed to disk. */
-const INLINE_WRITE_BYTES = 256 * 1024;
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -282,50 +280,7 @@ export class S3Store {
   /** Streams a body into a temp file, hashing it (MD5 unless `md5: false`; plus the given checksums, and SHA-256 on request). */
   async writeTemp(src: Readable, algorithms: ChecksumAlgorithm[],
     opts: { sha256?: boolean; md5?: boolean; maxSize?: number } = {}): Promise<TempFile> {
-    const path = join(this.tmpDir, tempName());
-    const md5 = opts.md5 ?? true ? createHasher('MD5') : undefined;
-    const sha = opts.sha256 ? createHasher('SHA256') : undefined;
-    const hashers = new Map(algorithms.map((a) => [a, createHasher(a)] as const));
-    const maxSize = opts.maxSize ?? Number.MAX_SAFE_INTEGER;
-    let size = 0;
-    // a small body is kept in memory and written in one go; a larger one is streamed to the file
-    let buffered: Buffer[] | undefined = [];
-    let out: WriteStream | undefined;
-    let failed: Error | undefined;
-    try {
-      for await (const chunk of src as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > maxSize) throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
-        md5?.update(chunk);
-        sha?.update(chunk);
-        for (const h of hashers.values()) h.update(chunk);
-        if (buffered) {
-          buffered.push(chunk);
-          if (size <= INLINE_WRITE_BYTES) continue;
-          out = createWriteStream(path);
-          out.on('error', (e) => { failed ??= e; });
-          for (const c of buffered) out.write(c);
-          buffered = undefined;
-        } else if (!out!.write(chunk) && !failed) {
-          await once(out!, 'drain');
-        }
-        if (failed) throw failed;
-      }
-      if (buffered) {
-        await writeFile(path, buffered.length === 1 ? buffered[0] : Buffer.concat(buffered, size));
-      } else {
-        out!.end();
-        await once(out!, 'close');
-        if (failed) throw failed;
-      }
-    } catch (e) {
-      out?.destroy();
-      await rm(path, { force: true });
-      throw e;
-    }
-    const digests = new Map<ChecksumAlgorithm, Buffer>();
-    for (const [a, h] of hashers) digests.set(a, h.digest());
-    return { path, size, md5: md5?.digest(), digests, sha256: sha?.digest() };
+    return writeTempFile(join(this.tmpDir, tempName()), src, algorithms, opts);
   }
 
   async discardTemp(tmp: TempFile | string): Promise<void> {
