@@ -128,6 +128,8 @@ describe('the versioned data bucket', () => {
     expect(existsSync(join(r.bucketDir, 'validated', `snapshot_date=${D}`, 'part-001.jsonl'))).toBe(true);
     const summaries = readdirSync(r.bucketDir, { recursive: true }).map(String).filter((p) => p.includes('part-002') && !p.startsWith('data/'));
     expect(summaries).toEqual([]);
+    // (the kept file's summary is there: the check above looks where summaries are written)
+    expect(existsSync(join(r.bucketDir, 'validated', '_summaries', `snapshot_date=${D}`, 'part-001.json'))).toBe(true);
     // the raw file is behind a delete marker: no current object, the marker is the current version
     const deleted = startingEvents(r).filter((e) => e['detail-type'] === 'Object Deleted');
     expect(deleted.map((e) => [e.detail['deletion-type'], e.detail.object['version-id']])).toEqual([['Delete Marker Created', marker]]);
