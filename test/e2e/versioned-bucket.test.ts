@@ -135,4 +135,31 @@ describe('the versioned data bucket', () => {
     expect(deleted.map((e) => [e.detail['deletion-type'], e.detail.object['version-id']])).toEqual([['Delete Marker Created', marker]]);
     expect(existsSync(join(r.bucketDir, 'data', 'batch', D, 'part-002.jsonl'))).toBe(false);
   }, 600_000);
+
+  // KNOWN RUNTIME GAP (lambda-src/validate/delete.ts + sinks.ts): after a delete of the current version by id the key
+  // holds the previous version again; the delete handler reprocesses it, but its writes are refused as older than the
+  // outputs' source (the deleted version, newer by LastModified), so the deleted version's records stay published.
+  // `test.failing` passes while the gap exists and fails once it is fixed: then make it a plain `test`.
+  test.failing('deleting the current version by id: the previous version is current again and its counts are published', async () => {
+    const key = (raw: string) => `${raw}${D}/part-001.jsonl`;
+    const r = await run('restore', [[0, 3], [1, 3]], async ({ client, bucket, rawPrefix }) => {
+      const v2 = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key(rawPrefix), Body: fileLines(7, 5) }));
+      // v2's outputs are written (its file summary names v2) before v2 is deleted
+      const summaryKey = `validated/_summaries/snapshot_date=${D}/part-001.json`;
+      for (let i = 0; ; i++) {
+        const summary = await client.send(new GetObjectCommand({ Bucket: bucket, Key: summaryKey })).then((o) => o.Body!.transformToString(), () => '{}');
+        if (JSON.parse(summary).versionId === v2.VersionId) break;
+        if (i > 600) throw new Error('v2 was never processed');
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const del = await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key(rawPrefix), VersionId: v2.VersionId }));
+      expect([del.VersionId, del.DeleteMarker]).toEqual([v2.VersionId, undefined]);
+    });
+    expect(r.executions.filter((e) => e.status !== 'SUCCEEDED')).toEqual([]);
+    expect(r.accessDenied).toEqual([]);
+    const deleted = startingEvents(r).filter((e) => e['detail-type'] === 'Object Deleted');
+    expect(deleted.map((e) => e.detail['deletion-type'])).toEqual(['Permanently Deleted']);
+    expect(published(r)).toEqual(expectedCounts([[0, 3], [1, 3]]));
+    expect(r.snapshots[D]).toMatchObject({ records: 6, valid: 6, extract_rows: 6 });
+  }, 600_000);
 });
