@@ -128,6 +128,9 @@ export async function deploy(opts: LocalRunOptions, files: SnapshotFile[], snaps
     // The resources: buckets (+ EventBridge notifications), catalog, workgroup, functions, state machine, rules.
     for (const b of tpl.buckets()) {
       await s3.createBucket(b.name);
+      // a versioned bucket (VersioningConfiguration Status Enabled) keeps versions and delete markers, as in AWS
+      const versioning = (b.properties.VersioningConfiguration as { Status?: string } | undefined)?.Status;
+      await s3.setVersioning(b.name, versioning === 'Enabled' || versioning === 'Suspended' ? versioning : undefined);
       s3.setBucketSecurity(b.name, bucketSecurityOf(b.properties, { account: tpl.accountId, region }));
     }
     await createExternalResources(tpl, s3, step);

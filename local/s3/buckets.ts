@@ -1,11 +1,11 @@
 /**
- * Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation and the
- * bucket's notification configuration (EventBridge only).
+ * Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, the
+ * bucket's notification configuration (EventBridge only) and its versioning status.
  */
 import type { S3Engine } from './engine';
 import { notImplemented } from './errors';
 import { sendEmpty, sendXml, type BucketCtx, type Ctx } from './request';
-import { asRecord, listBucketsXml, locationXml, MAX_XML_BODY, notificationXml, parseXmlBody } from './xml';
+import { asRecord, listBucketsXml, locationXml, malformedXml, MAX_XML_BODY, notificationXml, parseXmlBody, text, versioningXml } from './xml';
 import { readBody } from '../http';
 
 export async function listBuckets(e: S3Engine, ctx: Ctx): Promise<void> {
@@ -55,4 +55,24 @@ export async function putBucketNotification(e: S3Engine, ctx: BucketCtx): Promis
 export async function getBucketNotification(e: S3Engine, ctx: BucketCtx): Promise<void> {
   await e.store.requireBucket(ctx.bucket);
   sendXml(ctx, notificationXml(await e.notices.eventBridgeEnabled(ctx.bucket)));
+}
+
+/**
+ * PutBucketVersioning: Status Enabled or Suspended (a bucket never returns to unversioned); MFA Delete
+ * is not emulated (501).
+ */
+export async function putBucketVersioning(e: S3Engine, ctx: BucketCtx): Promise<void> {
+  const body = await readBody(ctx.req, MAX_XML_BODY);
+  await e.store.requireBucket(ctx.bucket);
+  const cfg = asRecord(parseXmlBody(body).VersioningConfiguration);
+  const status = text(cfg.Status)?.trim();
+  if (text(cfg.MfaDelete)?.trim() === 'Enabled') throw notImplemented('MFA Delete');
+  if (status !== undefined && status !== 'Enabled' && status !== 'Suspended') throw malformedXml();
+  if (status !== undefined) await e.store.updateBucketConfig(ctx.bucket, { versioning: status });
+  sendEmpty(ctx, 200);
+}
+
+export async function getBucketVersioning(e: S3Engine, ctx: BucketCtx): Promise<void> {
+  await e.store.requireBucket(ctx.bucket);
+  sendXml(ctx, versioningXml(await e.store.versioningOf(ctx.bucket)));
 }

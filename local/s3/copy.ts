@@ -2,13 +2,15 @@
  * CopyObject: the source is read as by GetObject (its own permission, the missing-key rule, its KMS
  * key) and written as a new single-part object: ETag = MD5 of the bytes and a FULL_OBJECT checksum.
  */
+import type { FileHandle } from 'node:fs/promises';
 import { objectArn } from './authz';
 import { isChecksumAlgorithm, type ChecksumAlgorithm } from './checksums';
 import { copySourceCondition, writeCondition } from './conditions';
 import type { S3Engine } from './engine';
 import { invalidArgument, invalidRequest, S3Error } from './errors';
+import { openVersion, versionHeader } from './objects';
 import { header, requestMeta, sendXml, sseHeaders, type ObjectCtx } from './request';
-import type { TempFile } from './store-types';
+import type { ObjectMeta, TempFile } from './store-types';
 import { copyObjectResultXml } from './xml';
 import { drain } from '../http';
 
@@ -50,9 +52,11 @@ export async function copyObject(e: S3Engine, ctx: ObjectCtx): Promise<void> {
   e.checkAclSupported(req, bucket);
   let opened;
   try {
-    opened = await e.store.openObject(srcBucket, srcKey);
+    opened = sourceVersion !== undefined
+      ? await openVersion(e, srcBucket, srcKey, sourceVersion, 'GET', false) as { meta: ObjectMeta; handle: FileHandle }
+      : await e.store.openObject(srcBucket, srcKey);
   } catch (err) {
-    if (err instanceof S3Error && err.code === 'InvalidArgument') throw e.missingKey(ctx, srcBucket, srcKey);
+    if (err instanceof S3Error && err.code === 'InvalidArgument' && err.extra.ArgumentName !== 'versionId') throw e.missingKey(ctx, srcBucket, srcKey);
     throw err;
   }
   if (!opened) throw e.missingKey(ctx, srcBucket, srcKey);
@@ -92,5 +96,7 @@ export async function copyObject(e: S3Engine, ctx: ObjectCtx): Promise<void> {
     ...(sse ? { sse } : {}),
   }, condition);
   await e.notices.created(bucket, stored, 'CopyObject');
-  sendXml(ctx, copyObjectResultXml(stored), { 'x-amz-copy-source-version-id': 'null', ...sseHeaders(stored.sse) });
+  sendXml(ctx, copyObjectResultXml(stored), {
+    'x-amz-copy-source-version-id': src.versionId ?? 'null', ...sseHeaders(stored.sse), ...versionHeader(stored, false),
+  });
 }

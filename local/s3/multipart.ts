@@ -8,6 +8,7 @@ import { checksumElementName, checksumHeaderName, CHECKSUM_ALGORITHMS, isChecksu
 import { writeCondition } from './conditions';
 import type { S3Engine } from './engine';
 import { invalidArgument, invalidRequest } from './errors';
+import { versionHeader } from './objects';
 import { header, requestMeta, sendEmpty, sendXml, sseHeaders, type ObjectCtx } from './request';
 import type { CompletePart } from './store-types';
 import {
@@ -93,7 +94,7 @@ export async function completeMultipartUpload(e: S3Engine, ctx: ObjectCtx): Prom
   await e.notices.created(bucket, stored, 'CompleteMultipartUpload');
   const host = header(req, 'host') ?? e.endpoint.replace(/^http:\/\//, '');
   const location = `http://${host}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  sendXml(ctx, completeMultipartUploadXml(location, bucket, key, stored), sseHeaders(stored.sse));
+  sendXml(ctx, completeMultipartUploadXml(location, bucket, key, stored), { ...sseHeaders(stored.sse), ...versionHeader(stored, false) });
 }
 
 export async function abortMultipartUpload(e: S3Engine, ctx: ObjectCtx): Promise<void> {

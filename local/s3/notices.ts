@@ -15,20 +15,23 @@ export interface ObjectCreatedNotice {
   sequencer: string;
   reason: 'PutObject' | 'CompleteMultipartUpload' | 'CopyObject';
   time: string;
+  /** The new version's id on a versioned bucket (`null` while versioning is Suspended); absent on an unversioned one. */
   versionId?: string;
 }
 
 /**
- * An object removed from an EventBridge-enabled bucket (S3 sends EventBridge "Object Deleted"). The local
- * buckets are unversioned, so every delete is `Permanently Deleted` (a versioned bucket's DeleteObject
- * without a version id sends `Delete Marker Created`). Sent only when the key held an object.
+ * An object removed from an EventBridge-enabled bucket (S3 sends EventBridge "Object Deleted"):
+ * `Delete Marker Created` for a DeleteObject without a version id on a versioned bucket (with the
+ * marker's `versionId`), `Permanently Deleted` for a version deleted by id (its `versionId`) or an
+ * object of an unversioned bucket. Not sent when nothing was deleted.
  */
 export interface ObjectDeletedNotice {
   bucket: string;
   key: string;
   sequencer: string;
   reason: 'DeleteObject';
-  deletionType: 'Permanently Deleted';
+  deletionType: 'Permanently Deleted' | 'Delete Marker Created';
+  versionId?: string;
   time: string;
 }
 
@@ -95,15 +98,28 @@ export class Notifier {
   async created(bucket: string, meta: ObjectMeta, reason: ObjectCreatedNotice['reason']): Promise<void> {
     if (!(await this.eventBridgeEnabled(bucket))) return;
     this.emit('objectCreated', {
-      bucket, key: meta.key, size: meta.size, etag: meta.etag, reason, time: meta.lastModified, sequencer: this.nextSequencer(),
+      bucket,
+      key: meta.key,
+      size: meta.size,
+      etag: meta.etag,
+      reason,
+      time: meta.lastModified,
+      sequencer: this.nextSequencer(),
+      ...(meta.versionId !== undefined ? { versionId: meta.versionId } : {}),
     });
   }
 
   /** 'objectDeleted' for an object just removed, when its bucket sends EventBridge events. */
-  async deleted(bucket: string, key: string): Promise<void> {
+  async deleted(bucket: string, key: string, what?: { versionId?: string; deletionType: ObjectDeletedNotice['deletionType'] }): Promise<void> {
     if (!(await this.eventBridgeEnabled(bucket))) return;
     this.emit('objectDeleted', {
-      bucket, key, reason: 'DeleteObject', deletionType: 'Permanently Deleted', time: new Date().toISOString(), sequencer: this.nextSequencer(),
+      bucket,
+      key,
+      reason: 'DeleteObject',
+      deletionType: what?.deletionType ?? 'Permanently Deleted',
+      time: new Date().toISOString(),
+      sequencer: this.nextSequencer(),
+      ...(what?.versionId !== undefined ? { versionId: what.versionId } : {}),
     });
   }
 

@@ -13,7 +13,8 @@ import { notImplemented, S3Error } from './errors';
 import {
   checksumHeaders, header, httpDate, parseRange, requestMeta, sendEmpty, sendXml, sseHeaders, type BucketCtx, type ObjectCtx,
 } from './request';
-import type { ObjectMeta } from './store-types';
+import type { DeleteResult, ObjectMeta } from './store-types';
+import { markerNotAllowed, noSuchVersion } from './store-versions';
 import { asRecord, deleteResultXml, malformedXml, MAX_XML_BODY, parseXmlBody, quote, text, type DeleteOutcome } from './xml';
 import { readBody } from '../http';
 
@@ -32,7 +33,42 @@ const INLINE_READ_BYTES = 256 * 1024;
 
 /** A key the store cannot hold (see store.ts) cannot exist either. */
 function isUnstorableKey(e: unknown): boolean {
-  return e instanceof S3Error && (e.code === 'InvalidArgument' || e.code === 'KeyTooLongError');
+  return e instanceof S3Error && ((e.code === 'InvalidArgument' && e.extra.ArgumentName !== 'versionId') || e.code === 'KeyTooLongError');
+}
+
+/** `x-amz-version-id` of an object of a versioned bucket (`null` for a version written before versioning); none otherwise. */
+export function versionHeader(meta: ObjectMeta, versioned: boolean): Record<string, string> {
+  return versioned || meta.versionId !== undefined ? { 'x-amz-version-id': meta.versionId ?? 'null' } : {};
+}
+
+/** The headers of a DeleteObject answer: the version deleted or marker created, and whether it is a marker. */
+function deleteHeaders(r: DeleteResult): Record<string, string> {
+  return { ...(r.versionId !== undefined ? { 'x-amz-version-id': r.versionId } : {}), ...(r.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}) };
+}
+
+/**
+ * The version `versionId` of a key for GetObject/HeadObject/CopyObject, opened unless `headOnly`:
+ * 404 NoSuchVersion for an unknown id, 405 MethodNotAllowed for a delete marker (API reference, GetObject).
+ */
+export async function openVersion(e: S3Engine, bucket: string, key: string, versionId: string, method: string, headOnly: boolean):
+Promise<{ meta: ObjectMeta; handle?: FileHandle }> {
+  return e.store.withKey(bucket, key, async () => {
+    const found = await e.store.versions.find(bucket, key, versionId);
+    if (!found) throw noSuchVersion(key, versionId);
+    if (found.kind === 'marker') throw markerNotAllowed(found.marker, method);
+    if (headOnly) return { meta: found.meta };
+    const handle = await e.store.versions.open(found);
+    if (!handle) throw noSuchVersion(key, versionId);
+    return { meta: found.meta, handle };
+  });
+}
+
+/** The missing-key error of a key whose current version may be a delete marker (`x-amz-delete-marker: true`, its version id). */
+async function missingCurrent(e: S3Engine, ctx: ObjectCtx): Promise<S3Error> {
+  const err = e.missingKey(ctx, ctx.bucket, ctx.key);
+  const marker = err.code === 'NoSuchKey' ? await e.store.versions.currentMarker(ctx.bucket, ctx.key) : undefined;
+  if (!marker) return err;
+  return new S3Error(err.code, err.status, err.message, err.extra, { 'x-amz-delete-marker': 'true', 'x-amz-version-id': marker.versionId });
 }
 
 export async function putObject(e: S3Engine, ctx: ObjectCtx): Promise<void> {
@@ -52,7 +88,7 @@ export async function putObject(e: S3Engine, ctx: ObjectCtx): Promise<void> {
     ...(sse ? { sse } : {}),
   }, condition);
   await e.notices.created(bucket, stored, 'PutObject');
-  sendEmpty(ctx, 200, { ETag: quote(stored.etag), ...checksumHeaders(stored.checksum), ...sseHeaders(stored.sse) });
+  sendEmpty(ctx, 200, { ETag: quote(stored.etag), ...checksumHeaders(stored.checksum), ...sseHeaders(stored.sse), ...versionHeader(stored, false) });
 }
 
 /** GetObject, or HeadObject with `headOnly`. */
@@ -60,8 +96,11 @@ export async function getObject(e: S3Engine, ctx: ObjectCtx, headOnly: boolean):
   const { bucket, key, req, res, query } = ctx;
   await e.store.requireBucket(bucket);
   let opened: { meta: ObjectMeta; handle?: FileHandle; data?: Buffer } | undefined;
+  const versionId = query.get('versionId') ?? undefined;
   try {
-    if (headOnly) {
+    if (versionId !== undefined) {
+      opened = await openVersion(e, bucket, key, versionId, req.method ?? 'GET', headOnly);
+    } else if (headOnly) {
       const meta = await e.store.headObject(bucket, key);
       opened = meta ? { meta } : undefined;
     } else {
@@ -71,8 +110,9 @@ export async function getObject(e: S3Engine, ctx: ObjectCtx, headOnly: boolean):
     if (isUnstorableKey(err)) throw e.missingKey(ctx, bucket, key);
     throw err;
   }
-  if (!opened) throw e.missingKey(ctx, bucket, key);
+  if (!opened) throw await missingCurrent(e, ctx);
   const { meta, handle, data } = opened;
+  const versioned = (await e.store.versioningOf(bucket)) !== undefined;
   try {
     const sse = e.storedEncryption(bucket, meta);
     // reading the bytes of an SSE-KMS object needs the key (HeadObject does not decrypt)
@@ -83,6 +123,7 @@ export async function getObject(e: S3Engine, ctx: ObjectCtx, headOnly: boolean):
       'Last-Modified': httpDate(meta.lastModified),
       'Accept-Ranges': 'bytes',
       ...sseHeaders(sse),
+      ...versionHeader(meta, versioned),
     };
     for (const [k, v] of Object.entries(meta.headers)) headers[k] = v;
     for (const [k, v] of Object.entries(meta.userMetadata)) headers[`x-amz-meta-${k}`] = v;
@@ -136,18 +177,19 @@ export async function getObject(e: S3Engine, ctx: ObjectCtx, headOnly: boolean):
   }
 }
 
+/** DeleteObject: on a versioned bucket a delete marker, or with `versionId` that version removed for good. */
 export async function deleteObject(e: S3Engine, ctx: ObjectCtx): Promise<void> {
   const { bucket, key } = ctx;
   await e.store.requireBucket(bucket);
-  let existed = false;
+  let result: DeleteResult = { changed: false, deleteMarker: false, deletionType: 'Permanently Deleted' };
   try {
-    existed = await e.store.deleteObject(bucket, key);
+    result = await e.store.deleteVersion(bucket, key, ctx.query.get('versionId') ?? undefined);
   } catch (err) {
     // a key the store cannot hold cannot exist either: deleting it succeeds, as on S3
     if (!isUnstorableKey(err)) throw err;
   }
-  sendEmpty(ctx, 204);
-  if (existed) await e.notices.deleted(bucket, key);
+  sendEmpty(ctx, 204, deleteHeaders(result));
+  if (result.changed) await e.notices.deleted(bucket, key, result);
 }
 
 /** Checks the body's x-amz-checksum-* and Content-MD5 headers (400 BadDigest). */
@@ -181,24 +223,32 @@ export async function deleteObjects(e: S3Engine, ctx: BucketCtx): Promise<void> 
   const outcomes: DeleteOutcome[] = [];
   for (const o of objects) {
     const key = text(asRecord(o).Key);
+    const versionId = text(asRecord(o).VersionId);
     if (key === undefined) throw malformedXml();
-    const denied = e.authz && ctx.caller ? e.authz.denial(ctx.caller, { action: 's3:DeleteObject', resource: objectArn(bucket, key) }) : null;
+    const action = versionId !== undefined && versionId !== 'null' ? 's3:DeleteObjectVersion' : 's3:DeleteObject';
+    const denied = e.authz && ctx.caller ? e.authz.denial(ctx.caller, { action, resource: objectArn(bucket, key) }) : null;
     if (denied !== null) {
       // S3 reports a key the caller may not delete in the result, as an error of that key
-      outcomes.push({ key, deleted: false, code: 'AccessDenied', message: 'Access Denied' });
+      outcomes.push({ key, deleted: false, code: 'AccessDenied', message: 'Access Denied', ...(versionId !== undefined ? { versionId } : {}) });
       e.noteDenied(ctx, 'AccessDenied', denied, key);
       continue;
     }
     try {
-      if (await e.store.deleteObject(bucket, key)) await e.notices.deleted(bucket, key);
-      outcomes.push({ key, deleted: true });
+      const r = await e.store.deleteVersion(bucket, key, versionId);
+      if (r.changed) await e.notices.deleted(bucket, key, r);
+      outcomes.push({
+        key,
+        deleted: true,
+        ...(versionId !== undefined ? { versionId } : {}),
+        ...(r.deleteMarker ? { deleteMarker: true, deleteMarkerVersionId: r.versionId } : {}),
+      });
     } catch (err) {
       if (isUnstorableKey(err)) {
-        outcomes.push({ key, deleted: true });
+        outcomes.push({ key, deleted: true, ...(versionId !== undefined ? { versionId } : {}) });
       } else {
         const code = err instanceof S3Error ? err.code : 'InternalError';
         const message = err instanceof S3Error ? err.message : 'We encountered an internal error. Please try again.';
-        outcomes.push({ key, deleted: false, code, message });
+        outcomes.push({ key, deleted: false, code, message, ...(versionId !== undefined ? { versionId } : {}) });
       }
     }
   }

@@ -1,8 +1,12 @@
 /** The operations the local S3 implements, by the name the router gives them (routing.ts). */
-import { createBucket, deleteBucket, getBucketLocation, getBucketNotification, headBucket, listBuckets, putBucketNotification } from './buckets';
+import {
+  createBucket, deleteBucket, getBucketLocation, getBucketNotification, getBucketVersioning, headBucket, listBuckets, putBucketNotification,
+  putBucketVersioning,
+} from './buckets';
 import { copyObject } from './copy';
 import type { S3Engine } from './engine';
 import { listObjects } from './listing';
+import { listObjectVersions } from './listing-versions';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listParts, uploadPart } from './multipart';
 import { deleteObject, deleteObjects, getObject, putObject } from './objects';
 import type { BucketCtx, Ctx, ObjectCtx } from './request';
@@ -21,8 +25,11 @@ export const OPERATIONS: Readonly<Record<string, Handler>> = {
   GetBucketLocation: onBucket(getBucketLocation),
   PutBucketNotificationConfiguration: onBucket(putBucketNotification),
   GetBucketNotificationConfiguration: onBucket(getBucketNotification),
+  PutBucketVersioning: onBucket(putBucketVersioning),
+  GetBucketVersioning: onBucket(getBucketVersioning),
   ListObjectsV2: onBucket((e, ctx) => listObjects(e, ctx, 2)),
   ListObjects: onBucket((e, ctx) => listObjects(e, ctx, 1)),
+  ListObjectVersions: onBucket(listObjectVersions),
   DeleteObjects: onBucket(deleteObjects),
   PutObject: onObject(putObject),
   GetObject: onObject((e, ctx) => getObject(e, ctx, false)),

@@ -22,6 +22,8 @@ export function requestPermissions(ctx: Ctx): Permission[] {
     case 'GetBucketLocation': return [{ action: 's3:GetBucketLocation', resource: b }];
     case 'PutBucketNotificationConfiguration': return [{ action: 's3:PutBucketNotification', resource: b }];
     case 'GetBucketNotificationConfiguration': return [{ action: 's3:GetBucketNotification', resource: b }];
+    case 'PutBucketVersioning': return [{ action: 's3:PutBucketVersioning', resource: b }];
+    case 'GetBucketVersioning': return [{ action: 's3:GetBucketVersioning', resource: b }];
     case 'ListObjects':
     case 'ListObjectsV2': {
       const context: Record<string, string | number> = {};
@@ -29,6 +31,13 @@ export function requestPermissions(ctx: Ctx): Permission[] {
       if (q.has('delimiter')) context['s3:delimiter'] = q.get('delimiter')!;
       if (q.has('max-keys') && /^\d+$/.test(q.get('max-keys')!)) context['s3:max-keys'] = Number(q.get('max-keys'));
       return [{ action: 's3:ListBucket', resource: b, context }];
+    }
+    case 'ListObjectVersions': {
+      const context: Record<string, string | number> = {};
+      if (q.has('prefix')) context['s3:prefix'] = q.get('prefix')!;
+      if (q.has('delimiter')) context['s3:delimiter'] = q.get('delimiter')!;
+      if (q.has('max-keys') && /^\d+$/.test(q.get('max-keys')!)) context['s3:max-keys'] = Number(q.get('max-keys'));
+      return [{ action: 's3:ListBucketVersions', resource: b, context }];
     }
     case 'ListMultipartUploads': return [{ action: 's3:ListBucketMultipartUploads', resource: b }];
     case 'GetObject':

@@ -97,6 +97,14 @@ export class LocalS3 {
     return this.authz !== undefined;
   }
 
+  /**
+   * Sets the bucket's versioning status (a template's `VersioningConfiguration.Status`), as
+   * PutBucketVersioning does; undefined leaves an unversioned bucket unversioned.
+   */
+  async setVersioning(bucket: string, status: 'Enabled' | 'Suspended' | undefined): Promise<void> {
+    if (status !== undefined) await this.store.updateBucketConfig(bucket, { versioning: status });
+  }
+
   /** Turns the bucket's EventBridge notifications (the 'objectCreated' events) on or off. */
   setEventBridgeEnabled(bucket: string, enabled: boolean): void {
     void this.notices.setEventBridge(bucket, enabled).catch(() => undefined);

@@ -1,8 +1,9 @@
 /** File-system primitives of the local S3 store: per-key locks, JSON sidecars, atomic writes. */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { invalidArgument } from './errors';
 
 export function isErrno(e: unknown, ...codes: string[]): boolean {
   return typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
@@ -70,6 +71,42 @@ export async function writeFileAtomic(tmpDir: string, path: string, data: string
         throw e;
       }
       await mkdir(join(path, '..'), { recursive: true });
+    }
+  }
+}
+
+/** Removes empty folders from `dir` up to (not including) `stopAt`. */
+export async function pruneEmptyDirs(stopAt: string, dir: string): Promise<void> {
+  while (dir.length > stopAt.length && dir.startsWith(stopAt)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return;
+    }
+    dir = join(dir, '..');
+  }
+}
+
+/**
+ * Renames a temp file into place as the data file of `key`. The rename comes first: the folder
+ * usually exists, so the mkdir is only paid for a key in a new folder.
+ */
+export async function placeFile(key: string, tmpPath: string, path: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (attempt > 0) await mkdir(join(path, '..'), { recursive: true });
+      await rename(tmpPath, path);
+      return;
+    } catch (e) {
+      if (isErrno(e, 'ENOTDIR', 'EEXIST')) {
+        throw invalidArgument(`The local S3 endpoint stores keys as files: a prefix of '${key}' is itself an object key`, 'key', key);
+      }
+      if (isErrno(e, 'EISDIR', 'ENOTEMPTY')) {
+        throw invalidArgument(`The local S3 endpoint stores keys as files: '${key}' is a prefix of other keys in the bucket`, 'key', key);
+      }
+      // the folder does not exist yet, or a concurrent delete pruned it: create it
+      if (isErrno(e, 'ENOENT') && attempt < 5) continue;
+      throw e;
     }
   }
 }

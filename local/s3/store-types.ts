@@ -35,13 +35,47 @@ export interface ObjectMeta {
   sse?: ObjectEncryption;
   /** mtime of the data file when the metadata was written: detects replacement from outside */
   mtimeMs: number;
+  /** S3 version id, set for objects written while the bucket's versioning was on (`null` when Suspended); absent: the `null` version. */
+  versionId?: string;
 }
 
-export type NewObjectMeta = Omit<ObjectMeta, 'key' | 'size' | 'lastModified' | 'mtimeMs'>;
+export type NewObjectMeta = Omit<ObjectMeta, 'key' | 'size' | 'lastModified' | 'mtimeMs' | 'versionId'>;
+
+/** A bucket's versioning state: absent (never versioned), Enabled or Suspended (it never returns to unversioned). */
+export type VersioningStatus = 'Enabled' | 'Suspended';
 
 export interface BucketConfig {
   creationDate: string;
   eventBridge: boolean;
+  versioning?: VersioningStatus;
+}
+
+/** A delete marker: a version without data (S3 User Guide, "Working with delete markers"). */
+export interface DeleteMarker {
+  versionId: string;
+  lastModified: string;
+  deleteMarker: true;
+}
+
+/** A noncurrent object version: its metadata (versionId set) and bytes kept in the versions folder. */
+export type ArchivedObject = ObjectMeta & { versionId: string; deleteMarker?: undefined };
+
+/** The versions of a key other than a current object: the current delete marker and the noncurrent versions, newest first. */
+export interface VersionIndex {
+  key: string;
+  marker?: DeleteMarker;
+  older: Array<DeleteMarker | ArchivedObject>;
+}
+
+/** What a DeleteObject did on a bucket (what S3 reports in its headers, DeleteObjects result and event). */
+export interface DeleteResult {
+  /** Whether something was deleted or a delete marker created (false: nothing there, no event). */
+  changed: boolean;
+  /** The version deleted, or the delete marker created (versioned buckets only). */
+  versionId?: string;
+  /** A delete marker was created, or the version deleted was one. */
+  deleteMarker: boolean;
+  deletionType: 'Permanently Deleted' | 'Delete Marker Created';
 }
 
 export interface TempFile {

@@ -5,6 +5,7 @@
  *   <bucket>/<key>                       the object's bytes, byte-exact (read directly by DuckDB)
  *   <metaDir>/<bucket>/bucket.json       bucket configuration (EventBridge flag, creation date)
  *   <metaDir>/<bucket>/objects/<hh>/<sha256(key)>.json   object metadata (ETag, content-type, x-amz-meta-*, checksum)
+ *   <metaDir>/<bucket>/versions/                 versioned buckets: delete markers, noncurrent versions (store-versions.ts)
  *   .s3-tmp/                             temp files of uploads in progress (renamed into place)
  *   .s3-uploads/<uploadId>/              multipart uploads in progress
  * `metaDir` defaults to `<rootDir>/.s3-meta`. Bucket names never start with '.', so the hidden
@@ -16,43 +17,59 @@
  * rebuilt (MD5 ETag) the first time it is read.
  *
  * Files: store-types.ts (records), store-files.ts (locks, sidecars, atomic writes), store-walk.ts
- * (listing order), store-uploads.ts (multipart uploads).
+ * (listing order), store-uploads.ts (multipart uploads), store-versions.ts (versioning), store-temp.ts
+ * (receiving bodies).
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createReadStream, createWriteStream, readFileSync, statSync, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { mkdir, open, readdir, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createHasher, type ChecksumAlgorithm } from './checksums';
+import type { ChecksumAlgorithm } from './checksums';
 import { invalidArgument, noSuchBucket, S3Error } from './errors';
-import { isErrno, KeyedMutex, readJson, tempName, writeFileAtomic } from './store-files';
-import type { BucketConfig, ListEntry, NewObjectMeta, ObjectMeta, TempFile } from './store-types';
+import { isErrno, KeyedMutex, placeFile, pruneEmptyDirs, readJson, tempName, writeFileAtomic } from './store-files';
+import { writeTempFile } from './store-temp';
+import type { BucketConfig, DeleteResult, ListEntry, NewObjectMeta, ObjectMeta, TempFile, VersioningStatus } from './store-types';
 import { UploadStore } from './store-uploads';
+import { VersionStore } from './store-versions';
 import { compareKeys, listKeys } from './store-walk';
 
 export * from './store-types';
 export { MIN_PART_SIZE } from './store-uploads';
 export { compareKeys } from './store-walk';
 
-/** Bodies up to this size are received in memory and written with one call; larger ones are streamed to disk. */
-const INLINE_WRITE_BYTES = 256 * 1024;
-
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 export class S3Store {
   readonly metaDir: string;
-  private readonly tmpDir: string;
+  readonly tmpDir: string;
+  /** Versions and delete markers of versioned buckets. */
+  readonly versions: VersionStore;
   /** Multipart uploads in progress. */
   readonly uploads: UploadStore;
   private readonly uploadsDir: string;
   private readonly locks = new KeyedMutex();
+  private readonly versioning = new Map<string, VersioningStatus | undefined>();
 
   constructor(readonly rootDir: string, metaDir?: string) {
     this.metaDir = metaDir ?? join(rootDir, '.s3-meta');
     this.tmpDir = join(rootDir, '.s3-tmp');
     this.uploadsDir = join(rootDir, '.s3-uploads');
     this.uploads = new UploadStore(this, this.uploadsDir, this.tmpDir, this.locks);
+    this.versions = new VersionStore({
+      metaDir: this.metaDir,
+      tmpDir: this.tmpDir,
+      versioningOf: (b) => this.versioningOf(b),
+      currentMeta: (b, k) => this.readOrRebuildMeta(b, k),
+      objectPath: (b, k) => this.objectPath(b, k),
+      removeCurrent: (b, k) => this.removeCurrent(b, k),
+      placeCurrent: async (b, k, from, meta) => {
+        const path = this.objectPath(b, k);
+        await placeFile(k, from, path);
+        const st = statSync(path);
+        await writeFileAtomic(this.tmpDir, this.metaPath(b, k), JSON.stringify({ ...meta, key: k, mtimeMs: st.mtimeMs }));
+      },
+    });
   }
 
   async init(): Promise<void> {
@@ -136,11 +153,12 @@ export class S3Store {
   async deleteBucket(bucket: string): Promise<void> {
     await this.requireBucket(bucket);
     const entries = await readdir(this.bucketPath(bucket));
-    if (entries.length > 0) throw new S3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: bucket });
+    if (entries.length > 0 || await this.versions.hasVersions(bucket)) throw new S3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: bucket });
     const uploads = await this.uploads.list(bucket);
     if (uploads.length > 0) throw new S3Error('BucketNotEmpty', 409, 'The bucket you tried to delete has multipart uploads in progress', { BucketName: bucket });
     await rmdir(this.bucketPath(bucket));
     await rm(this.bucketMetaDir(bucket), { recursive: true, force: true });
+    this.versioning.delete(bucket);
   }
 
   async listBuckets(): Promise<{ name: string; creationDate: string }[]> {
@@ -160,10 +178,19 @@ export class S3Store {
     return { creationDate: st.birthtime.toISOString(), eventBridge: false };
   }
 
+  /** The bucket's versioning status (undefined: never versioned); cached. */
+  async versioningOf(bucket: string): Promise<VersioningStatus | undefined> {
+    if (this.versioning.has(bucket)) return this.versioning.get(bucket);
+    const status = (await this.getBucketConfig(bucket)).versioning;
+    this.versioning.set(bucket, status);
+    return status;
+  }
+
   async updateBucketConfig(bucket: string, change: Partial<BucketConfig>): Promise<BucketConfig> {
     return this.locks.run(`bucket:${bucket}`, async () => {
       const cfg = { ...(await this.getBucketConfig(bucket)), ...change };
       await this.writeBucketConfig(bucket, cfg);
+      this.versioning.set(bucket, cfg.versioning);
       return cfg;
     });
   }
@@ -253,50 +280,7 @@ export class S3Store {
   /** Streams a body into a temp file, hashing it (MD5 unless `md5: false`; plus the given checksums, and SHA-256 on request). */
   async writeTemp(src: Readable, algorithms: ChecksumAlgorithm[],
     opts: { sha256?: boolean; md5?: boolean; maxSize?: number } = {}): Promise<TempFile> {
-    const path = join(this.tmpDir, tempName());
-    const md5 = opts.md5 ?? true ? createHasher('MD5') : undefined;
-    const sha = opts.sha256 ? createHasher('SHA256') : undefined;
-    const hashers = new Map(algorithms.map((a) => [a, createHasher(a)] as const));
-    const maxSize = opts.maxSize ?? Number.MAX_SAFE_INTEGER;
-    let size = 0;
-    // a small body is kept in memory and written in one go; a larger one is streamed to the file
-    let buffered: Buffer[] | undefined = [];
-    let out: WriteStream | undefined;
-    let failed: Error | undefined;
-    try {
-      for await (const chunk of src as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > maxSize) throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size');
-        md5?.update(chunk);
-        sha?.update(chunk);
-        for (const h of hashers.values()) h.update(chunk);
-        if (buffered) {
-          buffered.push(chunk);
-          if (size <= INLINE_WRITE_BYTES) continue;
-          out = createWriteStream(path);
-          out.on('error', (e) => { failed ??= e; });
-          for (const c of buffered) out.write(c);
-          buffered = undefined;
-        } else if (!out!.write(chunk) && !failed) {
-          await once(out!, 'drain');
-        }
-        if (failed) throw failed;
-      }
-      if (buffered) {
-        await writeFile(path, buffered.length === 1 ? buffered[0] : Buffer.concat(buffered, size));
-      } else {
-        out!.end();
-        await once(out!, 'close');
-        if (failed) throw failed;
-      }
-    } catch (e) {
-      out?.destroy();
-      await rm(path, { force: true });
-      throw e;
-    }
-    const digests = new Map<ChecksumAlgorithm, Buffer>();
-    for (const [a, h] of hashers) digests.set(a, h.digest());
-    return { path, size, md5: md5?.digest(), digests, sha256: sha?.digest() };
+    return writeTempFile(join(this.tmpDir, tempName()), src, algorithms, opts);
   }
 
   async discardTemp(tmp: TempFile | string): Promise<void> {
@@ -316,11 +300,24 @@ export class S3Store {
       return await this.locks.run(`${bucket}/${key}`, async () => {
         await this.requireBucket(bucket);
         if (check) check(await this.readOrRebuildMeta(bucket, key));
-        await placeFile(key, tmpPath, path);
+        const version = await this.versions.beforeWrite(bucket, key);
+        try {
+          await placeFile(key, tmpPath, path);
+        } catch (e) {
+          await version.undo();
+          throw e;
+        }
         placed = true;
         // the rename keeps the temp file's size and mtime; a stat is a few microseconds synchronously
         const st = statSync(path);
-        const full: ObjectMeta = { ...meta, key, size: st.size, lastModified: new Date(st.mtimeMs).toISOString(), mtimeMs: st.mtimeMs };
+        const full: ObjectMeta = {
+          ...meta,
+          key,
+          size: st.size,
+          lastModified: new Date(st.mtimeMs).toISOString(),
+          mtimeMs: st.mtimeMs,
+          ...(version.versionId !== undefined ? { versionId: version.versionId } : {}),
+        };
         await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(full));
         return full;
       });
@@ -329,61 +326,44 @@ export class S3Store {
     }
   }
 
-  /** Deletes the object (no error when it does not exist); returns whether it existed. */
+  /** Deletes the current data file (no error when it does not exist); returns whether it existed. Ignores versioning. */
   async deleteObject(bucket: string, key: string): Promise<boolean> {
-    const path = this.objectPath(bucket, key);
-    return this.locks.run(`${bucket}/${key}`, async () => {
-      let existed = true;
-      try {
-        const st = await stat(path);
-        if (!st.isFile()) return false;
-        await rm(path);
-      } catch (e) {
-        if (!isErrno(e, 'ENOENT', 'ENOTDIR')) throw e;
-        existed = false;
-      }
-      await rm(this.metaPath(bucket, key), { force: true });
-      await this.pruneEmptyDirs(this.bucketPath(bucket), join(path, '..'));
-      return existed;
-    });
+    this.objectPath(bucket, key);
+    return this.locks.run(`${bucket}/${key}`, () => this.removeCurrent(bucket, key));
   }
 
-  private async pruneEmptyDirs(stopAt: string, dir: string): Promise<void> {
-    while (dir.length > stopAt.length && dir.startsWith(stopAt)) {
-      try {
-        await rmdir(dir);
-      } catch {
-        return;
-      }
-      dir = join(dir, '..');
+  /**
+   * DeleteObject as S3 applies it: on a versioned bucket a delete marker (no `versionId`) or the
+   * removal of one version; else the object is removed.
+   */
+  async deleteVersion(bucket: string, key: string, versionId?: string): Promise<DeleteResult> {
+    this.objectPath(bucket, key);
+    return this.locks.run(`${bucket}/${key}`, () => this.versions.delete(bucket, key, versionId));
+  }
+
+  /** Runs `fn` under the key's lock (reads of one version consistent with its writers). */
+  async withKey<T>(bucket: string, key: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(`${bucket}/${key}`, fn);
+  }
+
+  private async removeCurrent(bucket: string, key: string): Promise<boolean> {
+    const path = this.objectPath(bucket, key);
+    let existed = true;
+    try {
+      if (!(await stat(path)).isFile()) return false;
+      await rm(path);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT', 'ENOTDIR')) throw e;
+      existed = false;
     }
-  } /** Keys and common prefixes in UTF-8 byte order, strictly after `startAfter` (see store-walk.ts). */
+    await rm(this.metaPath(bucket, key), { force: true });
+    await pruneEmptyDirs(this.bucketPath(bucket), join(path, '..'));
+    return existed;
+  }
+
+  /** Keys and common prefixes in UTF-8 byte order, strictly after `startAfter` (see store-walk.ts). */
   async *list(bucket: string, opts: { prefix?: string; delimiter?: string; startAfter?: string }): AsyncGenerator<ListEntry> {
     await this.requireBucket(bucket);
     yield* listKeys(this.bucketPath(bucket), opts);
-  }
-}
-
-/**
- * Renames a temp file into place as the data file of `key`. The rename comes first: the folder
- * usually exists, so the mkdir is only paid for a key in a new folder.
- */
-async function placeFile(key: string, tmpPath: string, path: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      if (attempt > 0) await mkdir(join(path, '..'), { recursive: true });
-      await rename(tmpPath, path);
-      return;
-    } catch (e) {
-      if (isErrno(e, 'ENOTDIR', 'EEXIST')) {
-        throw invalidArgument(`The local S3 endpoint stores keys as files: a prefix of '${key}' is itself an object key`, 'key', key);
-      }
-      if (isErrno(e, 'EISDIR', 'ENOTEMPTY')) {
-        throw invalidArgument(`The local S3 endpoint stores keys as files: '${key}' is a prefix of other keys in the bucket`, 'key', key);
-      }
-      // the folder does not exist yet, or a concurrent delete pruned it: create it
-      if (isErrno(e, 'ENOENT') && attempt < 5) continue;
-      throw e;
-    }
   }
 }

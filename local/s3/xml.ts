@@ -6,7 +6,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { checksumElementName, type ChecksumAlgorithm } from './checksums';
 import { S3Error } from './errors';
-import type { ObjectChecksum, ObjectMeta, PartInfo } from './store-types';
+import type { DeleteMarker, ObjectChecksum, ObjectMeta, PartInfo } from './store-types';
 import { xmlEscape } from '../http';
 
 export const XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
@@ -72,6 +72,11 @@ export function listBucketsXml(buckets: ReadonlyArray<{ name: string; creationDa
 
 export const locationXml = () => `<LocationConstraint xmlns="${XMLNS}"/>`;
 
+/** GetBucketVersioning: `<Status>` only once versioning was ever configured. */
+export function versioningXml(status: string | undefined): string {
+  return `<VersioningConfiguration xmlns="${XMLNS}">${status ? `<Status>${status}</Status>` : ''}</VersioningConfiguration>`;
+}
+
 export function notificationXml(eventBridge: boolean): string {
   return `<NotificationConfiguration xmlns="${XMLNS}">${eventBridge ? '<EventBridgeConfiguration></EventBridgeConfiguration>' : ''}</NotificationConfiguration>`;
 }
@@ -128,15 +133,21 @@ export function listObjectsXml(p: ListPage): string {
 }
 
 /** One key's outcome in a DeleteObjects result. */
-export type DeleteOutcome = { key: string; deleted: true } | { key: string; deleted: false; code: string; message: string };
+export type DeleteOutcome =
+  | { key: string; deleted: true; versionId?: string; deleteMarker?: boolean; deleteMarkerVersionId?: string }
+  | { key: string; deleted: false; code: string; message: string; versionId?: string };
 
 export function deleteResultXml(outcomes: readonly DeleteOutcome[], quiet: boolean): string {
   let xml = `<DeleteResult xmlns="${XMLNS}">`;
   for (const o of outcomes) {
     if (o.deleted) {
-      if (!quiet) xml += `<Deleted><Key>${xmlEscape(o.key)}</Key></Deleted>`;
+      if (quiet) continue;
+      xml += `<Deleted><Key>${xmlEscape(o.key)}</Key>`;
+      if (o.versionId !== undefined) xml += `<VersionId>${xmlEscape(o.versionId)}</VersionId>`;
+      if (o.deleteMarker) xml += `<DeleteMarker>true</DeleteMarker><DeleteMarkerVersionId>${xmlEscape(o.deleteMarkerVersionId ?? '')}</DeleteMarkerVersionId>`;
+      xml += '</Deleted>';
     } else {
-      xml += `<Error><Key>${xmlEscape(o.key)}</Key><Code>${o.code}</Code><Message>${xmlEscape(o.message)}</Message></Error>`;
+      xml += `<Error><Key>${xmlEscape(o.key)}</Key>${o.versionId !== undefined ? `<VersionId>${xmlEscape(o.versionId)}</VersionId>` : ''}<Code>${o.code}</Code><Message>${xmlEscape(o.message)}</Message></Error>`;
     }
   }
   return `${xml}</DeleteResult>`;
@@ -181,4 +192,54 @@ export function listPartsXml(p: PartsPage): string {
     xml += '</Part>';
   }
   return `${xml}</ListPartsResult>`;
+}
+
+/** One version (or delete marker) of a ListObjectVersions page. */
+export interface VersionEntry {
+  readonly key: string;
+  readonly versionId: string;
+  readonly latest?: boolean;
+  readonly meta?: ObjectMeta;
+  readonly marker?: DeleteMarker;
+}
+
+export interface VersionsPage {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly delimiter: string;
+  readonly keyMarker: string;
+  readonly versionIdMarker: string;
+  readonly maxKeys: number;
+  readonly urlEncode: boolean;
+  readonly truncated: boolean;
+  readonly versions: readonly VersionEntry[];
+  readonly prefixes: readonly string[];
+  /** Where the next page starts (truncated pages). */
+  readonly next?: { key: string; versionId?: string };
+}
+
+export function listVersionsXml(p: VersionsPage): string {
+  const enc = (s: string) => xmlEscape(p.urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s);
+  let xml = `<ListVersionsResult xmlns="${XMLNS}"><Name>${xmlEscape(p.bucket)}</Name><Prefix>${enc(p.prefix)}</Prefix>`
+    + `<KeyMarker>${enc(p.keyMarker)}</KeyMarker><VersionIdMarker>${xmlEscape(p.versionIdMarker)}</VersionIdMarker>`;
+  if (p.next) {
+    xml += `<NextKeyMarker>${enc(p.next.key)}</NextKeyMarker>`;
+    if (p.next.versionId !== undefined) xml += `<NextVersionIdMarker>${xmlEscape(p.next.versionId)}</NextVersionIdMarker>`;
+  }
+  xml += `<MaxKeys>${p.maxKeys}</MaxKeys>`;
+  if (p.delimiter) xml += `<Delimiter>${enc(p.delimiter)}</Delimiter>`;
+  xml += `<IsTruncated>${p.truncated}</IsTruncated>`;
+  if (p.urlEncode) xml += '<EncodingType>url</EncodingType>';
+  for (const v of p.versions) {
+    const head = `<Key>${enc(v.key)}</Key><VersionId>${xmlEscape(v.versionId)}</VersionId><IsLatest>${v.latest === true}</IsLatest>`;
+    if (v.marker) {
+      xml += `<DeleteMarker>${head}<LastModified>${v.marker.lastModified}</LastModified>${OWNER_XML}</DeleteMarker>`;
+    } else if (v.meta) {
+      xml += `<Version>${head}<LastModified>${v.meta.lastModified}</LastModified><ETag>${xmlEscape(quote(v.meta.etag))}</ETag>`;
+      if (v.meta.checksum) xml += `<ChecksumAlgorithm>${v.meta.checksum.algorithm}</ChecksumAlgorithm><ChecksumType>${v.meta.checksum.type}</ChecksumType>`;
+      xml += `<Size>${v.meta.size}</Size><StorageClass>STANDARD</StorageClass>${OWNER_XML}</Version>`;
+    }
+  }
+  for (const prefix of p.prefixes) xml += `<CommonPrefixes><Prefix>${enc(prefix)}</Prefix></CommonPrefixes>`;
+  return `${xml}</ListVersionsResult>`;
 }
