@@ -5,6 +5,7 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { emptySummary, processS3Object, type ProcessSummary } from './index';
 import type { Stage2Prefixes } from './processor';
+import { parseSourceMetadata } from './source-version';
 import { classifyAwsError, InvalidEventError } from '../lib/errors';
 import { failureMarkerKey, fileSummaryKey, parseRawKey, partitionKey } from '../lib/keys';
 import { headCurrent } from '../lib/watermark';
@@ -15,6 +16,8 @@ export interface DeletedObjectRef {
   readonly key: string;
   /** `Delete Marker Created` (versioned bucket) or `Permanently Deleted`. */
   readonly deletionType?: string;
+  /** The event's `version-id`: the delete marker created, or the version deleted for good. */
+  readonly versionId?: string;
 }
 
 /** The "Object Deleted" event S3 sends to EventBridge, or undefined for any other input. */
@@ -28,7 +31,8 @@ export function deletedObjectOf(event: unknown): DeletedObjectRef | undefined {
     throw new InvalidEventError('EventBridge "Object Deleted" event without detail.bucket.name and detail.object.key');
   }
   const deletionType = typeof e.detail['deletion-type'] === 'string' ? e.detail['deletion-type'] : undefined;
-  return { bucket, key, deletionType };
+  const versionId = typeof e.detail.object['version-id'] === 'string' && e.detail.object['version-id'] !== '' ? e.detail.object['version-id'] : undefined;
+  return { bucket, key, deletionType, ...(versionId ? { versionId } : {}) };
 }
 
 /** The result of a deleted object's Stage 2: a ProcessSummary with zero counts, `deleted: true` and what was removed. */
@@ -48,6 +52,8 @@ export interface RemoveOutputsOptions {
   readonly asOf?: string;
   /** The execution handling the event (`$.run`): recorded in the summary when the object is processed again. */
   readonly executionArn?: string;
+  /** The version the event deleted for good (`Permanently Deleted` with a `version-id`), when it names one. */
+  readonly deletedVersionId?: string;
 }
 
 /**
@@ -76,12 +82,24 @@ async function rawExists(client: S3Client, bucket: string, key: string): Promise
   return (await headCurrent(client, bucket, key)) !== undefined;
 }
 
+/** True when one of the outputs was written from `versionId` (its `source-version-id`). */
+async function outputsFromVersion(client: S3Client, bucket: string, outputKeys: readonly string[], versionId: string): Promise<boolean> {
+  for (const k of outputKeys) {
+    const head = await headCurrent(client, bucket, k);
+    if (parseSourceMetadata(head?.metadata)?.versionId === versionId) return true;
+  }
+  return false;
+}
+
 /**
  * Removes the outputs of a deleted raw object, unless the key holds an object again:
  *
- * 1. `HeadObject` the raw key: present (a re-upload after the delete, or a non-current version was
- *    deleted) → the current object's outputs stay; Stage 2 runs on it again (idempotent) so the
- *    summary describes what the key now holds.
+ * 1. `HeadObject` the raw key: present (a re-upload after the delete, or a version was deleted by its id)
+ *    → Stage 2 runs on the current object again (idempotent) so the outputs describe what the key now
+ *    holds. When the version deleted for good is the one the outputs were written from (the current
+ *    version was deleted by id: the previous one is current again, and S3 sends no "Object Created"),
+ *    the outputs are removed first: they name a version newer than the current one, so the run over the
+ *    current version would otherwise count as superseded and the deleted version's records would stay.
  * 2. absent → `DeleteObject` each output key (validated, expiring, quarantine, failure marker, file summary).
  * 3. `HeadObject` again: if a re-upload landed while step 2 ran, its Stage 2 outputs may just have
  *    been removed; Stage 2 runs on it again, restoring them. S3 is strongly consistent, so a
@@ -99,14 +117,20 @@ export async function removeDeletedObjectOutputs(o: RemoveOutputsOptions): Promi
     asOf: o.asOf,
     ...(o.executionArn ? { executionArn: o.executionArn } : {}),
   });
-  if (await rawExists(o.client, o.bucket, o.key)) return reprocess();
-  for (const k of keys) {
-    try {
-      await o.client.send(new DeleteObjectCommand({ Bucket: o.bucket, Key: k }));
-    } catch (err) {
-      classifyAwsError(err, `removing s3://${o.bucket}/${k}`);
+  const removeOutputs = async (): Promise<void> => {
+    for (const k of keys) {
+      try {
+        await o.client.send(new DeleteObjectCommand({ Bucket: o.bucket, Key: k }));
+      } catch (err) {
+        classifyAwsError(err, `removing s3://${o.bucket}/${k}`);
+      }
     }
+  };
+  if (await rawExists(o.client, o.bucket, o.key)) {
+    if (o.deletedVersionId && await outputsFromVersion(o.client, o.bucket, [keys[4], keys[0]], o.deletedVersionId)) await removeOutputs();
+    return reprocess();
   }
+  await removeOutputs();
   if (await rawExists(o.client, o.bucket, o.key)) return reprocess();
   return { ...emptySummary(o.bucket, o.key, snapshotDate, o.asOf), deleted: true, removed: keys };
 }

@@ -86,6 +86,7 @@ export async function handleValidatorEvent(event: unknown, deps: ValidatorDeps):
       months: config.expiryMonths,
       asOf: config.asOfDate,
       ...(executionArn ? { executionArn } : {}),
+      ...(deleted.deletionType === 'Permanently Deleted' && deleted.versionId ? { deletedVersionId: deleted.versionId } : {}),
     });
     logger.info('stage2 deleted object', {
       bucket: deleted.bucket, key: deleted.key, deletionType: deleted.deletionType, removed: 'removed' in summary ? summary.removed : [],

@@ -136,11 +136,10 @@ describe('the versioned data bucket', () => {
     expect(existsSync(join(r.bucketDir, 'data', 'batch', D, 'part-002.jsonl'))).toBe(false);
   }, 600_000);
 
-  // KNOWN RUNTIME GAP (lambda-src/validate/delete.ts + sinks.ts): after a delete of the current version by id the key
-  // holds the previous version again; the delete handler reprocesses it, but its writes are refused as older than the
-  // outputs' source (the deleted version, newer by LastModified), so the deleted version's records stay published.
-  // `test.failing` passes while the gap exists and fails once it is fixed: then make it a plain `test`.
-  test.failing('deleting the current version by id: the previous version is current again and its counts are published', async () => {
+  // Deleting the current version by id makes the previous version current again, and S3 sends only "Object Deleted"
+  // (Permanently Deleted, with the deleted version's id): the delete handler removes the outputs that deleted version
+  // wrote, then validates the current one (lambda-src/validate/delete.ts; docs/runtime.md, "Deleted files").
+  test('deleting the current version by id: the previous version is current again and its counts are published', async () => {
     const key = (raw: string) => `${raw}${D}/part-001.jsonl`;
     const r = await run('restore', [[0, 3], [1, 3]], async ({ client, bucket, rawPrefix }) => {
       const v2 = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key(rawPrefix), Body: fileLines(7, 5) }));
