@@ -21,6 +21,9 @@ import { S3Store } from './store';
 import { errorXml } from './xml';
 import { BodyTooLargeError, closeServer, drain, endpointUrl, listen, newRequestId, send } from '../http';
 
+/** The largest request body read to its end before an error response is sent (bigger ones: the connection closes). */
+const DRAIN_BEFORE_ERROR_BYTES = 8 * 1024 * 1024;
+
 export interface LocalS3Options {
   rootDir: string;
   /** default 127.0.0.1 */
@@ -206,11 +209,21 @@ export class LocalS3 {
       res.destroy();
       return;
     }
+    const resource = ctx?.bucket ? `/${ctx.bucket}${ctx.key !== undefined ? `/${ctx.key}` : ''}` : '/';
+    const reply = () => send(res, err.status, req.method === 'HEAD' ? '' : errorXml(err, resource, requestId), { 'Content-Type': 'application/xml', ...err.headers });
     if (!req.complete) {
+      // An error found before the body was read (NoSuchBucket, AccessDenied, …): a body of bounded size is read to
+      // its end first, so the client finishes sending and reads the error, as from S3, instead of a write error
+      // (EPIPE) on a closed connection. A larger or unbounded body is not waited for: the connection is closed.
+      // The size: Content-Length, or for an aws-chunked upload sent with Transfer-Encoding: chunked, the decoded length.
+      const declared = Number(req.headers['content-length'] ?? req.headers['x-amz-decoded-content-length']);
+      if (Number.isFinite(declared) && declared <= DRAIN_BEFORE_ERROR_BYTES) {
+        drain(req).then(reply, () => res.destroy());
+        return;
+      }
       res.setHeader('Connection', 'close');
       req.resume();
     }
-    const resource = ctx?.bucket ? `/${ctx.bucket}${ctx.key !== undefined ? `/${ctx.key}` : ''}` : '/';
-    send(res, err.status, req.method === 'HEAD' ? '' : errorXml(err, resource, requestId), { 'Content-Type': 'application/xml', ...err.headers });
+    reply();
   }
 }
