@@ -7,6 +7,7 @@
  */
 import type { S3Engine } from './engine';
 import { invalidArgument } from './errors';
+import { listingParams } from './listing';
 import { sendXml, type BucketCtx } from './request';
 import { compareKeys } from './store';
 import type { ListEntry } from './store-types';
@@ -36,18 +37,9 @@ async function versionsOf(e: S3Engine, bucket: string, key: string): Promise<Ver
 
 export async function listObjectVersions(e: S3Engine, ctx: BucketCtx): Promise<void> {
   const { bucket, query: q } = ctx;
-  const prefix = q.get('prefix') ?? '';
-  const delimiter = q.get('delimiter') ?? '';
+  const { prefix, delimiter, urlEncode, maxKeys } = listingParams(q);
   const keyMarker = q.get('key-marker') ?? '';
   const versionIdMarker = q.get('version-id-marker') ?? '';
-  const urlEncode = q.get('encoding-type') === 'url';
-  if (q.has('encoding-type') && !urlEncode) throw invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', q.get('encoding-type')!);
-  let maxKeys = 1000;
-  if (q.has('max-keys')) {
-    const raw = q.get('max-keys')!;
-    if (!/^\d+$/.test(raw)) throw invalidArgument('Provided max-keys not an integer or within integer range', 'max-keys', raw);
-    maxKeys = Math.min(1000, Number(raw));
-  }
   if (versionIdMarker && !keyMarker) throw invalidArgument('A version-id marker cannot be specified without a key marker.', 'version-id-marker', versionIdMarker);
   await e.store.requireBucket(bucket);
 

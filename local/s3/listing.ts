@@ -12,9 +12,15 @@ import { listObjectsXml } from './xml';
 /** Metadata sidecars read at once while a page is assembled. */
 const META_CONCURRENCY = 32;
 
-export async function listObjects(e: S3Engine, ctx: BucketCtx, version: 1 | 2): Promise<void> {
-  const bucket = ctx.bucket;
-  const q = ctx.query;
+/** The parameters every listing shares (ListObjects, ListObjectsV2, ListObjectVersions), checked as S3 checks them. */
+export interface ListingParams {
+  readonly prefix: string;
+  readonly delimiter: string;
+  readonly urlEncode: boolean;
+  readonly maxKeys: number;
+}
+
+export function listingParams(q: URLSearchParams): ListingParams {
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
   const urlEncode = q.get('encoding-type') === 'url';
@@ -25,6 +31,13 @@ export async function listObjects(e: S3Engine, ctx: BucketCtx, version: 1 | 2): 
     if (!/^\d+$/.test(raw)) throw invalidArgument('Provided max-keys not an integer or within integer range', 'max-keys', raw);
     maxKeys = Math.min(1000, Number(raw));
   }
+  return { prefix, delimiter, urlEncode, maxKeys };
+}
+
+export async function listObjects(e: S3Engine, ctx: BucketCtx, version: 1 | 2): Promise<void> {
+  const bucket = ctx.bucket;
+  const q = ctx.query;
+  const { prefix, delimiter, urlEncode, maxKeys } = listingParams(q);
   let startAfter: string;
   const token = q.get('continuation-token');
   if (version === 2 && token !== null) {
