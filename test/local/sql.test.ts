@@ -8,11 +8,11 @@ import { dirname, join } from 'node:path';
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, QueryExecution, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { buildSync } from 'esbuild';
+import { validatedTable } from './engine-helpers';
 import { loadSql, SqlName } from '../../lambda-src/sql';
 import { LocalAthena, GlueTableInput, COMPAT_MACROS, SESSION_SETTINGS, transpile } from '../../local/athena';
 import { parseUnload, substituteParameters } from '../../local/athena/engine/sql-text';
 import { LocalS3 } from '../../local/s3';
-import { glueColumnsFromSchema } from '../../src/schema/glue-columns';
 
 jest.setTimeout(120_000);
 
@@ -143,24 +143,7 @@ function rec(id: string, state: string, accs: Acc[], snapshot: string, extra: Re
 
 const SNAP = '2025-08-31';
 
-const TABLE: GlueTableInput = {
-  Name: 'validated_facilities',
-  TableType: 'EXTERNAL_TABLE',
-  Parameters: {
-    'classification': 'json',
-    'projection.enabled': 'true',
-    'projection.snapshot_date.type': 'date',
-    'projection.snapshot_date.format': 'yyyy-MM-dd',
-    'projection.snapshot_date.range': '2020-01-01,NOW',
-    'storage.location.template': 's3://data/validated/snapshot_date=${snapshot_date}/',
-  },
-  PartitionKeys: [{ Name: 'snapshot_date', Type: 'string' }],
-  StorageDescriptor: {
-    Columns: glueColumnsFromSchema().map((c) => ({ Name: c.name, Type: c.type })),
-    Location: 's3://data/validated/',
-    SerdeInfo: { SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
-  },
-};
+const TABLE: GlueTableInput = validatedTable();
 
 describe('every lambda-src/sql file on the compatibility layer', () => {
   let root: string;
