@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument, S3Error } from './errors';
-import { isErrno, readJson, writeFileAtomic } from './store-files';
+import { isErrno, pruneEmptyDirs, readJson, writeFileAtomic } from './store-files';
 import type { ArchivedObject, DeleteMarker, DeleteResult, ObjectMeta, VersionIndex, VersioningStatus } from './store-types';
 
 /** What the store gives the versions module (its unlocked primitives). */
@@ -65,6 +65,8 @@ export class VersionStore {
     if (!idx.marker && idx.older.length === 0) {
       await rm(path, { force: true });
       await rm(this.base(bucket, key), { recursive: true, force: true });
+      // The key's shard folder too, when it is now empty: hasVersions reads `versions/` as "the bucket has versions".
+      await pruneEmptyDirs(join(this.host.metaDir, bucket), join(path, '..'));
       return;
     }
     await writeFileAtomic(this.host.tmpDir, path, JSON.stringify(idx));

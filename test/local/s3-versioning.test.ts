@@ -203,6 +203,15 @@ describe('versioned bucket', () => {
     expect([err.name, err.$metadata.httpStatusCode]).toEqual(['BucketNotEmpty', 409]);
   });
 
+  test('once every version and delete marker of its keys is deleted by id, the bucket is empty again', async () => {
+    const b = await versionedBucket();
+    const v1 = await put(b, 'k.json', 'one');
+    const marker = await client.send(new DeleteObjectCommand({ Bucket: b, Key: 'k.json' }));
+    await client.send(new DeleteObjectCommand({ Bucket: b, Key: 'k.json', VersionId: marker.VersionId }));
+    await client.send(new DeleteObjectCommand({ Bucket: b, Key: 'k.json', VersionId: v1.VersionId }));
+    await client.send(new DeleteBucketCommand({ Bucket: b }));
+  });
+
   test('the notices carry version ids: Object Created, Delete Marker Created, Permanently Deleted', async () => {
     const b = await versionedBucket();
     const v1 = await put(b, 'k.json', 'one');
