@@ -11,7 +11,7 @@ import type { MetricDef, MetricsSink } from '../lib/metrics';
 const FAILED_FOR_GOOD = new Set(['QueryFailedError', 'QueryCancelledError']);
 
 /** The metrics of one finished query. */
-export function emitQueryMetrics(metrics: MetricsSink, query: QueryName, status: QueryStatus): void {
+function emitQueryMetrics(metrics: MetricsSink, query: QueryName, status: QueryStatus): void {
   if (!status.done || status.state !== 'SUCCEEDED') return;
   const values: Array<readonly [MetricDef, number]> = [[METRICS.queriesSucceeded, 1]];
   if (status.bytesScanned !== undefined) values.push([METRICS.queryBytesScanned, status.bytesScanned]);

@@ -6,8 +6,6 @@ import { InvalidEventError } from '../lib/errors';
 import { objectsFromEvent } from '../lib/events';
 import { assertSnapshotInRange, snapshotOfRawKey } from '../lib/keys';
 
-/** (Moved to lib/keys; re-exported for the modules that import it from here.) */
-export { snapshotOfRawKey };
 
 const KNOWN_QUERIES: readonly QueryName[] = Object.values(QUERY_NAMES);
 const QUERY_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;

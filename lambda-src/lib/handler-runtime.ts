@@ -11,16 +11,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { loadConfig, type PipelineConfig } from './config';
 import { PipelineMetrics, type MetricsSink } from './metrics';
-import { serviceNameOf, type HandlerName } from '../../src/contract';
-import { ENV } from '../../src/contract';
-
-/** The Lambda assets (lambda-src/handlers/<asset>.ts → assets/lambda/<asset>/index.js): the contract's handler names. */
-export type HandlerAsset = HandlerName;
-
-/** The service name of a handler's logs: what the construct sets in POWERTOOLS_SERVICE_NAME, and the fallback without it. */
-export function serviceName(asset: HandlerAsset): string {
-  return serviceNameOf(asset);
-}
+import { ENV, serviceNameOf, type HandlerName } from '../../src/contract';
 
 /** S3 client options: checksums only where an operation requires them (the bodies are streamed, often of unknown length). */
 export const S3_CLIENT_OPTIONS = { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const;
@@ -36,9 +27,9 @@ export interface Invocation {
 }
 
 /** A Lambda handler made from `run`, following the template above. */
-export function lambdaHandler<R>(asset: HandlerAsset, run: (event: unknown, invocation: Invocation) => Promise<R>):
+export function lambdaHandler<R>(asset: HandlerName, run: (event: unknown, invocation: Invocation) => Promise<R>):
 (event: unknown, context?: Context) => Promise<R> {
-  const logger = new Logger({ serviceName: process.env[ENV.serviceName] ?? serviceName(asset) });
+  const logger = new Logger({ serviceName: process.env[ENV.serviceName] ?? serviceNameOf(asset) });
   let config: PipelineConfig | undefined;
   let metrics: PipelineMetrics | undefined;
   return async (event, context) => {

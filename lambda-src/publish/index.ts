@@ -6,7 +6,7 @@ import type { PublishResult, QueryStatus } from '../athena/types';
 import { asOfDate, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../count';
 import { payloadBucket, type PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
-import { InvalidEventError, TransientError, isTransientAwsError } from '../lib/errors';
+import { classifyAwsError, InvalidEventError, TransientError } from '../lib/errors';
 import { assertSnapshotInRange } from '../lib/keys';
 import {
   WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, headCurrent, isConditionalConflict, isNotFound, parseWatermark, putIfNewer,
@@ -93,8 +93,7 @@ interface Source {
 
 function wrap(what: string, err: unknown): never {
   if (isNotFound(err)) throw new InvalidEventError(`${what}: results object not found`);
-  if (isTransientAwsError(err)) throw new TransientError(`${what}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
-  throw err;
+  return classifyAwsError(err, what);
 }
 
 async function headSource(s3: S3Client, bucket: string, key: string): Promise<Source> {

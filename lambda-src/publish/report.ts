@@ -5,7 +5,6 @@
  * as-of date under `as_of=<a>/`, like the results) with the same compare-and-swap on the computation's watermark as
  * the production results: a stale report never replaces a newer one.
  */
-import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { PublishInput, PublishOutcome } from './index';
 import {
@@ -20,7 +19,7 @@ import { classifyAwsError, TransientError } from '../lib/errors';
 import { fileSummariesFolder } from '../lib/keys';
 import type { MetricsSink } from '../lib/metrics';
 import { listObjects } from '../lib/s3-list';
-import { compareWatermarks, parseWatermark, putIfNewer, WATERMARK_METADATA_KEY, type PutIfNewerResult } from '../lib/watermark';
+import { compareWatermarks, isNotFound, parseWatermark, putIfNewer, WATERMARK_METADATA_KEY, type PutIfNewerResult } from '../lib/watermark';
 
 /** The report's file name in its folder. */
 export const REPORT_FILE = 'report.json';
@@ -41,15 +40,6 @@ export function reportKey(config: Pick<PipelineConfig, 'reportsPrefix' | 'asOfDa
   return stateCountsFolder(config.reportsPrefix, snapshotDate, asOf, config) + REPORT_FILE;
 }
 
-/** The whole body as UTF-8 (a summary or a state-counts document: small). */
-async function bodyText(body: unknown): Promise<string> {
-  if (typeof body === 'string') return body;
-  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
-  const chunks: Buffer[] = [];
-  for await (const chunk of body as Readable) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 interface Got {
   readonly text: string;
   readonly metadata: Record<string, string>;
@@ -59,11 +49,11 @@ interface Got {
 async function getText(s3: S3Client, bucket: string, key: string): Promise<Got | undefined> {
   try {
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const text = await bodyText(res.Body);
+    // A summary or a state-counts document: small, read whole.
+    const text = res.Body ? await res.Body.transformToString('utf-8') : '';
     return { text, metadata: res.Metadata ?? {}, lastModified: res.LastModified };
   } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if ((err as Error).name === 'NoSuchKey' || status === 404) return undefined;
+    if (isNotFound(err)) return undefined;
     return classifyAwsError(err, `GetObject s3://${bucket}/${key}`);
   }
 }

@@ -60,20 +60,23 @@ export interface RemoveOutputsOptions {
  * The output keys Stage 2 writes for a raw key with a date folder: validated, expiring, quarantine, failure marker,
  * and the file summary.
  */
-export function outputKeysOf(key: string, rawPrefix: string, prefixes: Stage2Prefixes): { snapshotDate: string; keys: string[] } {
+export function outputKeysOf(key: string, rawPrefix: string, prefixes: Stage2Prefixes): {
+  snapshotDate: string; keys: string[]; validatedKey: string; summaryKey: string;
+} {
   const info = parseRawKey(key, rawPrefix);
   if (info.snapshotDate === undefined) throw new InvalidEventError(`key '${key}' has no snapshot folder`);
   const d = info.snapshotDate;
   const file = `${info.stem}.jsonl`;
+  const validatedKey = partitionKey(prefixes.validated, d, file);
+  const summaryKey = fileSummaryKey(prefixes.validated, d, info.stem);
   return {
     snapshotDate: d,
     keys: [
-      partitionKey(prefixes.validated, d, file),
-      partitionKey(prefixes.expiring, d, file),
-      partitionKey(prefixes.quarantine, d, file),
-      failureMarkerKey(prefixes.quarantine, d, info.stem),
-      fileSummaryKey(prefixes.validated, d, info.stem),
+      validatedKey, partitionKey(prefixes.expiring, d, file), partitionKey(prefixes.quarantine, d, file),
+      failureMarkerKey(prefixes.quarantine, d, info.stem), summaryKey,
     ],
+    validatedKey,
+    summaryKey,
   };
 }
 
@@ -106,7 +109,7 @@ async function outputsFromVersion(client: S3Client, bucket: string, outputKeys: 
  *    re-upload whose Stage 2 finished before step 2 is visible to step 3.
  */
 export async function removeDeletedObjectOutputs(o: RemoveOutputsOptions): Promise<ProcessSummary | DeletedSummary> {
-  const { snapshotDate, keys } = outputKeysOf(o.key, o.rawPrefix, o.prefixes);
+  const { snapshotDate, keys, validatedKey, summaryKey } = outputKeysOf(o.key, o.rawPrefix, o.prefixes);
   const reprocess = () => processS3Object({
     client: o.client,
     bucket: o.bucket,
@@ -127,7 +130,7 @@ export async function removeDeletedObjectOutputs(o: RemoveOutputsOptions): Promi
     }
   };
   if (await rawExists(o.client, o.bucket, o.key)) {
-    if (o.deletedVersionId && await outputsFromVersion(o.client, o.bucket, [keys[4], keys[0]], o.deletedVersionId)) await removeOutputs();
+    if (o.deletedVersionId && await outputsFromVersion(o.client, o.bucket, [summaryKey, validatedKey], o.deletedVersionId)) await removeOutputs();
     return reprocess();
   }
   await removeOutputs();

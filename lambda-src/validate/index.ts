@@ -1,6 +1,6 @@
 /** Stage 2: validate, quarantine and select expiring facilities, streaming (see docs/semantics.md). */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ObjectResult, processStream, Stage2Prefixes } from './processor';
+import { emptyCounts, ObjectResult, processStream, Stage2Prefixes } from './processor';
 import { S3Sink } from './sinks';
 import { openSourceVersion, SupersededError } from './source-version';
 import { fileSummaryOf, writeFileSummary } from './summary';
@@ -148,12 +148,7 @@ export function emptySummary(bucket: string, key: string, snapshotDate: string, 
     key,
     snapshotDate,
     asOf,
-    read: 0,
-    valid: 0,
-    matched: 0,
-    quarantined: 0,
-    duplicates: 0,
-    blank: 0,
+    ...emptyCounts(),
     outputs: { validated: [], expiring: [], quarantine: [] },
     reasons: {},
     partitions: {},

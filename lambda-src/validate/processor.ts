@@ -178,7 +178,7 @@ export class SeenFacilities {
   }
 }
 
-function emptyCounts(): Counts {
+export function emptyCounts(): Counts {
   return { read: 0, valid: 0, matched: 0, quarantined: 0, duplicates: 0, blank: 0 };
 }
 

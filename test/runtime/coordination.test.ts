@@ -109,7 +109,7 @@ describe('deleted raw object', () => {
   });
 
   test('the output keys are those Stage 2 writes for the key (outputStem)', () => {
-    expect(outputKeysOf(OBJECT, 'data/batch/', PREFIXES)).toEqual({ snapshotDate: D, keys: OUTPUTS });
+    expect(outputKeysOf(OBJECT, 'data/batch/', PREFIXES)).toEqual({ snapshotDate: D, keys: OUTPUTS, validatedKey: OUTPUTS[0], summaryKey: OUTPUTS[4] });
     expect(outputKeysOf(`data/batch/${D}/x/y.jsonl.gz`, 'data/batch/', PREFIXES).keys[0]).toBe(`validated/snapshot_date=${D}/x__y.jsonl.gz.jsonl`);
   });
 

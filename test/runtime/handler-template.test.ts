@@ -8,8 +8,9 @@ import { basename, join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { Context } from 'aws-lambda';
-import { lambdaHandler, serviceName, type HandlerAsset } from '../../lambda-src/lib/handler-runtime';
+import { lambdaHandler } from '../../lambda-src/lib/handler-runtime';
 import { AccreditationPipeline } from '../../src';
+import { serviceNameOf, type HandlerName } from '../../src/contract';
 
 const ENV = { ...process.env };
 afterEach(() => {
@@ -50,7 +51,7 @@ test('each handler\'s fallback service name is the one the construct sets for it
   new AccreditationPipeline(stack, 'Pipeline');
   const functions = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
   const names = functions.map((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME).filter((n) => n !== undefined);
-  expect(names.sort()).toEqual(assets.map((a) => serviceName(a as HandlerAsset)).sort());
+  expect(names.sort()).toEqual(assets.map((a) => serviceNameOf(a as HandlerName)).sort());
 });
 
 test('configuration is read once per container; the context is on every line; a failure is logged once and rethrown', async () => {

@@ -2,8 +2,7 @@
  * Output stems are injective in the raw key (below the snapshot folder) and readable: no two raw
  * objects of a snapshot share, and overwrite, each other's Stage 2 outputs.
  */
-import { snapshotOfRawKey } from '../../lambda-src/athena/request';
-import { STEM_HASH_HEX, outputStem, parseRawKey, rawKeySnapshot } from '../../lambda-src/lib/keys';
+import { STEM_HASH_HEX, outputStem, parseRawKey, rawKeySnapshot, snapshotOfRawKey } from '../../lambda-src/lib/keys';
 import { mulberry32 } from '../../local/prng';
 
 describe('outputStem', () => {

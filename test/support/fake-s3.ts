@@ -156,7 +156,11 @@ export class FakeS3 {
       if (!o) throw awsError('NoSuchKey', 404);
       if (i.IfMatch !== undefined && i.IfMatch !== o.etag) throw awsError('PreconditionFailed', 412);
       return {
-        Body: Readable.from([o.body]),
+        // A stream that also has the SDK body's transformToString / transformToByteArray, as real responses do.
+        Body: Object.assign(Readable.from([o.body]), {
+          transformToString: async (encoding: BufferEncoding = 'utf-8') => o.body.toString(encoding),
+          transformToByteArray: async () => new Uint8Array(o.body),
+        }),
         ETag: o.etag,
         Metadata: { ...o.metadata },
         ContentLength: o.body.length,
