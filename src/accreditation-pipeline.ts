@@ -207,13 +207,14 @@ export class AccreditationPipeline extends Construct {
   }
 
   /**
-   * Lets `grantee` read the Stage 3 results, the published production results and the run reports.
+   * Lets `grantee` read the Stage 3 results, the published production results, the run reports and the expiring
+   * facilities: everything `medlaunch-elt report` reads from the bucket.
    *
    * Includes `s3:ListBucket` on the bucket (no prefix condition), so a GET or HEAD of a key that does not
    * exist yet answers 404 rather than 403; the grantee can list key names of the bucket, never read other objects.
    */
   public grantReadResults(grantee: iam.IGrantable): iam.Grant {
-    return grantPrefixes(this.data, grantee, { read: [this.prefixes.results, this.prefixes.production, this.prefixes.reports] });
+    return grantPrefixes(this.data, grantee, { read: [this.prefixes.results, this.prefixes.production, this.prefixes.reports, this.prefixes.expiring] });
   }
 
   /**

@@ -153,6 +153,7 @@ describe('grants', () => {
     expect(policies.Uploader).not.toContain('/validated/');
     expect(policies.Reader).toContain('/production/state_counts/*');
     expect(policies.Reader).toContain('/reports/*');
+    expect(policies.Reader).toContain('/expiring/*');
     expect(policies.Reader).not.toContain('s3:PutObject');
     expect(policies.Analyst).toContain('athena:StartQueryExecution');
     expect(policies.Analyst).toContain('glue:GetTable');
