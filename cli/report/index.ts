@@ -9,6 +9,7 @@ import { loadAwsDefinition, loadAwsTraces, loadSnapshots, sdkStepFunctions, stat
 import { openLocalBuckets, readDeployment, readLocalTraces } from './local';
 import { GENERATOR, renderReport } from './render';
 import type { ReportData } from './types';
+import { DEFAULT_REPORTS_PREFIX } from '../../src/contract/observability';
 
 export type { ExecutionTrace, ReportData, StateTrace } from './types';
 export { buildExecutionTrace } from './traces';
@@ -85,7 +86,7 @@ export async function loadReportData(source: ReportSource, o: { snapshots?: numb
     if (arn === undefined) notes.push('no --state-machine ARN and no execution in the reports: the state machine is not drawn');
     const stateMachine = arn !== undefined ? await loadAwsDefinition(sfn, arn, notes) : undefined;
     const traces = await loadAwsTraces(sfn, snapshots, notes);
-    return { source: `s3://${source.bucket}/${source.reportsPrefix ?? 'reports/'}`, generatedAt, snapshots, snapshotsFound: found, stateMachine, traces, notes };
+    return { source: `s3://${source.bucket}/${source.reportsPrefix ?? DEFAULT_REPORTS_PREFIX}`, generatedAt, snapshots, snapshotsFound: found, stateMachine, traces, notes };
   } finally {
     if (!source.s3) s3.destroy();
   }

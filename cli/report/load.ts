@@ -8,8 +8,9 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { buildExecutionTrace, type AwsHistoryEvent } from './traces';
 import type { AslDefinition, ExecutionTrace, ExpiringData, ExpiringRow, SnapshotData } from './types';
+import { partitionKey } from '../../lambda-src/lib/keys';
 import { DEFAULT_PREFIXES } from '../../src/contract';
-import { DEFAULT_REPORTS_PREFIX, type RunReport } from '../../src/contract/observability';
+import { DEFAULT_REPORTS_PREFIX, REPORT_FILE, type RunReport } from '../../src/contract/observability';
 
 /** Rows of the expiring table per snapshot (the rest are counted). */
 export const EXPIRING_TABLE_ROWS = 50;
@@ -76,7 +77,7 @@ export function expiryOf(record: unknown, window: { from: string; to: string }):
  * line, counts each facility once by month of expiry and keeps the first `maxRows` by expiry date.
  */
 export async function loadExpiring(loc: BucketLocation, report: RunReport, maxRows = EXPIRING_TABLE_ROWS): Promise<ExpiringData> {
-  const prefix = `${loc.expiringPrefix ?? DEFAULT_PREFIXES.expiringPrefix}snapshot_date=${report.snapshotDate}/`;
+  const prefix = partitionKey(loc.expiringPrefix ?? DEFAULT_PREFIXES.expiringPrefix, report.snapshotDate, '');
   // The expiring output is `<stem>.jsonl` objects (docs/contract.md §3); anything else there is not read.
   const keys = (await listAll(loc.s3, loc.bucket, prefix)).keys.filter((k) => /\.jsonl$/i.test(k));
   const seen = new Set<string>();
@@ -133,7 +134,7 @@ export async function loadSnapshots(loc: BucketLocation, limit: number, notes: s
   const snapshots: SnapshotData[] = [];
   for (const d of dates) {
     if (snapshots.length >= limit) break;
-    const key = `${prefix}snapshot_date=${d}/report.json`;
+    const key = partitionKey(prefix, d, REPORT_FILE);
     let report: unknown;
     try {
       report = JSON.parse(await getText(loc.s3, loc.bucket, key));

@@ -10,6 +10,7 @@ import type { PublishInput, PublishOutcome } from './index';
 import {
   METRICS, type FileSummary, type ReportExecution, type ReportQuery, type RunReport,
 } from '../../src/contract/observability';
+import { REPORT_FILE } from '../../src/contract/observability';
 import type { LoggerLike } from '../athena/client';
 import type { QueryStatus } from '../athena/types';
 import { STATE_COUNTS_JSON, stateCountsFolder, type StateCountsDocument } from '../count';
@@ -21,8 +22,8 @@ import type { MetricsSink } from '../lib/metrics';
 import { listObjects } from '../lib/s3-list';
 import { compareWatermarks, isNotFound, parseWatermark, putIfNewer, WATERMARK_METADATA_KEY, type PutIfNewerResult } from '../lib/watermark';
 
-/** The report's file name in its folder. */
-export const REPORT_FILE = 'report.json';
+/** The report's file name in its folder (the contract's). */
+export { REPORT_FILE };
 
 /** How many summaries are read at once. */
 const SUMMARY_READS_IN_FLIGHT = 8;

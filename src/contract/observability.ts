@@ -54,6 +54,9 @@ export const OBSERVABILITY_ENV = {
   reportsPrefix: 'REPORTS_PREFIX',
 } as const;
 
+/** The run report's file name in its snapshot folder. */
+export const REPORT_FILE = 'report.json';
+
 /** Default prefix of the run reports (`<reportsPrefix>snapshot_date=<d>/report.json`); a construct prop. */
 export const DEFAULT_REPORTS_PREFIX = 'reports/';
 
