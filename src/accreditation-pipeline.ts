@@ -192,8 +192,7 @@ export class AccreditationPipeline extends Construct {
     [this.quarantineRateWarningAlarm, this.quarantineRateErrorAlarm] = [data.quarantineRateWarningAlarm, data.quarantineRateErrorAlarm];
     [this.freshnessAlarm, this.recordVolumeAnomalyAlarm] = [data.freshnessAlarm, data.recordVolumeAnomalyAlarm];
     this.queriesFailedAlarm = data.queriesFailedAlarm;
-    this.alarms = [alarms.failuresNotAlertedAlarm, alarms.executionsTimedOutAlarm, alarms.executionsAbortedAlarm,
-      alarms.ruleDlqDepthAlarm, alarms.ruleEventsLostAlarm, ...Object.values(data).filter((a): a is cloudwatch.Alarm => a !== undefined)];
+    this.alarms = [...Object.values(alarms), ...Object.values(data).filter((a): a is cloudwatch.Alarm => a !== undefined)];
     if (settings.monitoring.enableDashboard) this.dashboard = createDashboard(this, settings, { ...functions, stateMachine, alarms: this.alarms });
 
     acknowledgeNagFindings(this, settings, { ...functions, bucket, accessLogsBucket, stateMachine, ruleDeadLetterQueue });

@@ -30,8 +30,10 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   const { opts, dep, s3, sns, sfn, events } = stack;
   const { files, skipped, snapshots } = input;
   const client = uploaded.client;
-  const executions: ExecutionSummary[] = sortExecutions(ex.map((e) => {
-    const d = sfn.describeExecution(e.executionArn);
+  // Every execution has ended (the drive phase waited for them): describe each once.
+  const ended = ex.map((e) => sfn.describeExecution(e.executionArn));
+  const executions: ExecutionSummary[] = sortExecutions(ex.map((e, i) => {
+    const d = ended[i];
     return {
       snapshot: (e.key && parseRawKey(e.key, dep.rawPrefix).snapshotDate) ?? 'unknown',
       status: d.status,
@@ -85,7 +87,6 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   const report = opts.writeReport ? await opts.writeReport({ workDir: opts.workDir, client, bucket: dep.bucket }) : undefined;
   const emitted = stack.lambda.metrics.snapshot();
   const alertsLog = join(opts.workDir, 'alerts.jsonl');
-  const ended = ex.map((e) => sfn.describeExecution(e.executionArn));
   return {
     snapshots: out,
     details,

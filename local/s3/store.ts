@@ -326,12 +326,6 @@ export class S3Store {
     }
   }
 
-  /** Deletes the current data file (no error when it does not exist); returns whether it existed. Ignores versioning. */
-  async deleteObject(bucket: string, key: string): Promise<boolean> {
-    this.objectPath(bucket, key);
-    return this.locks.run(`${bucket}/${key}`, () => this.removeCurrent(bucket, key));
-  }
-
   /**
    * DeleteObject as S3 applies it: on a versioned bucket a delete marker (no `versionId`) or the
    * removal of one version; else the object is removed.
