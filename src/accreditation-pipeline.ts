@@ -213,7 +213,8 @@ export class AccreditationPipeline extends Construct {
    * exist yet answers 404 rather than 403; the grantee can list key names of the bucket, never read other objects.
    */
   public grantReadResults(grantee: iam.IGrantable): iam.Grant {
-    return grantPrefixes(this.data, grantee, { read: [this.prefixes.results, this.prefixes.production, this.prefixes.reports, this.prefixes.expiring] });
+    const p = this.prefixes;
+    return grantPrefixes(this.data, grantee, { read: [p.results, p.production, p.reports, p.expiring] });
   }
 
   /**
