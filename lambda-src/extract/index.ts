@@ -219,8 +219,12 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
       classifyAwsError(err, `CopyObject s3://${bucket}/${key} → ${target}`);
     }
   }
-  const now = await readCurrent(s3, bucket, claimKey);
-  const stillOurs = now.watermark !== undefined && compareWatermarks(now.watermark, watermark) === 0;
+  /** Whether the partition's claim still names this computation. */
+  const claimHeld = async (): Promise<{ held: boolean; stored?: Watermark }> => {
+    const now = await readCurrent(s3, bucket, claimKey);
+    return { held: now.watermark !== undefined && compareWatermarks(now.watermark, watermark) === 0, stored: now.watermark };
+  };
+  const stillOurs = (await claimHeld()).held;
   let removed: number;
   if (stillOurs) {
     removed = await removeOlderFiles(s3, bucket, partition, ours, watermark);
@@ -233,9 +237,9 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
   // A newer computation may have claimed the partition during our cleanup: it removes our files,
   // so only report `promoted` when the claim is still ours after counting.
   if (stillOurs) {
-    const after = await readCurrent(s3, bucket, claimKey);
-    if (!(after.watermark !== undefined && compareWatermarks(after.watermark, watermark) === 0)) {
-      deps.logger?.info('extract superseded right after promotion', { snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: after.watermark });
+    const after = await claimHeld();
+    if (!after.held) {
+      deps.logger?.info('extract superseded right after promotion', { snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: after.stored });
       return { promoted: false, extractPrefix: ours, extractFiles: 0 };
     }
   }
