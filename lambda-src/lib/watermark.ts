@@ -45,8 +45,12 @@ export function compareWatermarks(a: Watermark, b: Watermark): number {
   return a.queryExecutionId < b.queryExecutionId ? -1 : 1;
 }
 
-/** The body to write: bytes, or a factory that opens a stream (called at most once per attempt). */
-export type PutBody = string | Uint8Array | (() => Promise<{ body: Readable | Uint8Array | string; contentLength?: number }>);
+/**
+ * The body to write: bytes, or a factory that opens a stream (called at most once per attempt; it may name the
+ * content type of what it opened, which then replaces `contentType`).
+ */
+export type PutBody = string | Uint8Array
+| (() => Promise<{ body: Readable | Uint8Array | string; contentLength?: number; contentType?: string }>);
 
 export interface PutIfNewerInput {
   readonly bucket: string;
@@ -54,6 +58,14 @@ export interface PutIfNewerInput {
   readonly body: PutBody;
   readonly contentType: string;
   readonly watermark: Watermark;
+  /**
+   * The caller expects the object to be absent (the first computation of a snapshot writes each of its
+   * files once): the first attempt is then a create (If-None-Match: *) without reading the object first,
+   * one request instead of two. When the object exists after all (412), putIfNewer reads it and goes on as
+   * usual, so the guess costs one request when it is wrong and never changes the outcome.
+   * @default false (read first)
+   */
+  readonly expectAbsent?: boolean;
   /** Attempts after a lost race (412/409); default 5. */
   readonly maxAttempts?: number;
   /** Sleep between attempts (tests inject a no-op). */
@@ -139,27 +151,31 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
  * newer or equal; otherwise PutObject with `IfMatch: <etag>` (or `IfNoneMatch: '*'` when the object
  * is absent), re-reading and retrying when another writer won the race (412 / 409, or 404 NoSuchKey
  * when the object was deleted between the read and an If-Match write).
+ * With `expectAbsent` the first attempt is the create, without the read; a 412 / 409 sends it down
+ * the same read-compare-write path (it does not count as a lost race).
  * An object without a (readable) watermark counts as older than any computation.
  */
 export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<PutIfNewerResult> {
   const maxAttempts = input.maxAttempts ?? 5;
   const sleep = input.sleep ?? defaultSleep;
   const where = `s3://${input.bucket}/${input.key}`;
+  let guess = input.expectAbsent === true;
   for (let attempt = 1; ; attempt++) {
-    const current = await readCurrent(s3, input.bucket, input.key);
+    const current: Current = guess ? { exists: false } : await readCurrent(s3, input.bucket, input.key);
     if (current.watermark) {
       const cmp = compareWatermarks(current.watermark, input.watermark);
       if (cmp > 0) return { outcome: 'stale', stored: current.watermark, etag: current.etag };
       if (cmp === 0) return { outcome: 'unchanged', stored: current.watermark, etag: current.etag };
     }
-    const { body, contentLength } = typeof input.body === 'function' ? await input.body() : { body: input.body, contentLength: undefined };
+    const opened = typeof input.body === 'function' ? await input.body() : { body: input.body, contentLength: undefined, contentType: undefined };
+    const { body, contentLength } = opened;
     try {
       const out = await s3.send(new PutObjectCommand({
         Bucket: input.bucket,
         Key: input.key,
         Body: body,
         ContentLength: contentLength,
-        ContentType: input.contentType,
+        ContentType: opened.contentType ?? input.contentType,
         Metadata: { [WATERMARK_METADATA_KEY]: formatWatermark(input.watermark) },
         ...(current.exists && current.etag ? { IfMatch: current.etag } : { IfNoneMatch: '*' }),
       }));
@@ -168,6 +184,12 @@ export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<
       // A stream the failed request did not consume must not keep its socket open.
       const stream = body as { destroy?: () => void };
       if (typeof body === 'object' && typeof stream.destroy === 'function') stream.destroy();
+      if (guess && isConditionalConflict(err)) {
+        // The object exists after all: read it and compare, as without the guess.
+        guess = false;
+        attempt--;
+        continue;
+      }
       // If-Match on a key deleted since our HeadObject: S3 answers 404 NoSuchKey, not 412. Another
       // writer changed the object under us just the same: re-read (now absent → If-None-Match).
       const deletedUnderUs = current.exists && current.etag !== undefined && isNotFound(err);

@@ -144,6 +144,61 @@ describe('putIfNewer', () => {
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 3);
   });
 
+  describe('expectAbsent: the create comes first, without the read', () => {
+    const ops = () => s3Mock.calls().map((c) => {
+      const cmd = c.args[0] as { constructor: { name: string }; input: { IfMatch?: string; IfNoneMatch?: string } };
+      return `${cmd.constructor.name.replace('Command', '')}${cmd.input.IfMatch ? ` IfMatch ${cmd.input.IfMatch}` : ''}${cmd.input.IfNoneMatch ? ' IfNoneMatch *' : ''}`;
+    });
+
+    test('an absent object costs one request (no HeadObject)', async () => {
+      const out = await putIfNewer(s3, { ...base, body: 'one', watermark: W1, expectAbsent: true });
+      expect(out).toEqual({ outcome: 'written', stored: undefined, etag: expect.any(String) });
+      expect(ops()).toEqual(['PutObject IfNoneMatch *']);
+      expect(bucket.text('results/x.json')).toBe('one');
+    });
+
+    test('a wrong guess (412) falls back to read, compare, If-Match write: an older object is replaced', async () => {
+      bucket.put('results/x.json', 'older', { etag: '"o"', metadata: { watermark: formatWatermark(W1) } });
+      const out = await putIfNewer(s3, { ...base, body: 'mine', watermark: W2, expectAbsent: true, maxAttempts: 1 });
+      // maxAttempts 1: the wrong guess is not a lost race, so it does not use up the attempts.
+      expect(out).toMatchObject({ outcome: 'written', stored: W1 });
+      expect(ops()).toEqual(['PutObject IfNoneMatch *', 'HeadObject', 'PutObject IfMatch "o"']);
+      expect(bucket.text('results/x.json')).toBe('mine');
+    });
+
+    test('a wrong guess never overwrites a newer object, and an equal one is unchanged', async () => {
+      bucket.put('results/x.json', 'newer', { etag: '"n"', metadata: { watermark: formatWatermark(W2) } });
+      expect(await putIfNewer(s3, { ...base, body: 'older', watermark: W1, expectAbsent: true })).toMatchObject({ outcome: 'stale', stored: W2 });
+      expect(await putIfNewer(s3, { ...base, body: 'same', watermark: W2, expectAbsent: true })).toMatchObject({ outcome: 'unchanged', etag: '"n"' });
+      expect(bucket.text('results/x.json')).toBe('newer');
+    });
+
+    test('a streamed body is opened again after a wrong guess, and its content type replaces the default', async () => {
+      bucket.put('results/x.json', 'older', { etag: '"o"', metadata: { watermark: formatWatermark(W1) } });
+      const opened: Readable[] = [];
+      const body = async () => {
+        const r = Readable.from([Buffer.from('streamed')]);
+        opened.push(r);
+        return { body: r, contentLength: 8, contentType: 'text/csv' };
+      };
+      const out = await putIfNewer(s3, { ...base, body, watermark: W2, expectAbsent: true });
+      expect(out.outcome).toBe('written');
+      expect(opened).toHaveLength(2);
+      expect(opened[0].destroyed).toBe(true);
+      expect(bucket.objects.get('results/x.json')!.contentType).toBe('text/csv');
+    });
+
+    test('a 409 on the guess (a concurrent create) is read and compared like a 412', async () => {
+      bucket.before.put.push(() => {
+        bucket.put('results/x.json', 'winner', { etag: '"w"', metadata: { watermark: formatWatermark(W2) } });
+        throw awsError('ConditionalRequestConflict', 409);
+      });
+      const out = await putIfNewer(s3, { ...base, body: 'mine', watermark: W1, expectAbsent: true });
+      expect(out).toMatchObject({ outcome: 'stale', stored: W2 });
+      expect(bucket.text('results/x.json')).toBe('winner');
+    });
+  });
+
   test('a body factory is opened per attempt and an unconsumed stream is destroyed', async () => {
     const opened: Readable[] = [];
     const body = async (): Promise<{ body: Readable; contentLength: number }> => {
