@@ -43,22 +43,25 @@ export interface TokenParts {
  * The idempotency token of a computation: sha256 hex (64 chars, within StartQueryExecution's
  * 32–128) of *the whole computation* — the query name, bucket, snapshot and as-of date, the
  * `computation` digest (the SQL text, its parameters, database, workgroup and output location:
- * `computationDigest`) and the digest of the query's input (the snapshot's validated objects, see
- * `inputDigest`). Two requests that would compute the same result over the same objects get the
- * same token, so Athena returns the query that already exists instead of starting another: the
- * retries of one refresh, and executions (a duplicated event, files of one snapshot) that refresh
- * after the same claim of the snapshot's ticket, share one query. Any change to the input data or to the SQL (a deploy
- * that edits a `.sql` file) is a new computation: a token is never reused with another
- * QueryString, which Athena would reject. Without an input digest the triggering object's key and
- * ETag identify the data instead.
+ * `computationDigest`) and what names the query's input. Two requests that would compute the same result
+ * over the same objects get the same token, so Athena returns the query that already exists instead of
+ * starting another: the retries of one refresh, and executions (a duplicated event) that refresh after the
+ * same claim of the snapshot's ticket, share one query. Any change to the input data or to the SQL (a
+ * deploy that edits a `.sql` file) is a new computation: a token is never reused with another
+ * QueryString, which Athena would reject.
  *
- * `refresh` names the refresh that asks (the snapshot's latest claim, coordination/ticket.ts
- * `currentClaim`): a new refresh is a new computation even when data and SQL equal an earlier one's
- * (SQL A, then B, then A again: A's old query would carry an old submission time, and its results
- * would lose every compare-and-swap against B's), while the retries of one refresh keep its token.
+ * The input is named by `refresh`, the claim of the snapshot's ticket the refresh read
+ * (coordination/ticket.ts `claimOf`): every change to the snapshot's validated data is followed by a new
+ * claim (the validating execution claims after its writes), and a new refresh is a new computation even
+ * when data and SQL equal an earlier one's (SQL A, then B, then A again: A's old query would carry an old
+ * submission time, and its results would lose every compare-and-swap against B's), while the retries of
+ * one refresh keep its token. Without a ticket (a query started outside the state machine), the
+ * `inputDigest` of the snapshot's validated objects names the input instead, and without that the
+ * triggering object's key and ETag.
  */
 export function requestToken(parts: TokenParts): string {
-  const data = parts.inputDigest !== undefined ? ['digest', parts.inputDigest] : ['object', parts.key ?? null, parts.etag ?? null];
+  const data = parts.inputDigest !== undefined ? ['digest', parts.inputDigest]
+    : parts.refresh !== undefined ? [] : ['object', parts.key ?? null, parts.etag ?? null];
   const computation = parts.computation !== undefined ? ['sql', parts.computation] : [];
   const refresh = parts.refresh !== undefined ? ['refresh', parts.refresh] : [];
   const canonical = JSON.stringify([parts.query, parts.bucket, parts.snapshotDate, parts.asOf ?? null, ...data, ...computation, ...refresh]);

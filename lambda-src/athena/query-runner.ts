@@ -70,17 +70,23 @@ function watermarkOf(execution: QueryExecution): Watermark {
   return { submittedAt: submittedAt(execution), queryExecutionId: execution.QueryExecutionId! };
 }
 
-/** Announces a computation we started (compare-and-swap: an older one never replaces a newer one). */
-async function announce(deps: RunnerDeps, key: string, execution: QueryExecution): Promise<void> {
+/**
+ * Announces a computation we started (compare-and-swap: an older one never replaces a newer one). The
+ * first computation of a snapshot creates the pointer, so the write goes first (expectAbsent). Returns the
+ * newer computation's id when one is announced already (the write was stale).
+ */
+async function announce(deps: RunnerDeps, key: string, execution: QueryExecution): Promise<string | undefined> {
   const wm = watermarkOf(execution);
-  await putIfNewer(deps.s3, {
+  const out = await putIfNewer(deps.s3, {
     bucket: deps.config.bucket,
     key,
     contentType: 'application/json',
     watermark: wm,
     sleep: deps.sleep,
+    expectAbsent: true,
     body: `${JSON.stringify({ query_execution_id: wm.queryExecutionId, submitted_at: wm.submittedAt })}\n`,
   });
+  return out.outcome === 'stale' ? out.stored?.queryExecutionId : undefined;
 }
 
 /** The id of an announced computation newer than `execution`, if any. */
@@ -113,16 +119,18 @@ export function statisticsOf(execution: QueryExecution): Pick<QueryStatus, 'byte
 export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<QueryStatus> {
   const logger = deps.logger ?? NO_LOGGER;
   const req = spec.request;
-  // The base token is computed only when a query is started (it lists the input prefix).
+  // The base token is computed only when a query is started.
   let baseToken: string | undefined;
   const base = async (): Promise<string> => {
     if (baseToken === undefined) {
-      const digest = spec.inputPrefix !== undefined ? await inputDigest(deps.s3, deps.config.bucket, spec.inputPrefix) : undefined;
       // The SQL text with a fixed placeholder token (the extract's staging folder is named after the
       // token itself), so the token names the SQL that runs, not only the data.
       const computation = computationDigest(deps.config, spec.queryString('0'.repeat(64)), spec.parameters);
-      // The refresh that asks (the snapshot ticket's current version): each refresh is a new computation.
-      const refresh = await currentClaim(deps.s3, deps.config.bucket, deps.config.validatedPrefix, req.snapshotDate);
+      // The refresh that asks: the ticket version ReadTicket read (the request's claim), else the ticket's
+      // current version. Every change to the snapshot's validated data is followed by a new claim, so the
+      // claim names the data too; only without any ticket does the token list the input (docs/runtime.md).
+      const refresh = req.claim ?? await currentClaim(deps.s3, deps.config.bucket, deps.config.validatedPrefix, req.snapshotDate);
+      const digest = refresh === undefined && spec.inputPrefix !== undefined ? await inputDigest(deps.s3, deps.config.bucket, spec.inputPrefix) : undefined;
       baseToken = requestToken({ ...req, inputDigest: digest, computation, refresh });
     }
     return baseToken;
@@ -142,17 +150,19 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
   }
   for (;;) {
     let newer: string | undefined;
+    // The poll that announced our query already knows whether a newer one is announced (the announce was stale).
+    let announcedAt: { execution: QueryExecution; newer?: string } | undefined;
     const waited = await waitForQuery(deps.athena, queryExecutionId, {
       remainingMs: deps.remainingMs,
       sleep: deps.sleep ?? sleepMs,
       random: deps.random,
       logger,
       onFirstPoll: async (first) => {
-        if (started !== undefined && first.QueryExecutionId === started) await announce(deps, latestKey, first);
+        if (started !== undefined && first.QueryExecutionId === started) announcedAt = { execution: first, newer: await announce(deps, latestKey, first) };
         started = undefined;
       },
       whileQueued: async (queued) => {
-        newer = await newerComputation(deps, latestKey, queued);
+        newer = announcedAt?.execution === queued ? announcedAt.newer : await newerComputation(deps, latestKey, queued);
         return newer !== undefined;
       },
     });

@@ -54,6 +54,11 @@ export function parseQueryRequest(payload: Record<string, unknown>, config: Pipe
   if (queryExecutionId !== undefined) req.queryExecutionId = queryExecutionId;
   if (polls !== undefined) req.polls = polls;
   if (restarts !== undefined) req.restarts = restarts;
+  const claim = optionalString(payload, 'claim');
+  if (claim !== undefined) {
+    if (claim.length > 1024) throw new InvalidEventError('claim must be at most 1024 characters (the snapshot ticket version ReadTicket read)');
+    req.claim = claim;
+  }
   return req;
 }
 

@@ -17,6 +17,11 @@ export interface QueryRequest {
   polls?: number;
   /** How many times a query that failed with a retryable Athena error was replaced (capped). */
   restarts?: number;
+  /**
+   * The snapshot ticket's version that `ReadTicket` read (coordination/ticket.ts `claimOf`): the refresh this
+   * query belongs to. Absent (a query started outside the state machine): the runner reads the ticket itself.
+   */
+  claim?: string;
 }
 
 /**
@@ -29,6 +34,10 @@ export interface QueryStatus extends QueryRequest {
   done: boolean;
   /** state_counts: the CSV and JSON written under RESULTS_PREFIX. */
   resultKeys?: string[];
+  /** state_counts: the ETags of `resultKeys` when both hold this computation (the publisher reads them by ETag). */
+  resultETags?: string[];
+  /** state_counts: this computation created its results files (none existed before): production is likely absent too. */
+  resultsCreated?: boolean;
   rows?: number;
   /** facility_extract: whether this computation now owns the curated partition. */
   promoted?: boolean;

@@ -32,7 +32,12 @@ export function ticketKey(validatedPrefix: string, snapshotDate: string): string
  */
 export async function currentClaim(s3: S3Client, bucket: string, validatedPrefix: string, snapshotDate: string): Promise<string | undefined> {
   const head = await headCurrent(s3, bucket, ticketKey(validatedPrefix, snapshotDate));
-  return head && JSON.stringify([head.etag ?? null, head.versionId ?? null, head.lastModified?.toISOString() ?? null]);
+  return head && claimOf(head);
+}
+
+/** The claim id of one version of the ticket (what HeadObject or GetObject says of it). */
+export function claimOf(version: { etag?: string; versionId?: string; lastModified?: Date }): string {
+  return JSON.stringify([version.etag ?? null, version.versionId ?? null, version.lastModified?.toISOString() ?? null]);
 }
 
 /** The state machine's payload of the ticket states (`ClaimSnapshot`, `ReadTicket`). */
@@ -56,6 +61,12 @@ export interface TicketStatus {
   readonly holder?: string;
   /** check: true when this execution refreshes the snapshot. */
   readonly latest?: boolean;
+  /**
+   * check: the claim id of the ticket version read (`claimOf`), null when there is no ticket. The state machine
+   * hands it to the refresh queries, which put it into their token (docs/runtime.md, "Query runner") instead of
+   * reading the ticket again.
+   */
+  readonly claim?: string | null;
 }
 
 /** True for a payload meant for the ticket logic (the processor's handler dispatches on it). */
@@ -108,11 +119,13 @@ export async function checkTicket(event: CoordinationRequest, deps: TicketDeps):
   const key = ticketKey(deps.config.validatedPrefix, r.snapshotDate);
   const base = { bucket: r.bucket, object: r.object, snapshotDate: r.snapshotDate, ticketKey: key, execution: r.execution };
   let text: string;
+  let claim: string;
   try {
     const out = await deps.s3.send(new GetObjectCommand({ Bucket: r.bucket, Key: key }));
     text = (await out.Body?.transformToString('utf-8')) ?? '';
+    claim = claimOf({ etag: out.ETag, versionId: out.VersionId, lastModified: out.LastModified });
   } catch (err) {
-    if (isNotFound(err)) return { ...base, latest: true };
+    if (isNotFound(err)) return { ...base, latest: true, claim: null };
     classifyAwsError(err, `reading the snapshot ticket s3://${r.bucket}/${key}`);
   }
   let holder: unknown;
@@ -121,8 +134,8 @@ export async function checkTicket(event: CoordinationRequest, deps: TicketDeps):
   } catch {
     holder = undefined;
   }
-  if (typeof holder !== 'string') return { ...base, latest: true };
-  return { ...base, holder, latest: holder === r.execution };
+  if (typeof holder !== 'string') return { ...base, latest: true, claim };
+  return { ...base, holder, latest: holder === r.execution, claim };
 }
 
 /** Dispatches a coordination request. */

@@ -5,7 +5,7 @@ import type { QueryRequest, QueryStatus, SucceededStatus } from '../athena/types
 import type { PipelineConfig } from '../lib/config';
 import { QueryFailedError } from '../lib/errors';
 import { partitionKey } from '../lib/keys';
-import { Watermark, putIfNewer } from '../lib/watermark';
+import { Watermark, putIfNewer, wasCreated } from '../lib/watermark';
 import { loadSql } from '../sql';
 
 export const STATE_COUNTS_CSV = 'state_counts.csv';
@@ -102,16 +102,26 @@ export async function runStateCounts(request: QueryRequest, deps: RunnerDeps): P
       const folder = stateCountsFolder(config.resultsPrefix, snapshotDate, asOf, config);
       const csvKey = folder + STATE_COUNTS_CSV;
       const jsonKey = folder + STATE_COUNTS_JSON;
+      // The first computation of a snapshot creates its results: the CSV's write goes first (expectAbsent), and
+      // the JSON's guess follows what the CSV found.
       const csv = await putIfNewer(deps.s3, {
         bucket: config.bucket, key: csvKey, body: stateCountsCsv(rows), contentType: 'text/csv; charset=utf-8', watermark, sleep: deps.sleep,
+        expectAbsent: true,
       });
       // A newer computation already wrote the CSV: writing our JSON could only pair it with the
       // wrong CSV (the publisher refuses a pair of two computations; docs/runtime.md, Stage 4).
       const json = csv.outcome === 'stale' ? csv : await putIfNewer(deps.s3, {
         bucket: config.bucket, key: jsonKey, body: JSON.stringify(doc, null, 2) + '\n', contentType: 'application/json', watermark, sleep: deps.sleep,
+        expectAbsent: wasCreated(csv),
       });
       deps.logger?.info('state counts stored', { snapshotDate, asOf, rows: rows.length, csv: csv.outcome, json: json.outcome });
-      return { resultKeys: [csvKey, jsonKey], rows: rows.length };
+      // Both files hold this computation: the publisher can read them by ETag without reading them first.
+      const ours = [csv, json].every((r) => r.outcome !== 'stale' && r.etag !== undefined);
+      return {
+        resultKeys: [csvKey, jsonKey],
+        rows: rows.length,
+        ...(ours ? { resultETags: [csv.etag!, json.etag!], resultsCreated: wasCreated(csv) && wasCreated(json) } : {}),
+      };
     },
   }, deps);
 }

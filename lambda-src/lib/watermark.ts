@@ -136,6 +136,11 @@ export async function headCurrent(s3: S3Client, bucket: string, key: string): Pr
   }
 }
 
+/** True when putIfNewer created the object (it was absent): the next file of the same unit is likely absent too. */
+export function wasCreated(result: PutIfNewerResult): boolean {
+  return result.outcome === 'written' && result.stored === undefined;
+}
+
 /** Reads the current object's ETag and watermark (headCurrent). */
 export async function readCurrent(s3: S3Client, bucket: string, key: string): Promise<Current> {
   const head = await headCurrent(s3, bucket, key);

@@ -125,6 +125,8 @@ function queryBranch(scope: Construct, settings: PipelineSettings, queryFunction
     'key.$': '$.snapshot.key',
     'snapshotDate.$': '$.snapshot.snapshotDate',
     'asOf.$': '$.options.asOf',
+    // The ticket version ReadTicket read: the query token names this refresh without reading the ticket again.
+    'claim.$': '$.ticket.ticket.claim',
     'polls': 0,
   }), settings.queryTimeout, `Start the ${label} query`, { outputPath: '$.Payload' });
   const poll = lambdaTask(scope, `Poll${name}`, queryFunction, sfn.TaskInput.fromJsonPathAt('$'), settings.queryTimeout,

@@ -18,7 +18,7 @@ import {
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { RunnerDeps } from '../../lambda-src/athena/query-runner';
-import { claimSnapshot } from '../../lambda-src/coordination/ticket';
+import { checkTicket, claimSnapshot, currentClaim } from '../../lambda-src/coordination/ticket';
 import { runStateCounts } from '../../lambda-src/count';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { useLocalS3 } from '../support/local-s3';
@@ -92,11 +92,19 @@ function deps(sql: string): RunnerDeps {
   return { athena, s3, config, remainingMs: () => 60_000, sleep: async () => undefined, random: () => 0.5, loadSql: () => sql };
 }
 
-/** One execution's refresh of the snapshot as the state machine runs it: claim the ticket, then the query (Start). */
-async function refresh(execution: string, sql: string, claim = true) {
+/**
+ * One execution's refresh of the snapshot as the state machine runs it: claim the ticket, read it back
+ * (ReadTicket), then the query (Start) with the claim ReadTicket read. `fromRequest: false` starts the query
+ * without it (a query started outside the state machine, or by an older definition): the runner reads the
+ * ticket itself.
+ */
+async function refresh(execution: string, sql: string, claim = true, fromRequest = true) {
   const s3 = s3Fixture.newClient();
   if (claim) await claimSnapshot({ coordination: 'claim', bucket: BUCKET, object: OBJECT, execution }, { s3, config });
-  return runStateCounts({ query: 'state_counts', bucket: BUCKET, key: OBJECT, snapshotDate: D }, deps(sql));
+  const ticket = await checkTicket({ coordination: 'check', bucket: BUCKET, object: OBJECT, execution }, { s3, config });
+  return runStateCounts({
+    query: 'state_counts', bucket: BUCKET, key: OBJECT, snapshotDate: D, ...(fromRequest && ticket.claim ? { claim: ticket.claim } : {}),
+  }, deps(sql));
 }
 
 async function resultsCsv(): Promise<string> {
@@ -104,15 +112,54 @@ async function resultsCsv(): Promise<string> {
   return out.Body!.transformToString();
 }
 
-test('SQL A, then B, then A again over unchanged data: the last refresh is a new query and its numbers are the results', async () => {
-  const a1 = await refresh('exec-1', SQL.A);
+test.each([
+  ['the claim ReadTicket read', true],
+  ['the ticket read by the runner', false],
+])('SQL A, then B, then A again over unchanged data (%s): the last refresh is a new query and its numbers are the results', async (_name, fromRequest) => {
+  const a1 = await refresh('exec-1', SQL.A, true, fromRequest);
   expect(await resultsCsv()).toBe('state,accredited_facilities\nCA,1\n');
-  const b = await refresh('exec-2', SQL.B);
+  const b = await refresh('exec-2', SQL.B, true, fromRequest);
   expect(await resultsCsv()).toBe('state,accredited_facilities\nCA,2\n');
-  const a2 = await refresh('exec-3', SQL.A);
+  const a2 = await refresh('exec-3', SQL.A, true, fromRequest);
   expect(a2.queryExecutionId).not.toBe(a1.queryExecutionId);
   expect(Date.parse(a2.submittedAt!)).toBeGreaterThan(Date.parse(b.submittedAt!));
   expect(await resultsCsv()).toBe('state,accredited_facilities\nCA,1\n');
+});
+
+test('ReadTicket\'s claim is the one HeadObject reads for the same version, and the runner then reads neither ticket nor partition', async () => {
+  const s3 = s3Fixture.newClient();
+  await claimSnapshot({ coordination: 'claim', bucket: BUCKET, object: OBJECT, execution: 'exec-1' }, { s3, config });
+  const ticket = await checkTicket({ coordination: 'check', bucket: BUCKET, object: OBJECT, execution: 'exec-1' }, { s3, config });
+  expect(ticket.claim).toBe(await currentClaim(s3, BUCKET, config.validatedPrefix, D));
+  const counted = deps(SQL.A);
+  const requests: string[] = [];
+  counted.s3.middlewareStack.add((next, ctx) => async (args) => {
+    requests.push(`${String(ctx.commandName).replace('Command', '')} ${String((args.input as { Key?: string }).Key)}`);
+    return next(args);
+  }, { step: 'initialize', name: 'count-requests' });
+  const withClaim = await runStateCounts({ query: 'state_counts', bucket: BUCKET, key: OBJECT, snapshotDate: D, claim: ticket.claim! }, counted);
+  // The first computation of the snapshot: it announces itself and creates its two results files, one
+  // request each; the ticket and the validated partition are not read.
+  expect(requests).toEqual([
+    `PutObject athena-results/_latest/state_counts/snapshot_date=${D}/as_of=${D}.json`,
+    `PutObject ${RESULTS_CSV}`,
+    `PutObject ${RESULTS_CSV.replace('.csv', '.json')}`,
+  ]);
+  expect(withClaim).toMatchObject({ resultsCreated: true, resultETags: [expect.any(String), expect.any(String)] });
+  // The same refresh without the claim in its request (the runner reads the ticket): the same query.
+  const readByRunner = await runStateCounts({ query: 'state_counts', bucket: BUCKET, key: OBJECT, snapshotDate: D }, deps(SQL.A));
+  expect(readByRunner.queryExecutionId).toBe(withClaim.queryExecutionId);
+  expect(byId.size).toBe(1);
+});
+
+test('a missing ticket reads back as claim null: the token then names the validated objects (input digest)', async () => {
+  const s3 = s3Fixture.newClient();
+  const ticket = await checkTicket({ coordination: 'check', bucket: BUCKET, object: OBJECT, execution: 'exec-1' }, { s3, config });
+  expect(ticket).toMatchObject({ latest: true, claim: null });
+  const first = await runStateCounts({ query: 'state_counts', bucket: BUCKET, key: OBJECT, snapshotDate: D }, deps(SQL.A));
+  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `validated/snapshot_date=${D}/part-2.jsonl`, Body: '{"facility_id":"F2"}\n' }));
+  const second = await runStateCounts({ query: 'state_counts', bucket: BUCKET, key: OBJECT, snapshotDate: D }, deps(SQL.A));
+  expect(second.queryExecutionId).not.toBe(first.queryExecutionId);
 });
 
 test('a retried Start of one refresh (same ticket) is the same query: no second computation', async () => {
