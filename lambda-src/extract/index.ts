@@ -171,10 +171,11 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
   const bucket = config.bucket;
   const partition = curatedPartition(config, snapshotDate);
   const ours = computationFilePrefix(partition, watermark.queryExecutionId);
-  const staged: string[] = [];
-  for await (const key of listKeys(s3, bucket, staging)) {
-    if (isDataFile(key.slice(staging.length))) staged.push(key);
-  }
+  // One listing of the staging folder: its data files are copied, and all of it is deleted at the end (the
+  // UNLOAD finished, so nothing is added to it).
+  const stagingKeys: string[] = [];
+  for await (const key of listKeys(s3, bucket, staging)) stagingKeys.push(key);
+  const staged = stagingKeys.filter((key) => isDataFile(key.slice(staging.length)));
   const claimKey = partitionWatermarkKey(config, snapshotDate);
   const claim = await putIfNewer(s3, {
     bucket,
@@ -182,6 +183,8 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
     contentType: 'application/json',
     watermark,
     sleep: deps.sleep,
+    // A snapshot's first extract creates the claim.
+    expectAbsent: true,
     body: JSON.stringify({
       snapshot_date: snapshotDate,
       watermark: { submitted_at: watermark.submittedAt, query_execution_id: watermark.queryExecutionId },
@@ -190,12 +193,16 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
   });
   if (claim.outcome === 'stale') {
     const removed = await deleteKeys(s3, bucket, listKeys(s3, bucket, ours));
-    await deleteKeys(s3, bucket, listKeys(s3, bucket, staging));
+    await deleteKeys(s3, bucket, stagingKeys);
     deps.logger?.info('extract not promoted: a newer computation owns the partition', {
       snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: claim.stored, removedCopies: removed,
     });
     return { promoted: false, extractPrefix: ours, extractFiles: 0 };
   }
+  // How many of this computation's files are in the partition: the copies, unless a duplicate execution
+  // promoted some of them already (then they are counted by listing).
+  let copied = 0;
+  let copiedElsewhere = staged.length === 0;
   for (const key of staged) {
     const target = ours + key.slice(staging.length).replace(/\//g, '__');
     try {
@@ -209,11 +216,13 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
         ContentType: 'application/octet-stream',
         Metadata: { [WATERMARK_METADATA_KEY]: formatWatermark(watermark) },
       }));
+      copied++;
     } catch (err) {
       // A duplicate execution of the same computation (same query, same staging folder) finished first and
       // removed the staging folder: its copies carry our prefix, so there is nothing left to copy.
       if ((err as Error).name === 'NoSuchKey') {
         deps.logger?.info('staged file already promoted by a duplicate execution', { key, target });
+        copiedElsewhere = true;
         continue;
       }
       classifyAwsError(err, `CopyObject s3://${bucket}/${key} → ${target}`);
@@ -231,9 +240,12 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
   } else {
     removed = await deleteKeys(s3, bucket, listKeys(s3, bucket, ours));
   }
-  await deleteKeys(s3, bucket, listKeys(s3, bucket, staging));
-  let extractFiles = 0;
-  if (stillOurs) for await (const _k of listKeys(s3, bucket, ours)) extractFiles++;
+  await deleteKeys(s3, bucket, stagingKeys);
+  let extractFiles = stillOurs ? copied : 0;
+  if (stillOurs && copiedElsewhere) {
+    extractFiles = 0;
+    for await (const _k of listKeys(s3, bucket, ours)) extractFiles++;
+  }
   // A newer computation may have claimed the partition during our cleanup: it removes our files,
   // so only report `promoted` when the claim is still ours after counting.
   if (stillOurs) {

@@ -61,3 +61,34 @@ test('older computations\' files and strays go, a newer computation\'s stay; one
   // q-old1, q-old2, q-newer once each, the stray on its own.
   expect(partitionHeads.sort()).toEqual([`${partition}q-newer_part-0`, `${partition}q-old1_part-0`, `${partition}q-old2_part-0`, `${partition}stray.parquet`]);
 });
+
+test('a snapshot\'s first promotion costs one listing of staging and of the partition, the claim\'s create, the copies and two claim checks', async () => {
+  const c = newClient();
+  const staging = stagingPrefix(config, D, 'd'.repeat(64));
+  for (const f of ['a', 'b', 'manifest.csv']) await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${staging}${f}`, Body: f }));
+  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${staging}_SUCCESS`, Body: '' }));
+  const requests: string[] = [];
+  const counted = newClient();
+  counted.middlewareStack.add((next, ctx) => async (args) => {
+    const input = args.input as { Key?: string; Prefix?: string };
+    requests.push(`${String(ctx.commandName).replace('Command', '')} ${input.Key ?? input.Prefix ?? ''}`);
+    return next(args);
+  }, { step: 'initialize', name: 'count-requests' });
+  const result = await promoteExtract({ s3: counted, config, sleep: async () => undefined }, D, staging, OURS);
+
+  expect(result).toEqual({ promoted: true, extractPrefix: `${partition}q-ours_`, extractFiles: 3 });
+  const claim = `${config.curatedPrefix}_watermarks/snapshot_date=${D}.json`;
+  expect(requests).toEqual([
+    `ListObjectsV2 ${staging}`,
+    `PutObject ${claim}`,
+    `CopyObject ${partition}q-ours_a`,
+    `CopyObject ${partition}q-ours_b`,
+    `CopyObject ${partition}q-ours_manifest.csv`,
+    `HeadObject ${claim}`,
+    `ListObjectsV2 ${partition}`,
+    'DeleteObjects ',
+    `HeadObject ${claim}`,
+  ]);
+  // Every staged object is gone, the `_` marker too.
+  expect(await keysUnder(c, staging)).toEqual([]);
+});
