@@ -130,7 +130,8 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
       // current version. Every change to the snapshot's validated data is followed by a new claim, so the
       // claim names the data too; only without any ticket does the token list the input (docs/runtime.md).
       const refresh = req.claim ?? await currentClaim(deps.s3, deps.config.bucket, deps.config.validatedPrefix, req.snapshotDate);
-      const digest = refresh === undefined && spec.inputPrefix !== undefined ? await inputDigest(deps.s3, deps.config.bucket, spec.inputPrefix) : undefined;
+      const digest = refresh === undefined && spec.inputPrefix !== undefined
+        ? await inputDigest(deps.s3, deps.config.bucket, spec.inputPrefix) : undefined;
       baseToken = requestToken({ ...req, inputDigest: digest, computation, refresh });
     }
     return baseToken;
@@ -158,7 +159,9 @@ export async function runQuery(spec: QuerySpec, deps: RunnerDeps): Promise<Query
       random: deps.random,
       logger,
       onFirstPoll: async (first) => {
-        if (started !== undefined && first.QueryExecutionId === started) announcedAt = { execution: first, newer: await announce(deps, latestKey, first) };
+        if (started !== undefined && first.QueryExecutionId === started) {
+          announcedAt = { execution: first, newer: await announce(deps, latestKey, first) };
+        }
         started = undefined;
       },
       whileQueued: async (queued) => {

@@ -105,13 +105,23 @@ export async function runStateCounts(request: QueryRequest, deps: RunnerDeps): P
       // The first computation of a snapshot creates its results: the CSV's write goes first (expectAbsent), and
       // the JSON's guess follows what the CSV found.
       const csv = await putIfNewer(deps.s3, {
-        bucket: config.bucket, key: csvKey, body: stateCountsCsv(rows), contentType: 'text/csv; charset=utf-8', watermark, sleep: deps.sleep,
+        bucket: config.bucket,
+        key: csvKey,
+        body: stateCountsCsv(rows),
+        contentType: 'text/csv; charset=utf-8',
+        watermark,
+        sleep: deps.sleep,
         expectAbsent: true,
       });
       // A newer computation already wrote the CSV: writing our JSON could only pair it with the
       // wrong CSV (the publisher refuses a pair of two computations; docs/runtime.md, Stage 4).
       const json = csv.outcome === 'stale' ? csv : await putIfNewer(deps.s3, {
-        bucket: config.bucket, key: jsonKey, body: JSON.stringify(doc, null, 2) + '\n', contentType: 'application/json', watermark, sleep: deps.sleep,
+        bucket: config.bucket,
+        key: jsonKey,
+        body: JSON.stringify(doc, null, 2) + '\n',
+        contentType: 'application/json',
+        watermark,
+        sleep: deps.sleep,
         expectAbsent: wasCreated(csv),
       });
       deps.logger?.info('state counts stored', { snapshotDate, asOf, rows: rows.length, csv: csv.outcome, json: json.outcome });

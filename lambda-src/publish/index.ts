@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getText, type ObjectText } from './report';
 import type { RunContext } from '../../src/contract/observability';
 import type { LoggerLike } from '../athena/client';
 import type { PublishResult, QueryStatus } from '../athena/types';
@@ -10,7 +11,7 @@ import { classifyAwsError, InvalidEventError, TransientError } from '../lib/erro
 import { assertSnapshotInRange } from '../lib/keys';
 import {
   WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, headCurrent, isConditionalConflict, isNotFound, parseWatermark, putIfNewer,
-  readCurrent,
+  readCurrent, wasCreated,
 } from '../lib/watermark';
 
 export interface PublishInput {
@@ -34,6 +35,10 @@ export interface PublishOutcome {
   readonly asOf: string;
   /** The production folder of the answer (`<PRODUCTION_PREFIX>snapshot_date=<d>/[as_of=<a>/]`). */
   readonly productionFolder: string;
+  /** The publish created the manifest (the snapshot's first publish): the run report is likely absent too. */
+  readonly created?: boolean;
+  /** The production state-counts JSON as the verify step read it (for the run report). */
+  readonly countsDocument?: ObjectText;
 }
 
 export interface PublishDeps {
@@ -77,6 +82,10 @@ export function parsePublishInput(event: unknown, config: PipelineConfig): Publi
   if (r.resultKeys !== undefined && (!Array.isArray(r.resultKeys) || r.resultKeys.some((k) => typeof k !== 'string'))) {
     throw new InvalidEventError('results.resultKeys must be a list of keys');
   }
+  if (r.resultETags !== undefined && (!Array.isArray(r.resultETags) || r.resultETags.some((k) => typeof k !== 'string' || k === ''))) {
+    throw new InvalidEventError('results.resultETags must be a list of ETags');
+  }
+  if (r.resultsCreated !== undefined && typeof r.resultsCreated !== 'boolean') throw new InvalidEventError('results.resultsCreated must be a boolean');
   const extract = optionalExtract(e.extract);
   const run = optionalRun(e.run);
   return {
@@ -87,9 +96,13 @@ export function parsePublishInput(event: unknown, config: PipelineConfig): Publi
 interface Source {
   readonly key: string;
   readonly etag?: string;
-  readonly contentType: string;
+  /** From HeadObject; the GetObject that streams the bytes names it too. */
+  readonly contentType?: string;
   readonly watermark: Watermark;
 }
+
+/** A results object no longer holds the ETag the status named: a newer computation replaced it. */
+class SourceChanged extends Error {}
 
 function wrap(what: string, err: unknown): never {
   if (isNotFound(err)) throw new InvalidEventError(`${what}: results object not found`);
@@ -105,10 +118,37 @@ async function headSource(s3: S3Client, bucket: string, key: string): Promise<So
 }
 
 /**
+ * The results files as the count's status names them (their ETags and its watermark), when it names all
+ * of them: the publish then reads them by ETag without a HeadObject each. Undefined otherwise.
+ */
+function sourcesOfStatus(results: QueryStatus, keys: readonly string[]): Source[] | undefined {
+  const etags = results.resultETags;
+  const named = results.resultKeys;
+  if (!etags || !named || etags.length !== keys.length || named.length !== keys.length || !results.submittedAt) return undefined;
+  const watermark: Watermark = { submittedAt: results.submittedAt, queryExecutionId: results.queryExecutionId! };
+  return keys.map((key, i) => ({ key, etag: etags[i], watermark }));
+}
+
+/** The results files as they are now (HeadObject each); they must all hold one computation. */
+async function sourcesOfFolder(s3: S3Client, bucket: string, keys: readonly string[], snapshotDate: string): Promise<Source[]> {
+  const sources: Source[] = [];
+  for (const key of keys) sources.push(await headSource(s3, bucket, key));
+  const watermark = sources[0].watermark;
+  // A mixed pair means a Stage 3 write is in progress (or died between its two writes): retry later
+  // rather than publish a CSV and a JSON of different computations.
+  if (sources.some((src) => compareWatermarks(src.watermark, watermark) !== 0)) {
+    throw new TransientError(`results of snapshot ${snapshotDate} are not one computation (${sources.map((src) => `${src.key}: `
+      + `${formatWatermark(src.watermark)}`).join(', ')}): a state-counts write is in progress or was interrupted; retry`);
+  }
+  return sources;
+}
+
+/**
  * Stage 4: copies the state-count results (the keys named by the QueryStatus, or the snapshot's
  * results folder) to `<PRODUCTION_PREFIX>snapshot_date=<d>/`, each with compare-and-swap on its
- * watermark, streaming the bytes. The watermark is the one the results object carries (a newer
- * computation may have replaced it since the QueryStatus was made; the newest is published).
+ * watermark, streaming the bytes. The newest computation of the results is published: the one the
+ * status names while the results still hold it, else the one they hold now (a newer computation may
+ * have replaced them since the QueryStatus was made).
  * An older computation never overwrites a newer one: that case returns `{published:false, reason:'stale'}`.
  */
 export async function publishResults(input: PublishInput, deps: PublishDeps): Promise<PublishResult> {
@@ -133,22 +173,41 @@ export async function publishComputation(input: PublishInput, deps: PublishDeps)
       throw new InvalidEventError(`results key '${key}' is not a file of '${folder}'`);
     }
   }
-  // One computation for the whole unit: the results files must all carry the same watermark. A
-  // mixed pair means a Stage 3 write is in progress (or died between its two writes): retry later
-  // rather than publish a CSV and a JSON of different computations.
-  const sources: Source[] = [];
-  for (const key of keys) sources.push(await headSource(s3, bucket, key));
-  const watermark = sources[0].watermark;
-  const mixed = sources.find((src) => compareWatermarks(src.watermark, watermark) !== 0);
-  if (mixed) {
-    throw new TransientError(`results of snapshot ${input.snapshotDate} are not one computation (${sources.map((src) => `${src.key}: `
-      + `${formatWatermark(src.watermark)}`).join(', ')}): a state-counts write is in progress or was interrupted; retry`);
+  const unit: Unit = { bucket, folder, productionFolder, asOf };
+  const named = sourcesOfStatus(input.results, keys);
+  if (named) {
+    try {
+      // The count created its results: production is absent too unless a newer computation got there first.
+      return await publishUnit(input, deps, unit, named, input.results.resultsCreated === true);
+    } catch (err) {
+      if (!(err instanceof SourceChanged)) throw err;
+      deps.logger?.info('results replaced since the status was made: publishing what they hold now', { snapshotDate: input.snapshotDate });
+    }
   }
+  return publishUnit(input, deps, unit, await sourcesOfFolder(s3, bucket, keys, input.snapshotDate), false);
+}
+
+interface Unit {
+  readonly bucket: string;
+  readonly folder: string;
+  readonly productionFolder: string;
+  readonly asOf: string;
+}
+
+/** Publishes one computation's results files, verifies them, and writes the manifest (docs/runtime.md, "Publish"). */
+async function publishUnit(input: PublishInput, deps: PublishDeps, unit: Unit, sources: readonly Source[],
+  expectAbsent: boolean): Promise<PublishOutcome> {
+  const { s3 } = deps;
+  const { bucket, folder, productionFolder, asOf } = unit;
+  const fromStatus = sources[0].contentType === undefined;
+  const watermark = sources[0].watermark;
   const published: string[] = [];
   const targets: string[] = [];
   let stale = false;
   let written = 0;
-  const outcome = (result: PublishResult): PublishOutcome => ({ result, written, watermark, asOf, productionFolder });
+  let created = expectAbsent;
+  const outcome = (result: PublishResult, extra: Partial<PublishOutcome> = {}): PublishOutcome =>
+    ({ result, written, watermark, asOf, productionFolder, ...extra });
   for (const source of sources) {
     const key = source.key;
     const target = productionFolder + key.slice(folder.length);
@@ -156,16 +215,20 @@ export async function publishComputation(input: PublishInput, deps: PublishDeps)
     const result = await putIfNewer(s3, {
       bucket,
       key: target,
-      contentType: source.contentType,
+      contentType: source.contentType ?? 'application/octet-stream',
       watermark: source.watermark,
       sleep: deps.sleep,
+      expectAbsent: created,
       body: async () => {
         try {
           // IfMatch: the bytes must be the ones whose watermark we compared.
           const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: source.etag }));
-          return { body: obj.Body as Readable, contentLength: obj.ContentLength };
+          return { body: obj.Body as Readable, contentLength: obj.ContentLength, contentType: obj.ContentType ?? source.contentType };
         } catch (err) {
-          if (isConditionalConflict(err)) throw new TransientError(`s3://${bucket}/${key} changed while publishing; retry`, { cause: err });
+          if (isConditionalConflict(err)) {
+            if (fromStatus) throw new SourceChanged(`s3://${bucket}/${key} no longer holds ETag ${source.etag}`);
+            throw new TransientError(`s3://${bucket}/${key} changed while publishing; retry`, { cause: err });
+          }
           return wrap(`GetObject s3://${bucket}/${key}`, err);
         }
       },
@@ -176,19 +239,27 @@ export async function publishComputation(input: PublishInput, deps: PublishDeps)
       stale = true;
       break;
     }
+    created = wasCreated(result);
     if (result.outcome === 'written') written++;
     published.push(target);
   }
   if (stale) return outcome({ published: false, reason: 'stale', keys: published });
   // Verify the unit: every production file holds this computation now. A newer publish that started
-  // meanwhile owns the result (stale); anything else (a file deleted under us) is retried.
+  // meanwhile owns the result (stale); anything else (a file deleted under us) is retried. The state-counts
+  // JSON is read whole (it is small): the run report is made from it.
   const files: ManifestFile[] = [];
+  let countsDocument: ObjectText | undefined;
   for (const target of targets) {
-    const now = await readCurrent(s3, bucket, target);
+    const isCounts = target === productionFolder + STATE_COUNTS_JSON;
+    const text = isCounts ? await getText(s3, bucket, target) : undefined;
+    const now = isCounts
+      ? { etag: text?.etag, watermark: parseWatermark(text?.metadata[WATERMARK_METADATA_KEY]) }
+      : await readCurrent(s3, bucket, target);
     const cmp = now.watermark ? compareWatermarks(now.watermark, watermark) : -1;
     if (cmp > 0) return outcome({ published: false, reason: 'stale', keys: published });
     if (cmp < 0) throw new TransientError(`s3://${bucket}/${target} does not hold computation ${formatWatermark(watermark)} after publishing; retry`);
     files.push({ key: target, etag: now.etag ?? '' });
+    if (isCounts) countsDocument = text;
   }
   // The pointer, written last: the one object that names a complete unit (docs/runtime.md, "Publish").
   const manifest = await putIfNewer(s3, {
@@ -197,12 +268,14 @@ export async function publishComputation(input: PublishInput, deps: PublishDeps)
     contentType: 'application/json',
     watermark,
     sleep: deps.sleep,
+    expectAbsent: created,
     body: `${JSON.stringify(publishedManifest(input.snapshotDate, asOf, watermark, files))}\n`,
   });
   deps.logger?.info('publish manifest', { key: productionFolder + PUBLISHED_MANIFEST, outcome: manifest.outcome, watermark });
   if (manifest.outcome === 'stale') return outcome({ published: false, reason: 'stale', keys: published });
   if (manifest.outcome === 'written') written++;
-  return outcome({ published: true, reason: 'published', keys: published, manifest: productionFolder + PUBLISHED_MANIFEST });
+  return outcome({ published: true, reason: 'published', keys: published, manifest: productionFolder + PUBLISHED_MANIFEST },
+    { created: wasCreated(manifest), ...(countsDocument ? { countsDocument } : {}) });
 }
 
 /**

@@ -41,18 +41,20 @@ export function reportKey(config: Pick<PipelineConfig, 'reportsPrefix' | 'asOfDa
   return stateCountsFolder(config.reportsPrefix, snapshotDate, asOf, config) + REPORT_FILE;
 }
 
-interface Got {
+/** A small object read whole, with what S3 says of it. */
+export interface ObjectText {
   readonly text: string;
+  readonly etag?: string;
   readonly metadata: Record<string, string>;
   readonly lastModified?: Date;
 }
 
-async function getText(s3: S3Client, bucket: string, key: string): Promise<Got | undefined> {
+/** GetObject of a small object (a summary, a state-counts document), read whole; undefined when absent. */
+export async function getText(s3: S3Client, bucket: string, key: string): Promise<ObjectText | undefined> {
   try {
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    // A summary or a state-counts document: small, read whole.
     const text = res.Body ? await res.Body.transformToString('utf-8') : '';
-    return { text, metadata: res.Metadata ?? {}, lastModified: res.LastModified };
+    return { text, etag: res.ETag, metadata: res.Metadata ?? {}, lastModified: res.LastModified };
   } catch (err) {
     if (isNotFound(err)) return undefined;
     return classifyAwsError(err, `GetObject s3://${bucket}/${key}`);
@@ -182,7 +184,8 @@ export async function writeRunReport(input: PublishInput, published: PublishOutc
   const bucket = config.bucket || input.bucket;
   const key = reportKey(config, input.snapshotDate, published.asOf);
   const countsKey = published.productionFolder + STATE_COUNTS_JSON;
-  const counts = await getText(s3, bucket, countsKey);
+  // The verify step of the publish read it already (same watermark checks below).
+  const counts = published.countsDocument ?? await getText(s3, bucket, countsKey);
   if (!counts) throw new TransientError(`s3://${bucket}/${countsKey} is missing right after its publish; retry`);
   const stored = parseWatermark(counts.metadata[WATERMARK_METADATA_KEY]);
   const cmp = stored ? compareWatermarks(stored, published.watermark) : -1;
@@ -206,7 +209,14 @@ export async function writeRunReport(input: PublishInput, published: PublishOutc
   const lagSeconds = report.publish.lagSeconds;
   if (published.written > 0 && lagSeconds !== undefined) deps.metrics?.add(METRICS.publishLag, lagSeconds);
   const put = await putIfNewer(s3, {
-    bucket, key, contentType: 'application/json', watermark: published.watermark, sleep: deps.sleep, body: `${JSON.stringify(report, null, 2)}\n`,
+    bucket,
+    key,
+    contentType: 'application/json',
+    watermark: published.watermark,
+    sleep: deps.sleep,
+    body: `${JSON.stringify(report, null, 2)}\n`,
+    // The snapshot's first publish (it created the manifest) writes its first report.
+    expectAbsent: published.created === true,
   });
   deps.logger?.info('run report', { key, outcome: put.outcome, files: files.length, lagSeconds });
   return { key, outcome: put.outcome, ...(lagSeconds !== undefined ? { lagSeconds } : {}) };
