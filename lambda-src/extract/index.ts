@@ -160,10 +160,10 @@ export interface PromoteResult {
  * computation of the snapshot (compare-and-swap on `_watermarks/snapshot_date=<d>.json`):
  * 1. claim the partition (stale → remove any copies of ours and the staging folder, done);
  * 2. copy each staged file to `<partition><queryExecutionId>_<name>` (server-side CopyObject);
- * 3. if the claim still holds, delete the partition files of OLDER computations (never a newer
- *    one's: it may have claimed and copied meanwhile); if a newer computation claimed it
- *    meanwhile, delete our copies instead (the newer one removes every older file when it finishes);
- * 4. delete the staging folder.
+ * 3. delete the partition files of OLDER computations (never a newer one's: it may have claimed and
+ *    copied meanwhile), then the staging folder;
+ * 4. check the claim once: still ours → promoted; a newer computation claimed it meanwhile → delete
+ *    our copies (they may have landed after its cleanup) and report not promoted.
  * Every step is idempotent, so a retried or duplicated call converges on the newest computation.
  */
 export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'logger' | 'sleep'>, snapshotDate: string, staging: string, watermark: Watermark): Promise<PromoteResult> {
@@ -228,37 +228,30 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
       classifyAwsError(err, `CopyObject s3://${bucket}/${key} → ${target}`);
     }
   }
-  /** Whether the partition's claim still names this computation. */
-  const claimHeld = async (): Promise<{ held: boolean; stored?: Watermark }> => {
-    const now = await readCurrent(s3, bucket, claimKey);
-    return { held: now.watermark !== undefined && compareWatermarks(now.watermark, watermark) === 0, stored: now.watermark };
-  };
-  const stillOurs = (await claimHeld()).held;
-  let removed: number;
-  if (stillOurs) {
-    removed = await removeOlderFiles(s3, bucket, partition, ours, watermark);
-  } else {
-    removed = await deleteKeys(s3, bucket, listKeys(s3, bucket, ours));
-  }
+  // Files older than ours are garbage whoever holds the claim now (a newer holder removes them too), and a
+  // newer computation's are never touched: the cleanup needs no claim check before it.
+  const removed = await removeOlderFiles(s3, bucket, partition, ours, watermark);
   await deleteKeys(s3, bucket, stagingKeys);
-  let extractFiles = stillOurs ? copied : 0;
-  if (stillOurs && copiedElsewhere) {
+  let extractFiles = copied;
+  if (copiedElsewhere) {
     extractFiles = 0;
     for await (const _k of listKeys(s3, bucket, ours)) extractFiles++;
   }
-  // A newer computation may have claimed the partition during our cleanup: it removes our files,
-  // so only report `promoted` when the claim is still ours after counting.
-  if (stillOurs) {
-    const after = await claimHeld();
-    if (!after.held) {
-      deps.logger?.info('extract superseded right after promotion', { snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: after.stored });
-      return { promoted: false, extractPrefix: ours, extractFiles: 0 };
-    }
+  // The one check, after the copies and the cleanup: a newer computation that claimed the partition before it
+  // owns the partition, and our copies may have landed after its cleanup, so we remove them; one that claims
+  // after it lists the partition after our copies and removes them itself.
+  const now = await readCurrent(s3, bucket, claimKey);
+  if (!(now.watermark !== undefined && compareWatermarks(now.watermark, watermark) === 0)) {
+    const ownRemoved = await deleteKeys(s3, bucket, listKeys(s3, bucket, ours));
+    deps.logger?.info('extract superseded while promoting', {
+      snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: now.watermark, removedCopies: ownRemoved,
+    });
+    return { promoted: false, extractPrefix: ours, extractFiles: 0 };
   }
-  deps.logger?.info(stillOurs ? 'extract promoted' : 'extract superseded while promoting', {
+  deps.logger?.info('extract promoted', {
     snapshotDate, queryExecutionId: watermark.queryExecutionId, staged: staged.length, removed, files: extractFiles,
   });
-  return { promoted: stillOurs, extractPrefix: ours, extractFiles };
+  return { promoted: true, extractPrefix: ours, extractFiles };
 }
 
 /**

@@ -99,9 +99,10 @@ describe('facility extract (lambda-src/extract, Stage 1)', () => {
   test('superseded while copying: a newer claim made mid-promotion keeps the newer files, ours are removed', async () => {
     const newer = { submittedAt: '2025-08-10T13:00:00.000Z', queryExecutionId: 'q-newer' };
     bucket.before.copy.push(() => {
-      // Another execution claims the partition and copies its file while we are copying.
+      // Another execution claims the partition and copies its file (stamped with its watermark, as a promotion
+      // copies) while we are copying.
       bucket.put(partitionWatermarkKey(config, '2025-08-10'), '{}', { metadata: { watermark: formatWatermark(newer) } });
-      bucket.put(`${partition}q-newer_part-0`, 'newer parquet');
+      bucket.put(`${partition}q-newer_part-0`, 'newer parquet', { metadata: { watermark: formatWatermark(newer) } });
     });
     const status = await runFacilityExtract(EREQ, deps());
     expect(status).toMatchObject({ done: true, promoted: false, extractFiles: 0 });
