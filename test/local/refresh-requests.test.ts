@@ -48,7 +48,10 @@ test('a file costs 12 S3 requests and a snapshot\'s refresh 23, whatever the num
   // Per refresh: what is left of the 1-file run after its file's 12.
   const refresh = (op: string, perFile: number) => (one.ops[op] ?? 0) - perFile;
   expect({
-    put: refresh('PutObject', 5), copy: refresh('CopyObject', 0), list: refresh('ListObjectsV2', 0), deletes: refresh('DeleteObjects', 0),
+    put: refresh('PutObject', 5),
+    copy: refresh('CopyObject', 0),
+    list: refresh('ListObjectsV2', 0),
+    deletes: refresh('DeleteObjects', 0),
     get: refresh('GetObject', 3),
   }).toEqual({ put: 13, copy: 1, list: 3, deletes: 1, get: 3 });
   // HeadObject: the publish's verify of the CSV and the promotion's claim check, plus one per later poll of a
