@@ -11,7 +11,7 @@ import type { PipelineConfig } from '../lib/config';
 import { ConfigError, QueryFailedError, TransientError, classifyAwsError } from '../lib/errors';
 import { assertSnapshotDate } from '../lib/keys';
 import { listObjects } from '../lib/s3-list';
-import { WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, putIfNewer, readCurrent } from '../lib/watermark';
+import { WATERMARK_METADATA_KEY, Watermark, compareWatermarks, copySourceOf, formatWatermark, putIfNewer, readCurrent } from '../lib/watermark';
 import { loadSql } from '../sql';
 
 /** The only text ever substituted into a query string (docs/design.md). */
@@ -211,7 +211,7 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
       await s3.send(new CopyObjectCommand({
         Bucket: bucket,
         Key: target,
-        CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+        CopySource: copySourceOf(bucket, key),
         MetadataDirective: 'REPLACE',
         ContentType: 'application/octet-stream',
         Metadata: { [WATERMARK_METADATA_KEY]: formatWatermark(watermark) },

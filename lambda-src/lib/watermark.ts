@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { TransientError, classifyAwsError, isTransientAwsError } from './errors';
 
 /**
@@ -52,11 +52,28 @@ export function compareWatermarks(a: Watermark, b: Watermark): number {
 export type PutBody = string | Uint8Array
 | (() => Promise<{ body: Readable | Uint8Array | string; contentLength?: number; contentType?: string }>);
 
-export interface PutIfNewerInput {
+/** An object of the same bucket to copy (server-side) instead of a body: exactly the version with this ETag. */
+export interface CopySource {
+  readonly key: string;
+  readonly etag: string;
+}
+
+/** `CopySource` of CopyObject: `<bucket>/<key>`, each key segment URL-encoded. */
+export function copySourceOf(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** The copy source no longer holds the ETag the write was asked to copy (a newer version replaced it, or it was deleted). */
+export class CopySourceChangedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CopySourceChangedError';
+  }
+}
+
+interface PutIfNewerBase {
   readonly bucket: string;
   readonly key: string;
-  readonly body: PutBody;
-  readonly contentType: string;
   readonly watermark: Watermark;
   /**
    * The caller expects the object to be absent (the first computation of a snapshot writes each of its
@@ -71,6 +88,15 @@ export interface PutIfNewerInput {
   /** Sleep between attempts (tests inject a no-op). */
   readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/**
+ * What putIfNewer writes: a `body`, or `copyFrom`, a server-side CopyObject of another object of the bucket
+ * (`CopySourceIfMatch` on its ETag; its content type and metadata are copied, so its `x-amz-meta-watermark`
+ * must be `watermark`: the caller copies an object of the computation it names).
+ */
+export type PutIfNewerInput = PutIfNewerBase & (
+  | { readonly body: PutBody; readonly contentType: string; readonly copyFrom?: undefined }
+  | { readonly copyFrom: CopySource; readonly body?: undefined; readonly contentType?: undefined });
 
 export interface PutIfNewerResult {
   /** `written`: our object is stored; `unchanged`: the same computation's object is already there; `stale`: a newer one is. */
@@ -157,7 +183,8 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
  * is absent), re-reading and retrying when another writer won the race (412 / 409, or 404 NoSuchKey
  * when the object was deleted between the read and an If-Match write).
  * With `expectAbsent` the first attempt is the create, without the read; a 412 / 409 sends it down
- * the same read-compare-write path (it does not count as a lost race).
+ * the same read-compare-write path (it does not count as a lost race). With `copyFrom` the write is a
+ * CopyObject of that exact source version; a source that changed ends in CopySourceChangedError.
  * An object without a (readable) watermark counts as older than any computation.
  */
 export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<PutIfNewerResult> {
@@ -172,23 +199,43 @@ export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<
       if (cmp > 0) return { outcome: 'stale', stored: current.watermark, etag: current.etag };
       if (cmp === 0) return { outcome: 'unchanged', stored: current.watermark, etag: current.etag };
     }
-    const opened = typeof input.body === 'function' ? await input.body() : { body: input.body, contentLength: undefined, contentType: undefined };
-    const { body, contentLength } = opened;
+    const condition = current.exists && current.etag ? { IfMatch: current.etag } : { IfNoneMatch: '*' };
+    const opened = input.body === undefined ? undefined
+      : typeof input.body === 'function' ? await input.body() : { body: input.body, contentLength: undefined, contentType: undefined };
     try {
+      if (input.copyFrom) {
+        const out = await s3.send(new CopyObjectCommand({
+          Bucket: input.bucket,
+          Key: input.key,
+          CopySource: copySourceOf(input.bucket, input.copyFrom.key),
+          CopySourceIfMatch: input.copyFrom.etag,
+          MetadataDirective: 'COPY',
+          ...condition,
+        }));
+        return { outcome: 'written', stored: current.watermark, etag: out.CopyObjectResult?.ETag };
+      }
       const out = await s3.send(new PutObjectCommand({
         Bucket: input.bucket,
         Key: input.key,
-        Body: body,
-        ContentLength: contentLength,
-        ContentType: opened.contentType ?? input.contentType,
+        Body: opened!.body,
+        ContentLength: opened!.contentLength,
+        ContentType: opened!.contentType ?? input.contentType,
         Metadata: { [WATERMARK_METADATA_KEY]: formatWatermark(input.watermark) },
-        ...(current.exists && current.etag ? { IfMatch: current.etag } : { IfNoneMatch: '*' }),
+        ...condition,
       }));
       return { outcome: 'written', stored: current.watermark, etag: out.ETag };
     } catch (err) {
       // A stream the failed request did not consume must not keep its socket open.
-      const stream = body as { destroy?: () => void };
-      if (typeof body === 'object' && typeof stream.destroy === 'function') stream.destroy();
+      const stream = opened?.body as { destroy?: () => void } | undefined;
+      if (typeof stream === 'object' && typeof stream.destroy === 'function') stream.destroy();
+      // A copy's 412 is about the source or about the target (S3 answers both with PreconditionFailed): the source
+      // is read to tell them apart (only on this path).
+      if (input.copyFrom && isConditionalConflict(err)) {
+        const source = await headCurrent(s3, input.bucket, input.copyFrom.key);
+        if (source?.etag !== input.copyFrom.etag) {
+          throw new CopySourceChangedError(`s3://${input.bucket}/${input.copyFrom.key} no longer holds ETag ${input.copyFrom.etag}`);
+        }
+      }
       if (guess && isConditionalConflict(err)) {
         // The object exists after all: read it and compare, as without the guess.
         guess = false;

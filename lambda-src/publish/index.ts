@@ -1,5 +1,4 @@
-import type { Readable } from 'node:stream';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { getText, type ObjectText } from './report';
 import type { RunContext } from '../../src/contract/observability';
 import type { LoggerLike } from '../athena/client';
@@ -10,8 +9,8 @@ import { isCalendarDate } from '../lib/dates';
 import { classifyAwsError, InvalidEventError, TransientError } from '../lib/errors';
 import { assertSnapshotInRange } from '../lib/keys';
 import {
-  WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, headCurrent, isConditionalConflict, isNotFound, parseWatermark, putIfNewer,
-  readCurrent, wasCreated,
+  CopySourceChangedError, WATERMARK_METADATA_KEY, Watermark, compareWatermarks, formatWatermark, headCurrent, isNotFound, parseWatermark,
+  putIfNewer, readCurrent, wasCreated,
 } from '../lib/watermark';
 
 export interface PublishInput {
@@ -95,9 +94,7 @@ export function parsePublishInput(event: unknown, config: PipelineConfig): Publi
 
 interface Source {
   readonly key: string;
-  readonly etag?: string;
-  /** From HeadObject; the GetObject that streams the bytes names it too. */
-  readonly contentType?: string;
+  readonly etag: string;
   readonly watermark: Watermark;
 }
 
@@ -114,7 +111,8 @@ async function headSource(s3: S3Client, bucket: string, key: string): Promise<So
   if (!head) throw new InvalidEventError(`HeadObject s3://${bucket}/${key}: results object not found`);
   const watermark = parseWatermark(head.metadata[WATERMARK_METADATA_KEY]);
   if (!watermark) throw new InvalidEventError(`s3://${bucket}/${key} has no x-amz-meta-watermark: not written by Stage 3`);
-  return { key, etag: head.etag, contentType: head.contentType ?? 'application/octet-stream', watermark };
+  if (!head.etag) throw new TransientError(`HeadObject s3://${bucket}/${key} returned no ETag; retry`);
+  return { key, etag: head.etag, watermark };
 }
 
 /**
@@ -146,7 +144,7 @@ async function sourcesOfFolder(s3: S3Client, bucket: string, keys: readonly stri
 /**
  * Stage 4: copies the state-count results (the keys named by the QueryStatus, or the snapshot's
  * results folder) to `<PRODUCTION_PREFIX>snapshot_date=<d>/`, each with compare-and-swap on its
- * watermark, streaming the bytes. The newest computation of the results is published: the one the
+ * watermark, as server-side copies. The newest computation of the results is published: the one the
  * status names while the results still hold it, else the one they hold now (a newer computation may
  * have replaced them since the QueryStatus was made).
  * An older computation never overwrites a newer one: that case returns `{published:false, reason:'stale'}`.
@@ -178,13 +176,13 @@ export async function publishComputation(input: PublishInput, deps: PublishDeps)
   if (named) {
     try {
       // The count created its results: production is absent too unless a newer computation got there first.
-      return await publishUnit(input, deps, unit, named, input.results.resultsCreated === true);
+      return await publishUnit(input, deps, unit, { sources: named, fromStatus: true }, input.results.resultsCreated === true);
     } catch (err) {
       if (!(err instanceof SourceChanged)) throw err;
       deps.logger?.info('results replaced since the status was made: publishing what they hold now', { snapshotDate: input.snapshotDate });
     }
   }
-  return publishUnit(input, deps, unit, await sourcesOfFolder(s3, bucket, keys, input.snapshotDate), false);
+  return publishUnit(input, deps, unit, { sources: await sourcesOfFolder(s3, bucket, keys, input.snapshotDate), fromStatus: false }, false);
 }
 
 interface Unit {
@@ -195,11 +193,10 @@ interface Unit {
 }
 
 /** Publishes one computation's results files, verifies them, and writes the manifest (docs/runtime.md, "Publish"). */
-async function publishUnit(input: PublishInput, deps: PublishDeps, unit: Unit, sources: readonly Source[],
-  expectAbsent: boolean): Promise<PublishOutcome> {
+async function publishUnit(input: PublishInput, deps: PublishDeps, unit: Unit,
+  { sources, fromStatus }: { sources: readonly Source[]; fromStatus: boolean }, expectAbsent: boolean): Promise<PublishOutcome> {
   const { s3 } = deps;
   const { bucket, folder, productionFolder, asOf } = unit;
-  const fromStatus = sources[0].contentType === undefined;
   const watermark = sources[0].watermark;
   const published: string[] = [];
   const targets: string[] = [];
@@ -212,26 +209,16 @@ async function publishUnit(input: PublishInput, deps: PublishDeps, unit: Unit, s
     const key = source.key;
     const target = productionFolder + key.slice(folder.length);
     targets.push(target);
+    // A server-side copy of exactly the results version whose watermark we compared (CopySourceIfMatch): its
+    // content type and watermark metadata come with it, and no byte passes through the function.
     const result = await putIfNewer(s3, {
-      bucket,
-      key: target,
-      contentType: source.contentType ?? 'application/octet-stream',
-      watermark: source.watermark,
-      sleep: deps.sleep,
-      expectAbsent: created,
-      body: async () => {
-        try {
-          // IfMatch: the bytes must be the ones whose watermark we compared.
-          const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: source.etag }));
-          return { body: obj.Body as Readable, contentLength: obj.ContentLength, contentType: obj.ContentType ?? source.contentType };
-        } catch (err) {
-          if (isConditionalConflict(err)) {
-            if (fromStatus) throw new SourceChanged(`s3://${bucket}/${key} no longer holds ETag ${source.etag}`);
-            throw new TransientError(`s3://${bucket}/${key} changed while publishing; retry`, { cause: err });
-          }
-          return wrap(`GetObject s3://${bucket}/${key}`, err);
-        }
-      },
+      bucket, key: target, watermark: source.watermark, sleep: deps.sleep, expectAbsent: created, copyFrom: { key, etag: source.etag },
+    }).catch((err: unknown): never => {
+      if (err instanceof CopySourceChangedError) {
+        if (fromStatus) throw new SourceChanged(err.message);
+        throw new TransientError(`${err.message}: the results changed while publishing; retry`, { cause: err });
+      }
+      return wrap(`CopyObject s3://${bucket}/${key} → ${target}`, err);
     });
     deps.logger?.info('publish', { source: key, target, outcome: result.outcome, watermark: source.watermark, stored: result.stored });
     if (result.outcome === 'stale') {

@@ -82,10 +82,10 @@ test('a newer publish that overtakes ours between our writes and our check: ours
   await results('csv', W1);
   await results('json', W1);
   const c = newClient();
-  let puts = 0;
+  let copies = 0;
   c.middlewareStack.add((next, ctx) => async (args) => {
     const out = await next(args);
-    if (ctx.commandName === 'PutObjectCommand' && ++puts === 2) {
+    if (ctx.commandName === 'CopyObjectCommand' && ++copies === 2) {
       // right after our JSON write, a newer computation's publisher writes its CSV
       await put(`${PROD}state_counts.csv`, 'state,accredited_facilities\nMI,q-2\n', W2);
     }

@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { QueryStatus } from '../../lambda-src/athena/types';
@@ -54,8 +54,10 @@ describe('publishResults', () => {
     expect(JSON.parse(bucket.text(`${PROD}state_counts.json`))).toMatchObject({ tag: 'one' });
     expect(parseWatermark(bucket.objects.get(`${PROD}state_counts.csv`)!.metadata.watermark)).toEqual(W1);
     expect(bucket.objects.get(`${PROD}state_counts.csv`)!.contentType).toBe('text/csv; charset=utf-8');
-    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfNoneMatch: '*', ContentLength: bucket.objects.get(`${PROD}state_counts.csv`)!.body.length });
-    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { IfMatch: bucket.objects.get(`${RES}state_counts.csv`)!.etag });
+    // A server-side copy of exactly the version whose watermark was compared, created only if absent.
+    expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, {
+      Key: `${PROD}state_counts.csv`, CopySourceIfMatch: bucket.objects.get(`${RES}state_counts.csv`)!.etag, MetadataDirective: 'COPY', IfNoneMatch: '*',
+    });
   });
 
   test('re-publishing the same computation is idempotent (no write)', async () => {
@@ -75,7 +77,7 @@ describe('publishResults', () => {
     const out = await publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W2) }, deps());
     expect(out.published).toBe(true);
     expect(bucket.text(`${PROD}state_counts.csv`)).toContain('MI,two');
-    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfMatch: oldEtag });
+    expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, { Key: `${PROD}state_counts.csv`, IfMatch: oldEtag });
   });
 
   test('stale: an older computation never overwrites a newer production copy', async () => {
@@ -86,7 +88,7 @@ describe('publishResults', () => {
     expect(out).toEqual({ published: false, reason: 'stale', keys: [] });
     expect(bucket.text(`${PROD}state_counts.csv`)).toBe('newer csv');
     expect(bucket.text(`${PROD}state_counts.json`)).toBe('newer json');
-    expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 0);
+    expect(s3Mock).toHaveReceivedCommandTimes(CopyObjectCommand, 0);
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
   });
 
@@ -105,7 +107,7 @@ describe('publishResults', () => {
 
   test('a 412 race at the production path re-reads and retries', async () => {
     results(W1, 'one');
-    bucket.before.put.push(() => {
+    bucket.before.copy.push(() => {
       // Someone publishes an older computation in between: ours must still win.
       putRaw(`${PROD}state_counts.csv`, 'older', { submittedAt: '2025-08-10T11:00:00Z', queryExecutionId: 'q-0000' });
       throw awsError('PreconditionFailed', 412);
@@ -117,7 +119,7 @@ describe('publishResults', () => {
 
   test('a 412 race lost to a newer computation ends stale', async () => {
     results(W1, 'one');
-    bucket.before.put.push(() => {
+    bucket.before.copy.push(() => {
       putRaw(`${PROD}state_counts.csv`, 'newer', W2);
       throw awsError('PreconditionFailed', 412);
     });
@@ -130,9 +132,9 @@ describe('publishResults', () => {
     expect(bucket.objects.has(`${PROD}state_counts.json`)).toBe(false);
   });
 
-  test('a results object that changed between HeadObject and GetObject is a TransientError', async () => {
+  test('a results object that changed between HeadObject and CopyObject is a TransientError', async () => {
     results(W1, 'one');
-    bucket.before.get.push(() => results(W2, 'two'));
+    bucket.before.copy.push(() => results(W2, 'two'));
     await expect(publishResults({ bucket: BUCKET, snapshotDate: D, results: status(W1) }, deps())).rejects.toMatchObject({ name: 'TransientError' });
   });
 

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
+  CopySourceChangedError,
   Watermark,
   compareWatermarks,
   formatWatermark,
@@ -196,6 +197,47 @@ describe('putIfNewer', () => {
       const out = await putIfNewer(s3, { ...base, body: 'mine', watermark: W1, expectAbsent: true });
       expect(out).toMatchObject({ outcome: 'stale', stored: W2 });
       expect(bucket.text('results/x.json')).toBe('winner');
+    });
+  });
+
+  describe('copyFrom: a server-side copy of one exact source version', () => {
+    const source = 'results/x.csv';
+    const seed = () => bucket.put(source, 'a,b\n', { metadata: { watermark: formatWatermark(W2) }, contentType: 'text/csv' });
+    const copy = (over: Partial<{ etag: string; watermark: Watermark }> = {}) => putIfNewer(s3, {
+      bucket: 'data',
+      key: 'production/x.csv',
+      sleep: noSleep,
+      watermark: over.watermark ?? W2,
+      copyFrom: { key: source, etag: over.etag ?? bucket.objects.get(source)!.etag },
+    });
+
+    test('copies content type and watermark with CopySourceIfMatch, and the target condition', async () => {
+      seed();
+      const out = await copy();
+      expect(out).toMatchObject({ outcome: 'written', stored: undefined });
+      expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, { CopySourceIfMatch: bucket.objects.get(source)!.etag, IfNoneMatch: '*', MetadataDirective: 'COPY' });
+      expect(bucket.objects.get('production/x.csv')).toMatchObject({ contentType: 'text/csv', metadata: { watermark: formatWatermark(W2) } });
+      expect(out.etag).toBe(bucket.objects.get('production/x.csv')!.etag);
+    });
+
+    test('a source that no longer holds the ETag ends in CopySourceChangedError (not a lost race)', async () => {
+      seed();
+      const named = bucket.objects.get(source)!.etag;
+      bucket.put(source, 'newer\n', { metadata: { watermark: formatWatermark(W2b) } });
+      await expect(copy({ etag: named })).rejects.toBeInstanceOf(CopySourceChangedError);
+      expect(s3Mock).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+      expect(bucket.objects.has('production/x.csv')).toBe(false);
+    });
+
+    test('a 412 about the target (the source unchanged) is a lost race: re-read and compare', async () => {
+      seed();
+      bucket.before.copy.push(() => {
+        bucket.put('production/x.csv', 'older', { etag: '"o"', metadata: { watermark: formatWatermark(W1) } });
+      });
+      const out = await copy();
+      expect(out).toMatchObject({ outcome: 'written', stored: W1 });
+      expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, { IfMatch: '"o"' });
+      expect(bucket.text('production/x.csv')).toBe('a,b\n');
     });
   });
 

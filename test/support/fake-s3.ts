@@ -7,7 +7,7 @@
  * - PutObject, conditional: `IfNoneMatch: '*'` on an existing key is 412; `IfMatch` on another ETag
  *   is 412, on a missing key 404 `NoSuchKey` (the key was deleted since it was read).
  * - ListObjectsV2: keys in order, `listPageSize` per page with continuation tokens.
- * - CopyObject (`MetadataDirective` COPY or REPLACE) and DeleteObjects.
+ * - CopyObject (`MetadataDirective` COPY or REPLACE; `CopySourceIfMatch`, and If-Match / If-None-Match on the target) and DeleteObjects.
  * - A request for another bucket is 404 `NoSuchBucket`.
  *
  * ETags are the quoted MD5 of the body (single-part uploads); every write gets a later LastModified
@@ -133,6 +133,15 @@ export class FakeS3 {
     return new Date(FIRST_WRITE + 1000 * this.writes++);
   }
 
+  /** The conditions of a write (PutObject, CopyObject's target): If-None-Match: * and If-Match, as S3 answers them. */
+  private checkWriteCondition(i: { Key?: string; IfNoneMatch?: string; IfMatch?: string }): void {
+    const current = this.objects.get(i.Key!);
+    if (i.IfNoneMatch !== undefined && i.IfNoneMatch !== '*') throw new Error('FakeS3: If-None-Match takes only *');
+    if (i.IfNoneMatch === '*' && current) throw awsError('PreconditionFailed', 412);
+    if (i.IfMatch !== undefined && !current) throw awsError('NoSuchKey', 404);
+    if (i.IfMatch !== undefined && current!.etag !== i.IfMatch) throw awsError('PreconditionFailed', 412);
+  }
+
   private checkBucket(bucket: string | undefined): void {
     if (bucket !== this.options.bucket) throw awsError('NoSuchBucket', 404);
   }
@@ -171,11 +180,7 @@ export class FakeS3 {
     this.mock.on(PutObjectCommand).callsFake(async (i) => {
       await this.before.put.shift()?.(i.Key);
       this.checkBucket(i.Bucket);
-      const current = this.objects.get(i.Key);
-      if (i.IfNoneMatch !== undefined && i.IfNoneMatch !== '*') throw new Error('FakeS3: If-None-Match takes only *');
-      if (i.IfNoneMatch === '*' && current) throw awsError('PreconditionFailed', 412);
-      if (i.IfMatch !== undefined && !current) throw awsError('NoSuchKey', 404);
-      if (i.IfMatch !== undefined && current!.etag !== i.IfMatch) throw awsError('PreconditionFailed', 412);
+      this.checkWriteCondition(i);
       const stored = this.put(i.Key, await bodyBytes(i.Body), { metadata: i.Metadata, contentType: i.ContentType });
       return { ETag: stored.etag };
     });
@@ -203,8 +208,11 @@ export class FakeS3 {
       const source = String(i.CopySource).replace(/^\//, '');
       const slash = source.indexOf('/');
       this.checkBucket(source.slice(0, slash));
+      refuseUnmodelled('CopyObject', i, ['CopySourceIfNoneMatch', 'CopySourceIfModifiedSince', 'CopySourceIfUnmodifiedSince']);
       const o = this.objects.get(decodeURIComponent(source.slice(slash + 1)));
       if (!o) throw awsError('NoSuchKey', 404);
+      if (i.CopySourceIfMatch !== undefined && o.etag !== i.CopySourceIfMatch) throw awsError('PreconditionFailed', 412);
+      this.checkWriteCondition(i);
       const metadata = i.MetadataDirective === 'REPLACE' ? { ...(i.Metadata ?? {}) } : { ...o.metadata };
       const contentType = i.MetadataDirective === 'REPLACE' ? i.ContentType : o.contentType;
       const copy = this.put(i.Key, o.body, { metadata, contentType, etag: o.etag });
