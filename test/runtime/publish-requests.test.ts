@@ -9,15 +9,11 @@ import { Watermark, parseWatermark, putIfNewer, wasCreated } from '../../lambda-
 import { publishComputation } from '../../lambda-src/publish';
 import { writeRunReport } from '../../lambda-src/publish/report';
 import { useLocalS3 } from '../support/local-s3';
-import { stateCountsStatus } from '../support/query-status';
+import { PUBLISH_FIXTURE, stateCountsStatus } from '../support/query-status';
 
 const BUCKET = 'publish-requests';
 const config = loadConfig({ DATA_BUCKET: BUCKET });
-const D = '2025-08-10';
-const RES = `results/state_counts/snapshot_date=${D}/`;
-const PROD = `production/state_counts/snapshot_date=${D}/`;
-const W1: Watermark = { submittedAt: '2025-08-10T12:00:00.000Z', queryExecutionId: 'q-1' };
-const W2: Watermark = { submittedAt: '2025-08-10T12:05:00.000Z', queryExecutionId: 'q-2' };
+const { snapshotDate: D, results: RES, production: PROD, older: W1, newer: W2 } = PUBLISH_FIXTURE;
 const noSleep = async (): Promise<void> => undefined;
 const KEYS = [`${RES}state_counts.csv`, `${RES}state_counts.json`];
 

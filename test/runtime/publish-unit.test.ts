@@ -9,15 +9,11 @@ import { loadConfig } from '../../lambda-src/lib/config';
 import { Watermark, formatWatermark, parseWatermark } from '../../lambda-src/lib/watermark';
 import { publishResults } from '../../lambda-src/publish';
 import { useLocalS3 } from '../support/local-s3';
-import { stateCountsStatus } from '../support/query-status';
+import { PUBLISH_FIXTURE, stateCountsStatus } from '../support/query-status';
 
 const BUCKET = 'publish-unit';
 const config = loadConfig({ DATA_BUCKET: BUCKET });
-const D = '2025-08-10';
-const RES = `results/state_counts/snapshot_date=${D}/`;
-const PROD = `production/state_counts/snapshot_date=${D}/`;
-const W1: Watermark = { submittedAt: '2025-08-10T12:00:00.000Z', queryExecutionId: 'q-1' };
-const W2: Watermark = { submittedAt: '2025-08-10T12:05:00.000Z', queryExecutionId: 'q-2' };
+const { snapshotDate: D, results: RES, production: PROD, older: W1, newer: W2 } = PUBLISH_FIXTURE;
 const noSleep = async (): Promise<void> => undefined;
 
 const { newClient, emptyBucket } = useLocalS3(BUCKET, 'publish-unit');

@@ -18,3 +18,12 @@ export function stateCountsStatus(
     ...over,
   };
 }
+
+/** The snapshot, folders and two computations (older, newer) the publish tests against the local S3 use. */
+export const PUBLISH_FIXTURE = {
+  snapshotDate: '2025-08-10',
+  results: 'results/state_counts/snapshot_date=2025-08-10/',
+  production: 'production/state_counts/snapshot_date=2025-08-10/',
+  older: { submittedAt: '2025-08-10T12:00:00.000Z', queryExecutionId: 'q-1' } as Watermark,
+  newer: { submittedAt: '2025-08-10T12:05:00.000Z', queryExecutionId: 'q-2' } as Watermark,
+} as const;
