@@ -163,11 +163,11 @@ export async function run(argv: string[]): Promise<number> {
     seed,
     ...(assembly !== undefined ? { assembly: { dir: assembly, stack: values.stack } } : {}),
     enforceIam: !values['no-enforce-iam'],
-    // The HTML report (docs/report.md), read through the run's own S3 before it stops.
-    writeReport: async ({ workDir: dir, client, bucket }) => {
+    // The HTML report (docs/report.md), read through the run's own S3 before it stops, from what the run deployed.
+    writeReport: async (ctx) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { writeLocalReport } = require('../report/index') as typeof import('../report/index');
-      return writeLocalReport(dir, { s3: { client, bucket } });
+      const { writeRunReport } = require('../report/index') as typeof import('../report/index');
+      return writeRunReport(ctx);
     },
     onProgress: values.json ? undefined : progressPrinter({ tty }),
   });

@@ -6,14 +6,15 @@ import { closeSync, existsSync, openSync, readSync, renameSync, statSync, writeF
 import { basename, dirname, join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { loadAwsDefinition, loadAwsTraces, loadSnapshots, sdkStepFunctions, stateMachineArnOf, type StepFunctionsReader } from './load';
-import { openLocalBuckets, readDeployment, readLocalTraces } from './local';
+import { openLocalBuckets, readDeployment, readLocalTraces, recordAssembly, type LocalDeployment } from './local';
 import { GENERATOR, renderReport } from './render';
-import type { ReportData } from './types';
+import type { AslDefinition, ReportData } from './types';
+import type { ReportContext } from '../../local/orchestrator/options';
 import { DEFAULT_REPORTS_PREFIX } from '../../src/contract/observability';
 
 export type { ExecutionTrace, ReportData, StateTrace } from './types';
 export { buildExecutionTrace } from './traces';
-export { readLocalTraces } from './local';
+export { ASSEMBLY_RECORD, readDeployment, readLocalTraces, type LocalDeployment } from './local';
 export { renderReport, GENERATOR } from './render';
 
 /** Snapshots shown by default (newest first). */
@@ -29,6 +30,11 @@ export type ReportSource =
      * accepts); default: an embedded S3 started over `<workDir>/s3/` for the time of the read.
      */
     readonly s3?: { readonly client: S3Client; readonly bucket: string };
+    /**
+     * What the run deployed, as it resolved it (the hook of `medlaunch-elt local`); default: resolved again by
+     * local/template from the work folder's cloud assembly ({@link readDeployment}).
+     */
+    readonly deployment?: LocalDeployment;
   }
   | {
     readonly kind: 'aws';
@@ -48,7 +54,7 @@ export async function loadReportData(source: ReportSource, o: { snapshots?: numb
   const notes: string[] = [];
   const generatedAt = (o.now ?? new Date()).toISOString();
   if (source.kind === 'local') {
-    const dep = readDeployment(source.workDir, notes);
+    const dep = source.deployment ?? readDeployment(source.workDir, notes);
     const own = source.s3;
     const access = own ? { s3: own.client, buckets: [own.bucket], close: async () => undefined } : await openLocalBuckets(source.workDir);
     try {
@@ -127,16 +133,43 @@ export function writePage(file: string, html: string): void {
  * The hook of `medlaunch-elt local`: renders the report of a finished local run into `<workDir>/report.html` and
  * returns its path. Reads the bucket through `o.s3` (the run's own S3 endpoint and a client it accepts) when given,
  * else through an embedded S3 it starts over `<workDir>/s3/` (call it after the run's S3 has closed: two servers
- * over one folder are not supported); the template in `<workDir>/cdk.out`; the traces from the execution histories
- * in `<workDir>/executions/` (write them first: local/orchestrator/observability.ts `writeExecutionHistories`).
+ * over one folder are not supported); the bucket's prefixes and the state machine from `o.deployment` (what the run
+ * resolved) when given, else from the work folder's cloud assembly; the traces from the execution histories in
+ * `<workDir>/executions/` (write them first: local/orchestrator/observability.ts `writeExecutionHistories`).
+ * `o.assembly` (a run with --assembly: the app it executed) is recorded in `<workDir>/assembly.json` first, so that
+ * `medlaunch-elt report --workdir` draws the same state machine later.
  */
 export async function writeLocalReport(
   workDir: string,
-  o: { snapshots?: number; s3?: { readonly client: S3Client; readonly bucket: string } } = {},
+  o: {
+    snapshots?: number;
+    s3?: { readonly client: S3Client; readonly bucket: string };
+    deployment?: LocalDeployment;
+    assembly?: { readonly dir: string; readonly stack: string };
+  } = {},
 ): Promise<string> {
   const out = join(workDir, 'report.html');
   const refused = checkOutFile(out);
   if (refused) throw new Error(`${out}: ${refused}`);
-  writePage(out, await renderReport(await loadReportData({ kind: 'local', workDir, s3: o.s3 }, { snapshots: o.snapshots })));
+  if (o.assembly) recordAssembly(workDir, o.assembly);
+  writePage(out, await renderReport(await loadReportData({ kind: 'local', workDir, s3: o.s3, deployment: o.deployment }, { snapshots: o.snapshots })));
   return out;
+}
+
+/**
+ * The `writeReport` hook of a local run: {@link writeLocalReport} through the run's S3, from what the run resolved
+ * and deployed (its bucket, prefixes and state machine; the app of a run with --assembly), reading no template.
+ */
+export function writeRunReport(ctx: ReportContext, o: { snapshots?: number } = {}): Promise<string> {
+  return writeLocalReport(ctx.workDir, {
+    snapshots: o.snapshots,
+    s3: { client: ctx.client, bucket: ctx.bucket },
+    deployment: {
+      bucket: ctx.bucket,
+      expiringPrefix: ctx.expiringPrefix,
+      reportsPrefix: ctx.reportsPrefix,
+      stateMachine: { name: ctx.stateMachine.name, definition: ctx.stateMachine.definition as AslDefinition },
+    },
+    assembly: ctx.assembly,
+  });
 }

@@ -1,22 +1,24 @@
 /**
  * The local side of the report: a work folder of `medlaunch-elt local`. Its S3 objects are read through the
  * embedded S3 (started on an ephemeral port over `<workdir>/s3/`, read with the same SDK code as a bucket in AWS);
- * the state machine and the bucket's name and prefixes come from the synthesized template (`<workdir>/cdk.out`);
- * the execution traces from the execution histories in `<workdir>/executions/` (GetExecutionHistory's shape).
+ * the state machine and the bucket's name and prefixes are what the run deployed: handed over by the run itself
+ * (local/orchestrator `writeReport`), or resolved again by local/template from the run's cloud assembly
+ * (`<workdir>/cdk.out`, or the app a run with --assembly recorded in `<workdir>/assembly.json`); the execution traces
+ * from the execution histories in `<workdir>/executions/` (GetExecutionHistory's shape).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildExecutionTrace, type AwsHistoryEvent } from './traces';
 import type { AslDefinition, ExecutionTrace } from './types';
+import { loadConfig, type PipelineConfig } from '../../lambda-src/lib/config';
 import { EXECUTIONS_FOLDER } from '../../local/orchestrator/observability';
+import { REGION } from '../../local/orchestrator/options';
 import { LocalS3 } from '../../local/s3';
-import { loadAssemblyStack } from '../../local/template/assembly';
-import { IntrinsicResolver } from '../../local/template/intrinsics';
-import { ENV, PREFIX_ENV } from '../../src/contract';
-import { OBSERVABILITY_ENV } from '../../src/contract/observability';
+import { loadAssemblyStack, resolveTemplate, type ResolvedTemplate } from '../../local/template';
+import { ENV } from '../../src/contract';
 
-/** What the synthesized template says about the deployment. */
+/** What the run deployed, as far as the report needs it. */
 export interface LocalDeployment {
   readonly bucket?: string;
   readonly reportsPrefix?: string;
@@ -24,63 +26,77 @@ export interface LocalDeployment {
   readonly stateMachine?: { readonly name: string; readonly definition: AslDefinition };
 }
 
-function substitute(text: string, subs: Record<string, unknown>): string {
-  return text.replace(/\$\{([^}]+)\}/g, (whole, key: string) => (key in subs ? String(subs[key]) : whole));
+/**
+ * The file in a work folder that names the synthesized app a run with --assembly executed (`{"dir", "stack"}`,
+ * the folder absolute): its template stays in the app's folder, not in `<workdir>/cdk.out`.
+ */
+export const ASSEMBLY_RECORD = 'assembly.json';
+
+/** Records in `<workDir>/assembly.json` the app a run with --assembly executed, for a later `report --workdir`. */
+export function recordAssembly(workDir: string, assembly: { readonly dir: string; readonly stack: string }): void {
+  writeFileSync(join(workDir, ASSEMBLY_RECORD), `${JSON.stringify({ dir: assembly.dir, stack: assembly.stack }, null, 2)}\n`);
+}
+
+/** The cloud assembly a work folder's run executed: the recorded app, else `<workdir>/cdk.out`; undefined (a note) when unreadable. */
+function assemblyOf(workDir: string, notes: string[]): { dir: string; stack?: string } | undefined {
+  const record = join(workDir, ASSEMBLY_RECORD);
+  if (existsSync(record)) {
+    try {
+      const r = JSON.parse(readFileSync(record, 'utf8')) as { dir?: unknown; stack?: unknown };
+      if (typeof r.dir === 'string' && typeof r.stack === 'string') return { dir: r.dir, stack: r.stack };
+      notes.push(`${record}: not a record of the app (dir and stack expected); the state machine is not drawn`);
+    } catch (e) {
+      notes.push(`${record}: not JSON (${(e as Error).message.split('\n')[0]}); the state machine is not drawn`);
+    }
+    return undefined;
+  }
+  const dir = join(workDir, 'cdk.out');
+  if (!existsSync(join(dir, 'manifest.json'))) {
+    notes.push(`${dir}: no synthesized template; the state machine is not drawn`);
+    return undefined;
+  }
+  return { dir };
 }
 
 /**
- * The bucket, prefixes and state machine of the pipeline stack synthesized in `<workdir>/cdk.out`, resolved as
- * the local run resolves them (its region, account and stack name). What cannot be read goes to `notes`.
+ * The bucket, prefixes and state machine of the work folder's pipeline stack, resolved by local/template exactly as
+ * the local run resolves them (the stack's region, account and name). What cannot be read goes to `notes`.
  */
 export function readDeployment(workDir: string, notes: string[]): LocalDeployment {
-  const assembly = join(workDir, 'cdk.out');
-  if (!existsSync(join(assembly, 'manifest.json'))) {
-    notes.push(`${assembly}: no synthesized template (a run with --assembly keeps it in the app's folder); the state machine is not drawn`);
-    return {};
-  }
-  let stack: ReturnType<typeof loadAssemblyStack>;
+  const source = assemblyOf(workDir, notes);
+  if (!source) return {};
+  let tpl: ResolvedTemplate;
   try {
-    stack = loadAssemblyStack(assembly);
+    const s = loadAssemblyStack(source.dir, source.stack);
+    tpl = resolveTemplate(s.template, { assemblyDir: s.assemblyDir, region: s.region ?? REGION, accountId: s.account, stackName: s.stackName });
   } catch (e) {
-    notes.push(`${assembly}: ${(e as Error).message}`);
+    notes.push(`${source.dir}: ${(e as Error).message.split('\n')[0]}; the state machine is not drawn`);
     return {};
   }
-  const r = new IntrinsicResolver(stack.template, { region: stack.region ?? 'us-east-1', accountId: stack.account, stackName: stack.stackName });
-  const resources = Object.entries(stack.template.Resources ?? {});
-  const env: Record<string, string> = {};
-  for (const [, res] of resources.filter(([, x]) => x.Type === 'AWS::Lambda::Function')) {
-    const vars = (res.Properties?.Environment?.Variables ?? {}) as Record<string, unknown>;
-    if (vars[ENV.dataBucket] === undefined) continue;
-    for (const name of [ENV.dataBucket, PREFIX_ENV.expiringPrefix, OBSERVABILITY_ENV.reportsPrefix]) {
-      if (vars[name] === undefined || env[name] !== undefined) continue;
-      try {
-        env[name] = String(r.resolve(vars[name]));
-      } catch {
-        // an unresolvable value: the default applies
-      }
-    }
+  return deploymentOf(tpl, source.dir, notes);
+}
+
+/**
+ * What the report needs of a resolved template, read as the local run reads it: the pipeline functions'
+ * environment (those with DATA_BUCKET) through the runtime's own configuration reader, and the one state machine.
+ */
+export function deploymentOf(tpl: ResolvedTemplate, where: string, notes: string[]): LocalDeployment {
+  let config: PipelineConfig | undefined;
+  try {
+    const fns = tpl.lambdaFunctions().filter((f) => f.env[ENV.dataBucket] !== undefined);
+    if (fns.length === 0) notes.push(`${where}: no pipeline Lambda function (no ${ENV.dataBucket} variable)`);
+    else config = loadConfig(fns[0].env);
+  } catch (e) {
+    notes.push(`${where}: cannot read the functions' environment (${(e as Error).message.split('\n')[0]})`);
   }
   let stateMachine: LocalDeployment['stateMachine'];
-  const machines = resources.filter(([, x]) => x.Type === 'AWS::StepFunctions::StateMachine');
-  if (machines.length === 1) {
-    const [id, res] = machines[0];
-    try {
-      const p = res.Properties ?? {};
-      const text = p.DefinitionString !== undefined ? String(r.resolve(p.DefinitionString)) : JSON.stringify(r.resolve(p.Definition));
-      const subs = (r.resolve(p.DefinitionSubstitutions ?? {}) ?? {}) as Record<string, unknown>;
-      stateMachine = { name: r.physicalName(id), definition: JSON.parse(substitute(text, subs)) as AslDefinition };
-    } catch (e) {
-      notes.push(`state machine ${id}: cannot read its definition (${(e as Error).message.split('\n')[0]})`);
-    }
-  } else {
-    notes.push(`${assembly}: ${machines.length} state machines in the stack; none drawn`);
+  try {
+    const m = tpl.stateMachine();
+    stateMachine = { name: m.name, definition: m.definition as AslDefinition };
+  } catch (e) {
+    notes.push(`${where}: the state machine is not drawn (${(e as Error).message.split('\n')[0]})`);
   }
-  return {
-    bucket: env[ENV.dataBucket],
-    expiringPrefix: env[PREFIX_ENV.expiringPrefix],
-    reportsPrefix: env[OBSERVABILITY_ENV.reportsPrefix],
-    stateMachine,
-  };
+  return { bucket: config?.bucket, expiringPrefix: config?.expiringPrefix, reportsPrefix: config?.reportsPrefix, stateMachine };
 }
 
 /**

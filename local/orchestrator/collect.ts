@@ -5,11 +5,13 @@
  * report the caller writes from them (`writeReport`).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { LocalStack } from './deploy';
 import { oneLine, sortExecutions } from './messages';
 import { dataQuality, writeExecutionHistories } from './observability';
+import type { ReportContext } from './options';
 import { countExtractRows, expiringIds, productionStateCounts, snapshotDetails } from './read-back';
 import { drillReport, requestReport } from './report';
 import type { ExecutionSummary, LocalRunResult, SkippedFile, SnapshotDetails, SnapshotSummary } from './result';
@@ -84,7 +86,7 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   // While the local Step Functions still holds them: every execution's history, as GetExecutionHistory gives it.
   const executionHistories = writeExecutionHistories(sfn, opts.workDir);
   // The report, read through the run's own S3 (its outputs and run reports) with the histories just written.
-  const report = opts.writeReport ? await opts.writeReport({ workDir: opts.workDir, client, bucket: dep.bucket }) : undefined;
+  const report = opts.writeReport ? await opts.writeReport(reportContext(stack, client)) : undefined;
   const emitted = stack.lambda.metrics.snapshot();
   const alertsLog = join(opts.workDir, 'alerts.jsonl');
   return {
@@ -106,5 +108,20 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
     executionHistories,
     ...(report !== undefined ? { report } : {}),
     requests: requestReport(stack.counter, stack.lambda, sfn.listExecutions().map((d) => d.outcome), uploaded.busEvents(), events.deliveries()),
+  };
+}
+
+/** What the run resolved and deployed, for its report (`writeReport`): the same values, never read again. */
+function reportContext(stack: LocalStack, client: S3Client): ReportContext {
+  const { opts, dep, tpl } = stack;
+  const machine = tpl.stateMachine();
+  return {
+    workDir: opts.workDir,
+    client,
+    bucket: dep.bucket,
+    expiringPrefix: dep.expiringPrefix,
+    reportsPrefix: dep.reportsPrefix,
+    stateMachine: { name: machine.name, definition: machine.definition },
+    ...(opts.assembly ? { assembly: { dir: resolve(opts.assembly.dir), stack: tpl.resolver.stackName } } : {}),
   };
 }

@@ -211,6 +211,8 @@ export interface Deployment {
   readonly expiringPrefix: string;
   readonly quarantinePrefix: string;
   readonly curatedPrefix: string;
+  /** Where the publisher writes the run reports (REPORTS_PREFIX). */
+  readonly reportsPrefix: string;
   /** The expiry window the functions were synthesized with (EXPIRY_MONTHS). */
   readonly expiryMonths: number;
   readonly database: string;
@@ -274,6 +276,7 @@ function inspect(tpl: ResolvedTemplate): Deployment {
     expiringPrefix: config.expiringPrefix,
     quarantinePrefix: config.quarantinePrefix,
     curatedPrefix: config.curatedPrefix,
+    reportsPrefix: config.reportsPrefix,
     expiryMonths: config.expiryMonths,
     database: config.glueDatabase,
     workGroup: config.athenaWorkgroup,

@@ -53,11 +53,32 @@ export interface LocalRunOptions {
   readonly followUp?: (ctx: { readonly client: S3Client; readonly bucket: string; readonly rawPrefix: string }) => Promise<void>;
   /**
    * Writes the run's report once every result is read back and the execution histories are written, while the
-   * run's S3 is still up (`client`: the CLI's credentials; `bucket`: the pipeline's); returns the report's path, the
-   * result's `report`. A rejection fails the run. The CLI passes cli/report's `writeLocalReport`: local/ renders
-   * nothing itself and never imports cli/ (default: no report).
+   * run's S3 is still up; returns the report's path, the result's `report`. A rejection fails the run. The CLI
+   * passes cli/report's `writeLocalReport`: local/ renders nothing itself and never imports cli/ (default: no report).
    */
-  readonly writeReport?: (ctx: { readonly workDir: string; readonly client: S3Client; readonly bucket: string }) => Promise<string>;
+  readonly writeReport?: (ctx: ReportContext) => Promise<string>;
+}
+
+/**
+ * What a run hands its report (`writeReport`): its S3 and what it deployed, exactly as it resolved the template
+ * (local/template), so the report reads no template again.
+ */
+export interface ReportContext {
+  readonly workDir: string;
+  /** A client of the run's S3 with the CLI's credentials (its IAM enforcement accepts them). */
+  readonly client: S3Client;
+  /** The pipeline's data bucket (DATA_BUCKET). */
+  readonly bucket: string;
+  /** The functions' EXPIRING_PREFIX and REPORTS_PREFIX, defaults applied. */
+  readonly expiringPrefix: string;
+  readonly reportsPrefix: string;
+  /** The state machine the run executed: its name and its definition as deployed (substitutions resolved). */
+  readonly stateMachine: { readonly name: string; readonly definition: Record<string, any> };
+  /**
+   * The synthesized app the run executed (`assembly`): its folder (absolute) and the stack run; undefined for
+   * the built-in stack, synthesized into `<workDir>/cdk.out`.
+   */
+  readonly assembly?: { readonly dir: string; readonly stack: string };
 }
 
 export type ProgressEvent =
