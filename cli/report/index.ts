@@ -61,7 +61,9 @@ export async function loadReportData(source: ReportSource, o: { snapshots?: numb
       let bucket = dep.bucket !== undefined && access.buckets.includes(dep.bucket) ? dep.bucket : undefined;
       if (bucket === undefined) {
         if (access.buckets.length !== 1) {
-          throw new Error(`${source.workDir}: cannot tell the pipeline's bucket (the template names ${dep.bucket ?? 'none'}; the local S3 holds ${access.buckets.join(', ') || 'no bucket'})`);
+          // Why the template named none, when it could not be read (e.g. the app a run with --assembly recorded is gone).
+          const named = dep.bucket ?? (notes.length > 0 ? `none (${notes.join('; ')})` : 'none');
+          throw new Error(`${source.workDir}: cannot tell the pipeline's bucket (the template names ${named}; the local S3 holds ${access.buckets.join(', ') || 'no bucket'})`);
         }
         bucket = access.buckets[0];
       }
