@@ -1,8 +1,8 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildReportFixture, shippedExpected, type ReportFixture } from './support/fixture';
-import { loadReportData, renderReport, writeLocalReport, type ReportData } from '../../cli/report';
+import { ASSEMBLY_RECORD, loadReportData, readDeployment, renderReport, writeLocalReport, writeRunReport, type ReportData } from '../../cli/report';
 import { loadExpiring, type StepFunctionsReader } from '../../cli/report/load';
 import { LocalS3 } from '../../local/s3';
 
@@ -158,6 +158,37 @@ describe('writeLocalReport (the hook `medlaunch-elt local` calls at the end of a
     }
     // and on its own (an embedded S3 over <workdir>/s3/), replacing its own page
     expect(await writeLocalReport(f.workDir)).toBe(join(f.workDir, 'report.html'));
+  });
+
+  it('writeRunReport (the hook itself) draws what the run deployed and reads no template', async () => {
+    const deployed = readDeployment(f.workDir, []);
+    // No template in the work folder: everything comes from the run's context.
+    renameSync(join(f.workDir, 'cdk.out'), join(f.workDir, 'cdk.out.away'));
+    const server = await LocalS3.start({ rootDir: join(f.workDir, 's3') });
+    const s3 = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    try {
+      const file = await writeRunReport({
+        workDir: f.workDir,
+        client: s3,
+        bucket: f.bucket,
+        expiringPrefix: deployed.expiringPrefix!,
+        reportsPrefix: deployed.reportsPrefix!,
+        stateMachine: deployed.stateMachine!,
+        assembly: { dir: '/apps/team/cdk.out', stack: 'TeamPipeline' },
+      });
+      const page = readFileSync(file, 'utf8');
+      expect(page).toMatch(/<svg[^>]*aria-labelledby="sm-diagram">/);
+      expect(page).toContain(`${deployed.stateMachine!.name}: `);
+      expect(page).toContain('>Snapshot 2025-08-13</h2>');
+      expect(page).not.toMatch(/not drawn|no synthesized template/);
+      // The app of a run with --assembly is recorded for a later `report --workdir`.
+      expect(JSON.parse(readFileSync(join(f.workDir, ASSEMBLY_RECORD), 'utf8'))).toEqual({ dir: '/apps/team/cdk.out', stack: 'TeamPipeline' });
+    } finally {
+      s3.destroy();
+      await server.close();
+      renameSync(join(f.workDir, 'cdk.out.away'), join(f.workDir, 'cdk.out'));
+      rmSync(join(f.workDir, ASSEMBLY_RECORD), { force: true });
+    }
   });
 
   it('never replaces a report.html the program did not write', async () => {
