@@ -10,11 +10,11 @@
  *
  * Every method here runs under the key's lock (taken by the caller, S3Store).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, link, mkdir, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument, S3Error } from './errors';
-import { isErrno, pruneEmptyDirs, readJson, writeFileAtomic } from './store-files';
+import { isErrno, openIfExists, pruneEmptyDirs, readJson, shardPath, writeFileAtomic } from './store-files';
 import type { ArchivedObject, DeleteMarker, DeleteResult, ObjectMeta, VersionIndex, VersioningStatus } from './store-types';
 
 /** What the store gives the versions module (its unlocked primitives). */
@@ -47,8 +47,7 @@ export class VersionStore {
   constructor(private readonly host: VersionHost) {}
 
   private base(bucket: string, key: string): string {
-    const h = createHash('sha256').update(key, 'utf8').digest('hex');
-    return join(this.host.metaDir, bucket, 'versions', h.slice(0, 2), h);
+    return shardPath(this.host.metaDir, bucket, 'versions', key);
   }
 
   private archivePath(bucket: string, key: string, versionId: string): string {
@@ -231,12 +230,7 @@ export class VersionStore {
 
   /** Opens a found object version (undefined when its file is gone). */
   async open(found: { path: string }): Promise<FileHandle | undefined> {
-    try {
-      return await open(found.path, 'r');
-    } catch (e) {
-      if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
-      throw e;
-    }
+    return openIfExists(found.path);
   }
 }
 
