@@ -61,7 +61,7 @@ export class VersionStore {
 
   private async writeIndex(bucket: string, key: string, idx: VersionIndex): Promise<void> {
     const path = `${this.base(bucket, key)}.json`;
-    if (!idx.marker && idx.older.length === 0) {
+    if (isEmpty(idx)) {
       await rm(path, { force: true });
       await rm(this.base(bucket, key), { recursive: true, force: true });
       // The key's shard folder too, when it is now empty: hasVersions reads `versions/` as "the bucket has versions".
@@ -99,7 +99,7 @@ export class VersionStore {
       for (const name of await readdir(join(dir, shard)).catch(() => [] as string[])) {
         if (!name.endsWith('.json')) continue;
         const idx = await readJson<VersionIndex>(join(dir, shard, name));
-        if (idx && idx.key.startsWith(prefix) && (idx.marker || idx.older.length > 0)) out.push(idx.key);
+        if (idx && idx.key.startsWith(prefix) && !isEmpty(idx)) out.push(idx.key);
       }
     }
     return out;
@@ -115,18 +115,22 @@ export class VersionStore {
    * Before a new current version is placed: the current object (and a current delete marker) become
    * noncurrent; with versioning Suspended the `null` version is replaced instead. Returns the new
    * version's id (undefined on an unversioned bucket) and an undo for a placement that failed.
+   * `known.current` is the current object when the caller has already read it. The index is only
+   * written when it changes: a new key (no index before, none after) costs no file operation here.
    */
-  async beforeWrite(bucket: string, key: string): Promise<{ versionId?: string; undo: () => Promise<void> }> {
+  async beforeWrite(bucket: string, key: string, known?: { current: ObjectMeta | undefined }):
+  Promise<{ versionId?: string; undo: () => Promise<void> }> {
     const status = await this.host.versioningOf(bucket);
     if (!status) return { undo: async () => undefined };
     const before = await this.readIndex(bucket, key);
-    const { idx, linked } = await this.retireCurrent(bucket, key, status, before);
-    await this.writeIndex(bucket, key, idx);
+    const { idx, linked } = await this.retireCurrent(bucket, key, status, before, known);
+    const changed = !isEmpty(before) || !isEmpty(idx);
+    if (changed) await this.writeIndex(bucket, key, idx);
     return {
       versionId: status === 'Enabled' ? newVersionId() : 'null',
       undo: async () => {
         if (linked) await rm(linked, { force: true });
-        await this.writeIndex(bucket, key, before);
+        if (changed) await this.writeIndex(bucket, key, before);
       },
     };
   }
@@ -135,12 +139,12 @@ export class VersionStore {
    * The index with the current version moved to the noncurrent list (its data file hard-linked
    * into the versions folder: the data file itself is replaced or removed by the caller).
    */
-  private async retireCurrent(bucket: string, key: string, status: VersioningStatus, before: VersionIndex):
-  Promise<{ idx: VersionIndex; linked?: string }> {
+  private async retireCurrent(bucket: string, key: string, status: VersioningStatus, before: VersionIndex,
+    known?: { current: ObjectMeta | undefined }): Promise<{ idx: VersionIndex; linked?: string }> {
     const idx: VersionIndex = { key, older: [...before.older] };
     const suspended = status === 'Suspended';
     if (before.marker && !(suspended && before.marker.versionId === 'null')) idx.older.unshift(before.marker);
-    const current = await this.host.currentMeta(bucket, key);
+    const current = known ? known.current : await this.host.currentMeta(bucket, key);
     let linked: string | undefined;
     if (current && !(suspended && (current.versionId ?? 'null') === 'null')) {
       const versionId = current.versionId ?? 'null';
@@ -232,6 +236,11 @@ export class VersionStore {
   async open(found: { path: string }): Promise<FileHandle | undefined> {
     return openIfExists(found.path);
   }
+}
+
+/** An index with neither a current delete marker nor noncurrent versions (not kept on disk). */
+function isEmpty(idx: VersionIndex): boolean {
+  return !idx.marker && idx.older.length === 0;
 }
 
 /** 405 MethodNotAllowed: GET or HEAD of a version that is a delete marker (API reference, GetObject). */

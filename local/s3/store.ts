@@ -285,8 +285,10 @@ export class S3Store {
     try {
       return await this.locks.run(`${bucket}/${key}`, async () => {
         await this.requireBucket(bucket);
-        if (check) check(await this.readOrRebuildMeta(bucket, key));
-        const version = await this.versions.beforeWrite(bucket, key);
+        // the current object, read once for the precondition and for versioning
+        const known = check ? { current: await this.readOrRebuildMeta(bucket, key) } : undefined;
+        if (check) check(known!.current);
+        const version = await this.versions.beforeWrite(bucket, key, known);
         const versionId = version.versionId !== undefined ? { versionId: version.versionId } : {};
         return this.placeObject(bucket, key, tmpPath, { ...meta, ...versionId }, version.undo);
       });
