@@ -82,12 +82,12 @@ export class VersionStore {
   }
 
   /**
-   * The keys under `prefix` that have a version index (a current delete marker or noncurrent
-   * versions), in no particular order. Reads every index of the bucket: ListObjectVersions only.
+   * The version indexes of the keys under `prefix` that have one (a current delete marker or
+   * noncurrent versions), by key. Reads every index of the bucket: ListObjectVersions only.
    */
-  async indexedKeys(bucket: string, prefix: string): Promise<string[]> {
+  async indexesUnder(bucket: string, prefix: string): Promise<Map<string, VersionIndex>> {
     const dir = join(this.host.metaDir, bucket, 'versions');
-    const out: string[] = [];
+    const out = new Map<string, VersionIndex>();
     let shards: string[];
     try {
       shards = await readdir(dir);
@@ -99,7 +99,7 @@ export class VersionStore {
       for (const name of await readdir(join(dir, shard)).catch(() => [] as string[])) {
         if (!name.endsWith('.json')) continue;
         const idx = await readJson<VersionIndex>(join(dir, shard, name));
-        if (idx && idx.key.startsWith(prefix) && !isEmpty(idx)) out.push(idx.key);
+        if (idx && idx.key.startsWith(prefix) && !isEmpty(idx)) out.set(idx.key, idx);
       }
     }
     return out;
