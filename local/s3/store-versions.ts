@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { invalidArgument, S3Error } from './errors';
 import { isErrno, openIfExists, pruneEmptyDirs, readJson, shardPath, writeFileAtomic } from './store-files';
 import type { ArchivedObject, DeleteMarker, DeleteResult, ObjectMeta, VersionIndex, VersioningStatus } from './store-types';
+import { IndexCache } from './store-versions-cache';
 
 /** What the store gives the versions module (its unlocked primitives). */
 export interface VersionHost {
@@ -44,6 +45,8 @@ export function newVersionId(): string {
 const invalidVersion = (versionId: string) => invalidArgument('Invalid version id specified', 'versionId', versionId);
 
 export class VersionStore {
+  private readonly indexes = new IndexCache();
+
   constructor(private readonly host: VersionHost) {}
 
   private base(bucket: string, key: string): string {
@@ -54,21 +57,24 @@ export class VersionStore {
     return join(this.base(bucket, key), versionId);
   }
 
+  /** The key's version index (empty when it has none). Read-only: callers build a new index to change it. */
   async readIndex(bucket: string, key: string): Promise<VersionIndex> {
-    const idx = await readJson<VersionIndex>(`${this.base(bucket, key)}.json`);
+    const idx = this.indexes.read(`${this.base(bucket, key)}.json`);
     return idx && idx.key === key ? idx : { key, older: [] };
   }
 
   private async writeIndex(bucket: string, key: string, idx: VersionIndex): Promise<void> {
     const path = `${this.base(bucket, key)}.json`;
     if (isEmpty(idx)) {
+      this.indexes.forget(path);
       await rm(path, { force: true });
       await rm(this.base(bucket, key), { recursive: true, force: true });
       // The key's shard folder too, when it is now empty: hasVersions reads `versions/` as "the bucket has versions".
       await pruneEmptyDirs(join(this.host.metaDir, bucket), join(path, '..'));
       return;
     }
-    await writeFileAtomic(this.host.tmpDir, path, JSON.stringify(idx));
+    await writeFileAtomic(this.host.tmpDir, path, this.indexes.serialize(idx));
+    this.indexes.written(path, idx);
   }
 
   /** Whether the bucket holds any noncurrent version or delete marker (a bucket with versions is not empty). */
