@@ -155,14 +155,7 @@ export class VersionStore {
     if (current && !(suspended && (current.versionId ?? 'null') === 'null')) {
       const versionId = current.versionId ?? 'null';
       linked = this.archivePath(bucket, key, versionId);
-      await mkdir(this.base(bucket, key), { recursive: true });
-      await rm(linked, { force: true });
-      try {
-        await link(this.host.objectPath(bucket, key), linked);
-      } catch (e) {
-        if (!isErrno(e, 'EXDEV', 'EPERM', 'ENOTSUP')) throw e;
-        await copyFile(this.host.objectPath(bucket, key), linked);
-      }
+      await keepBytes(this.host.objectPath(bucket, key), linked);
       const archived: ArchivedObject = { ...current, versionId };
       idx.older.unshift(archived);
     }
@@ -241,6 +234,27 @@ export class VersionStore {
   /** Opens a found object version (undefined when its file is gone). */
   async open(found: { path: string }): Promise<FileHandle | undefined> {
     return openIfExists(found.path);
+  }
+}
+
+/**
+ * Hard-links a data file into the versions folder as `to` (copies it across file systems), replacing
+ * a file left there. The link comes first: the folder and an old file are only dealt with when it fails.
+ */
+async function keepBytes(from: string, to: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await link(from, to);
+      return;
+    } catch (e) {
+      if (isErrno(e, 'EXDEV', 'EPERM', 'ENOTSUP')) {
+        await copyFile(from, to);
+        return;
+      }
+      if (attempt >= 3 || !isErrno(e, 'EEXIST', 'ENOENT')) throw e;
+      if (isErrno(e, 'EEXIST')) await rm(to, { force: true });
+      else await mkdir(join(to, '..'), { recursive: true });
+    }
   }
 }
 
