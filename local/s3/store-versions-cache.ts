@@ -23,7 +23,10 @@ export class IndexCache {
   /** The JSON of each version entry (entries are never changed: a changed index is a new one). */
   private readonly json = new WeakMap<object, string>();
 
-  /** The index stored at `path`; undefined when there is none (or it cannot be parsed). */
+  /**
+   * The index stored at `path`; undefined when there is none (or it cannot be parsed). Shared with
+   * the cache: callers never change it (VersionStore builds a new index, with new arrays, to change one).
+   */
   read(path: string): VersionIndex | undefined {
     const st = statSync(path, { throwIfNoEntry: false });
     if (!st) {
@@ -76,10 +79,6 @@ export class IndexCache {
   }
 
   private keep(path: string, st: Stats, idx: VersionIndex): void {
-    for (const v of idx.older) Object.freeze(v);
-    if (idx.marker) Object.freeze(idx.marker);
-    Object.freeze(idx.older);
-    Object.freeze(idx);
     this.touch(path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, idx });
   }
 
