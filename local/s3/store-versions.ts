@@ -14,9 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument, S3Error } from './errors';
-import { isErrno, openIfExists, pruneEmptyDirs, readJson, shardPath, writeFileAtomic } from './store-files';
+import { isErrno, openIfExists, pruneEmptyDirs, shardPath } from './store-files';
 import type { ArchivedObject, DeleteMarker, DeleteResult, ObjectMeta, VersionIndex, VersioningStatus } from './store-types';
-import { IndexCache } from './store-versions-cache';
+import { VersionIndexFiles } from './store-versions-index';
 
 /** What the store gives the versions module (its unlocked primitives). */
 export interface VersionHost {
@@ -45,9 +45,11 @@ export function newVersionId(): string {
 const invalidVersion = (versionId: string) => invalidArgument('Invalid version id specified', 'versionId', versionId);
 
 export class VersionStore {
-  private readonly indexes = new IndexCache();
+  private readonly indexes: VersionIndexFiles;
 
-  constructor(private readonly host: VersionHost) {}
+  constructor(private readonly host: VersionHost) {
+    this.indexes = new VersionIndexFiles(host.tmpDir);
+  }
 
   private base(bucket: string, key: string): string {
     return shardPath(this.host.metaDir, bucket, 'versions', key);
@@ -73,8 +75,7 @@ export class VersionStore {
       await pruneEmptyDirs(join(this.host.metaDir, bucket), join(path, '..'));
       return;
     }
-    await writeFileAtomic(this.host.tmpDir, path, this.indexes.serialize(idx));
-    this.indexes.written(path, idx);
+    await this.indexes.write(path, idx);
   }
 
   /** Whether the bucket holds any noncurrent version or delete marker (a bucket with versions is not empty). */
@@ -104,7 +105,7 @@ export class VersionStore {
     for (const shard of shards) {
       for (const name of await readdir(join(dir, shard)).catch(() => [] as string[])) {
         if (!name.endsWith('.json')) continue;
-        const idx = await readJson<VersionIndex>(join(dir, shard, name));
+        const idx = this.indexes.read(join(dir, shard, name));
         if (idx && idx.key.startsWith(prefix) && !isEmpty(idx)) out.set(idx.key, idx);
       }
     }

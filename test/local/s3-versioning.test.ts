@@ -223,24 +223,6 @@ describe('versioned bucket', () => {
     await client.send(new DeleteBucketCommand({ Bucket: b }));
   });
 
-  test('a key written alternately by two endpoints over the same folder keeps every version (each reads the other\'s writes)', async () => {
-    const b = await versionedBucket();
-    const other = await LocalS3.start({ rootDir: root });
-    const client2 = new S3Client({ endpoint: other.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 's' } });
-    try {
-      const v1 = await put(b, 'k.json', '1');
-      const v2 = await put(b, 'k.json', '2');
-      const v3 = await client2.send(new PutObjectCommand({ Bucket: b, Key: 'k.json', Body: '3' }));
-      const v4 = await put(b, 'k.json', '4');
-      const r = await client.send(new ListObjectVersionsCommand({ Bucket: b }));
-      expect(r.Versions?.map((v) => v.VersionId)).toEqual([v4, v3, v2, v1].map((v) => v.VersionId));
-      expect(await text(b, 'k.json', v2.VersionId)).toBe('2');
-    } finally {
-      client2.destroy();
-      await other.close();
-    }
-  });
-
   test('a bucket holding only noncurrent versions or delete markers is not empty', async () => {
     const b = await versionedBucket();
     await put(b, 'k.json', 'one');
