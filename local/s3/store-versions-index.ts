@@ -21,8 +21,9 @@ import type { VersionIndex } from './store-types';
 
 /** Versions per sealed chunk; the index file holds fewer than twice as many. */
 export const SEAL_SIZE = 100;
-/** Indexes kept in memory (the least recently used go first beyond it). */
+/** Indexes, and versions in them, kept in memory (the least recently used go first beyond either). */
 const MAX_CACHED = 1000;
+const MAX_CACHED_VERSIONS = 100_000;
 
 type Entry = VersionIndex['older'][number];
 
@@ -44,6 +45,8 @@ const sameFile = (a: Cached, st: Stats) => a.ino === st.ino && a.size === st.siz
 export class VersionIndexFiles {
   private readonly byPath = new Map<string, Cached>();
   private readonly json = new WeakMap<object, string>();
+  /** The versions of the cached indexes. */
+  private versions = 0;
 
   constructor(private readonly tmpDir: string) {}
 
@@ -55,7 +58,7 @@ export class VersionIndexFiles {
     for (let attempt = 0; attempt < 3; attempt++) {
       const st = statSync(path, { throwIfNoEntry: false });
       if (!st) {
-        this.byPath.delete(path);
+        this.forget(path);
         return undefined;
       }
       const cached = this.byPath.get(path);
@@ -104,13 +107,14 @@ export class VersionIndexFiles {
     await writeFileAtomic(this.tmpDir, path, `{"key":${JSON.stringify(idx.key)}${marker},"older":${this.list(head)}${named}}`);
     const st = statSync(path, { throwIfNoEntry: false });
     if (st) this.touch(path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, idx, chunks, sealed });
-    else this.byPath.delete(path);
+    else this.forget(path);
     for (const c of obsolete) await rm(join(chunkDir(path), c), { force: true });
   }
 
   /** Forgets an index removed from disk (its chunks go with its folder). */
   forget(path: string): void {
-    this.byPath.delete(path);
+    const c = this.byPath.get(path);
+    if (c) this.drop(path, c);
   }
 
   private entry(v: object): string {
@@ -127,10 +131,19 @@ export class VersionIndexFiles {
   }
 
   private touch(path: string, c: Cached): Cached {
-    this.byPath.delete(path);
+    this.forget(path);
     this.byPath.set(path, c);
-    if (this.byPath.size > MAX_CACHED) this.byPath.delete(this.byPath.keys().next().value!);
+    this.versions += c.idx.older.length;
+    while (this.byPath.size > 1 && (this.byPath.size > MAX_CACHED || this.versions > MAX_CACHED_VERSIONS)) {
+      const [oldest, entry] = this.byPath.entries().next().value!;
+      this.drop(oldest, entry);
+    }
     return c;
+  }
+
+  private drop(path: string, c: Cached): void {
+    this.byPath.delete(path);
+    this.versions -= c.idx.older.length;
   }
 }
 
