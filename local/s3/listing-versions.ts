@@ -3,14 +3,14 @@
  * under a prefix, keys in UTF-8 byte order and each key's versions newest first, with delimiter,
  * key-marker / version-id-marker paging and max-keys (versions, markers and common prefixes count).
  * Keys come from the bucket walk (current objects) merged with the keys that have a version index
- * (a current delete marker or noncurrent versions; read whole for the request, see store-versions.ts).
+ * (a current delete marker or noncurrent versions; each read once for the request, see store-versions.ts).
  */
 import type { S3Engine } from './engine';
 import { invalidArgument } from './errors';
 import { listingParams } from './listing';
 import { sendXml, type BucketCtx } from './request';
 import { compareKeys } from './store';
-import type { ListEntry } from './store-types';
+import type { ListEntry, VersionIndex } from './store-types';
 import { listVersionsXml, type VersionEntry } from './xml';
 
 /** The sorted, de-duplicated union of two sorted entry streams. */
@@ -25,9 +25,13 @@ async function* merge(a: AsyncGenerator<ListEntry>, b: ListEntry[]): AsyncGenera
   while (i < b.length) yield b[i++];
 }
 
-/** The versions of one key, newest first (current object or delete marker, then the noncurrent ones). */
-async function versionsOf(e: S3Engine, bucket: string, key: string): Promise<VersionEntry[]> {
-  const [current, idx] = await Promise.all([e.store.headObject(bucket, key), e.store.versions.readIndex(bucket, key)]);
+/**
+ * The versions of one key, newest first (current object or delete marker, then the noncurrent ones).
+ * `indexes` are the indexes read for the listing: a key under the prefix that has none there has none.
+ */
+async function versionsOf(e: S3Engine, bucket: string, key: string, prefix: string, indexes: Map<string, VersionIndex>): Promise<VersionEntry[]> {
+  const current = await e.store.headObject(bucket, key);
+  const idx = indexes.get(key) ?? (key.startsWith(prefix) ? { key, older: [] } : await e.store.versions.readIndex(bucket, key));
   const out: VersionEntry[] = [];
   if (current) out.push({ key, versionId: current.versionId ?? 'null', meta: current });
   if (idx.marker) out.push({ key, versionId: idx.marker.versionId, marker: idx.marker });
@@ -45,7 +49,8 @@ export async function listObjectVersions(e: S3Engine, ctx: BucketCtx): Promise<v
 
   // keys with a version index, as walk entries (a key below the delimiter becomes its common prefix)
   const indexed = new Map<string, ListEntry>();
-  for (const key of await e.store.versions.indexedKeys(bucket, prefix)) {
+  const indexes = await e.store.versions.indexesUnder(bucket, prefix);
+  for (const key of indexes.keys()) {
     const d = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
     const entry: ListEntry = d === -1 ? { type: 'key', key } : { type: 'prefix', prefix: key.slice(0, d + delimiter.length) };
     const name = entry.type === 'key' ? entry.key : entry.prefix;
@@ -68,7 +73,7 @@ export async function listObjectVersions(e: S3Engine, ctx: BucketCtx): Promise<v
       last = { key: entry.prefix };
       continue;
     }
-    let vs = await versionsOf(e, bucket, entry.key);
+    let vs = await versionsOf(e, bucket, entry.key, prefix, indexes);
     if (versionIdMarker && entry.key === keyMarker) {
       const at = vs.findIndex((v) => v.versionId === versionIdMarker);
       vs = at === -1 ? [] : vs.slice(at + 1);

@@ -1,7 +1,7 @@
 /** File-system primitives of the local S3 store: per-key locks, JSON sidecars, atomic writes. */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument } from './errors';
 
@@ -41,6 +41,31 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
     if (isErrno(e, 'ENOENT', 'ENOTDIR') || e instanceof SyntaxError) return undefined;
     throw e;
   }
+}
+
+/**
+ * The sidecar path of a key in one of a bucket's metadata folders: `<metaDir>/<bucket>/<kind>/<hh>/<sha256(key)>`
+ * (`hh` the hash's first two hex digits). `objects` + `.json` is an object's metadata, `versions` the
+ * base of its version index (store-versions.ts).
+ */
+export function shardPath(metaDir: string, bucket: string, kind: 'objects' | 'versions', key: string): string {
+  const h = createHash('sha256').update(key, 'utf8').digest('hex');
+  return join(metaDir, bucket, kind, h.slice(0, 2), h);
+}
+
+/** `fn`'s result, or undefined when the file it reads is not there (ENOENT, ENOTDIR, EISDIR). */
+export async function ifExists<T>(fn: () => T | Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
+    throw e;
+  }
+}
+
+/** Opens a file for reading; undefined when it is not there. */
+export function openIfExists(path: string): Promise<FileHandle | undefined> {
+  return ifExists(() => open(path, 'r'));
 }
 
 /** A random prefix per process, then a counter: temp file names unique without a random draw each. */

@@ -10,12 +10,13 @@
  *
  * Every method here runs under the key's lock (taken by the caller, S3Store).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, link, mkdir, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument, S3Error } from './errors';
-import { isErrno, pruneEmptyDirs, readJson, writeFileAtomic } from './store-files';
+import { isErrno, openIfExists, pruneEmptyDirs, shardPath } from './store-files';
 import type { ArchivedObject, DeleteMarker, DeleteResult, ObjectMeta, VersionIndex, VersioningStatus } from './store-types';
+import { VersionIndexFiles } from './store-versions-index';
 
 /** What the store gives the versions module (its unlocked primitives). */
 export interface VersionHost {
@@ -44,32 +45,37 @@ export function newVersionId(): string {
 const invalidVersion = (versionId: string) => invalidArgument('Invalid version id specified', 'versionId', versionId);
 
 export class VersionStore {
-  constructor(private readonly host: VersionHost) {}
+  private readonly indexes: VersionIndexFiles;
+
+  constructor(private readonly host: VersionHost) {
+    this.indexes = new VersionIndexFiles(host.tmpDir);
+  }
 
   private base(bucket: string, key: string): string {
-    const h = createHash('sha256').update(key, 'utf8').digest('hex');
-    return join(this.host.metaDir, bucket, 'versions', h.slice(0, 2), h);
+    return shardPath(this.host.metaDir, bucket, 'versions', key);
   }
 
   private archivePath(bucket: string, key: string, versionId: string): string {
     return join(this.base(bucket, key), versionId);
   }
 
+  /** The key's version index (empty when it has none). Read-only: callers build a new index to change it. */
   async readIndex(bucket: string, key: string): Promise<VersionIndex> {
-    const idx = await readJson<VersionIndex>(`${this.base(bucket, key)}.json`);
+    const idx = this.indexes.read(`${this.base(bucket, key)}.json`);
     return idx && idx.key === key ? idx : { key, older: [] };
   }
 
   private async writeIndex(bucket: string, key: string, idx: VersionIndex): Promise<void> {
     const path = `${this.base(bucket, key)}.json`;
-    if (!idx.marker && idx.older.length === 0) {
+    if (isEmpty(idx)) {
+      this.indexes.forget(path);
       await rm(path, { force: true });
       await rm(this.base(bucket, key), { recursive: true, force: true });
       // The key's shard folder too, when it is now empty: hasVersions reads `versions/` as "the bucket has versions".
       await pruneEmptyDirs(join(this.host.metaDir, bucket), join(path, '..'));
       return;
     }
-    await writeFileAtomic(this.host.tmpDir, path, JSON.stringify(idx));
+    await this.indexes.write(path, idx);
   }
 
   /** Whether the bucket holds any noncurrent version or delete marker (a bucket with versions is not empty). */
@@ -83,12 +89,12 @@ export class VersionStore {
   }
 
   /**
-   * The keys under `prefix` that have a version index (a current delete marker or noncurrent
-   * versions), in no particular order. Reads every index of the bucket: ListObjectVersions only.
+   * The version indexes of the keys under `prefix` that have one (a current delete marker or
+   * noncurrent versions), by key. Reads every index of the bucket: ListObjectVersions only.
    */
-  async indexedKeys(bucket: string, prefix: string): Promise<string[]> {
+  async indexesUnder(bucket: string, prefix: string): Promise<Map<string, VersionIndex>> {
     const dir = join(this.host.metaDir, bucket, 'versions');
-    const out: string[] = [];
+    const out = new Map<string, VersionIndex>();
     let shards: string[];
     try {
       shards = await readdir(dir);
@@ -99,8 +105,8 @@ export class VersionStore {
     for (const shard of shards) {
       for (const name of await readdir(join(dir, shard)).catch(() => [] as string[])) {
         if (!name.endsWith('.json')) continue;
-        const idx = await readJson<VersionIndex>(join(dir, shard, name));
-        if (idx && idx.key.startsWith(prefix) && (idx.marker || idx.older.length > 0)) out.push(idx.key);
+        const idx = this.indexes.read(join(dir, shard, name));
+        if (idx && idx.key.startsWith(prefix) && !isEmpty(idx)) out.set(idx.key, idx);
       }
     }
     return out;
@@ -116,18 +122,22 @@ export class VersionStore {
    * Before a new current version is placed: the current object (and a current delete marker) become
    * noncurrent; with versioning Suspended the `null` version is replaced instead. Returns the new
    * version's id (undefined on an unversioned bucket) and an undo for a placement that failed.
+   * `known.current` is the current object when the caller has already read it. The index is only
+   * written when it changes: a new key (no index before, none after) costs no file operation here.
    */
-  async beforeWrite(bucket: string, key: string): Promise<{ versionId?: string; undo: () => Promise<void> }> {
+  async beforeWrite(bucket: string, key: string, known?: { current: ObjectMeta | undefined }):
+  Promise<{ versionId?: string; undo: () => Promise<void> }> {
     const status = await this.host.versioningOf(bucket);
     if (!status) return { undo: async () => undefined };
     const before = await this.readIndex(bucket, key);
-    const { idx, linked } = await this.retireCurrent(bucket, key, status, before);
-    await this.writeIndex(bucket, key, idx);
+    const { idx, linked } = await this.retireCurrent(bucket, key, status, before, known);
+    const changed = !isEmpty(before) || !isEmpty(idx);
+    if (changed) await this.writeIndex(bucket, key, idx);
     return {
       versionId: status === 'Enabled' ? newVersionId() : 'null',
       undo: async () => {
         if (linked) await rm(linked, { force: true });
-        await this.writeIndex(bucket, key, before);
+        if (changed) await this.writeIndex(bucket, key, before);
       },
     };
   }
@@ -136,24 +146,17 @@ export class VersionStore {
    * The index with the current version moved to the noncurrent list (its data file hard-linked
    * into the versions folder: the data file itself is replaced or removed by the caller).
    */
-  private async retireCurrent(bucket: string, key: string, status: VersioningStatus, before: VersionIndex):
-  Promise<{ idx: VersionIndex; linked?: string }> {
+  private async retireCurrent(bucket: string, key: string, status: VersioningStatus, before: VersionIndex,
+    known?: { current: ObjectMeta | undefined }): Promise<{ idx: VersionIndex; linked?: string }> {
     const idx: VersionIndex = { key, older: [...before.older] };
     const suspended = status === 'Suspended';
     if (before.marker && !(suspended && before.marker.versionId === 'null')) idx.older.unshift(before.marker);
-    const current = await this.host.currentMeta(bucket, key);
+    const current = known ? known.current : await this.host.currentMeta(bucket, key);
     let linked: string | undefined;
     if (current && !(suspended && (current.versionId ?? 'null') === 'null')) {
       const versionId = current.versionId ?? 'null';
       linked = this.archivePath(bucket, key, versionId);
-      await mkdir(this.base(bucket, key), { recursive: true });
-      await rm(linked, { force: true });
-      try {
-        await link(this.host.objectPath(bucket, key), linked);
-      } catch (e) {
-        if (!isErrno(e, 'EXDEV', 'EPERM', 'ENOTSUP')) throw e;
-        await copyFile(this.host.objectPath(bucket, key), linked);
-      }
+      await keepBytes(this.host.objectPath(bucket, key), linked);
       const archived: ArchivedObject = { ...current, versionId };
       idx.older.unshift(archived);
     }
@@ -231,13 +234,34 @@ export class VersionStore {
 
   /** Opens a found object version (undefined when its file is gone). */
   async open(found: { path: string }): Promise<FileHandle | undefined> {
+    return openIfExists(found.path);
+  }
+}
+
+/**
+ * Hard-links a data file into the versions folder as `to` (copies it across file systems), replacing
+ * a file left there. The link comes first: the folder and an old file are only dealt with when it fails.
+ */
+async function keepBytes(from: string, to: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
     try {
-      return await open(found.path, 'r');
+      await link(from, to);
+      return;
     } catch (e) {
-      if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
-      throw e;
+      if (isErrno(e, 'EXDEV', 'EPERM', 'ENOTSUP')) {
+        await copyFile(from, to);
+        return;
+      }
+      if (attempt >= 3 || !isErrno(e, 'EEXIST', 'ENOENT')) throw e;
+      if (isErrno(e, 'EEXIST')) await rm(to, { force: true });
+      else await mkdir(join(to, '..'), { recursive: true });
     }
   }
+}
+
+/** An index with neither a current delete marker nor noncurrent versions (not kept on disk). */
+function isEmpty(idx: VersionIndex): boolean {
+  return !idx.marker && idx.older.length === 0;
 }
 
 /** 405 MethodNotAllowed: GET or HEAD of a version that is a delete marker (API reference, GetObject). */

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ChecksumAlgorithm } from './checksums';
 import { invalidArgument, noSuchBucket, S3Error } from './errors';
-import { isErrno, KeyedMutex, placeFile, pruneEmptyDirs, readJson, tempName, writeFileAtomic } from './store-files';
+import { ifExists, isErrno, KeyedMutex, placeFile, pruneEmptyDirs, readJson, shardPath, tempName, writeFileAtomic } from './store-files';
 import { writeTempFile } from './store-temp';
 import type { BucketConfig, DeleteResult, ListEntry, NewObjectMeta, ObjectMeta, TempFile, VersioningStatus } from './store-types';
 import { UploadStore } from './store-uploads';
@@ -63,12 +63,7 @@ export class S3Store {
       currentMeta: (b, k) => this.readOrRebuildMeta(b, k),
       objectPath: (b, k) => this.objectPath(b, k),
       removeCurrent: (b, k) => this.removeCurrent(b, k),
-      placeCurrent: async (b, k, from, meta) => {
-        const path = this.objectPath(b, k);
-        await placeFile(k, from, path);
-        const st = statSync(path);
-        await writeFileAtomic(this.tmpDir, this.metaPath(b, k), JSON.stringify({ ...meta, key: k, mtimeMs: st.mtimeMs }));
-      },
+      placeCurrent: async (b, k, from, meta) => { await this.placeObject(b, k, from, meta); },
     });
   }
 
@@ -120,8 +115,7 @@ export class S3Store {
   }
 
   private metaPath(bucket: string, key: string): string {
-    const h = createHash('sha256').update(key, 'utf8').digest('hex');
-    return join(this.bucketMetaDir(bucket), 'objects', h.slice(0, 2), `${h}.json`);
+    return `${shardPath(this.metaDir, bucket, 'objects', key)}.json`;
   }
 
 
@@ -213,13 +207,8 @@ export class S3Store {
   async openObject(bucket: string, key: string): Promise<{ meta: ObjectMeta; handle: FileHandle } | undefined> {
     return this.locks.run(`${bucket}/${key}`, async () => {
       const meta = await this.readOrRebuildMeta(bucket, key);
-      if (!meta) return undefined;
-      try {
-        return { meta, handle: await open(this.objectPath(bucket, key), 'r') };
-      } catch (e) {
-        if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
-        throw e;
-      }
+      const path = this.objectPath(bucket, key);
+      return meta && ifExists(async () => ({ meta, handle: await open(path, 'r') }));
     });
   }
 
@@ -232,14 +221,8 @@ export class S3Store {
   Promise<{ meta: ObjectMeta; data: Buffer; handle?: undefined } | { meta: ObjectMeta; handle: FileHandle; data?: undefined } | undefined> {
     return this.locks.run(`${bucket}/${key}`, async () => {
       const meta = await this.readOrRebuildMeta(bucket, key);
-      if (!meta) return undefined;
       const path = this.objectPath(bucket, key);
-      try {
-        return meta.size <= inlineBytes ? { meta, data: readFileSync(path) } : { meta, handle: await open(path, 'r') };
-      } catch (e) {
-        if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
-        throw e;
-      }
+      return meta && ifExists(async () => (meta.size <= inlineBytes ? { meta, data: readFileSync(path) } : { meta, handle: await open(path, 'r') }));
     });
   }
 
@@ -273,8 +256,12 @@ export class S3Store {
       ...(old?.key === key && old.sse ? { sse: old.sse } : {}),
       mtimeMs: st.mtimeMs,
     };
-    await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(meta));
+    await this.writeMeta(bucket, key, meta);
     return meta;
+  }
+
+  private async writeMeta(bucket: string, key: string, meta: ObjectMeta): Promise<void> {
+    await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(meta));
   }
 
   /** Streams a body into a temp file, hashing it (MD5 unless `md5: false`; plus the given checksums, and SHA-256 on request). */
@@ -294,36 +281,44 @@ export class S3Store {
    */
   async commitObject(bucket: string, key: string, tmpPath: string, meta: NewObjectMeta,
     check?: (existing: ObjectMeta | undefined) => void): Promise<ObjectMeta> {
-    const path = this.objectPath(bucket, key);
-    let placed = false;
+    this.objectPath(bucket, key);
     try {
       return await this.locks.run(`${bucket}/${key}`, async () => {
         await this.requireBucket(bucket);
-        if (check) check(await this.readOrRebuildMeta(bucket, key));
-        const version = await this.versions.beforeWrite(bucket, key);
-        try {
-          await placeFile(key, tmpPath, path);
-        } catch (e) {
-          await version.undo();
-          throw e;
-        }
-        placed = true;
-        // the rename keeps the temp file's size and mtime; a stat is a few microseconds synchronously
-        const st = statSync(path);
-        const full: ObjectMeta = {
-          ...meta,
-          key,
-          size: st.size,
-          lastModified: new Date(st.mtimeMs).toISOString(),
-          mtimeMs: st.mtimeMs,
-          ...(version.versionId !== undefined ? { versionId: version.versionId } : {}),
-        };
-        await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(full));
-        return full;
+        // the current object, read once for the precondition and for versioning
+        const known = check ? { current: await this.readOrRebuildMeta(bucket, key) } : undefined;
+        if (check) check(known!.current);
+        const version = await this.versions.beforeWrite(bucket, key, known);
+        const versionId = version.versionId !== undefined ? { versionId: version.versionId } : {};
+        return this.placeObject(bucket, key, tmpPath, { ...meta, ...versionId }, version.undo);
       });
-    } finally {
-      if (!placed) await rm(tmpPath, { force: true });
+    } catch (e) {
+      // the temp file is left when the placement failed (temp names are unique: removing a moved one is a no-op)
+      await rm(tmpPath, { force: true });
+      throw e;
     }
+  }
+
+  /**
+   * Moves `from` into place as the data file of `key` and writes its metadata: `fields` with the
+   * key and the file's mtime, and the file's size and mtime as `size` and `lastModified` unless
+   * `fields` has them (a promoted version keeps its own). `undo` runs when the move fails.
+   */
+  private async placeObject(bucket: string, key: string, from: string,
+    fields: NewObjectMeta & Partial<Pick<ObjectMeta, 'size' | 'lastModified' | 'versionId'>>,
+    undo?: () => Promise<void>): Promise<ObjectMeta> {
+    const path = this.objectPath(bucket, key);
+    try {
+      await placeFile(key, from, path);
+    } catch (e) {
+      await undo?.();
+      throw e;
+    }
+    // the rename keeps the file's size and mtime; a stat is a few microseconds synchronously
+    const st = statSync(path);
+    const meta: ObjectMeta = { size: st.size, lastModified: new Date(st.mtimeMs).toISOString(), ...fields, key, mtimeMs: st.mtimeMs };
+    await this.writeMeta(bucket, key, meta);
+    return meta;
   }
 
   /**

@@ -195,6 +195,34 @@ describe('versioned bucket', () => {
       .toEqual(['NoSuchKey', 'string', 412, 'two']);
   });
 
+  test('a conditional write (If-Match) keeps the version it replaces as noncurrent, once', async () => {
+    const b = await versionedBucket();
+    const v1 = await put(b, 'k.json', 'one');
+    const v2 = await put(b, 'k.json', 'two', { IfMatch: v1.ETag! });
+    const r = await client.send(new ListObjectVersionsCommand({ Bucket: b }));
+    expect(r.Versions?.map((v) => [v.VersionId, v.IsLatest])).toEqual([[v2.VersionId, true], [v1.VersionId, false]]);
+    expect(await text(b, 'k.json', v1.VersionId)).toBe('one');
+  });
+
+  test('a write that cannot be placed (a key clashing with a prefix) leaves the versions as they were', async () => {
+    const b = await versionedBucket();
+    const v1 = await put(b, 'dir/a.json', 'one');
+    const clashPrefix = await s3Error(put(b, 'dir', 'x'));
+    const old = await put(b, 'old.json', '1');
+    const cur = await put(b, 'old.json', '2');
+    const clashObject = await s3Error(put(b, 'old.json/x', 'x'));
+    const r = await client.send(new ListObjectVersionsCommand({ Bucket: b }));
+    expect([clashPrefix.name, clashObject.name]).toEqual(['InvalidArgument', 'InvalidArgument']);
+    expect(r.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest])).toEqual([
+      ['dir/a.json', v1.VersionId, true], ['old.json', cur.VersionId, true], ['old.json', old.VersionId, false],
+    ]);
+    expect(r.DeleteMarkers ?? []).toEqual([]);
+    // a key written once and never replaced has no version index: its bucket empties with one delete by id
+    await client.send(new DeleteObjectCommand({ Bucket: b, Key: 'dir/a.json', VersionId: v1.VersionId }));
+    for (const v of [cur, old]) await client.send(new DeleteObjectCommand({ Bucket: b, Key: 'old.json', VersionId: v.VersionId }));
+    await client.send(new DeleteBucketCommand({ Bucket: b }));
+  });
+
   test('a bucket holding only noncurrent versions or delete markers is not empty', async () => {
     const b = await versionedBucket();
     await put(b, 'k.json', 'one');
