@@ -24,6 +24,19 @@ function optionalCount(e: Record<string, unknown>, name: string): number | undef
   return v;
 }
 
+/**
+ * The claim in the `ticket` the state machine passes (ReadTicket's result): its `claim` when that is a non-empty
+ * string; undefined otherwise (no ticket, or a result without one: the runner then reads the ticket itself).
+ */
+function claimOfTicket(ticket: unknown): string | undefined {
+  if (ticket === undefined || ticket === null) return undefined;
+  if (typeof ticket !== 'object' || Array.isArray(ticket)) throw new InvalidEventError('ticket must be the ReadTicket result (an object)');
+  const claim = (ticket as { claim?: unknown }).claim;
+  if (claim === undefined || claim === null) return undefined;
+  if (typeof claim !== 'string' || claim === '') throw new InvalidEventError('ticket.claim must be a non-empty string or null');
+  return claim;
+}
+
 /** Validates a QueryRequest payload (as the state machine sends it, or a manual re-run). */
 export function parseQueryRequest(payload: Record<string, unknown>, config: PipelineConfig): QueryRequest {
   const query = payload.query;
@@ -54,7 +67,7 @@ export function parseQueryRequest(payload: Record<string, unknown>, config: Pipe
   if (queryExecutionId !== undefined) req.queryExecutionId = queryExecutionId;
   if (polls !== undefined) req.polls = polls;
   if (restarts !== undefined) req.restarts = restarts;
-  const claim = optionalString(payload, 'claim');
+  const claim = optionalString(payload, 'claim') ?? claimOfTicket(payload.ticket);
   if (claim !== undefined) {
     if (claim.length > 1024) throw new InvalidEventError('claim must be at most 1024 characters (the snapshot ticket version ReadTicket read)');
     req.claim = claim;

@@ -19,7 +19,8 @@ export interface QueryRequest {
   restarts?: number;
   /**
    * The snapshot ticket's version that `ReadTicket` read (coordination/ticket.ts `claimOf`): the refresh this
-   * query belongs to. Absent (a query started outside the state machine): the runner reads the ticket itself.
+   * query belongs to. The Start payload carries it as `ticket.claim` (ReadTicket's whole result); a manual request
+   * may name `claim` itself. Absent (a query started outside the state machine): the runner reads the ticket itself.
    */
   claim?: string;
 }

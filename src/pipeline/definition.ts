@@ -125,8 +125,10 @@ function queryBranch(scope: Construct, settings: PipelineSettings, queryFunction
     'key.$': '$.snapshot.key',
     'snapshotDate.$': '$.snapshot.snapshotDate',
     'asOf.$': '$.options.asOf',
-    // The ticket version ReadTicket read: the query token names this refresh without reading the ticket again.
-    'claim.$': '$.ticket.ticket.claim',
+    // What ReadTicket returned (always present on this path; its `claim`, the ticket version it read, names this
+    // refresh in the query token without reading the ticket again). The whole object, not `.claim`: a JSONPath to a
+    // field a payload lacks fails the execution, and the runner reads the ticket itself when `claim` is missing.
+    'ticket.$': '$.ticket.ticket',
     'polls': 0,
   }), settings.queryTimeout, `Start the ${label} query`, { outputPath: '$.Payload' });
   const poll = lambdaTask(scope, `Poll${name}`, queryFunction, sfn.TaskInput.fromJsonPathAt('$'), settings.queryTimeout,

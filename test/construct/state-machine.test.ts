@@ -11,6 +11,7 @@ type ExecutionError = InstanceType<typeof Asl.ExecutionError>;
 
 const definition = definitionOf(synth({ maxQueryPolls: 4 }).template);
 const EXECUTION_ID = 'arn:aws:states:us-east-1:123456789012:execution:sm:run-1';
+const CLAIM = '["\\"etag-1\\"","v-1","2025-08-10T00:00:00.000Z"]';
 
 const EVENT = {
   'version': '0',
@@ -88,7 +89,10 @@ function handlers(calls: Calls, behaviour: Record<string, (input: any, n: number
     })),
     ReadTicket: record('ReadTicket', (input) => ({
       StatusCode: 200,
-      Payload: { bucket: input.bucket, object: input.object, snapshotDate: '2025-08-10', ticketKey: 't', execution: input.execution, holder: input.execution, latest: true },
+      Payload: {
+        bucket: input.bucket, object: input.object, snapshotDate: '2025-08-10', ticketKey: 't', execution: input.execution, holder: input.execution, latest: true,
+        claim: CLAIM,
+      },
     })),
     StartExtract: record('StartExtract', query),
     PollExtract: record('PollExtract', query),
@@ -140,10 +144,13 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     const ticket = { bucket: 'data-bucket', object: 'data/batch/2025-08-10/part-1.jsonl', execution: EXECUTION_ID };
     expect(calls.ClaimSnapshot).toEqual([{ coordination: 'claim', ...ticket }]);
     expect(calls.ReadTicket).toEqual([{ coordination: 'check', ...ticket }]);
+    // The refresh queries get what ReadTicket returned: its claim names the refresh in their token.
+    const readTicket = { ...ticket, snapshotDate: '2025-08-10', ticketKey: 't', holder: EXECUTION_ID, latest: true, claim: CLAIM };
     expect(calls.StartExtract[0]).toEqual({
       query: 'facility_extract', bucket: 'data-bucket', key: 'data/batch/2025-08-10/part-1.jsonl', snapshotDate: '2025-08-10', asOf: null, polls: 0,
+      ticket: readTicket,
     });
-    expect(calls.StartStateCounts[0].query).toBe('state_counts');
+    expect(calls.StartStateCounts[0]).toMatchObject({ query: 'state_counts', ticket: readTicket });
     expect(calls.PollStateCounts[0]).toMatchObject({ queryExecutionId: 'q-state_counts', polls: 1, done: false });
     expect(calls.PublishResults).toHaveLength(1);
     expect(calls.PublishResults[0]).toMatchObject({
@@ -153,6 +160,15 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     });
     expect(calls.NotifyFailure).toBeUndefined();
     expect(output).toMatchObject({ publish: { published: { published: true } }, refresh: { extract: { done: true }, stateCounts: { done: true } } });
+  });
+
+  test('a ReadTicket result without a claim (no ticket, an older handler) still refreshes: the payload never names a missing field', async () => {
+    const { calls, error } = await run(EVENT, {
+      ReadTicket: (input) => ({ StatusCode: 200, Payload: { ...input, snapshotDate: '2025-08-10', latest: true } }),
+    });
+    expect(error).toBeUndefined();
+    expect(calls.StartExtract[0].ticket).not.toHaveProperty('claim');
+    expect(calls.PublishResults).toHaveLength(1);
   });
 
   test('transient errors are retried, then the run succeeds', async () => {

@@ -57,4 +57,17 @@ describe('query-runner input', () => {
     expect(parseQueryEvent({ ...REQ, asOf: '2025-09-01', queryExecutionId: 'q-1', polls: 3, restarts: 1 }, config))
       .toEqual({ ...REQ, asOf: '2025-09-01', queryExecutionId: 'q-1', polls: 3, restarts: 1 });
   });
+
+  test('the claim comes from the ReadTicket result the state machine passes (ticket.claim), or a claim of its own', () => {
+    const claim = '["\\"e\\"","v1","2025-08-10T00:00:00.000Z"]';
+    expect(parseQueryEvent({ ...REQ, ticket: { latest: true, claim } }, config)).toEqual({ ...REQ, claim });
+    expect(parseQueryEvent({ ...REQ, claim }, config)).toEqual({ ...REQ, claim });
+    // No ticket (claim null) or a result without a claim: none, and the runner reads the ticket itself.
+    expect(parseQueryEvent({ ...REQ, ticket: { latest: true, claim: null } }, config)).toEqual(REQ);
+    expect(parseQueryEvent({ ...REQ, ticket: { latest: true } }, config)).toEqual(REQ);
+    for (const ticket of ['x', [claim], { claim: 7 }, { claim: '' }]) {
+      expect(() => parseQueryEvent({ ...REQ, ticket }, config)).toThrow(/ticket/);
+    }
+    expect(() => parseQueryEvent({ ...REQ, claim: 'x'.repeat(1025) }, config)).toThrow(/claim/);
+  });
 });
