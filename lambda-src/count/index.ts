@@ -11,6 +11,12 @@ import { loadSql } from '../sql';
 export const STATE_COUNTS_CSV = 'state_counts.csv';
 export const STATE_COUNTS_JSON = 'state_counts.json';
 
+/** The content type of each results file (the count writes them so; the publish copies them so). */
+export const STATE_COUNTS_CONTENT_TYPES: Readonly<Record<string, string>> = {
+  [STATE_COUNTS_CSV]: 'text/csv; charset=utf-8',
+  [STATE_COUNTS_JSON]: 'application/json',
+};
+
 export interface StateCount {
   readonly state: string;
   readonly accredited_facilities: number;
@@ -108,7 +114,7 @@ export async function runStateCounts(request: QueryRequest, deps: RunnerDeps): P
         bucket: config.bucket,
         key: csvKey,
         body: stateCountsCsv(rows),
-        contentType: 'text/csv; charset=utf-8',
+        contentType: STATE_COUNTS_CONTENT_TYPES[STATE_COUNTS_CSV],
         watermark,
         sleep: deps.sleep,
         expectAbsent: true,
@@ -119,7 +125,7 @@ export async function runStateCounts(request: QueryRequest, deps: RunnerDeps): P
         bucket: config.bucket,
         key: jsonKey,
         body: JSON.stringify(doc, null, 2) + '\n',
-        contentType: 'application/json',
+        contentType: STATE_COUNTS_CONTENT_TYPES[STATE_COUNTS_JSON],
         watermark,
         sleep: deps.sleep,
         expectAbsent: wasCreated(csv),

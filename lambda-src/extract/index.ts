@@ -113,10 +113,16 @@ export async function deleteKeys(
  * Keys are per computation (`<partition><qid>_…`, computationFilePrefix), so a file's watermark
  * cannot change between read and delete, and every file of one computation carries the same one:
  * one HeadObject per computation (not per file) decides for all the keys under its prefix.
+ * Returns how many files it deleted and how many of ours the partition holds (the same listing).
  */
-async function removeOlderFiles(s3: S3Client, bucket: string, partition: string, ours: string, watermark: Watermark): Promise<number> {
+async function removeOlderFiles(s3: S3Client, bucket: string, partition: string, ours: string, watermark: Watermark):
+Promise<{ removed: number; oursInPartition: number }> {
   const keys: string[] = [];
-  for await (const k of listKeys(s3, bucket, partition)) if (!k.startsWith(ours)) keys.push(k);
+  let oursInPartition = 0;
+  for await (const k of listKeys(s3, bucket, partition)) {
+    if (k.startsWith(ours)) oursInPartition++;
+    else keys.push(k);
+  }
   const decided: { prefix: string; older: boolean }[] = [];
   const older: string[] = [];
   for (const k of keys) {
@@ -134,7 +140,7 @@ async function removeOlderFiles(s3: S3Client, bucket: string, partition: string,
     const prefix = cur.watermark && computationFilePrefix(partition, cur.watermark.queryExecutionId);
     if (prefix && k.startsWith(prefix)) decided.push({ prefix, older: isOlder });
   }
-  return deleteKeys(s3, bucket, older);
+  return { removed: await deleteKeys(s3, bucket, older), oursInPartition };
 }
 
 function isDataFile(relative: string): boolean {
@@ -160,10 +166,10 @@ export interface PromoteResult {
  * computation of the snapshot (compare-and-swap on `_watermarks/snapshot_date=<d>.json`):
  * 1. claim the partition (stale → remove any copies of ours and the staging folder, done);
  * 2. copy each staged file to `<partition><queryExecutionId>_<name>` (server-side CopyObject);
- * 3. delete the partition files of OLDER computations (never a newer one's: it may have claimed and
- *    copied meanwhile), then the staging folder;
- * 4. check the claim once: still ours → promoted; a newer computation claimed it meanwhile → delete
- *    our copies (they may have landed after its cleanup) and report not promoted.
+ * 3. if the claim still holds, delete the partition files of OLDER computations (never a newer
+ *    one's: it may have claimed and copied meanwhile); if a newer computation claimed it
+ *    meanwhile, delete our copies instead (the newer one removes every older file when it finishes);
+ * 4. delete the staging folder; the claim is read once more, and `promoted` says whether it is still ours.
  * Every step is idempotent, so a retried or duplicated call converges on the newest computation.
  */
 export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'logger' | 'sleep'>, snapshotDate: string, staging: string, watermark: Watermark): Promise<PromoteResult> {
@@ -199,10 +205,6 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
     });
     return { promoted: false, extractPrefix: ours, extractFiles: 0 };
   }
-  // How many of this computation's files are in the partition: the copies, unless a duplicate execution
-  // promoted some of them already (then they are counted by listing).
-  let copied = 0;
-  let copiedElsewhere = staged.length === 0;
   for (const key of staged) {
     const target = ours + key.slice(staging.length).replace(/\//g, '__');
     try {
@@ -216,42 +218,47 @@ export async function promoteExtract(deps: Pick<RunnerDeps, 's3' | 'config' | 'l
         ContentType: 'application/octet-stream',
         Metadata: { [WATERMARK_METADATA_KEY]: formatWatermark(watermark) },
       }));
-      copied++;
     } catch (err) {
       // A duplicate execution of the same computation (same query, same staging folder) finished first and
       // removed the staging folder: its copies carry our prefix, so there is nothing left to copy.
       if ((err as Error).name === 'NoSuchKey') {
         deps.logger?.info('staged file already promoted by a duplicate execution', { key, target });
-        copiedElsewhere = true;
         continue;
       }
       classifyAwsError(err, `CopyObject s3://${bucket}/${key} → ${target}`);
     }
   }
-  // Files older than ours are garbage whoever holds the claim now (a newer holder removes them too), and a
-  // newer computation's are never touched: the cleanup needs no claim check before it.
-  const removed = await removeOlderFiles(s3, bucket, partition, ours, watermark);
-  await deleteKeys(s3, bucket, stagingKeys);
-  let extractFiles = copied;
-  if (copiedElsewhere) {
-    extractFiles = 0;
-    for await (const _k of listKeys(s3, bucket, ours)) extractFiles++;
-  }
-  // The one check, after the copies and the cleanup: a newer computation that claimed the partition before it
-  // owns the partition, and our copies may have landed after its cleanup, so we remove them; one that claims
-  // after it lists the partition after our copies and removes them itself.
-  const now = await readCurrent(s3, bucket, claimKey);
-  if (!(now.watermark !== undefined && compareWatermarks(now.watermark, watermark) === 0)) {
+  /** Whether the partition's claim still names this computation. */
+  const claimHeld = async (): Promise<{ held: boolean; stored?: Watermark }> => {
+    const now = await readCurrent(s3, bucket, claimKey);
+    return { held: now.watermark !== undefined && compareWatermarks(now.watermark, watermark) === 0, stored: now.watermark };
+  };
+  // Checked before the cleanup: a promotion a newer computation superseded leaves the older files alone (the newer
+  // one removes them once its own files are in place, so a newer one that then fails for good leaves the
+  // partition with the last complete computation's files) and removes its own copies.
+  const before = await claimHeld();
+  if (!before.held) {
     const ownRemoved = await deleteKeys(s3, bucket, listKeys(s3, bucket, ours));
+    await deleteKeys(s3, bucket, stagingKeys);
     deps.logger?.info('extract superseded while promoting', {
-      snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: now.watermark, removedCopies: ownRemoved,
+      snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: before.stored, removedCopies: ownRemoved,
     });
     return { promoted: false, extractPrefix: ours, extractFiles: 0 };
   }
+  // The listing of the partition counts our files too (also those a duplicate execution copied).
+  const { removed, oursInPartition } = await removeOlderFiles(s3, bucket, partition, ours, watermark);
+  await deleteKeys(s3, bucket, stagingKeys);
+  // A newer computation may have claimed the partition during our cleanup: it removes our files, so the status
+  // says `promoted` only when the claim is still ours at the end.
+  const after = await claimHeld();
+  if (!after.held) {
+    deps.logger?.info('extract superseded right after promotion', { snapshotDate, queryExecutionId: watermark.queryExecutionId, stored: after.stored });
+    return { promoted: false, extractPrefix: ours, extractFiles: 0 };
+  }
   deps.logger?.info('extract promoted', {
-    snapshotDate, queryExecutionId: watermark.queryExecutionId, staged: staged.length, removed, files: extractFiles,
+    snapshotDate, queryExecutionId: watermark.queryExecutionId, staged: staged.length, removed, files: oursInPartition,
   });
-  return { promoted: true, extractPrefix: ours, extractFiles };
+  return { promoted: true, extractPrefix: ours, extractFiles: oursInPartition };
 }
 
 /**

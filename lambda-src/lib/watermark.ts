@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { TransientError, classifyAwsError, isTransientAwsError } from './errors';
 
@@ -45,13 +44,6 @@ export function compareWatermarks(a: Watermark, b: Watermark): number {
   return a.queryExecutionId < b.queryExecutionId ? -1 : 1;
 }
 
-/**
- * The body to write: bytes, or a factory that opens a stream (called at most once per attempt; it may name the
- * content type of what it opened, which then replaces `contentType`).
- */
-export type PutBody = string | Uint8Array
-| (() => Promise<{ body: Readable | Uint8Array | string; contentLength?: number; contentType?: string }>);
-
 /** An object of the same bucket to copy (server-side) instead of a body: exactly the version with this ETag. */
 export interface CopySource {
   readonly key: string;
@@ -65,7 +57,8 @@ export function copySourceOf(bucket: string, key: string): string {
 
 /** The copy source no longer holds the ETag the write was asked to copy (a newer version replaced it, or it was deleted). */
 export class CopySourceChangedError extends Error {
-  constructor(message: string) {
+  /** `gone`: the source no longer exists (else another version replaced it). */
+  constructor(message: string, readonly gone: boolean) {
     super(message);
     this.name = 'CopySourceChangedError';
   }
@@ -74,12 +67,15 @@ export class CopySourceChangedError extends Error {
 interface PutIfNewerBase {
   readonly bucket: string;
   readonly key: string;
+  /** The stored object's content type (a copy gets it too: its metadata is replaced, not copied). */
+  readonly contentType: string;
   readonly watermark: Watermark;
   /**
    * The caller expects the object to be absent (the first computation of a snapshot writes each of its
    * files once): the first attempt is then a create (If-None-Match: *) without reading the object first,
    * one request instead of two. When the object exists after all (412), putIfNewer reads it and goes on as
-   * usual, so the guess costs one request when it is wrong and never changes the outcome.
+   * usual, so a wrong guess never changes the outcome; it costs one request (two for a copy, whose 412 is
+   * told apart by reading the source).
    * @default false (read first)
    */
   readonly expectAbsent?: boolean;
@@ -91,12 +87,13 @@ interface PutIfNewerBase {
 
 /**
  * What putIfNewer writes: a `body`, or `copyFrom`, a server-side CopyObject of another object of the bucket
- * (`CopySourceIfMatch` on its ETag; its content type and metadata are copied, so its `x-amz-meta-watermark`
- * must be `watermark`: the caller copies an object of the computation it names).
+ * (`CopySourceIfMatch` on its ETag). A copy's metadata is replaced (`MetadataDirective: REPLACE`): it carries
+ * `watermark` and `contentType`, the computation that was compared, even when another computation's object has
+ * the same bytes, hence the same MD5 ETag.
  */
 export type PutIfNewerInput = PutIfNewerBase & (
-  | { readonly body: PutBody; readonly contentType: string; readonly copyFrom?: undefined }
-  | { readonly copyFrom: CopySource; readonly body?: undefined; readonly contentType?: undefined });
+  | { readonly body: string | Uint8Array; readonly copyFrom?: undefined }
+  | { readonly copyFrom: CopySource; readonly body?: undefined });
 
 export interface PutIfNewerResult {
   /** `written`: our object is stored; `unchanged`: the same computation's object is already there; `stale`: a newer one is. */
@@ -191,6 +188,7 @@ export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<
   const maxAttempts = input.maxAttempts ?? 5;
   const sleep = input.sleep ?? defaultSleep;
   const where = `s3://${input.bucket}/${input.key}`;
+  const operation = input.copyFrom ? 'CopyObject' : 'PutObject';
   let guess = input.expectAbsent === true;
   for (let attempt = 1; ; attempt++) {
     const current: Current = guess ? { exists: false } : await readCurrent(s3, input.bucket, input.key);
@@ -200,8 +198,7 @@ export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<
       if (cmp === 0) return { outcome: 'unchanged', stored: current.watermark, etag: current.etag };
     }
     const condition = current.exists && current.etag ? { IfMatch: current.etag } : { IfNoneMatch: '*' };
-    const opened = input.body === undefined ? undefined
-      : typeof input.body === 'function' ? await input.body() : { body: input.body, contentLength: undefined, contentType: undefined };
+    const metadata = { [WATERMARK_METADATA_KEY]: formatWatermark(input.watermark) };
     try {
       if (input.copyFrom) {
         const out = await s3.send(new CopyObjectCommand({
@@ -209,31 +206,25 @@ export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<
           Key: input.key,
           CopySource: copySourceOf(input.bucket, input.copyFrom.key),
           CopySourceIfMatch: input.copyFrom.etag,
-          MetadataDirective: 'COPY',
+          MetadataDirective: 'REPLACE',
+          Metadata: metadata,
+          ContentType: input.contentType,
           ...condition,
         }));
         return { outcome: 'written', stored: current.watermark, etag: out.CopyObjectResult?.ETag };
       }
       const out = await s3.send(new PutObjectCommand({
-        Bucket: input.bucket,
-        Key: input.key,
-        Body: opened!.body,
-        ContentLength: opened!.contentLength,
-        ContentType: opened!.contentType ?? input.contentType,
-        Metadata: { [WATERMARK_METADATA_KEY]: formatWatermark(input.watermark) },
-        ...condition,
+        Bucket: input.bucket, Key: input.key, Body: input.body, ContentType: input.contentType, Metadata: metadata, ...condition,
       }));
       return { outcome: 'written', stored: current.watermark, etag: out.ETag };
     } catch (err) {
-      // A stream the failed request did not consume must not keep its socket open.
-      const stream = opened?.body as { destroy?: () => void } | undefined;
-      if (typeof stream === 'object' && typeof stream.destroy === 'function') stream.destroy();
-      // A copy's 412 is about the source or about the target (S3 answers both with PreconditionFailed): the source
-      // is read to tell them apart (only on this path).
-      if (input.copyFrom && isConditionalConflict(err)) {
+      // A copy's 412 is about the source or about the target (S3 answers both with PreconditionFailed), and so is a
+      // 404 (a missing source, or a target deleted under an If-Match): the source is read to tell them apart.
+      if (input.copyFrom && (isConditionalConflict(err) || isNotFound(err))) {
         const source = await headCurrent(s3, input.bucket, input.copyFrom.key);
         if (source?.etag !== input.copyFrom.etag) {
-          throw new CopySourceChangedError(`s3://${input.bucket}/${input.copyFrom.key} no longer holds ETag ${input.copyFrom.etag}`);
+          throw new CopySourceChangedError(`s3://${input.bucket}/${input.copyFrom.key} ${source ? `no longer holds ETag ${input.copyFrom.etag}` : 'is gone'}`,
+            source === undefined);
         }
       }
       if (guess && isConditionalConflict(err)) {
@@ -247,13 +238,13 @@ export async function putIfNewer(s3: S3Client, input: PutIfNewerInput): Promise<
       const deletedUnderUs = current.exists && current.etag !== undefined && isNotFound(err);
       if (isConditionalConflict(err) || deletedUnderUs) {
         if (attempt >= maxAttempts) {
-          throw new TransientError(`PutObject ${where}: lost the conditional-write race ${attempt} times`, { cause: err });
+          throw new TransientError(`${operation} ${where}: lost the conditional-write race ${attempt} times`, { cause: err });
         }
         // Someone else wrote in between: back off with full jitter, then re-read and compare again.
         await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
         continue;
       }
-      if (isTransientAwsError(err)) throw new TransientError(`PutObject ${where}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+      if (isTransientAwsError(err)) throw new TransientError(`${operation} ${where}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
       throw err;
     }
   }

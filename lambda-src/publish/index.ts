@@ -3,7 +3,7 @@ import { getText, type ObjectText } from './report';
 import type { RunContext } from '../../src/contract/observability';
 import type { LoggerLike } from '../athena/client';
 import type { PublishResult, QueryStatus } from '../athena/types';
-import { asOfDate, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../count';
+import { asOfDate, STATE_COUNTS_CONTENT_TYPES, STATE_COUNTS_CSV, STATE_COUNTS_JSON, stateCountsFolder } from '../count';
 import { payloadBucket, type PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { classifyAwsError, InvalidEventError, TransientError } from '../lib/errors';
@@ -96,6 +96,12 @@ interface Source {
   readonly key: string;
   readonly etag: string;
   readonly watermark: Watermark;
+  readonly contentType: string;
+}
+
+/** The content type a results file is written with (the count's, by file name). */
+function contentTypeOf(key: string): string {
+  return STATE_COUNTS_CONTENT_TYPES[key.slice(key.lastIndexOf('/') + 1)] ?? 'application/octet-stream';
 }
 
 /** A results object no longer holds the ETag the status named: a newer computation replaced it. */
@@ -112,7 +118,7 @@ async function headSource(s3: S3Client, bucket: string, key: string): Promise<So
   const watermark = parseWatermark(head.metadata[WATERMARK_METADATA_KEY]);
   if (!watermark) throw new InvalidEventError(`s3://${bucket}/${key} has no x-amz-meta-watermark: not written by Stage 3`);
   if (!head.etag) throw new TransientError(`HeadObject s3://${bucket}/${key} returned no ETag; retry`);
-  return { key, etag: head.etag, watermark };
+  return { key, etag: head.etag, watermark, contentType: head.contentType ?? contentTypeOf(key) };
 }
 
 /**
@@ -124,7 +130,7 @@ function sourcesOfStatus(results: QueryStatus, keys: readonly string[]): Source[
   const named = results.resultKeys;
   if (!etags || !named || etags.length !== keys.length || named.length !== keys.length || !results.submittedAt) return undefined;
   const watermark: Watermark = { submittedAt: results.submittedAt, queryExecutionId: results.queryExecutionId! };
-  return keys.map((key, i) => ({ key, etag: etags[i], watermark }));
+  return keys.map((key, i) => ({ key, etag: etags[i], watermark, contentType: contentTypeOf(key) }));
 }
 
 /** The results files as they are now (HeadObject each); they must all hold one computation. */
@@ -209,13 +215,20 @@ async function publishUnit(input: PublishInput, deps: PublishDeps, unit: Unit,
     const key = source.key;
     const target = productionFolder + key.slice(folder.length);
     targets.push(target);
-    // A server-side copy of exactly the results version whose watermark we compared (CopySourceIfMatch): its
-    // content type and watermark metadata come with it, and no byte passes through the function.
+    // A server-side copy of exactly the results version whose watermark we compared (CopySourceIfMatch), stamped
+    // with that watermark and the file's content type; no byte passes through the function.
     const result = await putIfNewer(s3, {
-      bucket, key: target, watermark: source.watermark, sleep: deps.sleep, expectAbsent: created, copyFrom: { key, etag: source.etag },
+      bucket,
+      key: target,
+      contentType: source.contentType,
+      watermark: source.watermark,
+      sleep: deps.sleep,
+      expectAbsent: created,
+      copyFrom: { key, etag: source.etag },
     }).catch((err: unknown): never => {
       if (err instanceof CopySourceChangedError) {
         if (fromStatus) throw new SourceChanged(err.message);
+        if (err.gone) throw new InvalidEventError(`${err.message}: results object not found`);
         throw new TransientError(`${err.message}: the results changed while publishing; retry`, { cause: err });
       }
       return wrap(`CopyObject s3://${bucket}/${key} → ${target}`, err);

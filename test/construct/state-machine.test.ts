@@ -90,7 +90,13 @@ function handlers(calls: Calls, behaviour: Record<string, (input: any, n: number
     ReadTicket: record('ReadTicket', (input) => ({
       StatusCode: 200,
       Payload: {
-        bucket: input.bucket, object: input.object, snapshotDate: '2025-08-10', ticketKey: 't', execution: input.execution, holder: input.execution, latest: true,
+        bucket: input.bucket,
+        object: input.object,
+        snapshotDate: '2025-08-10',
+        ticketKey: 't',
+        execution: input.execution,
+        holder: input.execution,
+        latest: true,
         claim: CLAIM,
       },
     })),
@@ -147,7 +153,12 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     // The refresh queries get what ReadTicket returned: its claim names the refresh in their token.
     const readTicket = { ...ticket, snapshotDate: '2025-08-10', ticketKey: 't', holder: EXECUTION_ID, latest: true, claim: CLAIM };
     expect(calls.StartExtract[0]).toEqual({
-      query: 'facility_extract', bucket: 'data-bucket', key: 'data/batch/2025-08-10/part-1.jsonl', snapshotDate: '2025-08-10', asOf: null, polls: 0,
+      query: 'facility_extract',
+      bucket: 'data-bucket',
+      key: 'data/batch/2025-08-10/part-1.jsonl',
+      snapshotDate: '2025-08-10',
+      asOf: null,
+      polls: 0,
       ticket: readTicket,
     });
     expect(calls.StartStateCounts[0]).toMatchObject({ query: 'state_counts', ticket: readTicket });

@@ -62,7 +62,7 @@ test('older computations\' files and strays go, a newer computation\'s stay; one
   expect(partitionHeads.sort()).toEqual([`${partition}q-newer_part-0`, `${partition}q-old1_part-0`, `${partition}q-old2_part-0`, `${partition}stray.parquet`]);
 });
 
-test('a snapshot\'s first promotion costs one listing of staging and of the partition, the claim\'s create, the copies and one claim check', async () => {
+test('a snapshot\'s first promotion costs one listing of staging and of the partition, the claim\'s create, the copies and two claim checks', async () => {
   const c = newClient();
   const staging = stagingPrefix(config, D, 'd'.repeat(64));
   for (const f of ['a', 'b', 'manifest.csv']) await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${staging}${f}`, Body: f }));
@@ -84,10 +84,23 @@ test('a snapshot\'s first promotion costs one listing of staging and of the part
     `CopyObject ${partition}q-ours_a`,
     `CopyObject ${partition}q-ours_b`,
     `CopyObject ${partition}q-ours_manifest.csv`,
+    `HeadObject ${claim}`,
     `ListObjectsV2 ${partition}`,
     'DeleteObjects ',
     `HeadObject ${claim}`,
   ]);
   // Every staged object is gone, the `_` marker too.
+  expect(await keysUnder(c, staging)).toEqual([]);
+});
+
+test('a retry that finds only part of the staging folder (an earlier cleanup stopped half way) counts every file of ours in the partition', async () => {
+  const c = newClient();
+  const staging = stagingPrefix(config, D, 'e'.repeat(64));
+  for (const f of ['a', 'b', 'c']) await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${staging}${f}`, Body: f }));
+  const deps = { s3: c, config, sleep: async () => undefined };
+  expect(await promoteExtract(deps, D, staging, OURS)).toMatchObject({ promoted: true, extractFiles: 3 });
+  // The first attempt timed out after copying; its staging cleanup removed 'a' and 'b' only: the retry sees 'c'.
+  await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${staging}c`, Body: 'c' }));
+  expect(await promoteExtract(deps, D, staging, OURS)).toMatchObject({ promoted: true, extractFiles: 3 });
   expect(await keysUnder(c, staging)).toEqual([]);
 });

@@ -2,7 +2,7 @@
  * What a publish costs, and that reading the results by the ETags the count's status names never
  * publishes the wrong computation (docs/runtime.md, "Publish"). Against the embedded S3.
  */
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { QueryStatus } from '../../lambda-src/athena/types';
 import { loadConfig } from '../../lambda-src/lib/config';
 import { Watermark, parseWatermark, putIfNewer, wasCreated } from '../../lambda-src/lib/watermark';
@@ -126,4 +126,26 @@ test('a wrong guess (the status says created, but a newer computation\'s product
   const out = await publishComputation({ bucket: BUCKET, snapshotDate: D, results: older }, { s3: newClient(), config, sleep: noSleep });
   expect(out.result).toEqual({ published: false, reason: 'stale', keys: [] });
   expect(await production()).toEqual(['q-2', 'q-2']);
+});
+
+test('a newer computation with equal counts rewrote the CSV (same bytes, same ETag) and not yet its JSON: production stays one computation', async () => {
+  const older = await countResults(W1);
+  const csv = await newClient().send(new GetObjectCommand({ Bucket: BUCKET, Key: KEYS[0] }));
+  const bytes = await csv.Body!.transformToString();
+  // The newer computation's CSV: the same rows, so the same bytes and MD5 ETag as the older one's.
+  const rewritten = await putIfNewer(newClient(), { bucket: BUCKET, key: KEYS[0], body: bytes, contentType: 'text/csv; charset=utf-8', watermark: W2 });
+  expect(rewritten.etag).toBe(older.resultETags![0]);
+  const out = await publishComputation({ bucket: BUCKET, snapshotDate: D, results: older }, { s3: newClient(), config, sleep: noSleep });
+  expect(out).toMatchObject({ result: { published: true }, watermark: W1 });
+  expect(await production()).toEqual(['q-1', 'q-1']);
+});
+
+test('a results file deleted after the status named it: InvalidEventError, not a retried race', async () => {
+  // Production exists (an earlier publish), so the copy of the JSON is an If-Match write: its 404 could also mean
+  // "the target was deleted under us", and must be told apart.
+  await publishComputation({ bucket: BUCKET, snapshotDate: D, results: await countResults(W1) }, { s3: newClient(), config, sleep: noSleep });
+  const newer = await countResults(W2);
+  await newClient().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: KEYS[1] }));
+  await expect(publishComputation({ bucket: BUCKET, snapshotDate: D, results: newer }, { s3: newClient(), config, sleep: noSleep }))
+    .rejects.toMatchObject({ name: 'InvalidEventError', message: expect.stringContaining('state_counts.json') });
 });

@@ -56,7 +56,7 @@ describe('publishResults', () => {
     expect(bucket.objects.get(`${PROD}state_counts.csv`)!.contentType).toBe('text/csv; charset=utf-8');
     // A server-side copy of exactly the version whose watermark was compared, created only if absent.
     expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, {
-      Key: `${PROD}state_counts.csv`, CopySourceIfMatch: bucket.objects.get(`${RES}state_counts.csv`)!.etag, MetadataDirective: 'COPY', IfNoneMatch: '*',
+      Key: `${PROD}state_counts.csv`, CopySourceIfMatch: bucket.objects.get(`${RES}state_counts.csv`)!.etag, MetadataDirective: 'REPLACE', IfNoneMatch: '*',
     });
   });
 

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -174,21 +173,6 @@ describe('putIfNewer', () => {
       expect(bucket.text('results/x.json')).toBe('newer');
     });
 
-    test('a streamed body is opened again after a wrong guess, and its content type replaces the default', async () => {
-      bucket.put('results/x.json', 'older', { etag: '"o"', metadata: { watermark: formatWatermark(W1) } });
-      const opened: Readable[] = [];
-      const body = async () => {
-        const r = Readable.from([Buffer.from('streamed')]);
-        opened.push(r);
-        return { body: r, contentLength: 8, contentType: 'text/csv' };
-      };
-      const out = await putIfNewer(s3, { ...base, body, watermark: W2, expectAbsent: true });
-      expect(out.outcome).toBe('written');
-      expect(opened).toHaveLength(2);
-      expect(opened[0].destroyed).toBe(true);
-      expect(bucket.objects.get('results/x.json')!.contentType).toBe('text/csv');
-    });
-
     test('a 409 on the guess (a concurrent create) is read and compared like a 412', async () => {
       bucket.before.put.push(() => {
         bucket.put('results/x.json', 'winner', { etag: '"w"', metadata: { watermark: formatWatermark(W2) } });
@@ -202,31 +186,49 @@ describe('putIfNewer', () => {
 
   describe('copyFrom: a server-side copy of one exact source version', () => {
     const source = 'results/x.csv';
-    const seed = () => bucket.put(source, 'a,b\n', { metadata: { watermark: formatWatermark(W2) }, contentType: 'text/csv' });
+    const seed = (w: Watermark = W2) => bucket.put(source, 'a,b\n', { metadata: { watermark: formatWatermark(w) }, contentType: 'text/csv' });
     const copy = (over: Partial<{ etag: string; watermark: Watermark }> = {}) => putIfNewer(s3, {
       bucket: 'data',
       key: 'production/x.csv',
+      contentType: 'text/csv; charset=utf-8',
       sleep: noSleep,
       watermark: over.watermark ?? W2,
       copyFrom: { key: source, etag: over.etag ?? bucket.objects.get(source)!.etag },
     });
 
-    test('copies content type and watermark with CopySourceIfMatch, and the target condition', async () => {
+    test('copies with CopySourceIfMatch and the target condition, stamped with the compared watermark and the content type', async () => {
       seed();
       const out = await copy();
       expect(out).toMatchObject({ outcome: 'written', stored: undefined });
-      expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, { CopySourceIfMatch: bucket.objects.get(source)!.etag, IfNoneMatch: '*', MetadataDirective: 'COPY' });
-      expect(bucket.objects.get('production/x.csv')).toMatchObject({ contentType: 'text/csv', metadata: { watermark: formatWatermark(W2) } });
+      expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, {
+        CopySourceIfMatch: bucket.objects.get(source)!.etag, IfNoneMatch: '*', MetadataDirective: 'REPLACE', ContentType: 'text/csv; charset=utf-8',
+      });
+      expect(bucket.objects.get('production/x.csv')).toMatchObject({ contentType: 'text/csv; charset=utf-8', metadata: { watermark: formatWatermark(W2) } });
       expect(out.etag).toBe(bucket.objects.get('production/x.csv')!.etag);
     });
 
-    test('a source that no longer holds the ETag ends in CopySourceChangedError (not a lost race)', async () => {
+    test('a newer computation with the same bytes (the same MD5 ETag) replaced the source: the copy carries the watermark compared', async () => {
+      seed(W1);
+      const named = bucket.objects.get(source)!.etag;
+      seed(W2); // same bytes, newer watermark: CopySourceIfMatch still matches
+      expect(bucket.objects.get(source)!.etag).toBe(named);
+      await copy({ etag: named, watermark: W1 });
+      expect(parseWatermark(bucket.objects.get('production/x.csv')!.metadata.watermark)).toEqual(W1);
+    });
+
+    test('a source that no longer holds the ETag ends in CopySourceChangedError (not a lost race); a deleted one says so', async () => {
       seed();
       const named = bucket.objects.get(source)!.etag;
       bucket.put(source, 'newer\n', { metadata: { watermark: formatWatermark(W2b) } });
-      await expect(copy({ etag: named })).rejects.toBeInstanceOf(CopySourceChangedError);
+      await expect(copy({ etag: named })).rejects.toMatchObject({ name: 'CopySourceChangedError', gone: false });
       expect(s3Mock).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
       expect(bucket.objects.has('production/x.csv')).toBe(false);
+      // The target exists (so a 404 could also mean "deleted under an If-Match"): a missing source is still told apart.
+      bucket.put('production/x.csv', 'older', { etag: '"o"', metadata: { watermark: formatWatermark(W1) } });
+      bucket.objects.delete(source);
+      await expect(copy({ etag: named })).rejects.toBeInstanceOf(CopySourceChangedError);
+      await expect(copy({ etag: named })).rejects.toMatchObject({ gone: true });
+      expect(s3Mock).toHaveReceivedCommandTimes(CopyObjectCommand, 3);
     });
 
     test('a 412 about the target (the source unchanged) is a lost race: re-read and compare', async () => {
@@ -241,24 +243,6 @@ describe('putIfNewer', () => {
     });
   });
 
-  test('a body factory is opened per attempt and an unconsumed stream is destroyed', async () => {
-    const opened: Readable[] = [];
-    const body = async (): Promise<{ body: Readable; contentLength: number }> => {
-      const r = Readable.from([Buffer.from('streamed')]);
-      opened.push(r);
-      return { body: r, contentLength: 8 };
-    };
-    // The first attempt loses a race before reading the body; the second uses the fake S3.
-    bucket.before.put.push(() => {
-      throw awsError('PreconditionFailed', 412);
-    });
-    const out = await putIfNewer(s3, { ...base, body, watermark: W1 });
-    expect(out.outcome).toBe('written');
-    expect(opened).toHaveLength(2);
-    expect(opened[0].destroyed).toBe(true);
-    expect(bucket.text('results/x.json')).toBe('streamed');
-    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { ContentLength: 8 });
-  });
 
   test('throttling and 5xx become TransientError; access denied stays permanent', async () => {
     bucket.before.put.push(() => { throw awsError('SlowDown', 503); });
