@@ -1,6 +1,6 @@
 /** File-system primitives of the local S3 store: per-key locks, JSON sidecars, atomic writes. */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument } from './errors';
@@ -83,13 +83,16 @@ export function tempName(ext = ''): string {
  * folder when missing), so a reader sees the old or the new content, never a part. Asynchronously:
  * creating a file can wait on the disk for milliseconds when the machine is busy.
  */
-export async function writeFileAtomic(tmpDir: string, path: string, data: string): Promise<void> {
+export async function writeFileAtomic(tmpDir: string, path: string, data: string): Promise<Stats> {
   const tmp = join(tmpDir, tempName('.json'));
   await writeFile(tmp, data);
+  // Taken before the rename, which keeps inode, size and mtime: what `path` is while no other writer replaces it
+  // (a stat after the rename could already see another process's file).
+  const written = statSync(tmp);
   for (let attempt = 0; ; attempt++) {
     try {
       await rename(tmp, path);
-      return;
+      return written;
     } catch (e) {
       if (!isErrno(e, 'ENOENT') || attempt >= 5) {
         await rm(tmp, { force: true });

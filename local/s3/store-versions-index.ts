@@ -104,10 +104,10 @@ export class VersionIndexFiles {
     const head = idx.older.slice(0, idx.older.length - sealed);
     const marker = idx.marker ? `,"marker":${this.entry(idx.marker)}` : '';
     const named = chunks.length > 0 ? `,"chunks":${JSON.stringify(chunks)}` : '';
-    await writeFileAtomic(this.tmpDir, path, `{"key":${JSON.stringify(idx.key)}${marker},"older":${this.list(head)}${named}}`);
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (st) this.touch(path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, idx, chunks, sealed });
-    else this.forget(path);
+    // Cached under the stat of the file we wrote (taken before its rename): if another process replaces it, the
+    // next read sees another inode and reads that file.
+    const st = await writeFileAtomic(this.tmpDir, path, `{"key":${JSON.stringify(idx.key)}${marker},"older":${this.list(head)}${named}}`);
+    this.touch(path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, idx, chunks, sealed });
     for (const c of obsolete) await rm(join(chunkDir(path), c), { force: true });
   }
 
