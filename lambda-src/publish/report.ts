@@ -8,9 +8,8 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { PublishInput, PublishOutcome } from './index';
 import {
-  METRICS, type FileSummary, type ReportExecution, type ReportQuery, type RunReport,
+  METRICS, RECORD_COUNT_FIELDS, REPORT_FILE, type FileSummary, type RecordCounts, type ReportExecution, type ReportQuery, type RunReport,
 } from '../../src/contract/observability';
-import { REPORT_FILE } from '../../src/contract/observability';
 import type { LoggerLike } from '../athena/client';
 import type { QueryStatus } from '../athena/types';
 import { STATE_COUNTS_JSON, stateCountsFolder, type StateCountsDocument } from '../count';
@@ -64,7 +63,7 @@ export async function getText(s3: S3Client, bucket: string, key: string): Promis
 function isFileSummary(v: unknown): v is FileSummary {
   const s = v as Record<string, unknown> | null;
   return !!s && typeof s === 'object' && s.schemaVersion === 1 && typeof s.key === 'string'
-    && ['read', 'valid', 'quarantined', 'duplicates', 'blankLines', 'expiring'].every((f) => typeof s[f] === 'number')
+    && RECORD_COUNT_FIELDS.every((f) => typeof s[f] === 'number')
     && !!s.reasons && typeof s.reasons === 'object';
 }
 
@@ -132,16 +131,11 @@ export interface ReportParts {
 
 /** Aggregates the parts into the report (totals, reasons histogram, quarantine rate, queries, executions, lag). */
 export function buildRunReport(p: ReportParts): RunReport {
-  const totals = { files: p.files.length, read: 0, valid: 0, quarantined: 0, duplicates: 0, blankLines: 0, expiring: 0 };
+  const totals: Record<keyof RecordCounts, number> = { read: 0, valid: 0, quarantined: 0, duplicates: 0, blankLines: 0, expiring: 0 };
   const reasons = new Map<string, number>();
   const executions: ReportExecution[] = [];
   for (const f of p.files) {
-    totals.read += f.read;
-    totals.valid += f.valid;
-    totals.quarantined += f.quarantined;
-    totals.duplicates += f.duplicates;
-    totals.blankLines += f.blankLines;
-    totals.expiring += f.expiring;
+    for (const field of RECORD_COUNT_FIELDS) totals[field] += f[field];
     for (const [code, n] of Object.entries(f.reasons)) reasons.set(code, (reasons.get(code) ?? 0) + n);
     if (f.executionArn) executions.push({ executionArn: f.executionArn, key: f.key, role: 'validated' });
   }
@@ -157,7 +151,7 @@ export function buildRunReport(p: ReportParts): RunReport {
     window: { from: p.asOf, to: addMonths(p.asOf, p.expiryMonths) },
     generatedAt: p.generatedAt,
     files: p.files,
-    totals: { ...totals, quarantineRate: totals.read === 0 ? 0 : totals.quarantined / totals.read },
+    totals: { files: p.files.length, ...totals, quarantineRate: totals.read === 0 ? 0 : totals.quarantined / totals.read },
     reasons: Object.fromEntries([...reasons.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     stateCounts: p.stateCounts,
     queries,

@@ -67,20 +67,27 @@ export const DEFAULT_REPORTS_PREFIX = 'reports/';
  */
 export const FILE_SUMMARIES_FOLDER = '_summaries/';
 
-/** The summary Stage 2 writes for one raw object (one JSON object). */
-export interface FileSummary {
-  readonly schemaVersion: 1;
-  readonly key: string;
-  readonly etag?: string;
-  readonly versionId?: string;
-  readonly snapshotDate: string;
-  readonly asOf: string;
+/** The record counts of a file summary, and of a run report's totals. */
+export interface RecordCounts {
   readonly read: number;
   readonly valid: number;
   readonly quarantined: number;
   readonly duplicates: number;
   readonly blankLines: number;
   readonly expiring: number;
+}
+
+/** The fields of {@link RecordCounts}. */
+export const RECORD_COUNT_FIELDS: ReadonlyArray<keyof RecordCounts> = ['read', 'valid', 'quarantined', 'duplicates', 'blankLines', 'expiring'];
+
+/** The summary Stage 2 writes for one raw object (one JSON object). */
+export interface FileSummary extends RecordCounts {
+  readonly schemaVersion: 1;
+  readonly key: string;
+  readonly etag?: string;
+  readonly versionId?: string;
+  readonly snapshotDate: string;
+  readonly asOf: string;
   /** Quarantined lines per reason code (only codes that occurred). */
   readonly reasons: Readonly<Record<string, number>>;
   /** The execution that validated it (`$$.Execution.Id`), when run by the state machine. */
@@ -123,14 +130,8 @@ export interface RunReport {
   readonly window: { readonly from: string; readonly to: string };
   readonly generatedAt: string;
   readonly files: readonly FileSummary[];
-  readonly totals: {
+  readonly totals: RecordCounts & {
     readonly files: number;
-    readonly read: number;
-    readonly valid: number;
-    readonly quarantined: number;
-    readonly duplicates: number;
-    readonly blankLines: number;
-    readonly expiring: number;
     /** quarantined / read (0 when nothing was read). */
     readonly quarantineRate: number;
   };
