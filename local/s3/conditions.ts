@@ -29,42 +29,44 @@ export function writeCondition(req: IncomingMessage, key: string): WriteConditio
   };
 }
 
+type Precondition = 'If-Match' | 'If-Unmodified-Since' | 'If-None-Match' | 'If-Modified-Since';
+
+/**
+ * The first precondition that fails against `meta`, read from the headers `<prefix>if-match`, `…if-none-match`,
+ * `…if-modified-since`, `…if-unmodified-since`. If-Match takes precedence over If-Unmodified-Since and If-None-Match
+ * over If-Modified-Since (a date condition is ignored when its ETag twin is present), as S3 evaluates them.
+ */
+function failedPrecondition(req: IncomingMessage, meta: ObjectMeta, prefix = ''): Precondition | undefined {
+  const im = header(req, `${prefix}if-match`);
+  const inm = header(req, `${prefix}if-none-match`);
+  const ims = parseHttpDate(header(req, `${prefix}if-modified-since`));
+  const ius = parseHttpDate(header(req, `${prefix}if-unmodified-since`));
+  const modified = seconds(meta.lastModified);
+  if (im !== undefined) {
+    if (!etagListMatches(im, meta.etag)) return 'If-Match';
+  } else if (ius !== undefined && modified > ius) {
+    return 'If-Unmodified-Since';
+  }
+  if (inm !== undefined) {
+    if (etagListMatches(inm, meta.etag)) return 'If-None-Match';
+  } else if (ims !== undefined && modified <= ims) {
+    return 'If-Modified-Since';
+  }
+  return undefined;
+}
+
 /**
  * The conditions of a read: throws 412 PreconditionFailed (If-Match, If-Unmodified-Since); returns
  * `'not-modified'` when the answer is 304 (If-None-Match, If-Modified-Since).
  */
 export function readCondition(req: IncomingMessage, meta: ObjectMeta): 'not-modified' | undefined {
-  const im = header(req, 'if-match');
-  const inm = header(req, 'if-none-match');
-  const ims = parseHttpDate(header(req, 'if-modified-since'));
-  const ius = parseHttpDate(header(req, 'if-unmodified-since'));
-  const modified = seconds(meta.lastModified);
-  if (im !== undefined) {
-    if (!etagListMatches(im, meta.etag)) throw preconditionFailed('If-Match');
-  } else if (ius !== undefined && modified > ius) {
-    throw preconditionFailed('If-Unmodified-Since');
-  }
-  if ((inm !== undefined && etagListMatches(inm, meta.etag)) || (inm === undefined && ims !== undefined && modified <= ims)) {
-    return 'not-modified';
-  }
-  return undefined;
+  const failed = failedPrecondition(req, meta);
+  if (failed === 'If-Match' || failed === 'If-Unmodified-Since') throw preconditionFailed(failed);
+  return failed === undefined ? undefined : 'not-modified';
 }
 
 /** The `x-amz-copy-source-if-*` conditions of a copy's source (412 PreconditionFailed when one fails). */
 export function copySourceCondition(req: IncomingMessage, src: ObjectMeta): void {
-  const im = header(req, 'x-amz-copy-source-if-match');
-  const inm = header(req, 'x-amz-copy-source-if-none-match');
-  const ims = parseHttpDate(header(req, 'x-amz-copy-source-if-modified-since'));
-  const ius = parseHttpDate(header(req, 'x-amz-copy-source-if-unmodified-since'));
-  const modified = seconds(src.lastModified);
-  if (im !== undefined) {
-    if (!etagListMatches(im, src.etag)) throw preconditionFailed('x-amz-copy-source-If-Match');
-  } else if (ius !== undefined && modified > ius) {
-    throw preconditionFailed('x-amz-copy-source-If-Unmodified-Since');
-  }
-  if (inm !== undefined) {
-    if (etagListMatches(inm, src.etag)) throw preconditionFailed('x-amz-copy-source-If-None-Match');
-  } else if (ims !== undefined && modified <= ims) {
-    throw preconditionFailed('x-amz-copy-source-If-Modified-Since');
-  }
+  const failed = failedPrecondition(req, src, 'x-amz-copy-source-');
+  if (failed !== undefined) throw preconditionFailed(`x-amz-copy-source-${failed}`);
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import {
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, NoSuchKey, paginateListObjectsV2,
+  CopyObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, NoSuchKey, paginateListObjectsV2,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { body, byteOrder, client, expectS3Error, md5, root, s3, sent, sha256, useConformanceS3 } from './s3-conformance';
@@ -101,6 +101,35 @@ describe('PutObject / GetObject / HeadObject', () => {
     // 304 Not Modified has no body; the SDK surfaces it as an error with that status
     await expect(client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'cond-get.txt', IfNoneMatch: put.ETag })))
       .rejects.toMatchObject({ $metadata: { httpStatusCode: 304 } });
+  });
+
+  test('date conditions: If-Unmodified-Since before the write is 412, If-Modified-Since after it is 304; the ETag twin wins', async () => {
+    const put = await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'cond-dates.txt', Body: 'abc' }));
+    const past = new Date(Date.now() - 3_600_000);
+    const future = new Date(Date.now() + 3_600_000);
+    const get = (extra: Record<string, unknown>) => client.send(new GetObjectCommand({ Bucket: 'data-bucket', Key: 'cond-dates.txt', ...extra }));
+    await expectS3Error(get({ IfUnmodifiedSince: past }), 'PreconditionFailed', 412);
+    await expect(get({ IfModifiedSince: future })).rejects.toMatchObject({ $metadata: { httpStatusCode: 304 } });
+    expect(await (await get({ IfUnmodifiedSince: future, IfModifiedSince: past })).Body!.transformToString()).toBe('abc');
+    // If-Match present: If-Unmodified-Since is not evaluated; If-None-Match present: If-Modified-Since is not.
+    expect(await (await get({ IfMatch: put.ETag, IfUnmodifiedSince: past })).Body!.transformToString()).toBe('abc');
+    expect(await (await get({ IfNoneMatch: '"0000"', IfModifiedSince: future })).Body!.transformToString()).toBe('abc');
+  });
+
+  test('copy source conditions: each failing x-amz-copy-source-if-* condition is 412, nothing copied', async () => {
+    const put = await client.send(new PutObjectCommand({ Bucket: 'data-bucket', Key: 'cond-src.txt', Body: 'abc' }));
+    const copy = (extra: Record<string, unknown>) => client.send(new CopyObjectCommand({
+      Bucket: 'data-bucket', Key: 'cond-dst.txt', CopySource: 'data-bucket/cond-src.txt', ...extra,
+    }));
+    const past = new Date(Date.now() - 3_600_000);
+    const future = new Date(Date.now() + 3_600_000);
+    for (const failing of [{ CopySourceIfMatch: '"0000"' }, { CopySourceIfNoneMatch: put.ETag }, { CopySourceIfModifiedSince: future },
+      { CopySourceIfUnmodifiedSince: past }]) {
+      await expectS3Error(copy(failing), 'PreconditionFailed', 412);
+    }
+    await expectS3Error(client.send(new HeadObjectCommand({ Bucket: 'data-bucket', Key: 'cond-dst.txt' })), 'NotFound', 404);
+    await copy({ CopySourceIfMatch: put.ETag, CopySourceIfUnmodifiedSince: past });
+    expect(await body('data-bucket', 'cond-dst.txt')).toEqual(Buffer.from('abc'));
   });
 
   test('NoSuchKey is the SDK error class; HeadObject of a missing key is NotFound', async () => {
