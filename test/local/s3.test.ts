@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import {
-  CopyObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, NoSuchKey, paginateListObjectsV2,
-  PutObjectCommand,
+  CopyObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, NoSuchKey,
+  paginateListObjectsV2, PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { body, byteOrder, client, expectS3Error, md5, root, s3, sent, sha256, useConformanceS3 } from './s3-conformance';
 
