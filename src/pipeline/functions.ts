@@ -128,9 +128,11 @@ export function createFunctions(scope: Construct, settings: PipelineSettings, op
     delete: [p.curated],
   });
   grantAthena(data, queryFunction);
-  // The publisher reads the snapshot's file summaries (<validated>_summaries/, written by the validator under its
-  // validated grant) and writes the run report next to the production results; like the watermarks under the
-  // production prefix, the report's conditional write reads it back first (every written prefix is also readable).
+  // The publisher copies the results to production server-side (CopyObject: s3:GetObject on the results source,
+  // s3:PutObject on the production target, the key's Decrypt and GenerateDataKey), reads the snapshot's file summaries
+  // (<validated>_summaries/, written by the validator under its validated grant) and writes the run report next to
+  // the production results; its verify step and conditional writes read production back (every written prefix is
+  // also readable).
   grantPrefixes(data, publishFunction, { read: [p.results, `${p.validated}${FILE_SUMMARIES_FOLDER}`], write: [p.production, p.reports] });
   return { processorFunction, queryFunction, publishFunction };
 }
