@@ -6,15 +6,20 @@
  * - an EventBridge "Object Created" event, an S3 notification or `{bucket, key, asOf?}`: Stage 2 on
  *   each object, one after the other; one ProcessSummary, or an array for several records. Each processed object
  *   (not a superseded run, not a delete) adds its counts to the metrics (docs/operability.md).
+ *
+ * A payload of the state machine's `ProcessObject` (it names the execution in `run` and its object in `object`)
+ * also claims the snapshot's ticket once Stage 2 is done — validated, superseded or deleted — and returns the
+ * ticket status in `ticket` (docs/runtime.md, "Coordinating a snapshot's files").
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { deletedObjectOf, removeDeletedObjectOutputs, type DeletedSummary } from './delete';
 import { processS3Object, type ProcessSummary } from './index';
 import type { Stage2Prefixes } from './processor';
 import { runContextOf } from './summary';
+import { TICKET_OPERATIONS } from '../../src/contract';
 import { METRICS, REASON_DIMENSION } from '../../src/contract/observability';
 import type { LoggerLike } from '../athena/client';
-import { coordinate, isCoordinationRequest, type TicketStatus } from '../coordination/ticket';
+import { claimSnapshot, coordinate, isCoordinationRequest, type TicketStatus } from '../coordination/ticket';
 import type { PipelineConfig } from '../lib/config';
 import { isCalendarDate } from '../lib/dates';
 import { InvalidEventError } from '../lib/errors';
@@ -22,7 +27,10 @@ import { objectsFromEvent, type ObjectRef } from '../lib/events';
 import { rawDataKeySnapshot } from '../lib/keys';
 import { NO_METRICS, type MetricsSink } from '../lib/metrics';
 
-export type ValidatorResult = ProcessSummary | ProcessSummary[] | DeletedSummary | TicketStatus;
+/** A Stage 2 result of an execution's `ProcessObject`, with the ticket it then claimed. */
+export type ClaimedResult<T> = T & { readonly ticket: TicketStatus };
+
+export type ValidatorResult = ProcessSummary | ProcessSummary[] | DeletedSummary | TicketStatus | ClaimedResult<ProcessSummary | DeletedSummary>;
 
 export interface ValidatorDeps {
   readonly s3: S3Client;
@@ -64,16 +72,38 @@ function asOfOf(event: unknown, config: PipelineConfig): string | undefined {
   return asOf;
 }
 
+/** The object an execution's payload names (`object`, set by the state machine before ProcessObject). */
+function executionObjectOf(event: unknown): ObjectRef | undefined {
+  const o = event && typeof event === 'object' ? (event as { object?: unknown }).object : undefined;
+  if (!o || typeof o !== 'object') return undefined;
+  const { bucket, key } = o as Record<string, unknown>;
+  return typeof bucket === 'string' && typeof key === 'string' ? { bucket, key } : undefined;
+}
+
 /** Dispatches one validator payload (see the module comment). */
 export async function handleValidatorEvent(event: unknown, deps: ValidatorDeps): Promise<ValidatorResult> {
   const { s3, config, logger } = deps;
-  const metrics = deps.metrics ?? NO_METRICS;
-  const executionArn = runContextOf(event)?.executionArn;
   if (isCoordinationRequest(event)) {
     const status = await coordinate(event, { s3, config });
     logger.info('snapshot ticket', { ...status, coordination: event.coordination });
     return status;
   }
+  const result = await stage2(event, deps);
+  const executionArn = runContextOf(event)?.executionArn;
+  const object = executionObjectOf(event);
+  if (!executionArn || !object || Array.isArray(result)) return result;
+  // After every Stage 2 write of this execution: the ticket names it (the failure path claims in its own state).
+  const ticket = await claimSnapshot({ coordination: TICKET_OPERATIONS.claim, bucket: object.bucket, object: object.key, execution: executionArn },
+    { s3, config });
+  logger.info('snapshot ticket', { ...ticket, coordination: TICKET_OPERATIONS.claim });
+  return { ...result, ticket };
+}
+
+/** Stage 2 on the payload's object(s): remove a deleted object's outputs, or validate. */
+async function stage2(event: unknown, deps: ValidatorDeps): Promise<ProcessSummary | ProcessSummary[] | DeletedSummary> {
+  const { s3, config, logger } = deps;
+  const metrics = deps.metrics ?? NO_METRICS;
+  const executionArn = runContextOf(event)?.executionArn;
   const deleted = deletedObjectOf(event);
   if (deleted) {
     checkKey(deleted, config.rawPrefix);

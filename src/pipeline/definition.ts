@@ -121,9 +121,9 @@ function queryBranch(scope: Construct, settings: PipelineSettings, queryFunction
   label: string): sfn.IChainable {
   const start = lambdaTask(scope, `Start${name}`, queryFunction, sfn.TaskInput.fromObject({
     query,
-    'bucket.$': '$.snapshot.bucket',
-    'key.$': '$.snapshot.key',
-    'snapshotDate.$': '$.snapshot.snapshotDate',
+    'bucket.$': '$.process.snapshot.bucket',
+    'key.$': '$.process.snapshot.key',
+    'snapshotDate.$': '$.process.snapshot.snapshotDate',
     'asOf.$': '$.options.asOf',
     // What ReadTicket returned (always present on this path; its `claim`, the ticket version it read, names this
     // refresh in the query token without reading the ticket again). The whole object, not `.claim`: a JSONPath to a
@@ -189,15 +189,23 @@ export function buildDefinition(scope: Construct, settings: PipelineSettings, ta
     .otherwise(laterError);
   const catchLater = (state: tasks.LambdaInvoke | sfn.Parallel) => state.addCatch(alertWhich, { errors: ['States.ALL'], resultPath: '$.laterError' });
 
-  // 1. Stage 2 on the object: validate a created one, remove the outputs of a deleted one (the handler dispatches).
+  // The snapshot a ticket status names (TicketStatus: `object` is the raw key), for the refresh and the publish.
+  const snapshotOf = (status: string) => ({
+    'bucket.$': `${status}.bucket`, 'key.$': `${status}.object`, 'snapshotDate.$': `${status}.snapshotDate`,
+  });
+
+  // 1. Stage 2 on the object: validate a created one, remove the outputs of a deleted one (the handler dispatches),
+  // then claim the snapshot's ticket (2., in the same invocation: the payload names the execution in `run`).
   const processObject = lambdaTask(scope, 'ProcessObject', targets.processorFunction,
     sfn.TaskInput.fromJsonPathAt('$'),
-    settings.processorTimeout, 'Stage 2: validate the file (write validated/expiring/quarantine), or remove the outputs of a deleted file',
-    { resultSelector: { 'summary.$': '$.Payload' }, resultPath: '$.process' });
+    settings.processorTimeout,
+    'Stage 2: validate the file (write validated/expiring/quarantine), or remove the outputs of a deleted file; then claim the snapshot ticket',
+    { resultSelector: { 'summary.$': '$.Payload', 'snapshot': snapshotOf('$.Payload.ticket') }, resultPath: '$.process' });
 
-  // 2. The snapshot's ticket (docs/runtime.md, "Coordinating a snapshot's files"): written after Stage 2 (also when
-  // Stage 2 failed: a failed file never holds its snapshot back), read back after the quiet period. Only the
-  // execution it then names refreshes the snapshot; the others end superseded.
+  // 2. The snapshot's ticket (docs/runtime.md, "Coordinating a snapshot's files"): written after Stage 2 — by
+  // ProcessObject itself, or, when Stage 2 failed (a failed file never holds its snapshot back), by ClaimSnapshot —
+  // and read back after the quiet period. Only the execution it then names refreshes the snapshot; the others end
+  // superseded.
   const ticketPayload = (op: string) => sfn.TaskInput.fromObject({
     'coordination': op,
     'bucket.$': '$.object.bucket',
@@ -205,8 +213,8 @@ export function buildDefinition(scope: Construct, settings: PipelineSettings, ta
     'execution.$': '$$.Execution.Id',
   });
   const claim = lambdaTask(scope, 'ClaimSnapshot', targets.processorFunction, ticketPayload(TICKET_OPERATIONS.claim), Duration.seconds(30),
-    'Write the snapshot ticket naming this execution (one PutObject)',
-    { resultSelector: { 'bucket.$': '$.Payload.bucket', 'key.$': '$.Payload.object', 'snapshotDate.$': '$.Payload.snapshotDate' }, resultPath: '$.snapshot' });
+    'Stage 2 failed: write the snapshot ticket naming this execution (one PutObject)',
+    { resultSelector: { snapshot: snapshotOf('$.Payload') }, resultPath: '$.process' });
   catchLater(claim);
   processObject.addCatch(claim, { errors: ['States.ALL'], resultPath: '$.error' });
   const quiet = new sfn.Wait(scope, 'WaitQuietPeriod', {
@@ -230,8 +238,8 @@ export function buildDefinition(scope: Construct, settings: PipelineSettings, ta
 
   // 4. Stage 4.
   const publish = lambdaTask(scope, 'PublishResults', targets.publishFunction, sfn.TaskInput.fromObject({
-    'bucket.$': '$.snapshot.bucket',
-    'snapshotDate.$': '$.snapshot.snapshotDate',
+    'bucket.$': '$.process.snapshot.bucket',
+    'snapshotDate.$': '$.process.snapshot.snapshotDate',
     'results.$': '$.refresh.stateCounts',
     'extract.$': '$.refresh.extract',
     'run.$': '$.run',
@@ -253,7 +261,9 @@ export function buildDefinition(scope: Construct, settings: PipelineSettings, ta
     .when(sfn.Condition.booleanEquals('$.ticket.latest', true), refresh.next(publish).next(afterPublish))
     .otherwise(superseded);
 
-  processObject.next(claim).next(quiet).next(readTicket).next(isLatest);
+  processObject.next(quiet);
+  claim.next(quiet);
+  quiet.next(readTicket).next(isLatest);
   const names = (bucketPath: string, keyPath: string) => sfn.Condition.and(
     sfn.Condition.isPresent(bucketPath), sfn.Condition.isString(bucketPath),
     sfn.Condition.isPresent(keyPath), sfn.Condition.isString(keyPath),

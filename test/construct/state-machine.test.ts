@@ -66,9 +66,11 @@ function handlers(calls: Calls, behaviour: Record<string, (input: any, n: number
     };
   };
   return {
+    // Stage 2, then the claim of the snapshot ticket in the same invocation (the payload names the execution in `run`).
     ProcessObject: record('ProcessObject', (input) => ({
       StatusCode: 200,
       Payload: {
+        ticket: { bucket: input.object.bucket, object: input.object.key, snapshotDate: '2025-08-10', ticketKey: 't', execution: input.run.executionArn },
         bucket: input.detail?.bucket?.name ?? input.bucket,
         key: input.detail?.object?.key ?? input.key,
         snapshotDate: '2025-08-10',
@@ -82,7 +84,7 @@ function handlers(calls: Calls, behaviour: Record<string, (input: any, n: number
         outputs: { validated: [], expiring: [], quarantine: [] },
       },
     })),
-    // The snapshot ticket: by default this execution still holds it when it reads it back.
+    // The snapshot ticket when Stage 2 failed: by default this execution still holds it when it reads it back.
     ClaimSnapshot: record('ClaimSnapshot', (input) => ({
       StatusCode: 200,
       Payload: { bucket: input.bucket, object: input.object, snapshotDate: '2025-08-10', ticketKey: 't', execution: input.execution },
@@ -148,7 +150,9 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     expect(error).toBeUndefined();
     expect(calls.ProcessObject[0].detail.object.key).toBe('data/batch/2025-08-10/part-1.jsonl');
     const ticket = { bucket: 'data-bucket', object: 'data/batch/2025-08-10/part-1.jsonl', execution: EXECUTION_ID };
-    expect(calls.ClaimSnapshot).toEqual([{ coordination: 'claim', ...ticket }]);
+    // ProcessObject claims the ticket itself: its payload names the execution and the object; no ClaimSnapshot call.
+    expect(calls.ProcessObject[0]).toMatchObject({ object: { bucket: ticket.bucket, key: ticket.object }, run: { executionArn: EXECUTION_ID } });
+    expect(calls.ClaimSnapshot).toBeUndefined();
     expect(calls.ReadTicket).toEqual([{ coordination: 'check', ...ticket }]);
     // The refresh queries get what ReadTicket returned: its claim names the refresh in their token.
     const readTicket = { ...ticket, snapshotDate: '2025-08-10', ticketKey: 't', holder: EXECUTION_ID, latest: true, claim: CLAIM };
@@ -264,7 +268,7 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
       ReadTicket: (input) => ({ StatusCode: 200, Payload: { ...input, snapshotDate: '2025-08-10', holder: 'arn:later', latest: false } }),
     });
     expect(error).toBeUndefined();
-    expect(calls.ClaimSnapshot).toHaveLength(1);
+    expect(calls.ReadTicket).toHaveLength(1);
     expect(calls.StartExtract).toBeUndefined();
     expect(calls.StartStateCounts).toBeUndefined();
     expect(calls.PublishResults).toBeUndefined();
@@ -295,7 +299,7 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     expect((error as any).cause?.name).toBe('CorruptInputError');
   });
 
-  test.each(['ClaimSnapshot', 'ReadTicket'])('a permanent failure of %s alerts once with its error; transient ones are retried', async (state) => {
+  test.each(['ReadTicket'])('a permanent failure of %s alerts once with its error; transient ones are retried', async (state) => {
     const { calls, error } = await run(EVENT, {
       [state]: (_input: any, n: number) => { throw failure(n === 1 ? 'TransientError' : 'AccessDenied', 'no'); },
     });
@@ -306,11 +310,23 @@ describe('state machine (executed by aws-local-stepfunctions)', () => {
     expect((error as any).cause?.name).toBe('AccessDenied');
   });
 
+  test('a failed Stage 2 whose ticket cannot be written either alerts once, with the Stage 2 error', async () => {
+    const { calls, error } = await run(EVENT, {
+      ProcessObject: () => { throw failure('CorruptInputError', 'bad gzip'); },
+      ClaimSnapshot: (_input: any, n: number) => { throw failure(n === 1 ? 'TransientError' : 'AccessDenied', 'no'); },
+    });
+    expect(calls.ClaimSnapshot).toHaveLength(2);
+    expect(calls.ReadTicket).toBeUndefined();
+    expect(calls.NotifyFailure).toHaveLength(1);
+    expect(calls.NotifyFailure[0].Message.error).toBe('CorruptInputError');
+    expect((error as any).cause?.name).toBe('CorruptInputError');
+  });
+
   test('an "Object Deleted" event runs Stage 2 (which removes the outputs), the ticket and the refresh', async () => {
     const { calls, error } = await run({ ...EVENT, 'detail-type': 'Object Deleted', 'detail': { ...EVENT.detail, 'deletion-type': 'Delete Marker Created' } });
     expect(error).toBeUndefined();
     expect(calls.ProcessObject[0]['detail-type']).toBe('Object Deleted');
-    expect(calls.ClaimSnapshot).toHaveLength(1);
+    expect(calls.ReadTicket).toHaveLength(1);
     expect(calls.PublishResults).toHaveLength(1);
   });
 
