@@ -34,6 +34,35 @@ describe('validator handler', () => {
     expect(r).toMatchObject({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl', snapshotDate: '2025-08-10', read: 1, valid: 1, matched: 1 });
   });
 
+  test('a ProcessObject payload (run + object) claims the snapshot ticket after every output write, and returns it', async () => {
+    const key = 'data/batch/2025-08-10/part.jsonl';
+    const executionArn = 'arn:aws:states:us-east-1:123456789012:execution:sm:run-1';
+    const r = await handler({ ...ebEvent(key), object: { bucket: 'data', key }, run: { executionArn, startedAt: '2025-08-10T00:00:00Z' } });
+    const ticketKey = 'validated/_coordination/snapshot_date=2025-08-10/ticket.json';
+    expect(r).toMatchObject({ key, read: 1, ticket: { bucket: 'data', object: key, snapshotDate: '2025-08-10', ticketKey, execution: executionArn } });
+    const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
+    // docs/runtime.md, "Coordinating a snapshot's files": the ticket is written last, after the outputs and the summary.
+    expect(puts.at(-1)).toBe(ticketKey);
+    expect(puts.filter((k) => k === ticketKey)).toHaveLength(1);
+    expect(puts.length).toBeGreaterThan(1);
+    const body = JSON.parse(String(s3Mock.commandCalls(PutObjectCommand).at(-1)!.args[0].input.Body));
+    expect(body).toMatchObject({ execution: executionArn, object: key });
+  });
+
+  test('without the run context (a direct invocation) Stage 2 writes no ticket', async () => {
+    const r = await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl', object: { bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl' } });
+    expect(r).not.toHaveProperty('ticket');
+    expect(s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).not.toContainEqual(expect.stringContaining('_coordination/'));
+  });
+
+  test('a ticket write that fails fails the invocation (the state machine retries it, then claims in ClaimSnapshot)', async () => {
+    s3Mock.on(PutObjectCommand, { Key: 'validated/_coordination/snapshot_date=2025-08-10/ticket.json' })
+      .rejects(Object.assign(new Error('slow down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }));
+    const key = 'data/batch/2025-08-10/part.jsonl';
+    await expect(handler({ ...ebEvent(key), object: { bucket: 'data', key }, run: { executionArn: 'arn:x', startedAt: '2025-08-10T00:00:00Z' } }))
+      .rejects.toMatchObject({ name: 'TransientError' });
+  });
+
   test('direct payload with asOf overrides the as-of date', async () => {
     const r = await handler({ bucket: 'data', key: 'data/batch/2025-08-10/part.jsonl', asOf: '2026-01-01' });
     expect(r).toMatchObject({ asOf: '2026-01-01', matched: 0 });
