@@ -101,8 +101,8 @@ describe('state machine and its definition', () => {
     const parallel = def.States.RefreshSnapshot;
     expect(parallel.Next).toBe('PublishResults');
     expect(def.States.PublishResults.Parameters.Payload).toEqual({
-      'bucket.$': '$.snapshot.bucket',
-      'snapshotDate.$': '$.snapshot.snapshotDate',
+      'bucket.$': '$.process.snapshot.bucket',
+      'snapshotDate.$': '$.process.snapshot.snapshotDate',
       'results.$': '$.refresh.stateCounts',
       'extract.$': '$.refresh.extract',
       'run.$': '$.run',
