@@ -46,31 +46,41 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   }));
   const athenaClient = new AthenaClient({ region: stack.region, endpoint: stack.athena.endpoint, credentials: stack.cliCredentials });
   stack.clients.push(athenaClient);
+  // While the local Step Functions still holds them: every execution's history, as GetExecutionHistory gives it,
+  // written while the results are read back (the reads wait on the local S3 and Athena, the writes on the disk).
+  const histories = writeExecutionHistories(sfn, opts.workDir);
+  histories.catch(() => undefined); // awaited below; a read-back error must not leave it unhandled meanwhile
   const out: Record<string, SnapshotSummary> = {};
   const details: Record<string, SnapshotDetails> = {};
   for (const d of snapshots) {
     const own = [...stack.summaries.values()].filter((s) => s.snapshotDate === d);
+    // The snapshot's reads are independent of one another: the two Athena queries run while the objects are read.
+    const [extractRows, expiring, stateCounts, detail] = await Promise.all([
+      countExtractRows(athenaClient, dep, d),
+      expiringIds(client, dep, d),
+      productionStateCounts(client, dep, d),
+      snapshotDetails({
+        s3Client: client,
+        athenaClient,
+        dep,
+        snapshot: d,
+        own,
+        workDir: opts.workDir,
+        bucketDir: s3.bucketPath(dep.bucket),
+        asOf: opts.asOf,
+        months: opts.months ?? dep.expiryMonths,
+        files: files.filter((f) => f.snapshot === d).length,
+      }),
+    ]);
     out[d] = {
       records: own.reduce((n, s) => n + s.read, 0),
       valid: own.reduce((n, s) => n + s.valid, 0),
       quarantined: own.reduce((n, s) => n + s.quarantined, 0),
-      extract_rows: await countExtractRows(athenaClient, dep, d),
-      expiring: await expiringIds(client, dep, d),
-      state_counts: await productionStateCounts(client, dep, d),
+      extract_rows: extractRows,
+      expiring,
+      state_counts: stateCounts,
     };
-    details[d] = await snapshotDetails({
-      s3Client: client,
-      athenaClient,
-      dep,
-      snapshot: d,
-      own,
-      workDir: opts.workDir,
-      bucketDir: s3.bucketPath(dep.bucket),
-      asOf: opts.asOf,
-      months: opts.months ?? dep.expiryMonths,
-      files: files.filter((f) => f.snapshot === d).length,
-      expiring: out[d].expiring.length,
-    });
+    details[d] = detail;
   }
   const alerts = sns.messages.map((m) => {
     try {
@@ -83,8 +93,7 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   if (denials.length > 0) {
     stack.step(`IAM: local S3 denied ${denials.length} request(s); first: ${denials[0].operation} by ${denials[0].principal}: ${denials[0].message}`);
   }
-  // While the local Step Functions still holds them: every execution's history, as GetExecutionHistory gives it.
-  const executionHistories = writeExecutionHistories(sfn, opts.workDir);
+  const executionHistories = await histories;
   // The report, read through the run's own S3 (its outputs and run reports) with the histories just written.
   const report = opts.writeReport ? await opts.writeReport(reportContext(stack, client)) : undefined;
   const emitted = stack.lambda.metrics.snapshot();

@@ -4,14 +4,19 @@
  * execution's history in the Step Functions API's shape, one file per execution under `<workdir>/executions/`
  * (the renderer of the run report reads them as it reads GetExecutionHistory in AWS). docs/local-engine.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { forEachLimit } from './read-back';
 import { METRICS, METRICS_NAMESPACE, QUERY_DIMENSION, REASON_DIMENSION } from '../../src/contract/observability';
 import type { MetricSeries, MetricsSnapshot } from '../lambda';
 import type { LocalStepFunctions } from '../stepfunctions';
 
 /** The folder of the execution histories, inside the work folder (cleared with it by the next run). */
 export const EXECUTIONS_FOLDER = 'executions';
+
+/** History files written at once (writeExecutionHistories). */
+const HISTORY_WRITES_IN_FLIGHT = 8;
 
 /** The run's data quality, from the pipeline's metrics (sums over the run). */
 export interface DataQuality {
@@ -93,11 +98,11 @@ export function dataQuality(m: MetricsSnapshot, namespace: string = METRICS_NAME
  * DescribeExecution's identity and status) to `<workDir>/executions/<execution name>.json`; returns the folder.
  * Call it while the local Step Functions still holds the executions (before the stack is closed).
  */
-export function writeExecutionHistories(sfn: LocalStepFunctions, workDir: string): string {
+export async function writeExecutionHistories(sfn: LocalStepFunctions, workDir: string): Promise<string> {
   const dir = join(workDir, EXECUTIONS_FOLDER);
   mkdirSync(dir, { recursive: true });
-  for (const d of sfn.listExecutions()) {
-    writeFileSync(join(dir, `${d.name}.json`), `${JSON.stringify(sfn.getExecutionHistory(d.executionArn), null, 2)}\n`);
-  }
+  // Several at a time on the thread pool: creating a file can cost the kernel far more than writing it.
+  await forEachLimit(sfn.listExecutions(), HISTORY_WRITES_IN_FLIGHT, (d) =>
+    writeFile(join(dir, `${d.name}.json`), `${JSON.stringify(sfn.getExecutionHistory(d.executionArn), null, 2)}\n`));
   return dir;
 }

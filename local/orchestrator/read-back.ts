@@ -19,7 +19,7 @@ import { listObjects } from '../../lambda-src/lib/s3-list';
 const READ_BACK_CONCURRENCY = 8;
 
 /** Runs `fn` on every item, at most `limit` at a time; rejects with the first error. */
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await fn(items[next++]);
@@ -106,7 +106,6 @@ export async function snapshotDetails(a: {
   asOf?: string;
   months: number;
   files: number;
-  expiring: number;
 }): Promise<SnapshotDetails> {
   const { dep, snapshot: d } = a;
   const { quarantinePrefix, curatedPrefix } = dep;

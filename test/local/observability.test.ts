@@ -108,7 +108,7 @@ test('writeExecutionHistories: one <execution name>.json per execution, GetExecu
     });
     await sfn.startExecution(arn, { n: 1 }, 'first').result;
     await sfn.startExecution(arn, { n: 2 }, 'second').result;
-    const dir = writeExecutionHistories(sfn, work);
+    const dir = await writeExecutionHistories(sfn, work);
     expect(dir).toBe(join(work, 'executions'));
     expect(readdirSync(dir).sort()).toEqual(['first.json', 'second.json']);
     const h = JSON.parse(readFileSync(join(dir, 'second.json'), 'utf8'));

@@ -86,7 +86,7 @@ describe('buildExecutionTrace from a local run\'s history files (local/stepfunct
     try {
       const arn = sfn.register({ name: 'Machine', definition: definition as Record<string, any> });
       await sfn.startExecution(arn, {}, 'run-1').result;
-      writeExecutionHistories(sfn, dir);
+      await writeExecutionHistories(sfn, dir);
     } finally {
       await sfn.close();
     }
