@@ -3,9 +3,11 @@
  * S snapshots × F files. Reports wall time, CPU time, peak RSS and the AWS requests per file
  * (`runLocalPipeline`'s `requests`), the cost model of a burst of small drops.
  *
- *   npx tsx bench/local-scale.ts [--files 10,100,1000] [--records 10] [--backfill 30x20] [--only N]
+ *   npx tsx bench/local-scale.ts [--files 10,100,1000] [--records 10] [--backfill 30x20] [--repeat N]
  *
- * Each case runs in its own child process (its peak RSS is that process's maxRSS).
+ * Each case runs in its own child process (its peak RSS is that process's maxRSS). With `--repeat N` each case runs
+ * N times, one after the other, and a last line gives the median wall and CPU time with their range: on a shared VM
+ * the same work takes noticeably more or less CPU time from run to run.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,6 +88,14 @@ export function runCase(c: ScaleCase): ScaleRow {
   return JSON.parse(out.trim().split('\n').pop()!) as ScaleRow;
 }
 
+/** `<name> median` and `<name> range` of some measurements, to one decimal. */
+export function spread(name: string, values: number[]): Record<string, string | number> {
+  const v = [...values].sort((a, b) => a - b);
+  const r = (x: number) => Math.round(x * 10) / 10;
+  const median = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  return { [`${name} median`]: r(median), [`${name} range`]: `${r(v[0])}–${r(v[v.length - 1])}` };
+}
+
 const sum = (o: Record<string, number> | undefined) => Object.values(o ?? {}).reduce((n, v) => n + v, 0);
 
 /** One table row: time, memory, and the pipeline's requests per file (the CLI's uploads and read-back excluded). */
@@ -138,10 +148,16 @@ if (require.main === module) {
       const [s, f] = bf.split('x').map(Number);
       cases.push({ name: `backfill ${s}×${f}`, snapshots: s, filesPerSnapshot: f, records, concurrency });
     }
+    const repeat = Math.max(1, Number(arg('--repeat') ?? 1));
     for (const c of cases) {
-      const row = runCase(c);
-      console.log(JSON.stringify(row));
-      console.log(JSON.stringify(summarize(row)));
+      const rows: ScaleRow[] = [];
+      for (let run = 0; run < repeat; run++) {
+        const row = runCase(c);
+        rows.push(row);
+        console.log(JSON.stringify(row));
+        console.log(JSON.stringify(summarize(row)));
+      }
+      if (repeat > 1) console.log(JSON.stringify({ case: c.name, runs: repeat, ...spread('wall s', rows.map((r) => r.wallSeconds)), ...spread('CPU s', rows.map((r) => r.cpuSeconds)) }));
     }
   }
 }
