@@ -118,6 +118,15 @@ describe('one snapshot, many files: the last finisher refreshes', () => {
     expect(r.alerts).toHaveLength(1);
     expect(JSON.stringify(r.alerts[0])).toContain('bad.jsonl.gz');
     expect(production(r, D).counts).toEqual(expectedCounts(Array.from({ length: 10 }, (_, f) => [f, 3])));
+    // docs/runtime.md, "Coordinating a snapshot's files": a good file's ProcessObject claims the ticket itself; only
+    // the failed file's execution claims in ClaimSnapshot, and it still reads the ticket back.
+    const states = (name: string | undefined): string[] => JSON.parse(readFileSync(join(r.executionHistories, `${name!}.json`), 'utf8')).events
+      .filter((e: { type: string }) => e.type.endsWith('StateEntered')).map((e: { stateEnteredEventDetails: { name: string } }) => e.stateEnteredEventDetails.name);
+    expect(states(failed[0].name)).toEqual(expect.arrayContaining(['ProcessObject', 'ClaimSnapshot', 'ReadTicket', 'NotifyFailure']));
+    for (const ok of r.executions.filter((e) => e.status === 'SUCCEEDED')) {
+      expect(states(ok.name)).toEqual(expect.arrayContaining(['ProcessObject', 'ReadTicket']));
+      expect(states(ok.name)).not.toContain('ClaimSnapshot');
+    }
   }, 600_000);
 
   test('a late file after the first publish: a newer publish includes it', async () => {
