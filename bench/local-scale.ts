@@ -148,7 +148,11 @@ if (require.main === module) {
       const [s, f] = bf.split('x').map(Number);
       cases.push({ name: `backfill ${s}×${f}`, snapshots: s, filesPerSnapshot: f, records, concurrency });
     }
-    const repeat = Math.max(1, Number(arg('--repeat') ?? 1));
+    const repeat = Number(arg('--repeat') ?? 1);
+    if (!Number.isInteger(repeat) || repeat < 1) {
+      console.error(`--repeat must be a whole number of runs, 1 or more (got ${arg('--repeat')})`);
+      process.exit(2);
+    }
     for (const c of cases) {
       const rows: ScaleRow[] = [];
       for (let run = 0; run < repeat; run++) {

@@ -24,7 +24,8 @@ export function ticketKey(validatedPrefix: string, snapshotDate: string): string
 
 /**
  * The id of the snapshot's latest claim: the version of its ticket (ETag, version id, LastModified),
- * which every `ClaimSnapshot` replaces (its body names the execution and the time). Undefined when
+ * which every claim replaces (`ProcessObject`'s, or `ClaimSnapshot`'s when Stage 2 failed; its body names the
+ * execution and the time). Undefined when
  * the snapshot has no ticket (a query started outside the state machine). The query runner puts it
  * into the query token, so that every refresh of a snapshot is a new computation while the retries
  * of one refresh, and the refreshes of executions that read the same claim, share one query

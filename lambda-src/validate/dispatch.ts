@@ -88,19 +88,31 @@ export async function handleValidatorEvent(event: unknown, deps: ValidatorDeps):
     logger.info('snapshot ticket', { ...status, coordination: event.coordination });
     return status;
   }
-  const result = await stage2(event, deps);
   const executionArn = runContextOf(event)?.executionArn;
   const object = executionObjectOf(event);
-  if (!executionArn || !object || Array.isArray(result)) return result;
+  if (!executionArn || !object) return stage2(event, deps, true);
+  // An execution's payload: Stage 2 on the one object it names, then the claim. Every successful return carries
+  // `ticket` (the state machine's ProcessObject reads it), so anything else is refused before any work.
+  const refs = [deletedObjectOf(event) ?? objectsFromEvent(event)].flat();
+  if (refs.length !== 1 || refs[0].bucket !== object.bucket || refs[0].key !== object.key) {
+    throw new InvalidEventError(`an execution's payload must name one object, s3://${object.bucket}/${object.key} (it names ${refs.length === 1
+      ? `s3://${refs[0].bucket}/${refs[0].key}` : `${refs.length} objects`})`);
+  }
+  const result = (await stage2(event, deps, false)) as ProcessSummary | DeletedSummary;
   // After every Stage 2 write of this execution: the ticket names it (the failure path claims in its own state).
   const ticket = await claimSnapshot({ coordination: TICKET_OPERATIONS.claim, bucket: object.bucket, object: object.key, execution: executionArn },
     { s3, config });
   logger.info('snapshot ticket', { ...ticket, coordination: TICKET_OPERATIONS.claim });
+  // Counted once the invocation cannot fail any more: a failed claim is retried with Stage 2, and counted then.
+  if (!('deleted' in result) && !result.superseded) emitObjectMetrics(deps.metrics ?? NO_METRICS, result);
   return { ...result, ticket };
 }
 
-/** Stage 2 on the payload's object(s): remove a deleted object's outputs, or validate. */
-async function stage2(event: unknown, deps: ValidatorDeps): Promise<ProcessSummary | ProcessSummary[] | DeletedSummary> {
+/**
+ * Stage 2 on the payload's object(s): remove a deleted object's outputs, or validate. `emit`: add each processed
+ * object's counts to the metrics here (an execution's payload has them added after its claim instead).
+ */
+async function stage2(event: unknown, deps: ValidatorDeps, emit: boolean): Promise<ProcessSummary | ProcessSummary[] | DeletedSummary> {
   const { s3, config, logger } = deps;
   const metrics = deps.metrics ?? NO_METRICS;
   const executionArn = runContextOf(event)?.executionArn;
@@ -142,7 +154,7 @@ async function stage2(event: unknown, deps: ValidatorDeps): Promise<ProcessSumma
       asOf,
       ...(executionArn ? { executionArn } : {}),
     });
-    if (!summary.superseded) emitObjectMetrics(metrics, summary);
+    if (emit && !summary.superseded) emitObjectMetrics(metrics, summary);
     const { bucket, key, etag, snapshotDate, read, valid, matched, quarantined, duplicates, blank } = summary;
     logger.info('stage2 object processed', {
       bucket, key, etag, snapshotDate, asOf: summary.asOf, read, valid, matched, quarantined, duplicates, blank, ms: Date.now() - started,

@@ -52,35 +52,43 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   histories.catch(() => undefined); // awaited below; a read-back error must not leave it unhandled meanwhile
   const out: Record<string, SnapshotSummary> = {};
   const details: Record<string, SnapshotDetails> = {};
-  for (const d of snapshots) {
-    const own = [...stack.summaries.values()].filter((s) => s.snapshotDate === d);
-    // The snapshot's reads are independent of one another: the two Athena queries run while the objects are read.
-    const [extractRows, expiring, stateCounts, detail] = await Promise.all([
-      countExtractRows(athenaClient, dep, d),
-      expiringIds(client, dep, d),
-      productionStateCounts(client, dep, d),
-      snapshotDetails({
-        s3Client: client,
-        athenaClient,
-        dep,
-        snapshot: d,
-        own,
-        workDir: opts.workDir,
-        bucketDir: s3.bucketPath(dep.bucket),
-        asOf: opts.asOf,
-        months: opts.months ?? dep.expiryMonths,
-        files: files.filter((f) => f.snapshot === d).length,
-      }),
-    ]);
-    out[d] = {
-      records: own.reduce((n, s) => n + s.read, 0),
-      valid: own.reduce((n, s) => n + s.valid, 0),
-      quarantined: own.reduce((n, s) => n + s.quarantined, 0),
-      extract_rows: extractRows,
-      expiring,
-      state_counts: stateCounts,
-    };
-    details[d] = detail;
+  const readBack = async (): Promise<void> => {
+    for (const d of snapshots) {
+      const own = [...stack.summaries.values()].filter((s) => s.snapshotDate === d);
+      // The snapshot's reads are independent of one another: the two Athena queries run while the objects are read.
+      const [extractRows, expiring, stateCounts, detail] = await Promise.all([
+        countExtractRows(athenaClient, dep, d),
+        expiringIds(client, dep, d),
+        productionStateCounts(client, dep, d),
+        snapshotDetails({
+          s3Client: client,
+          athenaClient,
+          dep,
+          snapshot: d,
+          own,
+          workDir: opts.workDir,
+          bucketDir: s3.bucketPath(dep.bucket),
+          asOf: opts.asOf,
+          months: opts.months ?? dep.expiryMonths,
+          files: files.filter((f) => f.snapshot === d).length,
+        }),
+      ]);
+      out[d] = {
+        records: own.reduce((n, s) => n + s.read, 0),
+        valid: own.reduce((n, s) => n + s.valid, 0),
+        quarantined: own.reduce((n, s) => n + s.quarantined, 0),
+        extract_rows: extractRows,
+        expiring,
+        state_counts: stateCounts,
+      };
+      details[d] = detail;
+    }
+  };
+  try {
+    await readBack();
+  } catch (e) {
+    await histories.catch(() => undefined); // never leave a history half written behind a failed run
+    throw e;
   }
   const alerts = sns.messages.map((m) => {
     try {

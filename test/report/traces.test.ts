@@ -28,7 +28,7 @@ describe('buildExecutionTrace from a GetExecutionHistory event list (AWS)', () =
       ev(3, 2, 'LambdaFunctionScheduled'), ev(4, 3, 'LambdaFunctionStarted'), ev(5, 4, 'LambdaFunctionTimedOut'),
       ev(6, 5, 'LambdaFunctionScheduled'), ev(7, 6, 'LambdaFunctionStarted'), ev(8, 7, 'LambdaFunctionSucceeded'),
       ev(9, 8, 'TaskStateExited'),
-      ev(10, 9, 'TaskStateEntered', 'ClaimSnapshot'),
+      ev(10, 9, 'TaskStateEntered', 'ReadTicket'),
       ev(11, 10, 'LambdaFunctionScheduled'), ev(12, 11, 'LambdaFunctionStarted'), ev(13, 12, 'LambdaFunctionFailed'),
       // caught: the Catch goes on to the alert
       ev(14, 13, 'ChoiceStateEntered', 'AlertWhichError'), ev(15, 14, 'ChoiceStateExited'),
@@ -39,7 +39,7 @@ describe('buildExecutionTrace from a GetExecutionHistory event list (AWS)', () =
     expect(t).toMatchObject({ name: 'run-1', status: 'FAILED', startedAt: '2025-08-13T12:00:01.000Z', stoppedAt: '2025-08-13T12:00:17.000Z' });
     expect(byName(t)).toEqual({
       ProcessObject: { name: 'ProcessObject', entered: 1, retried: 1, failed: 0 },
-      ClaimSnapshot: { name: 'ClaimSnapshot', entered: 1, retried: 0, failed: 1 },
+      ReadTicket: { name: 'ReadTicket', entered: 1, retried: 0, failed: 1 },
       AlertWhichError: { name: 'AlertWhichError', entered: 1, retried: 0, failed: 0 },
       Failed: { name: 'Failed', entered: 1, retried: 0, failed: 0 },
     });

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../lambda-src/handlers/validator';
+import { loadConfig } from '../../lambda-src/lib/config';
 import { lambdaHandler } from '../../lambda-src/lib/handler-runtime';
 import { handleValidatorEvent } from '../../lambda-src/validate/dispatch';
 import { record } from '../support/facility-record';
@@ -61,6 +62,41 @@ describe('validator handler', () => {
     const key = 'data/batch/2025-08-10/part.jsonl';
     await expect(handler({ ...ebEvent(key), object: { bucket: 'data', key }, run: { executionArn: 'arn:x', startedAt: '2025-08-10T00:00:00Z' } }))
       .rejects.toMatchObject({ name: 'TransientError' });
+  });
+
+  test('an execution\'s "Object Deleted" payload removes the outputs, then claims the ticket and returns it', async () => {
+    s3Mock.on(DeleteObjectCommand).resolves({});
+    const key = 'data/batch/2025-08-10/gone.jsonl';
+    const deleted = { 'source': 'aws.s3', 'detail-type': 'Object Deleted', 'detail': { 'bucket': { name: 'data' }, 'object': { key }, 'deletion-type': 'Delete Marker Created' } };
+    const r = await handler({ ...deleted, object: { bucket: 'data', key }, run: { executionArn: 'arn:x', startedAt: '2025-08-10T00:00:00Z' } });
+    expect(r).toMatchObject({ deleted: true, ticket: { object: key, snapshotDate: '2025-08-10', execution: 'arn:x' } });
+    expect(s3Mock.commandCalls(DeleteObjectCommand).length).toBeGreaterThan(0);
+    expect(s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key)).toEqual(['validated/_coordination/snapshot_date=2025-08-10/ticket.json']);
+  });
+
+  test('an execution\'s payload naming another object, or several, is refused before any work (no ticket, no output)', async () => {
+    const rec = (key: string) => ({ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'data' }, object: { key } } });
+    const run = { executionArn: 'arn:x', startedAt: '2025-08-10T00:00:00Z' };
+    const object = { bucket: 'data', key: 'data/batch/2025-08-10/a.jsonl' };
+    await expect(handler({ ...object, Records: [rec(object.key), rec('data/batch/2025-08-10/b.jsonl')], object, run }))
+      .rejects.toMatchObject({ name: 'InvalidEventError', message: expect.stringContaining('names 2 objects') });
+    await expect(handler({ Records: [rec('data/batch/2025-08-10/b.jsonl')], object, run }))
+      .rejects.toMatchObject({ name: 'InvalidEventError', message: expect.stringContaining('names s3://data/data/batch/2025-08-10/b.jsonl') });
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
+  test('an execution\'s file is counted in the metrics once its claim succeeded: a failed claim, retried, counts once', async () => {
+    const added: string[] = [];
+    const metrics = { add: (m: { name: string }) => { added.push(m.name); }, addWithDimension: () => undefined };
+    const deps = { s3: new S3Client({}), config: loadConfig({ DATA_BUCKET: 'data' }), logger: { info: () => undefined, warn: () => undefined, error: () => undefined }, metrics };
+    const key = 'data/batch/2025-08-10/part.jsonl';
+    const payload = { ...ebEvent(key), object: { bucket: 'data', key }, run: { executionArn: 'arn:x', startedAt: '2025-08-10T00:00:00Z' } };
+    s3Mock.on(PutObjectCommand, { Key: 'validated/_coordination/snapshot_date=2025-08-10/ticket.json' })
+      .rejectsOnce(Object.assign(new Error('slow down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } })).resolves({});
+    await expect(handleValidatorEvent(payload, deps as any)).rejects.toMatchObject({ name: 'TransientError' });
+    expect(added).toEqual([]);
+    await handleValidatorEvent(payload, deps as any);
+    expect(added.filter((n) => n === 'FilesProcessed')).toHaveLength(1);
   });
 
   test('direct payload with asOf overrides the as-of date', async () => {

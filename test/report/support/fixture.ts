@@ -88,7 +88,7 @@ function history(o: { arn: string; types: Map<string, string>; path: string[]; r
   const name = o.arn.split(':').pop()!;
   return { executionArn: o.arn, name, status: 'SUCCEEDED', startDate: at(o.started), stopDate: at(o.stopped), events };
 }
-const VALIDATE = ['CheckInput', 'DescribeObject', 'DefaultAsOf', 'ProcessObject', 'ClaimSnapshot', 'WaitQuietPeriod', 'ReadTicket', 'IsLatestTicket'];
+const VALIDATE = ['CheckInput', 'DescribeObject', 'DefaultAsOf', 'RecordRun', 'ProcessObject', 'WaitQuietPeriod', 'ReadTicket', 'IsLatestTicket'];
 const SUPERSEDED = [...VALIDATE, 'AfterSuperseded', 'Superseded'];
 const PUBLISHED = [...VALIDATE, 'RefreshSnapshot',
   'StartExtract', 'IsExtractDone', 'WaitForExtract', 'PollExtract', 'IsExtractDone', 'ExtractReady',
