@@ -12,7 +12,7 @@
  * ticket status in `ticket` (docs/runtime.md, "Coordinating a snapshot's files").
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { deletedObjectOf, removeDeletedObjectOutputs, type DeletedSummary } from './delete';
+import { deletedObjectOf, removeDeletedObjectOutputs, type DeletedObjectRef, type DeletedSummary } from './delete';
 import { processS3Object, type ProcessSummary } from './index';
 import type { Stage2Prefixes } from './processor';
 import { runContextOf } from './summary';
@@ -88,17 +88,18 @@ export async function handleValidatorEvent(event: unknown, deps: ValidatorDeps):
     logger.info('snapshot ticket', { ...status, coordination: event.coordination });
     return status;
   }
+  const target = stage2Target(event);
   const executionArn = runContextOf(event)?.executionArn;
   const object = executionObjectOf(event);
-  if (!executionArn || !object) return stage2(event, deps, true);
+  if (!executionArn || !object) return stage2(event, target, executionArn, deps, true);
   // An execution's payload: Stage 2 on the one object it names, then the claim. Every successful return carries
   // `ticket` (the state machine's ProcessObject reads it), so anything else is refused before any work.
-  const refs = [deletedObjectOf(event) ?? objectsFromEvent(event)].flat();
+  const refs = 'deleted' in target ? [target.deleted] : target.refs;
   if (refs.length !== 1 || refs[0].bucket !== object.bucket || refs[0].key !== object.key) {
     throw new InvalidEventError(`an execution's payload must name one object, s3://${object.bucket}/${object.key} (it names ${refs.length === 1
       ? `s3://${refs[0].bucket}/${refs[0].key}` : `${refs.length} objects`})`);
   }
-  const result = (await stage2(event, deps, false)) as ProcessSummary | DeletedSummary;
+  const result = (await stage2(event, target, executionArn, deps, false)) as ProcessSummary | DeletedSummary;
   // After every Stage 2 write of this execution: the ticket names it (the failure path claims in its own state).
   const ticket = await claimSnapshot({ coordination: TICKET_OPERATIONS.claim, bucket: object.bucket, object: object.key, execution: executionArn },
     { s3, config });
@@ -108,16 +109,25 @@ export async function handleValidatorEvent(event: unknown, deps: ValidatorDeps):
   return { ...result, ticket };
 }
 
+/** What Stage 2 works on: a deleted object (an "Object Deleted" event), or the objects the payload names. */
+type Stage2Target = { readonly deleted: DeletedObjectRef } | { readonly refs: ObjectRef[] };
+
+/** The payload read once: its deleted object, else its objects (objectsFromEvent; InvalidEventError for anything else). */
+function stage2Target(event: unknown): Stage2Target {
+  const deleted = deletedObjectOf(event);
+  return deleted ? { deleted } : { refs: objectsFromEvent(event) };
+}
+
 /**
  * Stage 2 on the payload's object(s): remove a deleted object's outputs, or validate. `emit`: add each processed
  * object's counts to the metrics here (an execution's payload has them added after its claim instead).
  */
-async function stage2(event: unknown, deps: ValidatorDeps, emit: boolean): Promise<ProcessSummary | ProcessSummary[] | DeletedSummary> {
+async function stage2(event: unknown, target: Stage2Target, executionArn: string | undefined, deps: ValidatorDeps,
+  emit: boolean): Promise<ProcessSummary | ProcessSummary[] | DeletedSummary> {
   const { s3, config, logger } = deps;
   const metrics = deps.metrics ?? NO_METRICS;
-  const executionArn = runContextOf(event)?.executionArn;
-  const deleted = deletedObjectOf(event);
-  if (deleted) {
+  if ('deleted' in target) {
+    const { deleted } = target;
     checkKey(deleted, config.rawPrefix);
     const summary = await removeDeletedObjectOutputs({
       client: s3,
@@ -135,7 +145,7 @@ async function stage2(event: unknown, deps: ValidatorDeps, emit: boolean): Promi
     });
     return summary;
   }
-  const refs = objectsFromEvent(event);
+  const { refs } = target;
   const asOf = asOfOf(event, config);
   for (const ref of refs) checkKey(ref, config.rawPrefix);
   const summaries: ProcessSummary[] = [];
