@@ -52,7 +52,7 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   histories.catch(() => undefined); // awaited below; a read-back error must not leave it unhandled meanwhile
   const out: Record<string, SnapshotSummary> = {};
   const details: Record<string, SnapshotDetails> = {};
-  const readBack = async (): Promise<void> => {
+  try {
     for (const d of snapshots) {
       const own = [...stack.summaries.values()].filter((s) => s.snapshotDate === d);
       // The snapshot's reads are independent of one another: the two Athena queries run while the objects are read.
@@ -83,9 +83,6 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
       };
       details[d] = detail;
     }
-  };
-  try {
-    await readBack();
   } catch (e) {
     await histories.catch(() => undefined); // never leave a history half written behind a failed run
     throw e;
