@@ -9,7 +9,7 @@ import { sendXml, type BucketCtx } from './request';
 import type { ListEntry, ObjectMeta } from './store-types';
 import { listObjectsXml } from './xml';
 
-/** Metadata sidecars read at once while a page is assembled. */
+/** Keys of a page whose metadata is looked up at once (a file written from outside has its MD5 computed then). */
 const META_CONCURRENCY = 32;
 
 /** The parameters every listing shares (ListObjects, ListObjectsV2, ListObjectVersions), checked as S3 checks them. */

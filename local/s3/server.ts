@@ -31,7 +31,7 @@ export interface LocalS3Options {
   /** 0 (default) = ephemeral */
   port?: number;
   faults?: S3FaultOptions;
-  /** metadata sidecar folder, default `<rootDir>/.s3-meta` (must be outside every bucket folder) */
+  /** metadata folder, default `<rootDir>/.s3-meta` (must be outside every bucket folder) */
   metaDir?: string;
   /**
    * Authorize every request against these policies, as S3 does (docs/local-s3.md, "IAM

@@ -1,4 +1,4 @@
-/** File-system primitives of the local S3 store: per-key locks, JSON sidecars, atomic writes. */
+/** File-system primitives of the local S3 store: per-key locks, JSON files (bucket configuration, version indexes), atomic writes. */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
@@ -30,9 +30,9 @@ export class KeyedMutex {
 }
 
 /**
- * Reads a small JSON sidecar. Synchronously on purpose: sidecars are a few hundred bytes and a
- * listing page reads up to 1,000 of them; an async readFile costs ~1 ms each (thread-pool round
- * trips for open/fstat/read/close) against ~0.05 ms for the synchronous call.
+ * Reads a small JSON file (bucket configuration, upload and part records). Synchronously on purpose:
+ * they are a few hundred bytes, and an async readFile costs ~1 ms each (thread-pool round trips for
+ * open/fstat/read/close) against ~0.05 ms for the synchronous call.
  */
 export async function readJson<T>(path: string): Promise<T | undefined> {
   try {
@@ -44,11 +44,10 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 /**
- * The sidecar path of a key in one of a bucket's metadata folders: `<metaDir>/<bucket>/<kind>/<hh>/<sha256(key)>`
- * (`hh` the hash's first two hex digits). `objects` + `.json` is an object's metadata, `versions` the
- * base of its version index (store-versions.ts).
+ * The path of a key in one of a bucket's metadata folders: `<metaDir>/<bucket>/<kind>/<hh>/<sha256(key)>`
+ * (`hh` the hash's first two hex digits); `versions` is the base of its version index (store-versions.ts).
  */
-export function shardPath(metaDir: string, bucket: string, kind: 'objects' | 'versions', key: string): string {
+export function shardPath(metaDir: string, bucket: string, kind: 'versions', key: string): string {
   const h = createHash('sha256').update(key, 'utf8').digest('hex');
   return join(metaDir, bucket, kind, h.slice(0, 2), h);
 }
@@ -79,7 +78,7 @@ export function tempName(ext = ''): string {
 }
 
 /**
- * Writes a small sidecar: `data` to a temp file in `tmpDir`, then renamed to `path` (creating its
+ * Writes a small JSON file: `data` to a temp file in `tmpDir`, then renamed to `path` (creating its
  * folder when missing), so a reader sees the old or the new content, never a part. Asynchronously:
  * creating a file can wait on the disk for milliseconds when the machine is busy.
  */

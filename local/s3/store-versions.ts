@@ -3,7 +3,7 @@
  * delete markers", "Deleting object versions from a versioning-enabled bucket").
  *
  * The current version of a key stays where an unversioned object lives (`<bucket>/<key>`, read
- * directly by DuckDB, its metadata in the objects sidecar with its `versionId`). Everything else is
+ * directly by DuckDB, its metadata in the bucket's metadata log with its `versionId`). Everything else is
  * in the key's version index, `<metaDir>/<bucket>/versions/<hh>/<sha256(key)>.json`: the current
  * delete marker, if any, and the noncurrent versions newest first, whose bytes are kept in
  * `<metaDir>/<bucket>/versions/<hh>/<sha256(key)>/<versionId>`. An unversioned bucket has no index.

@@ -4,19 +4,19 @@
  * Layout (everything under `rootDir`):
  *   <bucket>/<key>                       the object's bytes, byte-exact (read directly by DuckDB)
  *   <metaDir>/<bucket>/bucket.json       bucket configuration (EventBridge flag, creation date)
- *   <metaDir>/<bucket>/objects/<hh>/<sha256(key)>.json   object metadata (ETag, content-type, x-amz-meta-*, checksum)
+ *   <metaDir>/<bucket>/objects.log       object metadata (ETag, content-type, x-amz-meta-*, checksum): an append-only log (store-meta-log.ts)
  *   <metaDir>/<bucket>/versions/                 versioned buckets: delete markers, noncurrent versions (store-versions.ts)
  *   .s3-tmp/                             temp files of uploads in progress (renamed into place)
  *   .s3-uploads/<uploadId>/              multipart uploads in progress
  * `metaDir` defaults to `<rootDir>/.s3-meta`. Bucket names never start with '.', so the hidden
  * folders cannot clash with a bucket.
  *
- * Writes go to a temp file that is renamed into place; the rename and the metadata write happen
+ * Writes go to a temp file that is renamed into place; the rename and the metadata record happen
  * under a per-key lock, so concurrent writers and readers always see a matching pair. A file put
  * into a bucket folder from outside (or replaced from outside) is served too: its metadata is
  * rebuilt (MD5 ETag) the first time it is read.
  *
- * Files: store-types.ts (records), store-files.ts (locks, sidecars, atomic writes), store-walk.ts
+ * Files: store-types.ts (records), store-meta-log.ts (object metadata), store-files.ts (locks, JSON files, atomic writes), store-walk.ts
  * (listing order), store-uploads.ts (multipart uploads), store-versions.ts (versioning), store-temp.ts
  * (receiving bodies).
  */
@@ -27,7 +27,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ChecksumAlgorithm } from './checksums';
 import { invalidArgument, noSuchBucket, S3Error } from './errors';
-import { ifExists, isErrno, KeyedMutex, placeFile, pruneEmptyDirs, readJson, shardPath, tempName, writeFileAtomic } from './store-files';
+import { ifExists, isErrno, KeyedMutex, placeFile, pruneEmptyDirs, readJson, tempName, writeFileAtomic } from './store-files';
+import { ObjectMetaLog } from './store-meta-log';
 import { writeTempFile } from './store-temp';
 import type { BucketConfig, DeleteResult, ListEntry, NewObjectMeta, ObjectMeta, TempFile, VersioningStatus } from './store-types';
 import { UploadStore } from './store-uploads';
@@ -50,6 +51,8 @@ export class S3Store {
   private readonly uploadsDir: string;
   private readonly locks = new KeyedMutex();
   private readonly versioning = new Map<string, VersioningStatus | undefined>();
+  /** Each bucket's object metadata, opened on first use. */
+  private readonly metaLogs = new Map<string, ObjectMetaLog>();
 
   constructor(readonly rootDir: string, metaDir?: string) {
     this.metaDir = metaDir ?? join(rootDir, '.s3-meta');
@@ -114,8 +117,14 @@ export class S3Store {
     return join(this.metaDir, bucket);
   }
 
-  private metaPath(bucket: string, key: string): string {
-    return `${shardPath(this.metaDir, bucket, 'objects', key)}.json`;
+  /** The bucket's object metadata (read from its log on first use). */
+  private metaLog(bucket: string): ObjectMetaLog {
+    let log = this.metaLogs.get(bucket);
+    if (!log) {
+      log = new ObjectMetaLog(join(this.bucketMetaDir(bucket), 'objects.log'), this.tmpDir).open();
+      this.metaLogs.set(bucket, log);
+    }
+    return log;
   }
 
 
@@ -151,6 +160,8 @@ export class S3Store {
     const uploads = await this.uploads.list(bucket);
     if (uploads.length > 0) throw new S3Error('BucketNotEmpty', 409, 'The bucket you tried to delete has multipart uploads in progress', { BucketName: bucket });
     await rmdir(this.bucketPath(bucket));
+    this.metaLogs.get(bucket)?.close();
+    this.metaLogs.delete(bucket);
     await rm(this.bucketMetaDir(bucket), { recursive: true, force: true });
     this.versioning.delete(bucket);
   }
@@ -226,13 +237,22 @@ export class S3Store {
     });
   }
 
-  /** Metadata when it matches the data file; 'stale' when the data file exists without matching metadata. */
+  /**
+   * Metadata when it matches the data file; 'stale' when the data file exists without matching metadata.
+   * A mismatch reads what other stores over the folder appended to the log first (see store-meta-log.ts).
+   */
   private async readMeta(bucket: string, key: string): Promise<ObjectMeta | undefined | 'stale'> {
     // a synchronous stat (no thread-pool round trip) for the same reason as readJson
     const st = statSync(this.objectPath(bucket, key), { throwIfNoEntry: false });
     if (!st?.isFile()) return undefined;
-    const meta = await readJson<ObjectMeta>(this.metaPath(bucket, key));
-    if (meta && meta.key === key && meta.size === st.size && meta.mtimeMs === st.mtimeMs) return meta;
+    const log = this.metaLog(bucket);
+    const matches = (m: ObjectMeta | undefined): m is ObjectMeta => m !== undefined && m.size === st.size && m.mtimeMs === st.mtimeMs;
+    const meta = log.get(key);
+    if (matches(meta)) return meta;
+    if (log.refresh()) {
+      const fresh = log.get(key);
+      if (matches(fresh)) return fresh;
+    }
     return 'stale';
   }
 
@@ -244,24 +264,24 @@ export class S3Store {
     const md5 = createHash('md5');
     for await (const chunk of createReadStream(path)) md5.update(chunk as Buffer);
     const st = await stat(path);
-    const old = await readJson<ObjectMeta>(this.metaPath(bucket, key));
+    const old = this.metaLog(bucket).get(key);
     const meta: ObjectMeta = {
       key,
       etag: md5.digest('hex'),
       size: st.size,
       lastModified: st.mtime.toISOString(),
-      contentType: old?.key === key ? old.contentType : 'binary/octet-stream',
+      contentType: old?.contentType ?? 'binary/octet-stream',
       headers: {},
       userMetadata: {},
-      ...(old?.key === key && old.sse ? { sse: old.sse } : {}),
+      ...(old?.sse ? { sse: old.sse } : {}),
       mtimeMs: st.mtimeMs,
     };
-    await this.writeMeta(bucket, key, meta);
+    this.writeMeta(bucket, meta);
     return meta;
   }
 
-  private async writeMeta(bucket: string, key: string, meta: ObjectMeta): Promise<void> {
-    await writeFileAtomic(this.tmpDir, this.metaPath(bucket, key), JSON.stringify(meta));
+  private writeMeta(bucket: string, meta: ObjectMeta): void {
+    this.metaLog(bucket).set(meta);
   }
 
   /** Streams a body into a temp file, hashing it (MD5 unless `md5: false`; plus the given checksums, and SHA-256 on request). */
@@ -317,7 +337,7 @@ export class S3Store {
     // the rename keeps the file's size and mtime; a stat is a few microseconds synchronously
     const st = statSync(path);
     const meta: ObjectMeta = { size: st.size, lastModified: new Date(st.mtimeMs).toISOString(), ...fields, key, mtimeMs: st.mtimeMs };
-    await this.writeMeta(bucket, key, meta);
+    this.writeMeta(bucket, meta);
     return meta;
   }
 
@@ -345,7 +365,7 @@ export class S3Store {
       if (!isErrno(e, 'ENOENT', 'ENOTDIR')) throw e;
       existed = false;
     }
-    await rm(this.metaPath(bucket, key), { force: true });
+    this.metaLog(bucket).delete(key);
     await pruneEmptyDirs(this.bucketPath(bucket), join(path, '..'));
     return existed;
   }

@@ -335,4 +335,28 @@ describe('restart', () => {
       await second.close();
     }
   });
+
+  test('two endpoints over one rootDir at once: each serves the metadata the other wrote, and the other\'s deletes', async () => {
+    await s3.createBucket('shared-bucket');
+    const second = await LocalS3.start({ rootDir: root });
+    const c2 = new S3Client({ endpoint: second.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const head = async (c: S3Client, Key: string) => {
+      const h = await c.send(new HeadObjectCommand({ Bucket: 'shared-bucket', Key }));
+      return [h.ETag, h.ContentType, h.Metadata];
+    };
+    try {
+      const a = await client.send(new PutObjectCommand({ Bucket: 'shared-bucket', Key: 'k.json', Body: '{"v":1}', ContentType: 'application/json', Metadata: { by: 'first' } }));
+      expect(await head(c2, 'k.json')).toEqual([a.ETag, 'application/json', { by: 'first' }]);
+      // the same size: what tells the first endpoint is the data file's mtime, then the log
+      const b = await c2.send(new PutObjectCommand({ Bucket: 'shared-bucket', Key: 'k.json', Body: '{"v":2}', ContentType: 'text/plain', Metadata: { by: 'second' } }));
+      expect(await head(client, 'k.json')).toEqual([b.ETag, 'text/plain', { by: 'second' }]);
+      await client.send(new DeleteObjectCommand({ Bucket: 'shared-bucket', Key: 'k.json' }));
+      await expectS3Error(c2.send(new HeadObjectCommand({ Bucket: 'shared-bucket', Key: 'k.json' })), 'NotFound', 404);
+      const c = await c2.send(new PutObjectCommand({ Bucket: 'shared-bucket', Key: 'k.json', Body: '{"v":3}', ContentType: 'application/x-ndjson' }));
+      expect(await head(client, 'k.json')).toEqual([c.ETag, 'application/x-ndjson', {}]);
+    } finally {
+      c2.destroy();
+      await second.close();
+    }
+  });
 });
