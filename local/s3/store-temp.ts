@@ -1,10 +1,11 @@
 /** Receiving a body into a temp file of the store: small bodies in one write, larger ones streamed, hashed on the way. */
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createHasher, type ChecksumAlgorithm } from './checksums';
 import { S3Error } from './errors';
+import { writeSmallFile } from './store-files';
 import type { TempFile } from './store-types';
 
 /** Bodies up to this size are received in memory and written with one call; larger ones are streamed to disk. */
@@ -42,7 +43,7 @@ export async function writeTempFile(path: string, src: Readable, algorithms: Che
       if (failed) throw failed;
     }
     if (buffered) {
-      await writeFile(path, buffered.length === 1 ? buffered[0] : Buffer.concat(buffered, size));
+      await writeSmallFile(path, buffered.length === 1 ? buffered[0] : Buffer.concat(buffered, size));
     } else {
       out!.end();
       await once(out!, 'close');

@@ -14,9 +14,9 @@
  *   another store over the same folder, is read again. Each entry's JSON is computed once.
  */
 import { readFileSync, statSync, type Stats } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isErrno, tempName, writeFileAtomic } from './store-files';
+import { isErrno, tempName, writeFileAtomic, writeSmallFile } from './store-files';
 import type { VersionIndex } from './store-types';
 
 /** Versions per sealed chunk; the index file holds fewer than twice as many. */
@@ -162,11 +162,11 @@ function sharesTail(next: Entry[], prev: Entry[], n: number): boolean {
 /** Writes a chunk file (a new name each time: never replaced, so needs no temp file). */
 async function writeChunk(path: string, data: string): Promise<void> {
   try {
-    await writeFile(path, data, { flag: 'wx' });
+    await writeSmallFile(path, data, 'wx');
   } catch (e) {
     if (!isErrno(e, 'ENOENT')) throw e;
     await mkdir(join(path, '..'), { recursive: true });
-    await writeFile(path, data, { flag: 'wx' });
+    await writeSmallFile(path, data, 'wx');
   }
 }
 
