@@ -2,8 +2,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, open as openCb, readFileSync, statSync, writeSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { invalidArgument } from './errors';
 
 export function isErrno(e: unknown, ...codes: string[]): boolean {
