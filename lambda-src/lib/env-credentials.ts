@@ -38,7 +38,21 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvCre
   };
 }
 
-/** The `defaultProvider` export the SDK clients' runtime configuration calls (same signature as the SDK's). */
-export function defaultProvider(_init?: unknown): () => Promise<EnvCredentials> {
-  return async () => credentialsFromEnv();
+/** Credentials within this long of their expiry are read again (the SDK's default chain uses the same margin). */
+export const REFRESH_BEFORE_EXPIRY_MS = 300_000;
+
+/**
+ * The `defaultProvider` export the SDK clients' runtime configuration calls (same signature as the SDK's).
+ * Like the SDK's default chain, the provider it returns keeps the credentials it read: until 5 minutes
+ * before their expiry when they have one, else for its lifetime; `forceRefresh` reads them again. A
+ * client does not memoize a default provider itself, so without this every request read the
+ * environment again (Lambda sets it once per execution environment).
+ */
+export function defaultProvider(_init?: unknown): (options?: { forceRefresh?: boolean }) => Promise<EnvCredentials> {
+  let cached: EnvCredentials | undefined;
+  return async (options) => {
+    const expiring = cached?.expiration !== undefined && cached.expiration.getTime() - Date.now() < REFRESH_BEFORE_EXPIRY_MS;
+    if (!cached || expiring || options?.forceRefresh) cached = credentialsFromEnv();
+    return cached;
+  };
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
-import { credentialsFromEnv, defaultProvider } from '../../lambda-src/lib/env-credentials';
+import { credentialsFromEnv, defaultProvider, REFRESH_BEFORE_EXPIRY_MS } from '../../lambda-src/lib/env-credentials';
 
 const root = join(__dirname, '..', '..');
 
@@ -33,8 +33,38 @@ test('missing credentials are a one-line error, not an unsigned request', async 
     await expect(defaultProvider({})()).rejects.toThrow(/not set/);
     process.env.AWS_ACCESS_KEY_ID = 'k';
     process.env.AWS_SECRET_ACCESS_KEY = 's';
-    // Read at each call: the provider sees the environment of the invocation.
+    // A new provider reads the environment it starts in.
     await expect(defaultProvider()()).resolves.toMatchObject({ accessKeyId: 'k', secretAccessKey: 's' });
+  } finally {
+    process.env = saved;
+  }
+});
+
+test('a provider keeps the credentials it read, until 5 minutes before their expiry or a forced refresh (as the SDK\'s default chain)', async () => {
+  const saved = { ...process.env };
+  try {
+    process.env.AWS_ACCESS_KEY_ID = 'first';
+    process.env.AWS_SECRET_ACCESS_KEY = 's';
+    delete process.env.AWS_CREDENTIAL_EXPIRATION;
+    const provider = defaultProvider();
+    const first = await provider();
+    process.env.AWS_ACCESS_KEY_ID = 'second';
+    // no expiry: kept (Lambda sets the environment once per execution environment)
+    expect(await provider()).toBe(first);
+    await expect(provider({ forceRefresh: true })).resolves.toMatchObject({ accessKeyId: 'second' });
+
+    process.env.AWS_CREDENTIAL_EXPIRATION = new Date(Date.now() + REFRESH_BEFORE_EXPIRY_MS + 60_000).toISOString();
+    const expiring = defaultProvider();
+    const held = await expiring();
+    process.env.AWS_ACCESS_KEY_ID = 'third';
+    expect(await expiring()).toBe(held);
+    process.env.AWS_CREDENTIAL_EXPIRATION = new Date(Date.now() + REFRESH_BEFORE_EXPIRY_MS - 1_000).toISOString();
+    process.env.AWS_ACCESS_KEY_ID = 'fourth';
+    const soon = defaultProvider();
+    const before = await soon();
+    process.env.AWS_ACCESS_KEY_ID = 'fifth';
+    // within 5 minutes of its expiry: read again at each call
+    expect([before.accessKeyId, (await soon()).accessKeyId]).toEqual(['fourth', 'fifth']);
   } finally {
     process.env = saved;
   }
