@@ -31,6 +31,8 @@ export interface ScaleRow {
   succeeded: number;
   wallSeconds: number;
   cpuSeconds: number;
+  /** CPU time of the main thread alone (the embedded AWS endpoints, the state machine interpreter, the CLI): the part that cannot spread over cores. */
+  mainCpuSeconds: number;
   peakRssMb: number;
   /** Peak V8 heap of the main thread (sampled every 250 ms), MB. */
   peakMainHeapMb: number;
@@ -58,6 +60,7 @@ async function child(c: ScaleCase): Promise<ScaleRow> {
   try {
     writeData(join(dir, 'data'), c);
     const cpu0 = process.cpuUsage();
+    const main0 = process.threadCpuUsage();
     const t0 = process.hrtime.bigint();
     let peakHeap = 0;
     const sampler = setInterval(() => { peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed); }, 250);
@@ -65,6 +68,7 @@ async function child(c: ScaleCase): Promise<ScaleRow> {
       .finally(() => clearInterval(sampler));
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
+    const main = process.threadCpuUsage(main0);
     return {
       name: c.name,
       files: c.snapshots * c.filesPerSnapshot,
@@ -72,6 +76,7 @@ async function child(c: ScaleCase): Promise<ScaleRow> {
       succeeded: r.executions.filter((e) => e.status === 'SUCCEEDED').length,
       wallSeconds,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      mainCpuSeconds: (main.user + main.system) / 1e6,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       peakMainHeapMb: Math.round(peakHeap / 1024 / 1024),
       requests: r.requests,
@@ -109,6 +114,7 @@ export function summarize(r: ScaleRow): Record<string, string | number> {
     'succeeded': r.succeeded,
     'wall s': Math.round(r.wallSeconds * 10) / 10,
     'CPU s': Math.round(r.cpuSeconds * 10) / 10,
+    'main-thread CPU s': Math.round(r.mainCpuSeconds * 10) / 10,
     'peak RSS MB': r.peakRssMb,
     'S3 req/file': per(pipelineS3()),
     'PUT+COPY+LIST/file': per(pipelineS3('PutObject') + pipelineS3('CopyObject') + pipelineS3('ListObjectsV2')),
@@ -161,7 +167,7 @@ if (require.main === module) {
         console.log(JSON.stringify(row));
         console.log(JSON.stringify(summarize(row)));
       }
-      if (repeat > 1) console.log(JSON.stringify({ case: c.name, runs: repeat, ...spread('wall s', rows.map((r) => r.wallSeconds)), ...spread('CPU s', rows.map((r) => r.cpuSeconds)) }));
+      if (repeat > 1) console.log(JSON.stringify({ case: c.name, runs: repeat, ...spread('wall s', rows.map((r) => r.wallSeconds)), ...spread('CPU s', rows.map((r) => r.cpuSeconds)), ...spread('main-thread CPU s', rows.map((r) => r.mainCpuSeconds)) }));
     }
   }
 }

@@ -1,14 +1,24 @@
-/** An S3 error response: `<Error><Code>…</Code><Message>…</Message>…</Error>` with its HTTP status. */
+/**
+ * An S3 error response: `<Error><Code>…</Code><Message>…</Message>…</Error>` with its HTTP status.
+ * It is an answer, not a fault of the endpoint, so it carries no stack trace: capturing one cost
+ * more than the rest of a 404 (a HeadObject of a missing key is the most common error by far).
+ */
 export class S3Error extends Error {
-  constructor(
-    readonly code: string,
-    readonly status: number,
-    message: string,
-    readonly extra: Record<string, string> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
+  readonly code: string;
+  readonly status: number;
+  readonly extra: Record<string, string>;
+  readonly headers: Record<string, string>;
+
+  constructor(code: string, status: number, message: string, extra: Record<string, string> = {}, headers: Record<string, string> = {}) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'S3Error';
+    this.code = code;
+    this.status = status;
+    this.extra = extra;
+    this.headers = headers;
   }
 }
 
