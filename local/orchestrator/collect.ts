@@ -58,7 +58,7 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
       // The snapshot's reads are independent of one another: the two Athena queries run while the objects are read.
       const [extractRows, expiring, stateCounts, detail] = await Promise.all([
         countExtractRows(athenaClient, dep, d),
-        expiringIds(client, dep, d),
+        expiringIds(client, dep, s3.bucketPath(dep.bucket), d),
         productionStateCounts(client, dep, d),
         snapshotDetails({
           s3Client: client,
