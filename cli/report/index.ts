@@ -67,7 +67,7 @@ export async function loadReportData(source: ReportSource, o: { snapshots?: numb
         }
         bucket = access.buckets[0];
       }
-      const loc = { s3: access.s3, bucket, reportsPrefix: dep.reportsPrefix, expiringPrefix: dep.expiringPrefix };
+      const loc = { s3: access.s3, bucket, reportsPrefix: dep.reportsPrefix, expiringPrefix: dep.expiringPrefix, bucketDir: join(source.workDir, 's3', bucket) };
       const { snapshots, found } = await loadSnapshots(loc, limit, notes);
       return {
         source: `local work folder ${source.workDir} (bucket ${bucket})`,

@@ -3,6 +3,9 @@
  * (EXPIRING_PREFETCH) but read in key order, so which record of a facility listed twice is kept does not depend
  * on which response arrives first; a failed read fails the load and the bodies requested ahead are closed.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { EXPIRING_PREFETCH, loadExpiring } from '../../cli/report/load';
@@ -60,4 +63,24 @@ test('a failed read fails the load, and the bodies requested ahead are closed', 
   await new Promise((r) => setTimeout(r, 50));
   expect(stats.requested.length).toBeLessThanOrEqual(3 + EXPIRING_PREFETCH);
   expect(stats.destroyed).toBe(stats.requested.length - 3);
+});
+
+test('with the bucket folder of a local run, the listed objects are read from their files: no GetObject, the same result', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medlaunch-elt-expiring-'));
+  try {
+    const objects: Record<string, string> = {};
+    for (let i = 0; i < 3; i++) objects[keyOf(i)] = `${line(`FAC${i}`, `own ${i}`, `2025-10-0${i + 1}`)}\n${line('FACDUP', `dup from ${i}`, '2025-09-15')}\n`;
+    for (const [k, body] of Object.entries(objects)) {
+      mkdirSync(join(dir, 'expiring', 'snapshot_date=2025-09-01'), { recursive: true });
+      writeFileSync(join(dir, ...k.split('/')), body);
+    }
+    const viaS3 = fakeS3(objects, () => 1);
+    const viaFiles = fakeS3(objects, () => 1);
+    const a = await loadExpiring({ s3: viaS3.client, bucket: 'b' }, report);
+    const b = await loadExpiring({ s3: viaFiles.client, bucket: 'b', bucketDir: dir }, report);
+    expect(b).toEqual(a);
+    expect([viaS3.stats.requested.length, viaFiles.stats.requested]).toEqual([3, []]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
