@@ -155,6 +155,7 @@ export class LocalS3 {
 
   async close(): Promise<void> {
     await closeServer(this.server);
+    this.store.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -205,6 +205,12 @@ export class S3Store {
     await writeFileAtomic(this.tmpDir, join(this.bucketMetaDir(bucket), 'bucket.json'), JSON.stringify(cfg));
   }
 
+  /** Closes the metadata logs' descriptors (a request after this opens them again). */
+  close(): void {
+    for (const log of this.metaLogs.values()) log.close();
+    this.metaLogs.clear();
+  }
+
   // ---------------------------------------------------------------- objects
 
   /** The object's metadata, or undefined when there is no such object. */

@@ -3,7 +3,7 @@
  * conditional writes, faults and events, bucket operations, restarts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
@@ -334,6 +334,24 @@ describe('restart', () => {
       c2.destroy();
       await second.close();
     }
+  });
+
+  test('closing an endpoint closes its metadata logs', async () => {
+    const logsOpen = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd') : [])
+      .map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } })
+      .filter((target) => target.startsWith(root) && target.endsWith('objects.log')).length;
+    const before = logsOpen();
+    const second = await LocalS3.start({ rootDir: root });
+    const c2 = new S3Client({ endpoint: second.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    try {
+      await second.createBucket('closing-bucket');
+      await c2.send(new PutObjectCommand({ Bucket: 'closing-bucket', Key: 'k.txt', Body: 'x' }));
+      if (existsSync('/proc/self/fd')) expect(logsOpen()).toBe(before + 1);
+    } finally {
+      c2.destroy();
+      await second.close();
+    }
+    expect(logsOpen()).toBe(before);
   });
 
   test('two endpoints over one rootDir at once: each serves the metadata the other wrote, and the other\'s deletes', async () => {
