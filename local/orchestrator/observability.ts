@@ -7,8 +7,8 @@
 import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { forEachLimit } from './read-back';
 import { METRICS, METRICS_NAMESPACE, QUERY_DIMENSION, REASON_DIMENSION } from '../../src/contract/observability';
+import { forEachLimit } from '../concurrency';
 import type { MetricSeries, MetricsSnapshot } from '../lambda';
 import type { LocalStepFunctions } from '../stepfunctions';
 

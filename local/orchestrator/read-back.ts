@@ -19,17 +19,10 @@ import type { Deployment, ProcessSummaryLike } from './deploy';
 import type { SnapshotDetails } from './result';
 import { addMonths } from '../../lambda-src/lib/dates';
 import { listObjects } from '../../lambda-src/lib/s3-list';
+import { forEachLimit } from '../concurrency';
 
 /** Output files read at once while the results are read back. */
 const READ_BACK_CONCURRENCY = 8;
-
-/** Runs `fn` on every item, at most `limit` at a time; rejects with the first error. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
 
 export async function countExtractRows(athena: AthenaClient, dep: Deployment, snapshot: string): Promise<number> {
   const start = await athena.send(new StartQueryExecutionCommand({

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { isTransientAwsError } from '../../lambda-src/lib/errors';
+import { forEachLimit } from '../concurrency';
 import type { S3ObjectNotice } from '../events';
 import type { LocalCredentialSet } from '../iam/credentials';
 import { mulberry32 } from '../prng';
@@ -89,7 +90,6 @@ export async function uploadFiles(
   });
   const multipart = new S3Client({ region, endpoint: opts.endpoint, credentials });
   const rng = mulberry32(opts.seed);
-  const queue = [...items];
   const one = async (item: UploadItem): Promise<void> => {
     const size = statSync(item.path).size;
     if (size > MAX_PUT_BYTES) {
@@ -118,9 +118,7 @@ export async function uploadFiles(
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, queue.length) }, async () => {
-      for (let item = queue.shift(); item; item = queue.shift()) await one(item);
-    }));
+    await forEachLimit(items, UPLOAD_CONCURRENCY, one);
   } finally {
     streaming.destroy();
     multipart.destroy();

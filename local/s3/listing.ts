@@ -4,6 +4,7 @@
  * last key or common prefix returned) and markers.
  */
 import type { S3Engine } from './engine';
+import { forEachLimit } from '../concurrency';
 import { invalidArgument } from './errors';
 import { sendXml, type BucketCtx } from './request';
 import type { ListEntry, ObjectMeta } from './store-types';
@@ -61,13 +62,9 @@ export async function listObjects(e: S3Engine, ctx: BucketCtx, version: 1 | 2): 
   const last = lastEntry === undefined ? undefined : lastEntry.type === 'key' ? lastEntry.key : lastEntry.prefix;
   const keys = entries.filter((x): x is { type: 'key'; key: string } => x.type === 'key').map((x) => x.key);
   const metas: (ObjectMeta | undefined)[] = new Array(keys.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(META_CONCURRENCY, keys.length) }, async () => {
-    while (next < keys.length) {
-      const i = next++;
-      metas[i] = await e.store.headObject(bucket, keys[i]);
-    }
-  }));
+  await forEachLimit(keys, META_CONCURRENCY, async (key, i) => {
+    metas[i] = await e.store.headObject(bucket, key);
+  });
   sendXml(ctx, listObjectsXml({
     version,
     bucket,
