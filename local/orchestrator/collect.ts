@@ -50,6 +50,8 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
   // written while the results are read back (the reads wait on the local S3 and Athena, the writes on the disk).
   const histories = writeExecutionHistories(sfn, opts.workDir);
   histories.catch(() => undefined); // awaited below; a read-back error must not leave it unhandled meanwhile
+  // The bucket's folder: the local S3 keeps each current object there as its file.
+  const bucketDir = s3.bucketPath(dep.bucket);
   const out: Record<string, SnapshotSummary> = {};
   const details: Record<string, SnapshotDetails> = {};
   try {
@@ -58,7 +60,7 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
       // The snapshot's reads are independent of one another: the two Athena queries run while the objects are read.
       const [extractRows, expiring, stateCounts, detail] = await Promise.all([
         countExtractRows(athenaClient, dep, d),
-        expiringIds(client, dep, s3.bucketPath(dep.bucket), d),
+        expiringIds(client, dep, bucketDir, d),
         productionStateCounts(client, dep, d),
         snapshotDetails({
           s3Client: client,
@@ -67,7 +69,7 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
           snapshot: d,
           own,
           workDir: opts.workDir,
-          bucketDir: s3.bucketPath(dep.bucket),
+          bucketDir,
           asOf: opts.asOf,
           months: opts.months ?? dep.expiryMonths,
           files: files.filter((f) => f.snapshot === d).length,
@@ -115,7 +117,7 @@ export async function collectResults(stack: LocalStack, input: RunInput, uploade
     accessDenied: denials,
     failedDeliveries: events.failedDeliveries(),
     bucket: dep.bucket,
-    bucketDir: s3.bucketPath(dep.bucket),
+    bucketDir,
     workDir: opts.workDir,
     durationMs: Date.now() - started,
     metrics: { ...emitted, dataQuality: dataQuality(emitted) },
