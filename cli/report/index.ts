@@ -10,6 +10,7 @@ import { openLocalBuckets, readDeployment, readLocalTraces, recordAssembly, type
 import { GENERATOR, renderReport } from './render';
 import type { AslDefinition, ReportData } from './types';
 import type { ReportContext } from '../../local/orchestrator/options';
+import { S3_FOLDER } from '../../local/orchestrator/workdir';
 import { DEFAULT_REPORTS_PREFIX } from '../../src/contract/observability';
 
 export type { ExecutionTrace, ReportData, StateTrace } from './types';
@@ -67,7 +68,9 @@ export async function loadReportData(source: ReportSource, o: { snapshots?: numb
         }
         bucket = access.buckets[0];
       }
-      const loc = { s3: access.s3, bucket, reportsPrefix: dep.reportsPrefix, expiringPrefix: dep.expiringPrefix, bucketDir: join(source.workDir, 's3', bucket) };
+      const loc = {
+        s3: access.s3, bucket, reportsPrefix: dep.reportsPrefix, expiringPrefix: dep.expiringPrefix, bucketDir: join(source.workDir, S3_FOLDER, bucket),
+      };
       const { snapshots, found } = await loadSnapshots(loc, limit, notes);
       return {
         source: `local work folder ${source.workDir} (bucket ${bucket})`,

@@ -14,6 +14,7 @@ import type { AslDefinition, ExecutionTrace } from './types';
 import { loadConfig, type PipelineConfig } from '../../lambda-src/lib/config';
 import { EXECUTIONS_FOLDER } from '../../local/orchestrator/observability';
 import { REGION } from '../../local/orchestrator/options';
+import { S3_FOLDER } from '../../local/orchestrator/workdir';
 import { LocalS3 } from '../../local/s3';
 import { loadAssemblyStack, resolveTemplate, type ResolvedTemplate } from '../../local/template';
 import { ENV } from '../../src/contract';
@@ -158,7 +159,7 @@ export interface LocalBucketAccess {
  * files). Throws a one-line error when the folder holds no local run.
  */
 export async function openLocalBuckets(workDir: string): Promise<LocalBucketAccess> {
-  const root = join(workDir, 's3');
+  const root = join(workDir, S3_FOLDER);
   if (!existsSync(workDir) || !statSync(workDir).isDirectory()) throw new Error(`${workDir}: no such folder (run \`npx medlaunch-elt local\` first)`);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`${workDir}: not the work folder of a local run (no s3/ inside)`);
   const server = await LocalS3.start({ rootDir: root });

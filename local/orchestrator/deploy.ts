@@ -23,6 +23,7 @@ import { trackWaits, WaitTracker } from './progress';
 import { countRequests } from './report';
 import type { InjectedFault } from './result';
 import type { SnapshotFile } from './snapshots';
+import { S3_FOLDER } from './workdir';
 
 /** The deployed pipeline running in the local services: what the upload, drive and collect phases use. */
 export interface LocalStack {
@@ -73,7 +74,7 @@ export async function deploy(opts: LocalRunOptions, files: SnapshotFile[], snaps
   const iam = localIam(tpl, opts);
   const cliCredentials = iam ? iam.credentials.for(iam.credentials.root) : CREDENTIALS;
   const s3 = await LocalS3.start({
-    rootDir: join(opts.workDir, 's3'),
+    rootDir: join(opts.workDir, S3_FOLDER),
     iam: iam ? { policies: iam.policies, credentials: iam.credentials, region } : undefined,
   });
   const denials: AccessDeniedNotice[] = [];
@@ -81,7 +82,7 @@ export async function deploy(opts: LocalRunOptions, files: SnapshotFile[], snaps
   const services = servicesIam(tpl, iam, s3);
   const sns = await LocalSns.start({ logFile: join(opts.workDir, 'alerts.jsonl'), iam, topics: services?.topics });
   const athena = await LocalAthena.start({
-    s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, 's3') }, workDir: join(opts.workDir, 'athena'), region, iam: services?.athena,
+    s3: { endpoint: s3.endpoint, rootDir: join(opts.workDir, S3_FOLDER) }, workDir: join(opts.workDir, 'athena'), region, iam: services?.athena,
   });
   const endpoints = { s3: s3.endpoint, sns: sns.endpoint, athena: athena.endpoint };
   const counter = countRequests(endpoints, cliCredentials.accessKeyId);

@@ -10,6 +10,9 @@ import { dirname, join, resolve, sep } from 'node:path';
 /** The marker file a run writes into the work folder it creates; only a folder holding it is cleared. */
 export const WORKDIR_MARKER = '.medlaunch-elt-workdir';
 
+/** The embedded S3's root inside the work folder: `<workDir>/s3/<bucket>/<key>` is each current object, as its file. */
+export const S3_FOLDER = 's3';
+
 function real(p: string): string {
   try {
     return realpathSync(p);
