@@ -69,7 +69,11 @@ export async function loadReportData(source: ReportSource, o: { snapshots?: numb
         bucket = access.buckets[0];
       }
       const loc = {
-        s3: access.s3, bucket, reportsPrefix: dep.reportsPrefix, expiringPrefix: dep.expiringPrefix, bucketDir: join(source.workDir, S3_FOLDER, bucket),
+        s3: access.s3,
+        bucket,
+        reportsPrefix: dep.reportsPrefix,
+        expiringPrefix: dep.expiringPrefix,
+        bucketDir: join(source.workDir, S3_FOLDER, bucket),
       };
       const { snapshots, found } = await loadSnapshots(loc, limit, notes);
       return {
